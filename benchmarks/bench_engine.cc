@@ -1,0 +1,168 @@
+// Engine benchmarks (Google Benchmark). Figures and commands in RESULTS.md.
+#include <benchmark/benchmark.h>
+#include <malloc.h>
+
+#include <filesystem>
+
+#include "absl/strings/str_format.h"
+#include "engine/decide.h"
+#include "engine/engine.h"
+#include "engine/fold.h"
+#include "engine/node.h"
+#include "tests/temp_dir.h"
+
+namespace tl {
+namespace {
+
+constexpr uint64_t kT0 = 1'767'225'600'000;
+
+pb::Command CreateCmd(uint64_t stock, uint32_t bps) {
+  pb::Command c;
+  c.set_campaign_id("bench");
+  c.set_time_ms(kT0);
+  c.mutable_create_campaign()->set_stock(stock);
+  c.mutable_create_campaign()->set_win_bps(bps);
+  return c;
+}
+
+pb::Command EntryCmd(uint64_t i) {
+  pb::Command c;
+  c.set_campaign_id("bench");
+  c.set_time_ms(kT0 + i / 1000);
+  c.mutable_request_entry()->set_user_id(absl::StrFormat("user-%08d", i));
+  return c;
+}
+
+void BM_Draw(benchmark::State& state) {
+  Drawer d(DeriveSeed("bench-secret", "bench"));
+  uint64_t pos = 0;
+  for (auto _ : state) benchmark::DoNotOptimize(d.DrawValue("bench", ++pos, "user-00012345"));
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_Draw);
+
+// decide + encode + digest + fold of one entry (QueueEntered, EntryAdmitted,
+// DrawResolved), in memory, one core.
+void BM_DecideFoldInMemory(benchmark::State& state) {
+  EngineConfig config{"bench-secret-0123456789"};
+  Limits limits;
+  const uint64_t n = 1'000'000;
+  std::vector<pb::Command> cmds;
+  cmds.reserve(n);
+  for (uint64_t i = 0; i < n; ++i) cmds.push_back(EntryCmd(i));
+  std::vector<pb::Event> out;
+  for (auto _ : state) {
+    state.PauseTiming();
+    EngineState s;
+    std::vector<pb::Event> created;
+    (void)Decide(s, config, limits, CreateCmd(n / 20, 500), 0, &created);
+    created[0].set_sequence(1);
+    (void)Fold(&s, config, created[0], EncodeDeterministic(created[0]));
+    state.ResumeTiming();
+    for (uint64_t i = 0; i < n; ++i) {
+      out.clear();
+      (void)Decide(s, config, limits, cmds[i], i + 1, &out);
+      for (auto& e : out) {
+        e.set_sequence(s.next_sequence);
+        std::string bytes = EncodeDeterministic(e);
+        if (!Fold(&s, config, e, bytes).ok()) state.SkipWithError("fold failed");
+      }
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * n);
+  state.counters["entries_per_s"] =
+      benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_DecideFoldInMemory)->Unit(benchmark::kMillisecond)->Iterations(3);
+
+// Durable: commands appended to the embedded log (batches of 1024), the
+// engine deciding, appending to the ledger and committing to RocksDB.
+void BM_DurableEntries(benchmark::State& state) {
+  const uint64_t n = 500'000;
+  std::vector<std::string> bytes;
+  for (uint64_t i = 0; i < n; ++i) bytes.push_back(EntryCmd(i).SerializeAsString());
+  for (auto _ : state) {
+    state.PauseTiming();
+    testing::TempDir dir;
+    NodeOptions o;
+    o.data_dir = dir.path();
+    o.config.seed_secret = "bench-secret-0123456789";
+    auto node = Node::Open(o);
+    if (!node.ok()) return state.SkipWithError("open failed");
+    (void)(*node)->Submit(CreateCmd(n / 20, 500));
+    state.ResumeTiming();
+    (*node)->engine().Start();
+    EventLog* log = (*node)->log().commands();
+    for (uint64_t i = 0; i < n; i += 1024) {
+      std::vector<LogRecord> batch;
+      for (uint64_t j = i; j < std::min(n, i + 1024); ++j) batch.push_back({0, "bench", bytes[j]});
+      if (!log->Append(0, std::move(batch)).ok()) return state.SkipWithError("append failed");
+    }
+    if (!(*node)->engine().WaitForCommands(0, n + 1, absl::Minutes(5)).ok())
+      return state.SkipWithError("engine failed");
+    (*node)->engine().Stop();
+    state.PauseTiming();
+    node->reset();
+    state.ResumeTiming();
+  }
+  state.counters["entries_per_s"] =
+      benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_DurableEntries)->Unit(benchmark::kMillisecond)->Iterations(3)->UseRealTime();
+
+// Group commit: 1, 16 and 256 concurrent appenders of one 100-byte record.
+std::unique_ptr<EmbeddedLogDb> g_log;
+testing::TempDir* g_dir = nullptr;
+void BM_LogAppend(benchmark::State& state) {
+  if (state.thread_index() == 0) {
+    g_dir = new testing::TempDir();
+    g_log = std::move(*EmbeddedLogDb::Open(g_dir->path(), 1));
+  }
+  // Threads wait here until thread 0 has set up (Google Benchmark barrier).
+  for (auto _ : state) {
+    auto off = g_log->commands()->Append(0, {LogRecord{0, "bench", std::string(100, 'x')}});
+    if (!off.ok()) state.SkipWithError("append failed");
+  }
+  state.SetItemsProcessed(state.iterations());
+  if (state.thread_index() == 0) {
+    g_log.reset();
+    delete g_dir;
+  }
+}
+BENCHMARK(BM_LogAppend)->Threads(1)->Threads(16)->Threads(256)->UseRealTime()->MinTime(2.0);
+
+// Bytes of heap per entry held in engine state.
+void BM_MemoryPerEntry(benchmark::State& state) {
+  EngineConfig config{"bench-secret-0123456789"};
+  Limits limits;
+  const uint64_t n = 1'000'000;
+  for (auto _ : state) {
+    malloc_trim(0);
+    size_t before = mallinfo2().uordblks;
+    auto s = std::make_unique<EngineState>();
+    std::vector<pb::Event> out;
+    (void)Decide(*s, config, limits, CreateCmd(n / 20, 500), 0, &out);
+    out[0].set_sequence(1);
+    (void)Fold(s.get(), config, out[0], EncodeDeterministic(out[0]));
+    for (uint64_t i = 0; i < n; ++i) {
+      out.clear();
+      (void)Decide(*s, config, limits, EntryCmd(i), i + 1, &out);
+      for (auto& e : out) {
+        e.set_sequence(s->next_sequence);
+        (void)Fold(s.get(), config, e, EncodeDeterministic(e));
+      }
+    }
+    for (auto& [id, c] : s->campaigns) c->dirty_positions.clear();  // flushed by a commit
+    out.clear();
+    out.shrink_to_fit();
+    size_t after = mallinfo2().uordblks;
+    state.counters["bytes_per_entry"] =
+        static_cast<double>(after - before) / static_cast<double>(n);
+  }
+}
+BENCHMARK(BM_MemoryPerEntry)->Unit(benchmark::kMillisecond)->Iterations(1);
+
+}  // namespace
+}  // namespace tl
+
+BENCHMARK_MAIN();

@@ -1,0 +1,220 @@
+#include "engine/engine.h"
+
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+
+#include "absl/strings/str_cat.h"
+#include "engine/decide.h"
+#include "engine/fold.h"
+
+namespace tl {
+
+std::string EncodeDeterministic(const google::protobuf::Message& m) {
+  std::string out;
+  {
+    google::protobuf::io::StringOutputStream stream(&out);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    m.SerializeToCodedStream(&coded);
+  }
+  return out;
+}
+
+absl::Status DecodeEvent(const LogRecord& r, int partition, pb::Event* e) {
+  if (!e->ParseFromString(r.value))
+    return absl::DataLossError(absl::StrCat("ledger log, partition ", partition, ", offset ",
+                                            r.offset, ": event does not parse"));
+  if (e->body_case() == pb::Event::BODY_NOT_SET)
+    return absl::DataLossError(
+        absl::StrCat("ledger log, partition ", partition, ", offset ", r.offset,
+                     ": unknown event type (written by a newer engine?); refusing to skip it"));
+  return absl::OkStatus();
+}
+
+absl::Status DecodeCommand(const LogRecord& r, int partition, pb::Command* c) {
+  if (!c->ParseFromString(r.value))
+    return absl::DataLossError(absl::StrCat("commands log, partition ", partition, ", offset ",
+                                            r.offset, ": command does not parse"));
+  if (c->body_case() == pb::Command::BODY_NOT_SET)
+    return absl::DataLossError(
+        absl::StrCat("commands log, partition ", partition, ", offset ", r.offset,
+                     ": unknown command type (written by a newer api?); refusing to skip it"));
+  return absl::OkStatus();
+}
+
+PartitionEngine::PartitionEngine(int partition, EventLog* commands, EventLog* ledger,
+                                 StateStore* store, EngineConfig config, Limits limits)
+    : partition_(partition),
+      commands_(commands),
+      ledger_(ledger),
+      store_(store),
+      config_(std::move(config)),
+      limits_(limits) {}
+
+absl::Status PartitionEngine::Commit() {
+  checkpoint_.set_next_sequence(state_.next_sequence);
+  checkpoint_.set_digest(
+      std::string(reinterpret_cast<const char*>(state_.digest.data()), state_.digest.size()));
+  return store_->Commit(partition_, &state_, checkpoint_, /*sync=*/false);
+}
+
+absl::Status PartitionEngine::Recover() {
+  recovered_ = false;
+  if (absl::Status st = store_->Load(partition_, config_, &state_, &checkpoint_); !st.ok())
+    return st;
+  absl::StatusOr<uint64_t> end = ledger_->EndOffset(partition_);
+  if (!end.ok()) return end.status();
+  if (checkpoint_.ledger_next_offset() > *end)
+    return absl::DataLossError(absl::StrCat(
+        "state store has folded ledger up to offset ", checkpoint_.ledger_next_offset(),
+        " but partition ", partition_, " of the ledger ends at ", *end,
+        " (the ledger lost records, or belongs to another store)"));
+  pb::Event e;
+  while (checkpoint_.ledger_next_offset() < *end) {
+    if (absl::Status st = ledger_->Read(partition_, checkpoint_.ledger_next_offset(),
+                                        limits_.command_batch_max * 4, &in_);
+        !st.ok())
+      return st;
+    if (in_.empty()) break;
+    for (const LogRecord& r : in_) {
+      if (absl::Status st = DecodeEvent(r, partition_, &e); !st.ok()) return st;
+      if (e.sequence() < state_.next_sequence) continue;  // already folded
+      if (absl::Status st = Fold(&state_, config_, e, r.value); !st.ok())
+        return absl::DataLossError(absl::StrCat("ledger offset ", r.offset, ": ", st.message()));
+      if (e.command_offset() + 1 > checkpoint_.command_next_offset())
+        checkpoint_.set_command_next_offset(e.command_offset() + 1);
+    }
+    checkpoint_.set_ledger_next_offset(in_.back().offset + 1);
+    if (absl::Status st = Commit(); !st.ok()) return st;
+    if (on_progress) on_progress(checkpoint_.ledger_next_offset(), *end);
+  }
+  recovered_ = true;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<size_t> PartitionEngine::Step() {
+  if (!recovered_) return absl::FailedPreconditionError("engine must recover first");
+  const uint64_t from = checkpoint_.command_next_offset();
+  if (absl::Status st = commands_->Read(partition_, from, limits_.command_batch_max, &in_);
+      !st.ok())
+    return st;
+  if (in_.empty()) return 0;
+  // From here until the commit, memory runs ahead of the ledger; any error
+  // leaves it there, so demand a Recover.
+  recovered_ = false;
+  events_.clear();
+  std::vector<LogRecord> out;
+  pb::Command cmd;
+  for (const LogRecord& r : in_) {
+    if (absl::Status st = DecodeCommand(r, partition_, &cmd); !st.ok()) return st;
+    size_t first = events_.size();
+    if (absl::Status st = Decide(state_, config_, limits_, cmd, r.offset, &events_); !st.ok())
+      return st;
+    // Fold this command's events before deciding the next command.
+    for (size_t i = first; i < events_.size(); ++i) {
+      pb::Event& e = events_[i];
+      e.set_sequence(state_.next_sequence);
+      LogRecord& rec = out.emplace_back();
+      rec.key = e.campaign_id();
+      rec.value = EncodeDeterministic(e);
+      if (absl::Status st = Fold(&state_, config_, e, rec.value); !st.ok()) return st;
+    }
+  }
+  if (!out.empty()) {
+    absl::StatusOr<uint64_t> first = ledger_->Append(partition_, std::move(out));
+    if (!first.ok()) return first.status();
+    if (*first != checkpoint_.ledger_next_offset())
+      return absl::FailedPreconditionError(absl::StrCat(
+          "ledger partition ", partition_, " was appended to by another writer (expected offset ",
+          checkpoint_.ledger_next_offset(), ", got ", *first, ")"));
+    checkpoint_.set_ledger_next_offset(*first + events_.size());
+  }
+  checkpoint_.set_command_next_offset(in_.back().offset + 1);
+  if (absl::Status st = Commit(); !st.ok()) return st;
+  recovered_ = true;
+  if (on_events) on_events(events_);
+  return in_.size();
+}
+
+Engine::Engine(EventLog* commands, EventLog* ledger, StateStore* store, EngineConfig config,
+               Limits limits)
+    : commands_(commands) {
+  for (int p = 0; p < commands->partitions(); ++p) {
+    auto part = std::make_unique<Part>();
+    part->engine = std::make_unique<PartitionEngine>(p, commands, ledger, store, config, limits);
+    parts_.push_back(std::move(part));
+  }
+}
+
+Engine::~Engine() { Stop(); }
+
+absl::Status Engine::Recover() {
+  for (auto& part : parts_) {
+    absl::MutexLock lock(&part->mu);
+    if (absl::Status st = part->engine->Recover(); !st.ok()) return st;
+    part->decided_end = part->engine->checkpoint().command_next_offset();
+  }
+  return absl::OkStatus();
+}
+
+void Engine::Start() {
+  stop_ = false;
+  for (auto& part : parts_) {
+    part->thread = std::thread([this, p = part.get()] { Run(p); });
+  }
+}
+
+void Engine::Stop() {
+  stop_ = true;
+  for (auto& part : parts_) {
+    if (part->thread.joinable()) part->thread.join();
+  }
+}
+
+void Engine::Run(Part* part) {
+  PartitionEngine& pe = *part->engine;
+  while (!stop_) {
+    absl::StatusOr<size_t> n;
+    {
+      absl::MutexLock lock(&part->mu);
+      n = pe.Step();
+      if (!n.ok()) {
+        part->error = n.status();
+        return;
+      }
+      part->decided_end = pe.checkpoint().command_next_offset();
+    }
+    if (*n == 0) {
+      commands_->WaitForData(pe.partition(), pe.checkpoint().command_next_offset(),
+                             absl::Milliseconds(50));
+    }
+  }
+}
+
+absl::Status Engine::WaitForCommands(int partition, uint64_t command_end, absl::Duration timeout) {
+  Part& part = *parts_[partition];
+  absl::MutexLock lock(&part.mu);
+  auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(part.mu) {
+    return part.decided_end >= command_end || !part.error.ok();
+  };
+  if (!part.mu.AwaitWithTimeout(absl::Condition(&done), timeout))
+    return absl::DeadlineExceededError("the engine has not decided the command yet");
+  return part.error;
+}
+
+void Engine::WithState(int partition,
+                       const std::function<void(const EngineState&, const pb::Checkpoint&)>& fn) {
+  Part& part = *parts_[partition];
+  absl::MutexLock lock(&part.mu);
+  fn(part.engine->state(), part.engine->checkpoint());
+}
+
+absl::Status Engine::status() {
+  for (auto& part : parts_) {
+    absl::MutexLock lock(&part->mu);
+    if (!part->error.ok()) return part->error;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace tl

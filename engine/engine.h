@@ -1,0 +1,117 @@
+// The engine loop for one partition: the single writer that turns commands
+// into ledger events and folds them into state.
+//
+//   Step:    read a batch of commands -> decide each (folding its events at
+//            once so the next command sees them) -> append all events to the
+//            ledger (durable) -> commit state + checkpoint in one WriteBatch.
+//   Recover: load state + checkpoint, fold the ledger from the checkpoint's
+//            offset to its end (catch-up), resume commands after the last
+//            command the ledger has answered.
+//
+// The ledger is the truth and the state store a cache of its fold, so a crash
+// at any point neither loses nor duplicates an event: events appended but not
+// yet committed to the store are re-folded on recovery, and their commands
+// are not decided again.
+//
+// Not thread-safe: one PartitionEngine per partition, driven by one thread.
+// Engine (below) runs them and lets other threads wait for a decision.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "engine/event_log.h"
+#include "engine/limits.h"
+#include "engine/state.h"
+#include "engine/state_store.h"
+#include "ticketledger/v1/events.pb.h"
+
+namespace tl {
+
+// Decodes a ledger record, naming the offset on failure.
+absl::Status DecodeEvent(const LogRecord& r, int partition, pb::Event* e);
+absl::Status DecodeCommand(const LogRecord& r, int partition, pb::Command* c);
+std::string EncodeDeterministic(const google::protobuf::Message& m);
+
+class PartitionEngine {
+ public:
+  PartitionEngine(int partition, EventLog* commands, EventLog* ledger, StateStore* store,
+                  EngineConfig config, Limits limits);
+
+  // Must be called first, and again after any error from Step.
+  absl::Status Recover();
+  // Decides up to Limits::command_batch_max commands; returns how many.
+  absl::StatusOr<size_t> Step();
+
+  const EngineState& state() const { return state_; }
+  const pb::Checkpoint& checkpoint() const { return checkpoint_; }
+  int partition() const { return partition_; }
+
+  // Called after every Step's commit, with the events it appended.
+  std::function<void(const std::vector<pb::Event>&)> on_events;
+  // Called during Recover's catch-up with (ledger offset folded, ledger end).
+  std::function<void(uint64_t, uint64_t)> on_progress;
+
+ private:
+  absl::Status Commit();
+
+  const int partition_;
+  EventLog* const commands_;
+  EventLog* const ledger_;
+  StateStore* const store_;
+  const EngineConfig config_;
+  const Limits limits_;
+  EngineState state_;
+  pb::Checkpoint checkpoint_;
+  bool recovered_ = false;
+  std::vector<LogRecord> in_;
+  std::vector<pb::Event> events_;
+};
+
+// Runs one PartitionEngine per partition, each on its own thread.
+class Engine {
+ public:
+  Engine(EventLog* commands, EventLog* ledger, StateStore* store, EngineConfig config,
+         Limits limits);
+  ~Engine();
+
+  // Recovers every partition (catch-up), synchronously.
+  absl::Status Recover();
+  // Starts the partition threads. A partition that fails stops with its error
+  // (see status()); nothing is skipped.
+  void Start();
+  void Stop();
+
+  // Blocks until `partition` has decided every command before `command_end`,
+  // or the timeout passes, or the partition failed.
+  absl::Status WaitForCommands(int partition, uint64_t command_end, absl::Duration timeout);
+  // Runs `fn` with partition p's state while its writer is paused between
+  // steps (reads must not race the writer).
+  void WithState(int partition,
+                 const std::function<void(const EngineState&, const pb::Checkpoint&)>& fn);
+  absl::Status status();
+  int partitions() const { return static_cast<int>(parts_.size()); }
+  PartitionEngine& partition(int p) { return *parts_[p]->engine; }
+
+ private:
+  struct Part {
+    std::unique_ptr<PartitionEngine> engine;
+    std::thread thread;
+    absl::Mutex mu;            // held by the writer during a step
+    uint64_t decided_end = 0;  // guarded by mu
+    absl::Status error;        // guarded by mu
+  };
+  void Run(Part* part);
+
+  EventLog* const commands_;
+  std::vector<std::unique_ptr<Part>> parts_;
+  std::atomic<bool> stop_{false};
+};
+
+}  // namespace tl

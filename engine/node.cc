@@ -1,0 +1,84 @@
+#include "engine/node.h"
+
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+
+namespace tl {
+
+absl::StatusOr<std::unique_ptr<Node>> Node::Open(const NodeOptions& options) {
+  std::error_code ec;
+  std::filesystem::create_directories(options.data_dir, ec);
+  if (ec)
+    return absl::UnavailableError(
+        absl::StrCat("cannot create data dir ", options.data_dir, ": ", ec.message()));
+  auto node = std::unique_ptr<Node>(new Node());
+  node->options_ = options;
+  auto log = EmbeddedLogDb::Open(options.data_dir + "/log", options.partitions, options.limits);
+  if (!log.ok()) return log.status();
+  node->log_ = std::move(*log);
+  auto store = StateStore::Open(options.data_dir + "/state");
+  if (!store.ok()) return store.status();
+  node->store_ = std::move(*store);
+  node->engine_ = std::make_unique<Engine>(node->log_->commands(), node->log_->ledger(),
+                                           node->store_.get(), options.config, options.limits);
+  if (absl::Status st = node->engine_->Recover(); !st.ok()) return st;
+  return node;
+}
+
+absl::StatusOr<CommandPosition> Node::Submit(const pb::Command& command) {
+  CommandPosition pos;
+  pos.partition = PartitionFor(command.campaign_id(), options_.partitions);
+  std::vector<LogRecord> records(1);
+  records[0].key = command.campaign_id();
+  records[0].value = command.SerializeAsString();
+  absl::StatusOr<uint64_t> offset = log_->commands()->Append(pos.partition, std::move(records));
+  if (!offset.ok()) return offset.status();
+  pos.offset = *offset;
+  return pos;
+}
+
+absl::Status EventsForCommand(EventLog* ledger, int partition, uint64_t command_offset,
+                              std::vector<pb::Event>* out) {
+  out->clear();
+  absl::StatusOr<uint64_t> end = ledger->EndOffset(partition);
+  if (!end.ok()) return end.status();
+  std::vector<LogRecord> recs;
+  pb::Event e;
+  auto command_at = [&](uint64_t offset) -> absl::StatusOr<uint64_t> {
+    if (absl::Status st = ledger->Read(partition, offset, 1, &recs); !st.ok()) return st;
+    if (recs.empty()) return absl::OutOfRangeError("past the end");
+    if (absl::Status st = DecodeEvent(recs[0], partition, &e); !st.ok()) return st;
+    return e.command_offset();
+  };
+  // First ledger offset whose command_offset >= command_offset.
+  uint64_t lo = 0, hi = *end;
+  while (lo < hi) {
+    uint64_t mid = lo + (hi - lo) / 2;
+    absl::StatusOr<uint64_t> c = command_at(mid);
+    if (!c.ok()) return c.status();
+    if (*c < command_offset) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  for (uint64_t at = lo; at < *end; at += recs.size()) {
+    if (absl::Status st = ledger->Read(partition, at, 256, &recs); !st.ok()) return st;
+    for (const LogRecord& r : recs) {
+      if (absl::Status st = DecodeEvent(r, partition, &e); !st.ok()) return st;
+      if (e.command_offset() != command_offset) return absl::OkStatus();
+      out->push_back(e);
+    }
+    if (recs.empty()) break;
+  }
+  return absl::OkStatus();
+}
+
+Hash CombinedDigest(const std::vector<Hash>& partition_digests) {
+  std::string all;
+  for (const Hash& h : partition_digests) all.append(reinterpret_cast<const char*>(h.data()), 32);
+  return Sha256(all);
+}
+
+}  // namespace tl

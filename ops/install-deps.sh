@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs every Debian package ticketledger needs to build, test and run.
+# Idempotent: runs apt-get only for packages that are missing.
+set -euo pipefail
+
+PACKAGES=(
+  # toolchain
+  g++ cmake ninja-build pkg-config clang-format git
+  # core libraries (the design card's list)
+  protobuf-compiler libprotobuf-dev libabsl-dev librocksdb-dev librdkafka-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # helpers: HMAC/SHA-256, record checksums, the CLI
+  libssl-dev zlib1g-dev libcli11-dev
+  # tests: regenerating draw vectors independently
+  openssl bc
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+echo "install-deps: installing ${missing[*]}"
+$SUDO apt-get update -q
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"

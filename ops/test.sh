@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what the tests need, builds the normal and
+# the ASan+UBSan flavours, checks formatting, and runs every test with ctest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ops/install-deps.sh
+
+echo "== format check (clang-format) =="
+git ls-files '*.cc' '*.h' | xargs clang-format --dry-run --Werror
+
+echo "== build (RelWithDebInfo) =="
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+cmake --build build
+
+echo "== build (ASan + UBSan) =="
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DTICKETLEDGER_SANITIZE=ON \
+  -DTICKETLEDGER_BENCHMARKS=OFF
+cmake --build build-asan --target engine_tests crash_tests ticketctl
+
+echo "== tests (RelWithDebInfo) =="
+ctest --test-dir build --output-on-failure -j2
+echo "== engine tests (ASan + UBSan) =="
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --test-dir build-asan -L engine --output-on-failure -j2

@@ -1,0 +1,259 @@
+// The engine over the real embedded log and RocksDB state: the first-come
+// race, recovery from a lost or stale state store, and damaged logs.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <set>
+#include <thread>
+
+#include "engine/node.h"
+#include "engine/record_frame.h"
+#include "tests/harness.h"
+#include "tests/temp_dir.h"
+
+namespace tl::testing {
+namespace {
+
+NodeOptions Options(const std::string& dir, int partitions = 1) {
+  NodeOptions o;
+  o.data_dir = dir;
+  o.partitions = partitions;
+  o.config.seed_secret = "engine-test-secret-0123456789";
+  return o;
+}
+
+pb::Command Entry(const std::string& campaign, const std::string& user, uint64_t t = kT0) {
+  pb::Command c = Harness::Cmd(campaign, t);
+  c.mutable_request_entry()->set_user_id(user);
+  return c;
+}
+
+pb::Command Create(const std::string& id, uint64_t stock, uint32_t bps) {
+  pb::Command c = Harness::Cmd(id, kT0);
+  c.mutable_create_campaign()->set_stock(stock);
+  c.mutable_create_campaign()->set_win_bps(bps);
+  return c;
+}
+
+// Runs the engine until every command now in the log is decided.
+void Drain(Node& node) {
+  Engine& engine = node.engine();
+  engine.Start();
+  for (int p = 0; p < engine.partitions(); ++p) {
+    uint64_t end = *node.log().commands()->EndOffset(p);
+    ASSERT_TRUE(engine.WaitForCommands(p, end, absl::Seconds(60)).ok()) << engine.status();
+  }
+  engine.Stop();
+}
+
+std::vector<pb::Event> ReadLedger(Node& node, int p) {
+  std::vector<LogRecord> recs;
+  EXPECT_TRUE(node.log().ledger()->Read(p, 0, 1 << 30, &recs).ok());
+  std::vector<pb::Event> out;
+  for (const auto& r : recs) {
+    pb::Event e;
+    EXPECT_TRUE(DecodeEvent(r, p, &e).ok());
+    out.push_back(e);
+  }
+  return out;
+}
+
+TEST(Race, ThousandUsersStockHundredFirstComeFirstServed) {
+  TempDir dir;
+  auto node = Node::Open(Options(dir.path(), 4));
+  ASSERT_TRUE(node.ok()) << node.status();
+  ASSERT_TRUE((*node)->Submit(Create("race", 100, 10000)).ok());
+  (*node)->engine().Start();
+  // 8 concurrent clients, 125 users each, entering while the engine runs;
+  // every user also retries once (a double click).
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 8; ++t) {
+    clients.emplace_back([&, t] {
+      for (int i = 0; i < 125; ++i) {
+        std::string user = "user-" + std::to_string(t * 125 + i);
+        ASSERT_TRUE((*node)->Submit(Entry("race", user)).ok());
+        if (i % 5 == 0) {
+          ASSERT_TRUE((*node)->Submit(Entry("race", user)).ok());
+        }
+      }
+    });
+  }
+  for (auto& c : clients) c.join();
+  (*node)->engine().Stop();
+  Drain(**node);
+  int p = PartitionFor("race", 4);
+  std::set<std::string> queued;
+  int won = 0, sold_out = 0, lost = 0, dup = 0;
+  for (const auto& e : ReadLedger(**node, p)) {
+    if (e.has_queue_entered()) {
+      EXPECT_TRUE(queued.insert(e.queue_entered().user_id()).second);
+    }
+    if (e.has_draw_resolved()) {
+      won += e.draw_resolved().outcome() == pb::OUTCOME_WON;
+      sold_out += e.draw_resolved().outcome() == pb::OUTCOME_SOLD_OUT;
+      lost += e.draw_resolved().outcome() == pb::OUTCOME_LOST;
+    }
+    dup += e.has_entry_rejected() && e.entry_rejected().reason() == pb::REJECT_DUPLICATE;
+  }
+  EXPECT_EQ(queued.size(), 1000u);
+  EXPECT_EQ(won, 100);
+  EXPECT_EQ(sold_out, 900);
+  EXPECT_EQ(lost, 0);
+  EXPECT_EQ(dup, 8 * 25);
+  const CampaignState* c = (*node)->engine().partition(p).state().Find("race");
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->snap.stock_left(), 0u);
+  EXPECT_TRUE(CheckInvariants(*c).ok());
+}
+
+TEST(Recovery, RestartLostStoreAndStaleStoreAllConvergeOnTheLedger) {
+  TempDir dir;
+  Hash digest_full{};
+  uint64_t ledger_end = 0;
+  {
+    auto node = Node::Open(Options(dir.path()));
+    ASSERT_TRUE(node.ok()) << node.status();
+    ASSERT_TRUE((*node)->Submit(Create("c", 50, 3000)).ok());
+    for (int i = 0; i < 300; ++i)
+      ASSERT_TRUE((*node)->Submit(Entry("c", "u" + std::to_string(i))).ok());
+    Drain(**node);
+  }
+  std::filesystem::copy(dir.Sub("state"), dir.Sub("state-stale"),
+                        std::filesystem::copy_options::recursive);
+  {
+    auto node = Node::Open(Options(dir.path()));
+    ASSERT_TRUE(node.ok());
+    for (int i = 300; i < 600; ++i)
+      ASSERT_TRUE((*node)->Submit(Entry("c", "u" + std::to_string(i))).ok());
+    pb::Command cancel = Harness::Cmd("c", kT0);
+    Drain(**node);
+    digest_full = (*node)->engine().partition(0).state().digest;
+    ledger_end = *(*node)->log().ledger()->EndOffset(0);
+    EXPECT_EQ((*node)->engine().partition(0).state().Find("c")->snap.last_position(), 600u);
+  }
+  // Plain restart: same state, nothing re-decided.
+  {
+    auto node = Node::Open(Options(dir.path()));
+    ASSERT_TRUE(node.ok());
+    Drain(**node);
+    EXPECT_EQ((*node)->engine().partition(0).state().digest, digest_full);
+    EXPECT_EQ(*(*node)->log().ledger()->EndOffset(0), ledger_end);
+  }
+  // Stale store (crash after the ledger append, before the state commit):
+  // catch-up folds the missing events and decides no command twice.
+  std::filesystem::remove_all(dir.Sub("state"));
+  std::filesystem::rename(dir.Sub("state-stale"), dir.Sub("state"));
+  {
+    auto node = Node::Open(Options(dir.path()));
+    ASSERT_TRUE(node.ok()) << node.status();
+    EXPECT_EQ((*node)->engine().partition(0).state().digest, digest_full);
+    Drain(**node);
+    EXPECT_EQ(*(*node)->log().ledger()->EndOffset(0), ledger_end);
+    const CampaignState* c = (*node)->engine().partition(0).state().Find("c");
+    EXPECT_EQ(c->snap.last_position(), 600u);
+    EXPECT_TRUE(CheckInvariants(*c).ok());
+  }
+  // Lost store: rebuilt from the ledger alone.
+  std::filesystem::remove_all(dir.Sub("state"));
+  {
+    auto node = Node::Open(Options(dir.path()));
+    ASSERT_TRUE(node.ok());
+    EXPECT_EQ((*node)->engine().partition(0).state().digest, digest_full);
+    // Events for a command are found again.
+    std::vector<pb::Event> events;
+    ASSERT_TRUE(EventsForCommand((*node)->log().ledger(), 0, 5, &events).ok());
+    ASSERT_EQ(events.size(), 3u);
+    EXPECT_EQ(events[0].queue_entered().user_id(), "u4");
+    EXPECT_EQ(events[2].draw_resolved().position(), 5u);
+  }
+  // Another secret cannot fold this ledger: a clear refusal, not new draws.
+  std::filesystem::remove_all(dir.Sub("state"));
+  NodeOptions other = Options(dir.path());
+  other.config.seed_secret = "some-other-secret-0123456789";
+  auto node = Node::Open(other);
+  EXPECT_TRUE(absl::IsDataLoss(node.status()) || absl::IsFailedPrecondition(node.status()));
+  EXPECT_NE(node.status().message().find("secret"), std::string_view::npos) << node.status();
+}
+
+TEST(EngineDamage, CorruptCommandStopsTheEngineNamingTheOffset) {
+  TempDir dir;
+  auto node = Node::Open(Options(dir.path()));
+  ASSERT_TRUE(node.ok());
+  ASSERT_TRUE((*node)->Submit(Create("c", 5, 10000)).ok());
+  ASSERT_TRUE((*node)->Submit(Entry("c", "a")).ok());
+  ASSERT_TRUE((*node)->Submit(Entry("c", "b")).ok());
+  std::string raw = EncodeFrame("c", Entry("c", "b").SerializeAsString());
+  raw[raw.size() - 2] ^= 0x40;
+  ASSERT_TRUE((*node)->log().commands()->OverwriteRawForTesting(0, 2, raw).ok());
+  Engine& engine = (*node)->engine();
+  engine.Start();
+  absl::Status st = engine.WaitForCommands(0, 3, absl::Seconds(10));
+  engine.Stop();
+  EXPECT_TRUE(absl::IsDataLoss(st)) << st;
+  EXPECT_NE(st.message().find("commands log, partition 0, offset 2"), std::string_view::npos) << st;
+  // Nothing past the damage was decided or folded.
+  EXPECT_EQ(*(*node)->log().ledger()->EndOffset(0), 0u);
+}
+
+TEST(EngineDamage, UnknownCommandTypeIsNotSkipped) {
+  TempDir dir;
+  auto node = Node::Open(Options(dir.path()));
+  ASSERT_TRUE(node.ok());
+  pb::Command future = Harness::Cmd("c", kT0);  // a body this engine does not know
+  std::string bytes = future.SerializeAsString() + std::string("\xfa\x06\x00", 3);  // field 111
+  ASSERT_TRUE((*node)->log().commands()->Append(0, {LogRecord{0, "c", bytes}}).ok());
+  Engine& engine = (*node)->engine();
+  engine.Start();
+  absl::Status st = engine.WaitForCommands(0, 1, absl::Seconds(10));
+  engine.Stop();
+  EXPECT_TRUE(absl::IsDataLoss(st)) << st;
+  EXPECT_NE(st.message().find("offset 0: unknown command type"), std::string_view::npos) << st;
+}
+
+TEST(EngineDamage, UnknownOrCorruptLedgerEventFailsRecoveryNamingTheOffset) {
+  TempDir dir;
+  {
+    auto node = Node::Open(Options(dir.path()));
+    ASSERT_TRUE(node.ok());
+    ASSERT_TRUE((*node)->Submit(Create("c", 5, 10000)).ok());
+    ASSERT_TRUE((*node)->Submit(Entry("c", "a")).ok());
+    Drain(**node);
+    // An event type from the future at ledger offset 3.
+    pb::Event e;
+    e.set_sequence(4);
+    e.set_campaign_id("c");
+    std::string bytes = e.SerializeAsString() + std::string("\xfa\x06\x00", 3);
+    ASSERT_TRUE((*node)->log().ledger()->Append(0, {LogRecord{0, "c", bytes}}).ok());
+  }
+  std::filesystem::remove_all(dir.Sub("state"));
+  auto node = Node::Open(Options(dir.path()));
+  EXPECT_TRUE(absl::IsDataLoss(node.status())) << node.status();
+  EXPECT_NE(node.status().message().find("ledger log, partition 0, offset 4: unknown event type"),
+            std::string_view::npos)
+      << node.status();
+}
+
+TEST(EngineDamage, FlippedLedgerByteFailsRecovery) {
+  TempDir dir;
+  {
+    auto node = Node::Open(Options(dir.path()));
+    ASSERT_TRUE(node.ok());
+    ASSERT_TRUE((*node)->Submit(Create("c", 5, 10000)).ok());
+    ASSERT_TRUE((*node)->Submit(Entry("c", "a")).ok());
+    Drain(**node);
+    std::vector<LogRecord> recs;
+    ASSERT_TRUE((*node)->log().ledger()->Read(0, 2, 1, &recs).ok());
+    std::string raw = EncodeFrame(recs[0].key, recs[0].value);
+    raw[12] ^= 0x04;
+    ASSERT_TRUE((*node)->log().ledger()->OverwriteRawForTesting(0, 2, raw).ok());
+  }
+  std::filesystem::remove_all(dir.Sub("state"));
+  auto node = Node::Open(Options(dir.path()));
+  EXPECT_TRUE(absl::IsDataLoss(node.status()));
+  EXPECT_NE(node.status().message().find("ledger log, partition 0, offset 2: checksum mismatch"),
+            std::string_view::npos)
+      << node.status();
+}
+
+}  // namespace
+}  // namespace tl::testing

@@ -50,19 +50,23 @@ void BM_DecideFoldInMemory(benchmark::State& state) {
   std::vector<pb::Command> cmds;
   cmds.reserve(n);
   for (uint64_t i = 0; i < n; ++i) cmds.push_back(EntryCmd(i));
-  std::vector<pb::Event> out;
   for (auto _ : state) {
     state.PauseTiming();
     EngineState s;
-    std::vector<pb::Event> created;
+    EventList created;
     (void)Decide(s, config, limits, CreateCmd(n / 20, 500), 0, &created);
     created[0].set_sequence(1);
     (void)Fold(&s, config, created[0], EncodeDeterministic(created[0]));
     state.ResumeTiming();
+    // As the engine does: one event list reused, cleared per command.
+    EventList list;
+    EventList* out = &list;
     for (uint64_t i = 0; i < n; ++i) {
-      out.clear();
-      (void)Decide(s, config, limits, cmds[i], i + 1, &out);
-      for (auto& e : out) {
+      out->Clear();
+      int first = out->size();
+      (void)Decide(s, config, limits, cmds[i], i + 1, out);
+      for (int k = first; k < out->size(); ++k) {
+        pb::Event& e = (*out)[k];
         e.set_sequence(s.next_sequence);
         std::string bytes = EncodeDeterministic(e);
         if (!Fold(&s, config, e, bytes).ok()) state.SkipWithError("fold failed");
@@ -140,12 +144,12 @@ void BM_MemoryPerEntry(benchmark::State& state) {
     malloc_trim(0);
     size_t before = mallinfo2().uordblks;
     auto s = std::make_unique<EngineState>();
-    std::vector<pb::Event> out;
+    EventList out;
     (void)Decide(*s, config, limits, CreateCmd(n / 20, 500), 0, &out);
     out[0].set_sequence(1);
     (void)Fold(s.get(), config, out[0], EncodeDeterministic(out[0]));
     for (uint64_t i = 0; i < n; ++i) {
-      out.clear();
+      out.Clear();
       (void)Decide(*s, config, limits, EntryCmd(i), i + 1, &out);
       for (auto& e : out) {
         e.set_sequence(s->next_sequence);
@@ -153,8 +157,7 @@ void BM_MemoryPerEntry(benchmark::State& state) {
       }
     }
     for (auto& [id, c] : s->campaigns) c->dirty_positions.clear();  // flushed by a commit
-    out.clear();
-    out.shrink_to_fit();
+    out.Clear();
     size_t after = mallinfo2().uordblks;
     state.counters["bytes_per_entry"] =
         static_cast<double>(after - before) / static_cast<double>(n);

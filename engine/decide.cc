@@ -14,11 +14,11 @@ constexpr uint64_t kElapsedMsMax = 86'400'000;
 
 class Emitter {
  public:
-  Emitter(const pb::Command& cmd, uint64_t offset, bool request_id_ok, std::vector<pb::Event>* out)
+  Emitter(const pb::Command& cmd, uint64_t offset, bool request_id_ok, EventList* out)
       : cmd_(cmd), offset_(offset), request_id_ok_(request_id_ok), out_(out) {}
 
   pb::Event& New() {
-    pb::Event& e = out_->emplace_back();
+    pb::Event& e = *out_->Add();
     e.set_campaign_id(cmd_.campaign_id());
     e.set_command_offset(offset_);
     e.set_time_ms(cmd_.time_ms());
@@ -39,7 +39,7 @@ class Emitter {
   const pb::Command& cmd_;
   uint64_t offset_;
   bool request_id_ok_;
-  std::vector<pb::Event>* out_;
+  EventList* out_;
 };
 
 // The counters of one campaign as they stand part-way through a decision.
@@ -300,7 +300,7 @@ void DecideRestock(const CampaignState& c, const Limits& limits, const pb::Comma
 }  // namespace
 
 absl::Status Decide(const EngineState& state, const EngineConfig& config, const Limits& limits,
-                    const pb::Command& cmd, uint64_t command_offset, std::vector<pb::Event>* out) {
+                    const pb::Command& cmd, uint64_t command_offset, EventList* out) {
   if (cmd.body_case() == pb::Command::BODY_NOT_SET)
     return absl::DataLossError(absl::StrCat("command at offset ", command_offset,
                                             " has no body this engine knows (a newer api?)"));

@@ -9,6 +9,8 @@
 // the state decide assumed.
 #pragma once
 
+#include <google/protobuf/repeated_ptr_field.h>
+
 #include <vector>
 
 #include "absl/status/status.h"
@@ -19,12 +21,15 @@
 
 namespace tl {
 
+// Decide's output. The engine reuses one list: Clear() keeps the Event
+// objects (and their string buffers) for the next command.
+using EventList = google::protobuf::RepeatedPtrField<pb::Event>;
+
 // Appends the events caused by `command` (found at `command_offset` in the
 // commands log) to `out`. Returns an error only for a command the engine
 // cannot understand (no body: written by a newer api), which must stop the
 // engine rather than be skipped.
 absl::Status Decide(const EngineState& state, const EngineConfig& config, const Limits& limits,
-                    const pb::Command& command, uint64_t command_offset,
-                    std::vector<pb::Event>* out);
+                    const pb::Command& command, uint64_t command_offset, EventList* out);
 
 }  // namespace tl

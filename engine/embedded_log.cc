@@ -47,12 +47,20 @@ EmbeddedLog::EmbeddedLog(std::string name, rocksdb::DB* db, rocksdb::ColumnFamil
 absl::Status EmbeddedLog::Recover() {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_));
   absl::MutexLock lock(&mu_);
+  std::vector<LogRecord> scratch;
   for (int p = 0; p < partitions_; ++p) {
     it->SeekForPrev(RecordKey(p, UINT64_MAX));
     uint64_t end = 0;
     if (it->Valid() && it->key().size() == 12 &&
         absl::big_endian::Load32(it->key().data()) == static_cast<uint32_t>(p)) {
-      end = absl::big_endian::Load64(it->key().data() + 4) + 1;
+      uint64_t first = absl::big_endian::Load64(it->key().data() + 4);
+      uint32_t count = 0;
+      scratch.clear();
+      if (absl::Status st =
+              DecodeChunk(it->value().ToStringView(), name_, p, first, 0, 0, &scratch, &count);
+          !st.ok())
+        return st;
+      end = first + count;
     }
     if (!it->status().ok()) return FromRocks(it->status(), name_ + " log recovery");
     next_offset_[p] = durable_end_[p] = end;
@@ -93,9 +101,8 @@ absl::StatusOr<uint64_t> EmbeddedLog::Append(int partition, std::vector<LogRecor
     group.push_back(x);
     n_records += x->records->size();
     x->result = next[x->partition];
-    for (const auto& r : *x->records) {
-      batch.Put(cf_, RecordKey(x->partition, next[x->partition]++), EncodeFrame(r.key, r.value));
-    }
+    batch.Put(cf_, RecordKey(x->partition, next[x->partition]), EncodeChunk(*x->records));
+    next[x->partition] += x->records->size();
   }
   rocksdb::Status s;
   {
@@ -138,23 +145,28 @@ absl::Status EmbeddedLog::Read(int partition, uint64_t from, size_t max_records,
   rocksdb::Slice upper_slice(upper);
   ro.iterate_upper_bound = &upper_slice;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf_));
+  auto missing = [&](uint64_t offset) {
+    return absl::DataLossError(absl::StrCat(name_, " log, partition ", partition, ", offset ",
+                                            offset, ": record missing"));
+  };
+  // The chunk holding `from` starts at or before it.
+  it->SeekForPrev(RecordKey(partition, from));
+  if (!it->Valid() || absl::big_endian::Load32(it->key().data()) != uint32_t(partition))
+    it->Seek(RecordKey(partition, from));
   uint64_t expect = from;
-  out->reserve(stop - from);
-  for (it->Seek(RecordKey(partition, from)); it->Valid(); it->Next()) {
-    uint64_t offset = absl::big_endian::Load64(it->key().data() + 4);
-    if (offset != expect)
-      return absl::DataLossError(absl::StrCat(name_, " log, partition ", partition, ", offset ",
-                                              expect, ": record missing"));
-    LogRecord& r = out->emplace_back();
-    if (absl::Status st = DecodeFrame(it->value().ToStringView(), name_, partition, offset, &r);
+  for (; it->Valid() && expect < stop; it->Next()) {
+    uint64_t first = absl::big_endian::Load64(it->key().data() + 4);
+    if (first > expect) return missing(expect);
+    uint32_t count = 0;
+    if (absl::Status st = DecodeChunk(it->value().ToStringView(), name_, partition, first, expect,
+                                      stop, out, &count);
         !st.ok())
       return st;
-    ++expect;
+    if (first + count <= expect) return missing(expect);
+    expect = std::min<uint64_t>(first + count, stop);
   }
   if (!it->status().ok()) return FromRocks(it->status(), name_ + " log read");
-  if (expect != stop)
-    return absl::DataLossError(absl::StrCat(name_, " log, partition ", partition, ", offset ",
-                                            expect, ": record missing"));
+  if (expect != stop) return missing(expect);
   return absl::OkStatus();
 }
 
@@ -183,6 +195,16 @@ absl::Status EmbeddedLog::OverwriteRawForTesting(int partition, uint64_t offset,
 absl::Status EmbeddedLog::DeleteForTesting(int partition, uint64_t offset) {
   return FromRocks(db_->Delete(rocksdb::WriteOptions(), cf_, RecordKey(partition, offset)),
                    "delete");
+}
+
+absl::Status EmbeddedLog::RawChunkForTesting(int partition, uint64_t offset, uint64_t* first,
+                                             std::string* raw) {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_));
+  it->SeekForPrev(RecordKey(partition, offset));
+  if (!it->Valid()) return absl::NotFoundError("no chunk");
+  *first = absl::big_endian::Load64(it->key().data() + 4);
+  *raw = it->value().ToString();
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::unique_ptr<EmbeddedLogDb>> EmbeddedLogDb::Open(const std::string& path,

@@ -38,6 +38,9 @@ class EmbeddedLog final : public EventLog {
   // Replaces the stored bytes of one record (tests of corruption handling).
   absl::Status OverwriteRawForTesting(int partition, uint64_t offset, std::string_view raw);
   absl::Status DeleteForTesting(int partition, uint64_t offset);
+  // The stored chunk holding `offset`: its first offset and raw bytes.
+  absl::Status RawChunkForTesting(int partition, uint64_t offset, uint64_t* first,
+                                  std::string* raw);
 
  private:
   friend class EmbeddedLogDb;

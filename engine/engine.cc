@@ -10,13 +10,11 @@
 namespace tl {
 
 std::string EncodeDeterministic(const google::protobuf::Message& m) {
+  // Our schemas have no map fields and the engine's messages carry no
+  // unknown fields, the two things that make protobuf's encoding vary; the
+  // plain (and faster) serializer is therefore deterministic for them.
   std::string out;
-  {
-    google::protobuf::io::StringOutputStream stream(&out);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    m.SerializeToCodedStream(&coded);
-  }
+  m.SerializeToString(&out);
   return out;
 }
 
@@ -102,17 +100,15 @@ absl::StatusOr<size_t> PartitionEngine::Step() {
   // From here until the commit, memory runs ahead of the ledger; any error
   // leaves it there, so demand a Recover.
   recovered_ = false;
-  events_.clear();
   std::vector<LogRecord> out;
   pb::Command cmd;
   for (const LogRecord& r : in_) {
     if (absl::Status st = DecodeCommand(r, partition_, &cmd); !st.ok()) return st;
-    size_t first = events_.size();
+    events_.Clear();
     if (absl::Status st = Decide(state_, config_, limits_, cmd, r.offset, &events_); !st.ok())
       return st;
     // Fold this command's events before deciding the next command.
-    for (size_t i = first; i < events_.size(); ++i) {
-      pb::Event& e = events_[i];
+    for (pb::Event& e : events_) {
       e.set_sequence(state_.next_sequence);
       LogRecord& rec = out.emplace_back();
       rec.key = e.campaign_id();
@@ -121,18 +117,18 @@ absl::StatusOr<size_t> PartitionEngine::Step() {
     }
   }
   if (!out.empty()) {
+    const uint64_t n_events = out.size();
     absl::StatusOr<uint64_t> first = ledger_->Append(partition_, std::move(out));
     if (!first.ok()) return first.status();
     if (*first != checkpoint_.ledger_next_offset())
       return absl::FailedPreconditionError(absl::StrCat(
           "ledger partition ", partition_, " was appended to by another writer (expected offset ",
           checkpoint_.ledger_next_offset(), ", got ", *first, ")"));
-    checkpoint_.set_ledger_next_offset(*first + events_.size());
+    checkpoint_.set_ledger_next_offset(*first + n_events);
   }
   checkpoint_.set_command_next_offset(in_.back().offset + 1);
   if (absl::Status st = Commit(); !st.ok()) return st;
   recovered_ = true;
-  if (on_events) on_events(events_);
   return in_.size();
 }
 

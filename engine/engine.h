@@ -17,6 +17,8 @@
 // Engine (below) runs them and lets other threads wait for a decision.
 #pragma once
 
+#include <google/protobuf/arena.h>
+
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -26,6 +28,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "engine/decide.h"
 #include "engine/event_log.h"
 #include "engine/limits.h"
 #include "engine/state.h"
@@ -53,8 +56,6 @@ class PartitionEngine {
   const pb::Checkpoint& checkpoint() const { return checkpoint_; }
   int partition() const { return partition_; }
 
-  // Called after every Step's commit, with the events it appended.
-  std::function<void(const std::vector<pb::Event>&)> on_events;
   // Called during Recover's catch-up with (ledger offset folded, ledger end).
   std::function<void(uint64_t, uint64_t)> on_progress;
 
@@ -71,7 +72,7 @@ class PartitionEngine {
   pb::Checkpoint checkpoint_;
   bool recovered_ = false;
   std::vector<LogRecord> in_;
-  std::vector<pb::Event> events_;
+  EventList events_;  // one command's events; cleared (objects kept for reuse) per command
 };
 
 // Runs one PartitionEngine per partition, each on its own thread.

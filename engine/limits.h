@@ -14,7 +14,8 @@ namespace tl {
 struct Limits {
   // Campaign ids: 1..64 bytes of [A-Za-z0-9._-].
   size_t campaign_id_bytes_max = 64;
-  // User ids: 1..128 bytes of UTF-8 without control characters.
+  // User ids: 1..128 bytes of UTF-8 without control characters (at most 255:
+  // the state store keeps the length in one byte).
   size_t user_id_bytes_max = 128;
   // Request ids (idempotency keys): 0..64 bytes of printable ASCII.
   size_t request_id_bytes_max = 64;

@@ -1,21 +1,29 @@
-// How one log record is framed inside the embedded log (see LOG_FORMAT.md).
+// How records are framed inside the embedded log (see LOG_FORMAT.md): the
+// records of one Append are stored as one chunk under the key of its first
+// offset, like a Kafka record batch, so a RocksDB write and a memtable insert
+// are paid per append, not per record.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "engine/event_log.h"
 
 namespace tl {
 
-inline constexpr uint8_t kFrameFormatV1 = 1;
-inline constexpr size_t kFrameHeaderBytes = 1 + 4 + 4;
+inline constexpr uint8_t kChunkFormatV1 = 1;
+inline constexpr size_t kChunkHeaderBytes = 1 + 4 + 4;
 
-std::string EncodeFrame(std::string_view key, std::string_view value);
-// Decodes `raw`, stored at `offset` of `log`/`partition`, into `out`.
-absl::Status DecodeFrame(std::string_view raw, std::string_view log, int partition, uint64_t offset,
-                         LogRecord* out);
+std::string EncodeChunk(const std::vector<LogRecord>& records);
+
+// Checks the chunk `raw` stored at `first_offset` of `log`/`partition` and
+// appends its records with offsets in [from, stop) to `out`, numbered from
+// `first_offset`. Sets *count to the number of records in the chunk.
+absl::Status DecodeChunk(std::string_view raw, std::string_view log, int partition,
+                         uint64_t first_offset, uint64_t from, uint64_t stop,
+                         std::vector<LogRecord>* out, uint32_t* count);
 
 }  // namespace tl

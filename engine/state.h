@@ -42,8 +42,10 @@ struct CampaignState {
   std::deque<std::string> names;
   std::vector<uint32_t> by_position;  // by_position[p-1] = index into names
   std::vector<EntryStatus> status;    // status[p-1]
-  // user -> position; 0 while in the pre-queue.
-  absl::flat_hash_map<std::string_view, uint64_t> position_of;
+  // user -> position; for a pre-queued user, the top bit set and the index
+  // into names. absl::string_view keys get absl's hash (this build's
+  // absl::string_view is not std::string_view).
+  absl::flat_hash_map<absl::string_view, uint64_t> position_of;
   // Pre-queued users in arrival order (indices into names); emptied at opening.
   std::vector<uint32_t> prequeue;
 
@@ -52,7 +54,7 @@ struct CampaignState {
   std::vector<uint64_t> dirty_positions;
   size_t prequeue_persisted = 0;
 
-  std::string_view user_at(uint64_t position) const { return names[by_position[position - 1]]; }
+  const std::string& user_at(uint64_t position) const { return names[by_position[position - 1]]; }
   uint64_t waiting() const { return snap.last_position() - snap.serving(); }
   uint64_t entries() const { return snap.last_position() + snap.prequeued(); }
 };

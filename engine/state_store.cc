@@ -4,6 +4,8 @@
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
+
 #include "absl/base/internal/endian.h"
 #include "absl/strings/str_cat.h"
 #include "engine/draw.h"
@@ -12,6 +14,9 @@ namespace tl {
 namespace {
 
 constexpr uint64_t kPrequeuedBit = uint64_t{1} << 63;
+// Entries are stored 256 positions to a key: one memtable insert per page
+// instead of one per entry (user ids are <= 255 bytes, see limits.h).
+constexpr uint64_t kPageEntries = 256;
 
 std::string Prefix(char kind, int partition) {
   std::string k(5, '\0');
@@ -107,23 +112,29 @@ absl::Status StateStore::Load(int partition, const EngineConfig& config, EngineS
   prefix = Prefix('e', partition);
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     std::string_view campaign;
-    uint64_t pos;
-    if (!SplitItem(it->key(), &campaign, &pos) || it->value().size() < 2)
-      return Corrupt("malformed entry key or value");
+    uint64_t page;
+    if (!SplitItem(it->key(), &campaign, &page)) return Corrupt("malformed entry page key");
     CampaignState* c = state->Find(campaign);
     if (c == nullptr)
-      return Corrupt(absl::StrCat("entry for unknown campaign ", std::string(campaign)));
-    if (pos != c->by_position.size() + 1)
-      return Corrupt(absl::StrCat("campaign ", std::string(campaign), ": entry position ", pos,
-                                  " out of order"));
-    auto status = static_cast<EntryStatus>(it->value()[0]);
-    if (static_cast<uint8_t>(status) > static_cast<uint8_t>(EntryStatus::kCancelled))
-      return Corrupt("unknown entry status");
-    c->names.emplace_back(it->value().data() + 1, it->value().size() - 1);
-    c->by_position.push_back(static_cast<uint32_t>(c->names.size() - 1));
-    c->status.push_back(status);
-    if (!c->position_of.emplace(c->names.back(), pos).second)
-      return Corrupt(absl::StrCat("campaign ", std::string(campaign), ": user at two positions"));
+      return Corrupt(absl::StrCat("entries of unknown campaign ", std::string(campaign)));
+    if (page * kPageEntries != c->by_position.size())
+      return Corrupt(
+          absl::StrCat("campaign ", std::string(campaign), ": entry page ", page, " out of order"));
+    std::string_view v = it->value().ToStringView();
+    while (!v.empty()) {
+      if (v.size() < 2 || v.size() < size_t{2} + static_cast<uint8_t>(v[1]))
+        return Corrupt("truncated entry page");
+      auto status = static_cast<EntryStatus>(v[0]);
+      if (static_cast<uint8_t>(status) > static_cast<uint8_t>(EntryStatus::kCancelled))
+        return Corrupt("unknown entry status");
+      size_t len = static_cast<uint8_t>(v[1]);
+      c->names.emplace_back(v.substr(2, len));
+      v.remove_prefix(2 + len);
+      c->by_position.push_back(static_cast<uint32_t>(c->names.size() - 1));
+      c->status.push_back(status);
+      if (!c->position_of.emplace(c->names.back(), c->by_position.size()).second)
+        return Corrupt(absl::StrCat("campaign ", std::string(campaign), ": user at two positions"));
+    }
   }
   prefix = Prefix('q', partition);
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
@@ -135,7 +146,8 @@ absl::Status StateStore::Load(int partition, const EngineConfig& config, EngineS
       return Corrupt(absl::StrCat("pre-queue of unknown campaign ", std::string(campaign)));
     ++c->prequeue_persisted;
     std::string_view user = it->value().ToStringView();
-    if (c->position_of.contains(user)) continue;  // already given a position
+    if (c->position_of.contains(absl::string_view(user.data(), user.size())))
+      continue;  // already given a position
     c->names.emplace_back(user);
     uint32_t name = static_cast<uint32_t>(c->names.size() - 1);
     c->position_of.emplace(c->names.back(), kPrequeuedBit | name);
@@ -160,10 +172,20 @@ absl::Status StateStore::Commit(int partition, EngineState* state, const pb::Che
     std::string ckey = Prefix('c', partition);
     ckey.append(id);
     batch.Put(ckey, value);
-    for (uint64_t pos : c->dirty_positions) {
-      value.assign(1, static_cast<char>(c->status[pos - 1]));
-      value.append(c->user_at(pos));
-      batch.Put(ItemKey('e', partition, id, pos), value);
+    std::vector<uint64_t>& dirty = c->dirty_positions;
+    for (uint64_t& pos : dirty) pos = (pos - 1) / kPageEntries;
+    std::sort(dirty.begin(), dirty.end());
+    dirty.erase(std::unique(dirty.begin(), dirty.end()), dirty.end());
+    for (uint64_t page : dirty) {
+      value.clear();
+      uint64_t last = std::min(c->snap.last_position(), (page + 1) * kPageEntries);
+      for (uint64_t pos = page * kPageEntries + 1; pos <= last; ++pos) {
+        std::string_view user = c->user_at(pos);
+        value.push_back(static_cast<char>(c->status[pos - 1]));
+        value.push_back(static_cast<char>(static_cast<uint8_t>(user.size())));
+        value.append(user);
+      }
+      batch.Put(ItemKey('e', partition, id, page), value);
     }
     if (c->snap.opened() && c->snap.prequeued() == 0) {
       if (c->prequeue_persisted > 0) {

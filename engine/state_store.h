@@ -6,7 +6,8 @@
 //
 // Keys (p = partition, big-endian u32; pos, idx = big-endian u64):
 //   'c' p campaign            -> CampaignSnapshot
-//   'e' p campaign '\0' pos   -> status byte, user id
+//   'e' p campaign '\0' page  -> entries of positions page*256+1 .. page*256+256,
+//                                each: status byte, user length byte, user id
 //   'q' p campaign '\0' idx   -> user id (pre-queue, arrival order; deleted
 //                                once the pre-queue is ordered)
 //   'k' p                     -> Checkpoint

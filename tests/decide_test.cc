@@ -288,21 +288,21 @@ TEST(Decide, IsPureAndDeterministic) {
   for (int i = 0; i < 20; ++i) h.Enter("c", "u" + std::to_string(i), kT0 + i);
   pb::Command tick = Harness::Cmd("c", kT0 + 3000);
   tick.mutable_tick();
-  std::vector<pb::Event> a, b;
+  EventList a, b;
   std::string before = h.C("c").snap.SerializeAsString();
   ASSERT_TRUE(Decide(h.state, h.config, h.limits, tick, 99, &a).ok());
   ASSERT_TRUE(Decide(h.state, h.config, h.limits, tick, 99, &b).ok());
   EXPECT_EQ(h.C("c").snap.SerializeAsString(), before);  // state untouched
   ASSERT_EQ(a.size(), b.size());
-  ASSERT_EQ(a.size(), 30u);  // 15 positions admitted and drawn
-  for (size_t i = 0; i < a.size(); ++i)
+  ASSERT_EQ(a.size(), 30);  // 15 positions admitted and drawn
+  for (int i = 0; i < a.size(); ++i)
     EXPECT_EQ(EncodeDeterministic(a[i]), EncodeDeterministic(b[i]));
 }
 
 TEST(Decide, CommandWithoutBodyStopsTheEngine) {
   Harness h;
   pb::Command c = Harness::Cmd("c", kT0);
-  std::vector<pb::Event> out;
+  EventList out;
   absl::Status st = Decide(h.state, h.config, h.limits, c, 7, &out);
   EXPECT_TRUE(absl::IsDataLoss(st));
   EXPECT_NE(st.message().find("offset 7"), std::string_view::npos);

@@ -3,11 +3,13 @@
 #include "engine/embedded_log.h"
 
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 #include <filesystem>
 #include <set>
 #include <thread>
 
+#include "absl/base/internal/endian.h"
 #include "engine/record_frame.h"
 #include "tests/temp_dir.h"
 
@@ -111,7 +113,9 @@ class Damage : public ::testing::Test {
     auto db = EmbeddedLogDb::Open(dir_.path(), 1);
     ASSERT_TRUE(db.ok());
     db_ = std::move(*db);
-    ASSERT_TRUE(db_->commands()->Append(0, Records({"r0", "r1", "r2", "r3", "r4", "r5"})).ok());
+    for (std::string v : {"r0", "r1", "r2", "r3", "r4", "r5"}) {
+      ASSERT_TRUE(db_->commands()->Append(0, Records({v})).ok());
+    }
   }
   absl::Status ReadAll() {
     std::vector<LogRecord> out;
@@ -122,7 +126,7 @@ class Damage : public ::testing::Test {
 };
 
 TEST_F(Damage, FlippedByteIsAChecksumErrorNamingTheOffset) {
-  std::string raw = EncodeFrame("k", "r5");
+  std::string raw = EncodeChunk(Records({"r5"}));
   raw.back() ^= 0x01;
   ASSERT_TRUE(db_->commands()->OverwriteRawForTesting(0, 5, raw).ok());
   absl::Status st = ReadAll();
@@ -133,26 +137,30 @@ TEST_F(Damage, FlippedByteIsAChecksumErrorNamingTheOffset) {
 }
 
 TEST_F(Damage, TruncatedRecordIsNamed) {
-  std::string raw = EncodeFrame("k", "r3");
+  std::string raw = EncodeChunk(Records({"r3"}));
   ASSERT_TRUE(db_->commands()->OverwriteRawForTesting(0, 3, raw.substr(0, 4)).ok());
   absl::Status st = ReadAll();
   EXPECT_TRUE(absl::IsDataLoss(st));
   EXPECT_NE(st.message().find("offset 3: truncated record"), std::string_view::npos) << st;
-  // A key length that runs past the record is truncation too.
-  raw = EncodeFrame("k", "r3");
-  raw[5] = 100;
+  // A value length that runs past the chunk (with a valid checksum) is
+  // truncation too.
+  raw = EncodeChunk(Records({"r3"}));
+  absl::little_endian::Store32(raw.data() + 13, 100);
+  absl::little_endian::Store32(
+      raw.data() + 1, static_cast<uint32_t>(crc32_z(
+                          0, reinterpret_cast<const Bytef*>(raw.data() + 5), raw.size() - 5)));
   ASSERT_TRUE(db_->commands()->OverwriteRawForTesting(0, 3, raw).ok());
   st = ReadAll();
   EXPECT_NE(st.message().find("offset 3: truncated record"), std::string_view::npos) << st;
 }
 
 TEST_F(Damage, UnknownFormatAndMissingRecordAreNamed) {
-  std::string raw = EncodeFrame("k", "r2");
+  std::string raw = EncodeChunk(Records({"r2"}));
   raw[0] = 9;
   ASSERT_TRUE(db_->commands()->OverwriteRawForTesting(0, 2, raw).ok());
   absl::Status st = ReadAll();
   EXPECT_NE(st.message().find("offset 2: unknown record format 9"), std::string_view::npos) << st;
-  ASSERT_TRUE(db_->commands()->OverwriteRawForTesting(0, 2, EncodeFrame("k", "r2")).ok());
+  ASSERT_TRUE(db_->commands()->OverwriteRawForTesting(0, 2, EncodeChunk(Records({"r2"}))).ok());
   ASSERT_TRUE(ReadAll().ok());
   ASSERT_TRUE(db_->commands()->DeleteForTesting(0, 1).ok());
   st = ReadAll();

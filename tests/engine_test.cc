@@ -182,7 +182,7 @@ TEST(EngineDamage, CorruptCommandStopsTheEngineNamingTheOffset) {
   ASSERT_TRUE((*node)->Submit(Create("c", 5, 10000)).ok());
   ASSERT_TRUE((*node)->Submit(Entry("c", "a")).ok());
   ASSERT_TRUE((*node)->Submit(Entry("c", "b")).ok());
-  std::string raw = EncodeFrame("c", Entry("c", "b").SerializeAsString());
+  std::string raw = EncodeChunk({LogRecord{0, "c", Entry("c", "b").SerializeAsString()}});
   raw[raw.size() - 2] ^= 0x40;
   ASSERT_TRUE((*node)->log().commands()->OverwriteRawForTesting(0, 2, raw).ok());
   Engine& engine = (*node)->engine();
@@ -235,22 +235,23 @@ TEST(EngineDamage, UnknownOrCorruptLedgerEventFailsRecoveryNamingTheOffset) {
 
 TEST(EngineDamage, FlippedLedgerByteFailsRecovery) {
   TempDir dir;
+  uint64_t first = 0;
   {
     auto node = Node::Open(Options(dir.path()));
     ASSERT_TRUE(node.ok());
     ASSERT_TRUE((*node)->Submit(Create("c", 5, 10000)).ok());
     ASSERT_TRUE((*node)->Submit(Entry("c", "a")).ok());
     Drain(**node);
-    std::vector<LogRecord> recs;
-    ASSERT_TRUE((*node)->log().ledger()->Read(0, 2, 1, &recs).ok());
-    std::string raw = EncodeFrame(recs[0].key, recs[0].value);
-    raw[12] ^= 0x04;
-    ASSERT_TRUE((*node)->log().ledger()->OverwriteRawForTesting(0, 2, raw).ok());
+    std::string raw;
+    ASSERT_TRUE((*node)->log().ledger()->RawChunkForTesting(0, 2, &first, &raw).ok());
+    raw[raw.size() / 2] ^= 0x04;
+    ASSERT_TRUE((*node)->log().ledger()->OverwriteRawForTesting(0, first, raw).ok());
   }
   std::filesystem::remove_all(dir.Sub("state"));
   auto node = Node::Open(Options(dir.path()));
   EXPECT_TRUE(absl::IsDataLoss(node.status()));
-  EXPECT_NE(node.status().message().find("ledger log, partition 0, offset 2: checksum mismatch"),
+  EXPECT_NE(node.status().message().find(
+                absl::StrCat("ledger log, partition 0, offset ", first, ": checksum mismatch")),
             std::string_view::npos)
       << node.status();
 }

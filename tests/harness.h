@@ -21,10 +21,11 @@ class Harness {
 
   // Decides and folds one command; returns the events it caused.
   std::vector<pb::Event> Run(pb::Command cmd) {
-    std::vector<pb::Event> out;
+    EventList decided;
     commands.push_back(cmd);
-    absl::Status st = Decide(state, config, limits, cmd, commands.size() - 1, &out);
+    absl::Status st = Decide(state, config, limits, cmd, commands.size() - 1, &decided);
     EXPECT_TRUE(st.ok()) << st;
+    std::vector<pb::Event> out(decided.begin(), decided.end());
     for (auto& e : out) {
       e.set_sequence(state.next_sequence);
       std::string bytes = EncodeDeterministic(e);

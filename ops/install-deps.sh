@@ -9,8 +9,10 @@ PACKAGES=(
   # core libraries (the design card's list)
   protobuf-compiler libprotobuf-dev libabsl-dev librocksdb-dev librdkafka-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  # helpers: HMAC/SHA-256, record checksums, the CLI
-  libssl-dev zlib1g-dev libcli11-dev
+  # helpers: HMAC/SHA-256, record checksums, the CLI, HTTP and JSON
+  libssl-dev zlib1g-dev libcli11-dev libcpp-httplib-dev nlohmann-json3-dev
+  # the demo and the HTTP benchmark
+  curl wrk
   # tests: regenerating draw vectors independently
   openssl bc
 )

@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "api/jwt.h"
 #include "engine/node.h"
 #include "ops/progress.h"
 #include "ops/simulate.h"
@@ -424,7 +425,38 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   inspect->add_option("--user", inspect_user, "Show this user's entry and events only");
 
+  // token
+  std::string token_user, jwt_secret_file;
+  bool token_admin = false;
+  int64_t token_ttl_s = 3600;
+  auto* token = app.add_subcommand(
+      "token",
+      "Mint a development JWT (HS256) from the api's secret "
+      "($TICKETD_JWT_SECRET or --jwt-secret-file; ticketd --dev's secret otherwise)");
+  token->add_option("--user", token_user, "The user (the token's sub)")->required();
+  token->add_flag("--admin", token_admin, "Add role admin (admin routes)");
+  token->add_option("--ttl-s", token_ttl_s, "Lifetime in seconds")->capture_default_str();
+  token->add_option("--jwt-secret-file", jwt_secret_file, "File holding the JWT secret");
+
   CLI11_PARSE(app, argc, argv);
+
+  if (token->parsed()) {
+    std::string secret;
+    if (!jwt_secret_file.empty()) {
+      std::ifstream in(jwt_secret_file);
+      if (!in) return Fail(absl::NotFoundError("cannot read --jwt-secret-file"));
+      std::getline(in, secret);
+    } else if (const char* env = std::getenv("TICKETD_JWT_SECRET"); env && *env) {
+      secret = env;
+    } else {
+      std::fprintf(stderr, "ticketctl: no TICKETD_JWT_SECRET; minting for ticketd --dev\n");
+      secret = "ticketledger-dev-jwt-secret-do-not-use-in-production";
+    }
+    if (absl::Status st = ValidateUserId(token_user, Limits()); !st.ok()) return Fail(st);
+    api::Claims claims{token_user, token_admin, absl::ToUnixSeconds(absl::Now()) + token_ttl_s};
+    std::printf("%s\n", api::MintJwt(claims, secret).c_str());
+    return 0;
+  }
 
   if (campaign->parsed()) {
     cmd.set_campaign_id(id);

@@ -1,0 +1,225 @@
+// ticketd: the ticketledger daemon. Role `all` (the default, and the only one
+// built so far): HTTP api + engine on the embedded log in one process.
+//
+// Settings come from flags, else TICKETD_* environment variables, else a
+// TOML/INI file given with --config; `ticketd --help` lists them all. Secrets
+// are read from files or the environment and never printed.
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "api/server.h"
+#include "engine/node.h"
+
+namespace {
+
+constexpr char kDevJwtSecret[] = "ticketledger-dev-jwt-secret-do-not-use-in-production";
+constexpr char kDevSeedSecret[] = "ticketledger-dev-secret-do-not-use-in-production";
+
+bool ReadSecret(const std::string& file, const char* env, std::string* out, std::string* error) {
+  if (!file.empty()) {
+    std::ifstream in(file);
+    if (!in) {
+      *error = "cannot read " + file;
+      return false;
+    }
+    std::stringstream ss;
+    ss << in.rdbuf();
+    *out = ss.str();
+    while (!out->empty() && (out->back() == '\n' || out->back() == '\r')) out->pop_back();
+  } else if (const char* v = std::getenv(env); v && *v) {
+    *out = v;
+  }
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"ticketd: the ticketledger daemon (HTTP api + deterministic engine + embedded log)"};
+  app.set_config("--config", "", "TOML/INI file with any of the settings below");
+  std::string role = "all";
+  tl::NodeOptions node_options;
+  node_options.data_dir = "./ticketledger-data";
+  tl::api::ServerOptions server;
+  tl::api::ApiOptions api;
+  std::string jwt_secret_file, seed_secret_file;
+  bool dev = false, demo = false;
+  app.add_option("--role", role, "all (api + engine + projections in one process)")
+      ->envname("TICKETD_ROLE")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"all"}));
+  app.add_option("--data-dir", node_options.data_dir, "Data directory (log/ and state/)")
+      ->envname("TICKETD_DATA_DIR")
+      ->capture_default_str();
+  app.add_option("--partitions", node_options.partitions, "Log partitions (fixed at creation)")
+      ->envname("TICKETD_PARTITIONS")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
+  app.add_option("--host", server.host, "Listen address")
+      ->envname("TICKETD_HOST")
+      ->capture_default_str();
+  app.add_option("--port", server.port, "Listen port (0 = any free port, printed at start)")
+      ->envname("TICKETD_PORT")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 65535));
+  app.add_option("--threads", server.threads,
+                 "HTTP worker threads = concurrent connections served (one per connection)")
+      ->envname("TICKETD_THREADS")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 4096));
+  app.add_option("--keep-alive-max", server.keep_alive_max_count,
+                 "Requests per keep-alive connection")
+      ->envname("TICKETD_KEEP_ALIVE_MAX")
+      ->capture_default_str();
+  app.add_option("--keep-alive-timeout-s", server.keep_alive_timeout_s, "Idle keep-alive timeout")
+      ->envname("TICKETD_KEEP_ALIVE_TIMEOUT_S")
+      ->capture_default_str();
+  app.add_option("--read-timeout-s", server.read_timeout_s,
+                 "Timeout reading a request (slow clients)")
+      ->envname("TICKETD_READ_TIMEOUT_S")
+      ->capture_default_str();
+  app.add_option("--write-timeout-s", server.write_timeout_s, "Timeout writing a response")
+      ->envname("TICKETD_WRITE_TIMEOUT_S")
+      ->capture_default_str();
+  app.add_option("--listen-backlog", server.listen_backlog, "TCP listen backlog")
+      ->envname("TICKETD_LISTEN_BACKLOG")
+      ->capture_default_str();
+  app.add_option("--body-bytes-max", server.body_bytes_max, "Largest request body (else 413)")
+      ->envname("TICKETD_BODY_BYTES_MAX")
+      ->capture_default_str();
+  app.add_option("--tick-ms", api.tick_ms, "Waiting-room tick interval (0 = no ticks)")
+      ->envname("TICKETD_TICK_MS")
+      ->capture_default_str();
+  app.add_option("--wait-s-max", api.wait_s_max, "Cap for the Prefer: wait=N header")
+      ->envname("TICKETD_WAIT_S_MAX")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 60));
+  app.add_option("--user-rate", api.user_rate_per_s, "Requests/s per user (token bucket; 0 = off)")
+      ->envname("TICKETD_USER_RATE")
+      ->capture_default_str();
+  app.add_option("--user-burst", api.user_burst, "Burst per user")
+      ->envname("TICKETD_USER_BURST")
+      ->capture_default_str();
+  app.add_option("--ip-rate", api.ip_rate_per_s, "Requests/s per client address (0 = off)")
+      ->envname("TICKETD_IP_RATE")
+      ->capture_default_str();
+  app.add_option("--ip-burst", api.ip_burst, "Burst per client address")
+      ->envname("TICKETD_IP_BURST")
+      ->capture_default_str();
+  app.add_option("--idempotency-keys-max", api.idempotency_keys_max, "Idempotency keys remembered")
+      ->envname("TICKETD_IDEMPOTENCY_KEYS_MAX")
+      ->capture_default_str();
+  app.add_option("--sse-streams-max", api.sse_streams_max,
+                 "Concurrent event streams (each holds a worker thread)")
+      ->envname("TICKETD_SSE_STREAMS_MAX")
+      ->capture_default_str();
+  app.add_option("--jwt-secret-file", jwt_secret_file,
+                 "File with the HS256 token secret (else $TICKETD_JWT_SECRET)");
+  app.add_option("--seed-secret-file", seed_secret_file,
+                 "File with the draw seed secret (else $TICKETLEDGER_SEED_SECRET)");
+  app.add_flag("--dev", dev, "Use development secrets when none are given (never in production)")
+      ->envname("TICKETD_DEV");
+  app.add_flag("--demo", demo,
+               "Create campaign 'demo' (stock 10, 50% win, 20 admitted/s) if missing")
+      ->envname("TICKETD_DEMO");
+  CLI11_PARSE(app, argc, argv);
+
+  std::string error;
+  if (!ReadSecret(jwt_secret_file, "TICKETD_JWT_SECRET", &api.jwt_secret, &error) ||
+      !ReadSecret(seed_secret_file, "TICKETLEDGER_SEED_SECRET", &node_options.config.seed_secret,
+                  &error)) {
+    std::fprintf(stderr, "ticketd: %s\n", error.c_str());
+    return 2;
+  }
+  if (api.jwt_secret.empty() || node_options.config.seed_secret.empty()) {
+    if (!dev) {
+      std::fprintf(stderr,
+                   "ticketd: no secrets: set TICKETD_JWT_SECRET and TICKETLEDGER_SEED_SECRET (or "
+                   "the --*-secret-file flags), or pass --dev for development secrets\n");
+      return 2;
+    }
+    if (api.jwt_secret.empty()) api.jwt_secret = kDevJwtSecret;
+    if (node_options.config.seed_secret.empty()) node_options.config.seed_secret = kDevSeedSecret;
+    std::fprintf(stderr, "ticketd: --dev: using development secrets\n");
+  }
+  if (api.jwt_secret.size() < 16 || node_options.config.seed_secret.size() < 16) {
+    std::fprintf(stderr, "ticketd: secrets must be at least 16 bytes\n");
+    return 2;
+  }
+  server.body_bytes_max = std::max<size_t>(server.body_bytes_max, 64);
+  api.body_bytes_max = server.body_bytes_max;
+
+  // Signals are taken by one thread with sigwait; block them everywhere first.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  auto node = tl::Node::Open(node_options);
+  if (!node.ok()) {
+    std::fprintf(stderr, "ticketd: %s\n", std::string(node.status().message()).c_str());
+    return 1;
+  }
+  tl::Engine& engine = (*node)->engine();
+  engine.Start();
+  tl::api::Api service(node->get(), api);
+  httplib::Server http;
+  service.Register(&http);
+  absl::StatusOr<int> port = tl::api::Bind(&http, server);
+  if (!port.ok()) {
+    std::fprintf(stderr, "ticketd: %s\n", std::string(port.status().message()).c_str());
+    return 1;
+  }
+  if (demo) {
+    tl::pb::Command create;
+    create.set_campaign_id("demo");
+    create.set_time_ms(static_cast<uint64_t>(absl::ToUnixMillis(absl::Now())));
+    auto* c = create.mutable_create_campaign();
+    c->set_title("Demo drop");
+    c->set_stock(10);
+    c->set_win_bps(5000);
+    c->set_admission_rate_per_s(20);
+    bool exists = false;
+    engine.WithState(tl::PartitionFor("demo", node_options.partitions),
+                     [&](const tl::EngineState& s, const tl::pb::Checkpoint&) {
+                       exists = s.Find("demo") != nullptr;
+                     });
+    if (!exists && !(*node)->Submit(create).ok()) {
+      std::fprintf(stderr, "ticketd: could not create the demo campaign\n");
+      return 1;
+    }
+  }
+  service.StartTicker();
+  std::thread serve([&] { http.listen_after_bind(); });
+  std::printf("ticketd listening on %s:%d (role %s, data dir %s, %d threads)\n",
+              server.host.c_str(), *port, role.c_str(), node_options.data_dir.c_str(),
+              server.threads);
+  std::fflush(stdout);
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  std::fprintf(stderr, "ticketd: %s: no new connections; draining\n", strsignal(sig));
+  http.stop();
+  serve.join();
+  service.StopTicker();
+  // Everything acknowledged is already durable in the commands log; let the
+  // engine decide it before stopping so a restart has nothing to catch up.
+  for (int p = 0; p < engine.partitions(); ++p) {
+    absl::StatusOr<uint64_t> end = (*node)->log().commands()->EndOffset(p);
+    if (end.ok()) (void)engine.WaitForCommands(p, *end, absl::Seconds(30));
+  }
+  engine.Stop();
+  absl::Status st = engine.status();
+  node->reset();
+  std::fprintf(stderr, "ticketd: stopped%s\n", st.ok() ? "" : " (the engine had failed)");
+  return st.ok() ? 0 : 1;
+}

@@ -323,7 +323,7 @@ int Api::PreferWait(const Ctx& c) const {
 
 bool Api::WithCampaign(Ctx& c, const std::function<void(const CampaignState&)>& fn) {
   bool found = false;
-  node_->engine().WithState(c.partition, [&](const EngineState& s, const pb::Checkpoint&) {
+  node_->engine().WithState(c.partition, [&](const EngineState& s, uint64_t) {
     if (const CampaignState* cs = s.Find(c.campaign)) {
       found = true;
       fn(*cs);
@@ -506,9 +506,8 @@ void Api::GetRequest(Ctx& c) {
     return;
   }
   uint64_t decided = 0;
-  node_->engine().WithState(partition, [&](const EngineState&, const pb::Checkpoint& cp) {
-    decided = cp.command_next_offset();
-  });
+  node_->engine().WithState(
+      partition, [&](const EngineState&, uint64_t decided_end) { decided = decided_end; });
   if (offset >= decided) {
     c.Json(200, {{"status", "pending"}, {"request", c.req.matches[2].str()}});
     return;
@@ -644,7 +643,7 @@ void Api::StreamEvents(Ctx& c) {
       "text/event-stream",
       [this, s](size_t, httplib::DataSink& sink) {
         json entry;
-        node_->engine().WithState(s->partition, [&](const EngineState& st, const pb::Checkpoint&) {
+        node_->engine().WithState(s->partition, [&](const EngineState& st, uint64_t) {
           if (const CampaignState* cs = st.Find(s->campaign)) entry = EntryJson(*cs, s->user);
         });
         std::string data = entry.dump();
@@ -767,9 +766,7 @@ absl::Status Api::Ready() {
     absl::StatusOr<uint64_t> end = node_->log().commands()->EndOffset(p);
     if (!end.ok()) return end.status();
     uint64_t decided = 0;
-    engine.WithState(p, [&](const EngineState&, const pb::Checkpoint& cp) {
-      decided = cp.command_next_offset();
-    });
+    engine.WithState(p, [&](const EngineState&, uint64_t decided_end) { decided = decided_end; });
     if (*end > decided + 10'000)
       return absl::UnavailableError(
           absl::StrCat("engine partition ", p, " is ", *end - decided, " commands behind"));
@@ -792,11 +789,11 @@ void Api::MetricsPage(Ctx& c) {
   Engine& engine = node_->engine();
   for (int p = 0; p < engine.partitions(); ++p) {
     absl::StatusOr<uint64_t> end = node_->log().commands()->EndOffset(p);
-    engine.WithState(p, [&](const EngineState& s, const pb::Checkpoint& cp) {
+    engine.WithState(p, [&](const EngineState& s, uint64_t decided_end) {
       Labels part = {{"partition", std::to_string(p)}};
       if (end.ok())
         metrics_.Set("ticketledger_engine_lag_commands", part,
-                     static_cast<double>(*end - cp.command_next_offset()));
+                     static_cast<double>(*end - decided_end));
       metrics_.Set("ticketledger_engine_events_total", part,
                    static_cast<double>(s.next_sequence - 1));
       for (const auto& [id, cs] : s.campaigns) {
@@ -911,7 +908,7 @@ void Api::TickLoop() {
     const uint64_t now = static_cast<uint64_t>(NowMs());
     for (int p = 0; p < engine.partitions(); ++p) {
       std::vector<std::string> due;
-      engine.WithState(p, [&](const EngineState& s, const pb::Checkpoint&) {
+      engine.WithState(p, [&](const EngineState& s, uint64_t) {
         for (const auto& [id, cs] : s.campaigns) {
           const auto& snap = cs->snap;
           bool random_opening = snap.config().queueing() == pb::QUEUEING_RANDOM && !snap.opened() &&

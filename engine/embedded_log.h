@@ -60,6 +60,7 @@ class EmbeddedLog final : public EventLog {
   std::vector<uint64_t> next_offset_ ABSL_GUARDED_BY(mu_);  // assigned, maybe not yet durable
   absl::Status failed_ ABSL_GUARDED_BY(mu_);                // sticky after a failed sync
   std::vector<uint64_t> durable_end_ ABSL_GUARDED_BY(mu_);  // readable end per partition
+  absl::CondVar data_cv_;                                   // signalled when durable_end_ grows
 };
 
 // Owns the RocksDB instance and its two logs.

@@ -40,6 +40,26 @@ absl::Status DecodeCommand(const LogRecord& r, int partition, pb::Command* c) {
   return absl::OkStatus();
 }
 
+namespace {
+
+// Holds `mu` (if any) until Release or scope exit.
+class OptionalLock {
+ public:
+  explicit OptionalLock(absl::Mutex* mu) : mu_(mu) {
+    if (mu_ != nullptr) mu_->Lock();
+  }
+  ~OptionalLock() { Release(); }
+  void Release() {
+    if (mu_ != nullptr) mu_->Unlock();
+    mu_ = nullptr;
+  }
+
+ private:
+  absl::Mutex* mu_;
+};
+
+}  // namespace
+
 PartitionEngine::PartitionEngine(int partition, EventLog* commands, EventLog* ledger,
                                  StateStore* store, EngineConfig config, Limits limits)
     : partition_(partition),
@@ -90,7 +110,7 @@ absl::Status PartitionEngine::Recover() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<size_t> PartitionEngine::Step() {
+absl::StatusOr<size_t> PartitionEngine::Step(absl::Mutex* state_mu) {
   if (!recovered_) return absl::FailedPreconditionError("engine must recover first");
   const uint64_t from = checkpoint_.command_next_offset();
   if (absl::Status st = commands_->Read(partition_, from, limits_.command_batch_max, &in_);
@@ -102,6 +122,7 @@ absl::StatusOr<size_t> PartitionEngine::Step() {
   recovered_ = false;
   std::vector<LogRecord> out;
   pb::Command cmd;
+  OptionalLock lock(state_mu);
   for (const LogRecord& r : in_) {
     if (absl::Status st = DecodeCommand(r, partition_, &cmd); !st.ok()) return st;
     events_.Clear();
@@ -116,6 +137,7 @@ absl::StatusOr<size_t> PartitionEngine::Step() {
       if (absl::Status st = Fold(&state_, config_, e, rec.value); !st.ok()) return st;
     }
   }
+  lock.Release();
   if (!out.empty()) {
     const uint64_t n_events = out.size();
     absl::StatusOr<uint64_t> first = ledger_->Append(partition_, std::move(out));
@@ -170,10 +192,9 @@ void Engine::Stop() {
 void Engine::Run(Part* part) {
   PartitionEngine& pe = *part->engine;
   while (!stop_) {
-    absl::StatusOr<size_t> n;
+    absl::StatusOr<size_t> n = pe.Step(&part->mu);
     {
       absl::MutexLock lock(&part->mu);
-      n = pe.Step();
       if (!n.ok()) {
         part->error = n.status();
         return;
@@ -198,11 +219,10 @@ absl::Status Engine::WaitForCommands(int partition, uint64_t command_end, absl::
   return part.error;
 }
 
-void Engine::WithState(int partition,
-                       const std::function<void(const EngineState&, const pb::Checkpoint&)>& fn) {
+void Engine::WithState(int partition, const std::function<void(const EngineState&, uint64_t)>& fn) {
   Part& part = *parts_[partition];
   absl::MutexLock lock(&part.mu);
-  fn(part.engine->state(), part.engine->checkpoint());
+  fn(part.engine->state(), part.decided_end);
 }
 
 absl::Status Engine::status() {

@@ -50,7 +50,12 @@ class PartitionEngine {
   // Must be called first, and again after any error from Step.
   absl::Status Recover();
   // Decides up to Limits::command_batch_max commands; returns how many.
-  absl::StatusOr<size_t> Step();
+  // `state_mu`, if given, is held only while the in-memory state changes
+  // (decide + fold), not during the ledger append and the store commit, so
+  // readers wait for microseconds, not for an fsync. Readers may therefore
+  // see a decision a moment before its events are durable; that is safe
+  // because it follows deterministically from commands that already are.
+  absl::StatusOr<size_t> Step(absl::Mutex* state_mu = nullptr);
 
   const EngineState& state() const { return state_; }
   const pb::Checkpoint& checkpoint() const { return checkpoint_; }
@@ -94,8 +99,9 @@ class Engine {
   absl::Status WaitForCommands(int partition, uint64_t command_end, absl::Duration timeout);
   // Runs `fn` with partition p's state while its writer is paused between
   // steps (reads must not race the writer).
+  // `fn` gets the state and the end of the commands decided so far.
   void WithState(int partition,
-                 const std::function<void(const EngineState&, const pb::Checkpoint&)>& fn);
+                 const std::function<void(const EngineState&, uint64_t decided_end)>& fn);
   absl::Status status();
   int partitions() const { return static_cast<int>(parts_.size()); }
   PartitionEngine& partition(int p) { return *parts_[p]->engine; }
@@ -104,7 +110,7 @@ class Engine {
   struct Part {
     std::unique_ptr<PartitionEngine> engine;
     std::thread thread;
-    absl::Mutex mu;            // held by the writer during a step
+    absl::Mutex mu;            // held by the writer while it changes the state
     uint64_t decided_end = 0;  // guarded by mu
     absl::Status error;        // guarded by mu
   };

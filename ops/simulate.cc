@@ -114,9 +114,8 @@ int RunSimulate(Node& node, const SimulateOptions& o) {
       return 1;
     }
     uint64_t decided = 0;
-    engine.WithState(partition, [&](const EngineState&, const pb::Checkpoint& cp) {
-      decided = cp.command_next_offset();
-    });
+    engine.WithState(partition,
+                     [&](const EngineState&, uint64_t decided_end) { decided = decided_end; });
     progress.Update(decided);
   }
   for (;;) {
@@ -126,9 +125,8 @@ int RunSimulate(Node& node, const SimulateOptions& o) {
       std::fprintf(stderr, "simulate: engine stopped: %s\n", st.ToString().c_str());
       return 1;
     }
-    engine.WithState(partition, [&](const EngineState&, const pb::Checkpoint& cp) {
-      progress.Update(cp.command_next_offset());
-    });
+    engine.WithState(
+        partition, [&](const EngineState&, uint64_t decided_end) { progress.Update(decided_end); });
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   progress.Finish();

@@ -437,6 +437,10 @@ int main(int argc, char** argv) {
   token->add_flag("--admin", token_admin, "Add role admin (admin routes)");
   token->add_option("--ttl-s", token_ttl_s, "Lifetime in seconds")->capture_default_str();
   token->add_option("--jwt-secret-file", jwt_secret_file, "File holding the JWT secret");
+  uint64_t token_count = 0;
+  token->add_option("--count", token_count,
+                    "Mint this many tokens, one per line, for users <user>-0 .. <user>-(N-1) "
+                    "(load tests)");
 
   CLI11_PARSE(app, argc, argv);
 
@@ -454,7 +458,14 @@ int main(int argc, char** argv) {
     }
     if (absl::Status st = ValidateUserId(token_user, Limits()); !st.ok()) return Fail(st);
     api::Claims claims{token_user, token_admin, absl::ToUnixSeconds(absl::Now()) + token_ttl_s};
-    std::printf("%s\n", api::MintJwt(claims, secret).c_str());
+    if (token_count == 0) {
+      std::printf("%s\n", api::MintJwt(claims, secret).c_str());
+      return 0;
+    }
+    for (uint64_t i = 0; i < token_count; ++i) {
+      claims.sub = absl::StrCat(token_user, "-", i);
+      std::printf("%s\n", api::MintJwt(claims, secret).c_str());
+    }
     return 0;
   }
 

@@ -189,10 +189,9 @@ int main(int argc, char** argv) {
     c->set_win_bps(5000);
     c->set_admission_rate_per_s(20);
     bool exists = false;
-    engine.WithState(tl::PartitionFor("demo", node_options.partitions),
-                     [&](const tl::EngineState& s, const tl::pb::Checkpoint&) {
-                       exists = s.Find("demo") != nullptr;
-                     });
+    engine.WithState(
+        tl::PartitionFor("demo", node_options.partitions),
+        [&](const tl::EngineState& s, uint64_t) { exists = s.Find("demo") != nullptr; });
     if (!exists && !(*node)->Submit(create).ok()) {
       std::fprintf(stderr, "ticketd: could not create the demo campaign\n");
       return 1;

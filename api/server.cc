@@ -201,7 +201,14 @@ void Api::Handle(const char* route, const httplib::Request& req, httplib::Respon
                  void (Api::*fn)(Ctx&)) {
   auto start = std::chrono::steady_clock::now();
   Ctx c{req, res, route, {}, {}, 0};
-  if (double wait = ip_limiter_.Take(req.remote_addr); wait > 0) {
+  std::string client = req.remote_addr;
+  if (options_.trust_forwarded_for && req.has_header("X-Forwarded-For")) {
+    std::string xff = req.get_header_value("X-Forwarded-For");
+    size_t comma = xff.rfind(',');
+    client = std::string(
+        absl::StripAsciiWhitespace(comma == std::string::npos ? xff : xff.substr(comma + 1)));
+  }
+  if (double wait = ip_limiter_.Take(client); wait > 0) {
     res.set_header("Retry-After", std::to_string(static_cast<int>(std::ceil(wait))));
     c.Error(429, "rate_limited", "too many requests from this address");
   } else {

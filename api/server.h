@@ -37,6 +37,9 @@ struct ApiOptions {
   double user_burst = 10;
   double ip_rate_per_s = 0;  // token bucket per client address (0 = off)
   double ip_burst = 100;
+  // Behind a proxy (ops/nginx.conf) the client address is the last entry of
+  // X-Forwarded-For; trust it only when the proxy sets it.
+  bool trust_forwarded_for = false;
   size_t idempotency_keys_max = 100'000;
   size_t sse_streams_max = 4;  // each stream holds a worker thread
   int sse_max_s = 600;         // a stream ends after this; clients reconnect

@@ -11,8 +11,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # helpers: HMAC/SHA-256, record checksums, the CLI, HTTP and JSON
   libssl-dev zlib1g-dev libcli11-dev libcpp-httplib-dev nlohmann-json3-dev
-  # the demo and the HTTP benchmark
-  curl wrk
+  # the demo and the HTTP benchmark (nginx for FRONT=nginx)
+  curl wrk nginx-light
   # tests: regenerating draw vectors independently
   openssl bc
 )

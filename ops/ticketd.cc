@@ -113,6 +113,9 @@ int main(int argc, char** argv) {
   app.add_option("--ip-burst", api.ip_burst, "Burst per client address")
       ->envname("TICKETD_IP_BURST")
       ->capture_default_str();
+  app.add_flag("--trust-forwarded-for", api.trust_forwarded_for,
+               "Take the client address from X-Forwarded-For (only behind a proxy that sets it)")
+      ->envname("TICKETD_TRUST_FORWARDED_FOR");
   app.add_option("--idempotency-keys-max", api.idempotency_keys_max, "Idempotency keys remembered")
       ->envname("TICKETD_IDEMPOTENCY_KEYS_MAX")
       ->capture_default_str();

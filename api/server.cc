@@ -24,8 +24,6 @@ using json = nlohmann::json;
 
 namespace {
 
-constexpr uint64_t kPrequeuedBit = uint64_t{1} << 63;
-
 const char* StatusName(EntryStatus s) {
   switch (s) {
     case EntryStatus::kQueued:
@@ -769,6 +767,7 @@ void Api::AdminCommand(Ctx& c) {
 absl::Status Api::Ready() {
   Engine& engine = node_->engine();
   if (absl::Status st = engine.status(); !st.ok()) return st;
+  if (absl::Status st = node_->log().commands()->Writable(); !st.ok()) return st;
   for (int p = 0; p < engine.partitions(); ++p) {
     absl::StatusOr<uint64_t> end = node_->log().commands()->EndOffset(p);
     if (!end.ok()) return end.status();

@@ -192,7 +192,7 @@ void DecideEntry(const CampaignState& c, const Limits& limits, const pb::Command
     return em.Reject(user, pb::REJECT_CAMPAIGN_CLOSED,
                      absl::StrCat("campaign ", c.snap.campaign_id(), " is closed"));
   if (auto it = c.position_of.find(user); it != c.position_of.end()) {
-    uint64_t pos = it->second >> 63 ? 0 : it->second;
+    uint64_t pos = (it->second & kPrequeuedBit) ? 0 : it->second;
     return em.Reject(user, pb::REJECT_DUPLICATE,
                      pos ? absl::StrCat("user already holds position ", pos)
                          : std::string("user is already in the pre-queue"),
@@ -247,7 +247,7 @@ void DecideCancel(const CampaignState& c, const Limits& limits, const pb::Comman
   auto it = c.position_of.find(user);
   if (it == c.position_of.end())
     return em.Reject(user, pb::REJECT_NOT_ENTERED, "user has no entry in this campaign");
-  uint64_t pos = it->second >> 63 ? 0 : it->second;
+  uint64_t pos = (it->second & kPrequeuedBit) ? 0 : it->second;
   if (pos == 0 || c.status[pos - 1] != EntryStatus::kWon)
     return em.Reject(user, pb::REJECT_NOT_CANCELLABLE, "only a won entry can be cancelled", pos);
   auto* x = em.New().mutable_entry_cancelled();

@@ -195,6 +195,11 @@ bool EmbeddedLog::WaitForData(int partition, uint64_t offset, absl::Duration tim
   return true;
 }
 
+absl::Status EmbeddedLog::Writable() {
+  absl::MutexLock lock(&mu_);
+  return failed_;
+}
+
 absl::Status EmbeddedLog::OverwriteRawForTesting(int partition, uint64_t offset,
                                                  std::string_view raw) {
   return FromRocks(db_->Put(rocksdb::WriteOptions(), cf_, RecordKey(partition, offset),

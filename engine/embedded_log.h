@@ -35,6 +35,9 @@ class EmbeddedLog final : public EventLog {
   absl::StatusOr<uint64_t> EndOffset(int partition) override;
   bool WaitForData(int partition, uint64_t offset, absl::Duration timeout) override;
 
+  // OK while appends can succeed; the sticky error after a failed sync.
+  absl::Status Writable();
+
   // Replaces the stored bytes of one record (tests of corruption handling).
   absl::Status OverwriteRawForTesting(int partition, uint64_t offset, std::string_view raw);
   absl::Status DeleteForTesting(int partition, uint64_t offset);

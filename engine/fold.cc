@@ -8,8 +8,6 @@
 namespace tl {
 namespace {
 
-constexpr uint64_t kPrequeuedBit = uint64_t{1} << 63;
-
 absl::Status Broken(const pb::Event& e, absl::string_view what) {
   return absl::InternalError(absl::StrCat("invariant violated at ledger sequence ", e.sequence(),
                                           " (campaign ", e.campaign_id(), "): ", what));

@@ -32,6 +32,10 @@ enum class EntryStatus : uint8_t {
   kCancelled = 4,  // was won, given back
 };
 
+// In CampaignState::position_of, a pre-queued user has this bit set and the
+// index into `names` below it (no position yet).
+inline constexpr uint64_t kPrequeuedBit = uint64_t{1} << 63;
+
 struct CampaignState {
   pb::CampaignSnapshot snap;  // config and counters (persisted as is)
   Drawer drawer;              // keyed with the campaign seed (never persisted)

@@ -13,7 +13,6 @@
 namespace tl {
 namespace {
 
-constexpr uint64_t kPrequeuedBit = uint64_t{1} << 63;
 // Entries are stored 256 positions to a key: one memtable insert per page
 // instead of one per entry (user ids are <= 255 bytes, see limits.h).
 constexpr uint64_t kPageEntries = 256;

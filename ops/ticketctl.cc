@@ -14,12 +14,11 @@
 #include "api/jwt.h"
 #include "engine/node.h"
 #include "ops/progress.h"
+#include "ops/secrets.h"
 #include "ops/simulate.h"
 
 namespace tl {
 namespace {
-
-constexpr char kDevSecret[] = "ticketledger-dev-secret-do-not-use-in-production";
 
 struct Global {
   std::string data_dir = "./ticketledger-data";
@@ -31,23 +30,14 @@ struct Global {
 // the development secret (with a warning).
 absl::StatusOr<EngineConfig> LoadConfig(const Global& g) {
   EngineConfig config;
-  if (!g.secret_file.empty()) {
-    std::ifstream in(g.secret_file);
-    if (!in)
-      return absl::NotFoundError(absl::StrCat("cannot read --seed-secret-file ", g.secret_file));
-    std::stringstream ss;
-    ss << in.rdbuf();
-    config.seed_secret = ss.str();
-    while (!config.seed_secret.empty() &&
-           (config.seed_secret.back() == '\n' || config.seed_secret.back() == '\r'))
-      config.seed_secret.pop_back();
-  } else if (const char* env = std::getenv("TICKETLEDGER_SEED_SECRET"); env && *env) {
-    config.seed_secret = env;
-  } else {
+  absl::StatusOr<std::string> secret = ReadSecret(g.secret_file, "TICKETLEDGER_SEED_SECRET");
+  if (!secret.ok()) return secret.status();
+  config.seed_secret = *secret;
+  if (config.seed_secret.empty()) {
     std::fprintf(stderr,
                  "ticketctl: using the development seed secret; set TICKETLEDGER_SEED_SECRET or "
                  "--seed-secret-file for a real drop\n");
-    config.seed_secret = kDevSecret;
+    config.seed_secret = kDevSeedSecret;
   }
   if (config.seed_secret.size() < 16)
     return absl::InvalidArgumentError("the seed secret must be at least 16 bytes");
@@ -266,7 +256,7 @@ int Inspect(const Global& g, const std::string& campaign, size_t n_events,
     auto it = c->position_of.find(user);
     if (it == c->position_of.end()) {
       std::printf("  user %s      no entry\n", user.c_str());
-    } else if (it->second >> 63) {
+    } else if (it->second & kPrequeuedBit) {
       std::printf("  user %s      in the pre-queue\n", user.c_str());
     } else {
       static const char* kStatus[] = {"queued", "won", "lost", "sold_out", "cancelled"};
@@ -445,26 +435,21 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   if (token->parsed()) {
-    std::string secret;
-    if (!jwt_secret_file.empty()) {
-      std::ifstream in(jwt_secret_file);
-      if (!in) return Fail(absl::NotFoundError("cannot read --jwt-secret-file"));
-      std::getline(in, secret);
-    } else if (const char* env = std::getenv("TICKETD_JWT_SECRET"); env && *env) {
-      secret = env;
-    } else {
+    absl::StatusOr<std::string> secret = ReadSecret(jwt_secret_file, "TICKETD_JWT_SECRET");
+    if (!secret.ok()) return Fail(secret.status());
+    if (secret->empty()) {
       std::fprintf(stderr, "ticketctl: no TICKETD_JWT_SECRET; minting for ticketd --dev\n");
-      secret = "ticketledger-dev-jwt-secret-do-not-use-in-production";
+      *secret = kDevJwtSecret;
     }
     if (absl::Status st = ValidateUserId(token_user, Limits()); !st.ok()) return Fail(st);
     api::Claims claims{token_user, token_admin, absl::ToUnixSeconds(absl::Now()) + token_ttl_s};
     if (token_count == 0) {
-      std::printf("%s\n", api::MintJwt(claims, secret).c_str());
+      std::printf("%s\n", api::MintJwt(claims, *secret).c_str());
       return 0;
     }
     for (uint64_t i = 0; i < token_count; ++i) {
       claims.sub = absl::StrCat(token_user, "-", i);
-      std::printf("%s\n", api::MintJwt(claims, secret).c_str());
+      std::printf("%s\n", api::MintJwt(claims, *secret).c_str());
     }
     return 0;
   }

@@ -8,38 +8,13 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "api/server.h"
 #include "engine/node.h"
-
-namespace {
-
-constexpr char kDevJwtSecret[] = "ticketledger-dev-jwt-secret-do-not-use-in-production";
-constexpr char kDevSeedSecret[] = "ticketledger-dev-secret-do-not-use-in-production";
-
-bool ReadSecret(const std::string& file, const char* env, std::string* out, std::string* error) {
-  if (!file.empty()) {
-    std::ifstream in(file);
-    if (!in) {
-      *error = "cannot read " + file;
-      return false;
-    }
-    std::stringstream ss;
-    ss << in.rdbuf();
-    *out = ss.str();
-    while (!out->empty() && (out->back() == '\n' || out->back() == '\r')) out->pop_back();
-  } else if (const char* v = std::getenv(env); v && *v) {
-    *out = v;
-  }
-  return true;
-}
-
-}  // namespace
+#include "ops/secrets.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"ticketd: the ticketledger daemon (HTTP api + deterministic engine + embedded log)"};
@@ -134,13 +109,15 @@ int main(int argc, char** argv) {
       ->envname("TICKETD_DEMO");
   CLI11_PARSE(app, argc, argv);
 
-  std::string error;
-  if (!ReadSecret(jwt_secret_file, "TICKETD_JWT_SECRET", &api.jwt_secret, &error) ||
-      !ReadSecret(seed_secret_file, "TICKETLEDGER_SEED_SECRET", &node_options.config.seed_secret,
-                  &error)) {
-    std::fprintf(stderr, "ticketd: %s\n", error.c_str());
+  absl::StatusOr<std::string> jwt = tl::ReadSecret(jwt_secret_file, "TICKETD_JWT_SECRET");
+  absl::StatusOr<std::string> seed = tl::ReadSecret(seed_secret_file, "TICKETLEDGER_SEED_SECRET");
+  if (!jwt.ok() || !seed.ok()) {
+    std::fprintf(stderr, "ticketd: %s\n",
+                 std::string((jwt.ok() ? seed.status() : jwt.status()).message()).c_str());
     return 2;
   }
+  api.jwt_secret = *jwt;
+  node_options.config.seed_secret = *seed;
   if (api.jwt_secret.empty() || node_options.config.seed_secret.empty()) {
     if (!dev) {
       std::fprintf(stderr,
@@ -148,8 +125,9 @@ int main(int argc, char** argv) {
                    "the --*-secret-file flags), or pass --dev for development secrets\n");
       return 2;
     }
-    if (api.jwt_secret.empty()) api.jwt_secret = kDevJwtSecret;
-    if (node_options.config.seed_secret.empty()) node_options.config.seed_secret = kDevSeedSecret;
+    if (api.jwt_secret.empty()) api.jwt_secret = tl::kDevJwtSecret;
+    if (node_options.config.seed_secret.empty())
+      node_options.config.seed_secret = tl::kDevSeedSecret;
     std::fprintf(stderr, "ticketd: --dev: using development secrets\n");
   }
   if (api.jwt_secret.size() < 16 || node_options.config.seed_secret.size() < 16) {

@@ -118,7 +118,14 @@ json CampaignJson(const CampaignState& c) {
 json EntryJson(const CampaignState& c, std::string_view user) {
   json j = {{"campaign", c.snap.campaign_id()}, {"user", std::string(user)}};
   auto it = c.position_of.find(absl::string_view(user.data(), user.size()));
-  if (it == c.position_of.end()) return j;
+  if (it == c.position_of.end()) {
+    if (auto r = c.rejected_users.find(user); r != c.rejected_users.end()) {
+      auto reason = static_cast<pb::RejectReason>(r->second);
+      j["status"] = "rejected";
+      j["reason"] = RejectionHttp(reason).second;
+    }
+    return j;
+  }
   if (it->second & kPrequeuedBit) {
     j["status"] = "prequeued";
     j["opens_at_ms"] = c.snap.config().opens_at_ms();
@@ -180,7 +187,7 @@ Api::Api(Node* node, ApiOptions options)
   metrics_.Declare("ticketledger_http_requests_total", "counter",
                    "HTTP requests by route and status");
   metrics_.Declare("ticketledger_http_request_duration_seconds", "histogram",
-                   "HTTP request latency by route");
+                   "HTTP request latency by route and status");
   metrics_.Declare("ticketledger_log_append_seconds", "histogram",
                    "Durable command append latency (group commit included)");
   metrics_.Declare("ticketledger_log_append_errors_total", "counter", "Failed command appends");
@@ -224,7 +231,8 @@ done:
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   metrics_.Add("ticketledger_http_requests_total",
                {{"route", route}, {"status", std::to_string(res.status)}});
-  metrics_.Observe("ticketledger_http_request_duration_seconds", {{"route", route}}, secs);
+  metrics_.Observe("ticketledger_http_request_duration_seconds",
+                   {{"route", route}, {"status", std::to_string(res.status)}}, secs);
 }
 
 bool Api::Authenticate(Ctx& c, bool admin) {

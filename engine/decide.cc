@@ -188,9 +188,6 @@ void DecideEntry(const CampaignState& c, const Limits& limits, const pb::Command
   if (absl::Status st = ValidateUserId(user, limits); !st.ok())
     return em.Reject(IsCleanUtf8(user) && user.size() <= limits.user_id_bytes_max ? user : "",
                      pb::REJECT_INVALID_ARGUMENT, std::string(st.message()));
-  if (c.snap.closed())
-    return em.Reject(user, pb::REJECT_CAMPAIGN_CLOSED,
-                     absl::StrCat("campaign ", c.snap.campaign_id(), " is closed"));
   if (auto it = c.position_of.find(user); it != c.position_of.end()) {
     uint64_t pos = (it->second & kPrequeuedBit) ? 0 : it->second;
     return em.Reject(user, pb::REJECT_DUPLICATE,
@@ -198,6 +195,9 @@ void DecideEntry(const CampaignState& c, const Limits& limits, const pb::Command
                          : std::string("user is already in the pre-queue"),
                      pos);
   }
+  if (c.snap.closed())
+    return em.Reject(user, pb::REJECT_CAMPAIGN_CLOSED,
+                     absl::StrCat("campaign ", c.snap.campaign_id(), " is closed"));
   if (c.entries() >= c.snap.config().max_entries())
     return em.Reject(
         user, pb::REJECT_CAMPAIGN_FULL,

@@ -13,6 +13,12 @@ absl::Status Broken(const pb::Event& e, absl::string_view what) {
                                           " (campaign ", e.campaign_id(), "): ", what));
 }
 
+// A user who now holds an entry is no longer "rejected".
+void ForgetRejection(CampaignState& c, const std::string& user) {
+  if (c.rejected_users.empty()) return;
+  if (c.rejected_users.erase(user) > 0) c.dirty_rejected.push_back(user);
+}
+
 absl::Status FoldCreated(EngineState* s, const EngineConfig& config, const pb::Event& e) {
   if (s->Find(e.campaign_id()) != nullptr) return Broken(e, "campaign created twice");
   const auto& created = e.campaign_created();
@@ -49,6 +55,7 @@ absl::Status FoldOnCampaign(CampaignState& c, const pb::Event& e) {
       c.names.push_back(user);
       uint32_t idx = static_cast<uint32_t>(c.names.size() - 1);
       c.position_of.emplace(c.names.back(), kPrequeuedBit | idx);
+      ForgetRejection(c, user);
       c.prequeue.push_back(idx);
       snap.set_prequeued(snap.prequeued() + 1);
       return absl::OkStatus();
@@ -70,6 +77,7 @@ absl::Status FoldOnCampaign(CampaignState& c, const pb::Event& e) {
         c.names.push_back(q.user_id());
         idx = static_cast<uint32_t>(c.names.size() - 1);
         c.position_of.emplace(c.names.back(), q.position());
+        ForgetRejection(c, q.user_id());
       }
       if (c.waiting() == 0) {  // the queue starts moving now
         snap.set_clock_ms(e.time_ms());
@@ -85,9 +93,15 @@ absl::Status FoldOnCampaign(CampaignState& c, const pb::Event& e) {
       }
       return absl::OkStatus();
     }
-    case pb::Event::kEntryRejected:
+    case pb::Event::kEntryRejected: {
       snap.set_rejected(snap.rejected() + 1);
+      const std::string& user = e.entry_rejected().user_id();
+      if (!user.empty() && !c.position_of.contains(user)) {
+        c.rejected_users[user] = static_cast<uint8_t>(e.entry_rejected().reason());
+        c.dirty_rejected.push_back(user);
+      }
       return absl::OkStatus();
+    }
     case pb::Event::kEntryAdmitted: {
       const auto& a = e.entry_admitted();
       if (a.position() != snap.serving() + 1) return Broken(e, "admission out of order");

@@ -52,11 +52,15 @@ struct CampaignState {
   absl::flat_hash_map<absl::string_view, uint64_t> position_of;
   // Pre-queued users in arrival order (indices into names); emptied at opening.
   std::vector<uint32_t> prequeue;
+  // Users whose latest request was refused and who hold no entry, with the
+  // reason (so a user can be told why). Ordered: persisted and compared.
+  std::map<std::string, uint8_t, std::less<>> rejected_users;
 
   // Persistence bookkeeping (which keys a batch must write); not state.
   bool dirty = false;
   std::vector<uint64_t> dirty_positions;
   size_t prequeue_persisted = 0;
+  std::vector<std::string> dirty_rejected;  // rejected_users keys changed since the commit
 
   const std::string& user_at(uint64_t position) const { return names[by_position[position - 1]]; }
   uint64_t waiting() const { return snap.last_position() - snap.serving(); }

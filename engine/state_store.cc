@@ -152,6 +152,17 @@ absl::Status StateStore::Load(int partition, const EngineConfig& config, EngineS
     c->position_of.emplace(c->names.back(), kPrequeuedBit | name);
     c->prequeue.push_back(name);
   }
+  prefix = Prefix('r', partition);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    std::string_view rest(it->key().data() + 5, it->key().size() - 5);
+    size_t zero = rest.find('\0');
+    if (zero == std::string_view::npos || it->value().size() != 1)
+      return Corrupt("malformed rejected-user key");
+    CampaignState* c = state->Find(rest.substr(0, zero));
+    if (c == nullptr) return Corrupt("rejected user of an unknown campaign");
+    c->rejected_users.emplace(std::string(rest.substr(zero + 1)),
+                              static_cast<uint8_t>(it->value()[0]));
+  }
   if (!it->status().ok()) return FromRocks(it->status(), "load");
   for (auto& [id, c] : state->campaigns) {
     if (c->by_position.size() != c->snap.last_position() ||
@@ -186,6 +197,17 @@ absl::Status StateStore::Commit(int partition, EngineState* state, const pb::Che
       }
       batch.Put(ItemKey('e', partition, id, page), value);
     }
+    for (const std::string& user : c->dirty_rejected) {
+      std::string key = Prefix('r', partition);
+      key.append(id).push_back('\0');
+      key.append(user);
+      auto it = c->rejected_users.find(user);
+      if (it == c->rejected_users.end()) {
+        batch.Delete(key);
+      } else {
+        batch.Put(key, std::string(1, static_cast<char>(it->second)));
+      }
+    }
     if (c->snap.opened() && c->snap.prequeued() == 0) {
       if (c->prequeue_persisted > 0) {
         batch.DeleteRange(ItemKey('q', partition, id, 0), ItemKey('q', partition, id, UINT64_MAX));
@@ -206,6 +228,7 @@ absl::Status StateStore::Commit(int partition, EngineState* state, const pb::Che
   for (auto& [id, c] : state->campaigns) {
     c->dirty = false;
     c->dirty_positions.clear();
+    c->dirty_rejected.clear();
   }
   return absl::OkStatus();
 }

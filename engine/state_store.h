@@ -10,6 +10,7 @@
 //                                each: status byte, user length byte, user id
 //   'q' p campaign '\0' idx   -> user id (pre-queue, arrival order; deleted
 //                                once the pre-queue is ordered)
+//   'r' p campaign '\0' user  -> reason byte (users refused without an entry)
 //   'k' p                     -> Checkpoint
 #pragma once
 

@@ -220,6 +220,16 @@ TEST(Api, BadInputsGetClearErrors) {
   EXPECT_EQ(again->get_header_value("Idempotent-Replayed"), "true");
   auto other = post("/v1/campaigns/c1/entries", "{}", "application/json", h);
   EXPECT_EQ(other->status, 422);
+  // A refused user is told why at entries/me.
+  c->Post("/v1/admin/campaigns/c1/close", Auth(Token("ops", true), "wait=5"), "",
+          "application/json");
+  r = post("/v1/campaigns/c1/entries", "", "application/json", Auth(Token("too-late"), "wait=5"));
+  EXPECT_EQ(r->status, 409);
+  EXPECT_EQ(code(r), "campaign_closed");
+  r = c->Get("/v1/campaigns/c1/entries/me", Auth(Token("too-late")));
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(Body(r)["status"], "rejected");
+  EXPECT_EQ(Body(r)["reason"], "campaign_closed");
   // A second entry by the same user is a duplicate naming the first position.
   auto dup = post("/v1/campaigns/c1/entries", "", "application/json", Auth(alice, "wait=5"));
   EXPECT_EQ(dup->status, 409);

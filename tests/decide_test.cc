@@ -61,6 +61,17 @@ TEST(Entry, ClosedUnknownAndFullAreRejected) {
   EXPECT_EQ(RejectOf(h.Tick("nope", kT0)), pb::REJECT_UNKNOWN_CAMPAIGN);
 }
 
+TEST(Entry, RefusedUsersAreRememberedUntilTheyEnter) {
+  Harness h;
+  h.Create("f", 10, 10000, 0, pb::QUEUEING_FIFO, kT0 + 1000);
+  h.Enter("f", "eager", kT0);
+  EXPECT_EQ(h.C("f").rejected_users.at("eager"), pb::REJECT_NOT_YET_OPEN);
+  h.Enter("f", "eager", kT0 + 1000);
+  EXPECT_EQ(h.C("f").rejected_users.count("eager"), 0u);
+  h.Enter("f", "eager", kT0 + 2000);  // a duplicate: the user keeps the entry
+  EXPECT_EQ(h.C("f").rejected_users.count("eager"), 0u);
+}
+
 TEST(Entry, UserIdsUnicodeAcceptedControlAndOverlongRejected) {
   Harness h;
   h.Create("c", 100, 500);

@@ -175,6 +175,28 @@ TEST(Recovery, RestartLostStoreAndStaleStoreAllConvergeOnTheLedger) {
   EXPECT_NE(node.status().message().find("secret"), std::string_view::npos) << node.status();
 }
 
+TEST(Recovery, RejectedUsersSurviveARestartAndClearOnEntry) {
+  TempDir dir;
+  {
+    auto node = Node::Open(Options(dir.path()));
+    ASSERT_TRUE(node.ok());
+    pb::Command create = Create("c", 5, 10000);
+    create.mutable_create_campaign()->set_max_entries(1);
+    ASSERT_TRUE((*node)->Submit(create).ok());
+    ASSERT_TRUE((*node)->Submit(Entry("c", "first")).ok());
+    ASSERT_TRUE((*node)->Submit(Entry("c", "late")).ok());  // full
+    Drain(**node);
+    const CampaignState* c = (*node)->engine().partition(0).state().Find("c");
+    ASSERT_EQ(c->rejected_users.count("late"), 1u);
+    EXPECT_EQ(c->rejected_users.at("late"), pb::REJECT_CAMPAIGN_FULL);
+    EXPECT_EQ(c->rejected_users.count("first"), 0u);
+  }
+  auto node = Node::Open(Options(dir.path()));
+  ASSERT_TRUE(node.ok());
+  const CampaignState* c = (*node)->engine().partition(0).state().Find("c");
+  EXPECT_EQ(c->rejected_users.at("late"), pb::REJECT_CAMPAIGN_FULL);
+}
+
 TEST(EngineDamage, CorruptCommandStopsTheEngineNamingTheOffset) {
   TempDir dir;
   auto node = Node::Open(Options(dir.path()));

@@ -80,6 +80,7 @@ TEST(Property, InvariantsReplayAndDeterminismOverRandomStreams) {
       ASSERT_NE(r, nullptr);
       ASSERT_EQ(r->snap.SerializeAsString(), c->snap.SerializeAsString()) << "stream " << stream;
       ASSERT_EQ(r->status, c->status);
+      ASSERT_EQ(r->rejected_users, c->rejected_users);
     }
 
     // Determinism: decide the same commands again from scratch.

@@ -1,5 +1,10 @@
 // ticketctl: the admin CLI. Every verb has --help.
+#include <librdkafka/rdkafka.h>
+#include <signal.h>
 #include <unistd.h>
+
+// rdkafka_mock.h needs rdkafka.h first.
+#include <librdkafka/rdkafka_mock.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -9,6 +14,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "api/jwt.h"
@@ -432,7 +438,54 @@ int main(int argc, char** argv) {
                     "Mint this many tokens, one per line, for users <user>-0 .. <user>-(N-1) "
                     "(load tests)");
 
+  // kafka-mock
+  int mock_brokers = 1;
+  std::vector<std::string> mock_topics = {"ticketledger.commands:4", "ticketledger.ledger:4"};
+  auto* kafka_mock = app.add_subcommand(
+      "kafka-mock",
+      "Development only: serve librdkafka's mock Kafka cluster on loopback (the real wire "
+      "protocol, in memory, not exactly-once), print its bootstrap servers, run until "
+      "SIGINT/SIGTERM");
+  kafka_mock->add_option("--brokers", mock_brokers, "Mock brokers")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 9));
+  kafka_mock
+      ->add_option("--topic", mock_topics,
+                   "Topics to create, as name:partitions (the mock cannot CreateTopics)")
+      ->capture_default_str();
+
   CLI11_PARSE(app, argc, argv);
+
+  if (kafka_mock->parsed()) {
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    char err[256];
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "log_level", "3", err, sizeof err);  // the host handle has no brokers
+    rd_kafka_t* host = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    if (host == nullptr) return Fail(absl::UnavailableError(err));
+    rd_kafka_mock_cluster_t* mock = rd_kafka_mock_cluster_new(host, mock_brokers);
+    if (mock == nullptr) return Fail(absl::UnavailableError("cannot start the mock cluster"));
+    for (const std::string& t : mock_topics) {
+      size_t colon = t.rfind(':');
+      int parts = 0;
+      if (colon == std::string::npos || !absl::SimpleAtoi(t.substr(colon + 1), &parts) || parts < 1)
+        return Fail(absl::InvalidArgumentError("--topic wants name:partitions, e.g. t:4"));
+      rd_kafka_mock_topic_create(mock, t.substr(0, colon).c_str(), parts, mock_brokers);
+    }
+    std::printf("%s\n", rd_kafka_mock_cluster_bootstraps(mock));
+    std::fflush(stdout);
+    std::fprintf(stderr, "ticketctl: mock Kafka cluster of %d broker(s) up; Ctrl-C stops it\n",
+                 mock_brokers);
+    int sig = 0;
+    sigwait(&signals, &sig);
+    rd_kafka_mock_cluster_destroy(mock);
+    rd_kafka_destroy(host);
+    return 0;
+  }
 
   if (token->parsed()) {
     absl::StatusOr<std::string> secret = ReadSecret(jwt_secret_file, "TICKETD_JWT_SECRET");

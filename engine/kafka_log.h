@@ -1,0 +1,82 @@
+// KafkaLog: the EventLog on a Kafka topic (librdkafka). One topic per log
+// (`ticketledger.commands`, `ticketledger.ledger` by default), key = campaign
+// id, partition chosen by the caller with PartitionFor (murmur2, as the Java
+// client), value = protobuf bytes, headers `schema-version` and
+// `content-type`.
+//
+// Appends: an idempotent producer (acks=all, enable.idempotence). Concurrent
+// Append calls in one process are grouped like the embedded log's group
+// commit: the leader produces every queued record in order and waits for all
+// delivery reports, so Append returns only once the brokers have the records
+// (the durability acknowledgement) and one call's records are contiguous —
+// within this process; another process appending to the same partition may
+// interleave (the api appends one record per call, so that is harmless; the
+// engine is the only writer of its ledger partitions).
+//
+// Offsets on Kafka may have gaps (transaction markers, compaction): readers
+// must not assume offset + 1 is the next record. Read returns the records
+// present in [from, ...) up to max_records.
+//
+// Not built yet (issue #5's next steps): transactions for the engine's
+// consume-transform-produce, consumer groups and fencing.
+#pragma once
+
+#include <librdkafka/rdkafka.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "engine/event_log.h"
+
+namespace tl {
+
+struct KafkaLogOptions {
+  std::string brokers;          // bootstrap.servers
+  std::string topic;            // e.g. ticketledger.commands
+  int partitions = 4;           // created with this many if missing; must match if present
+  int replication_factor = -1;  // -1 = the brokers' default
+  // Passed to librdkafka as is (security.protocol, sasl.*, ssl.*, ...).
+  std::map<std::string, std::string> properties;
+  // The content-type header of every record.
+  std::string content_type = "application/x-protobuf";
+  absl::Duration timeout = absl::Seconds(10);  // per append, read, metadata call
+};
+
+class KafkaLog final : public EventLog {
+ public:
+  // Connects, creates the topic if missing, checks its partition count.
+  static absl::StatusOr<std::unique_ptr<KafkaLog>> Open(const KafkaLogOptions& options);
+  ~KafkaLog() override;
+
+  int partitions() const override { return partitions_; }
+  absl::StatusOr<uint64_t> Append(int partition, std::vector<LogRecord> records) override;
+  absl::Status Read(int partition, uint64_t from, size_t max_records,
+                    std::vector<LogRecord>* out) override;
+  absl::StatusOr<uint64_t> EndOffset(int partition) override;
+  bool WaitForData(int partition, uint64_t offset, absl::Duration timeout) override;
+
+ private:
+  struct Writer;
+  struct Delivery;
+  KafkaLog() = default;
+  absl::StatusOr<int> TopicPartitions();  // NotFound if the topic does not exist
+  absl::Status CreateTopic();
+  static void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* m, void*);
+
+  KafkaLogOptions options_;
+  int partitions_ = 0;
+  rd_kafka_t* producer_ = nullptr;
+  rd_kafka_t* consumer_ = nullptr;  // assign()-only reader, no group traffic
+
+  absl::Mutex append_mu_;
+  std::vector<Writer*> writers_ ABSL_GUARDED_BY(append_mu_);
+
+  absl::Mutex read_mu_;  // one reader at a time on the consumer handle
+  int assigned_ ABSL_GUARDED_BY(read_mu_) = -1;
+  uint64_t next_ ABSL_GUARDED_BY(read_mu_) = 0;  // where the consumer is positioned
+};
+
+}  // namespace tl

@@ -17,8 +17,8 @@
 // must not assume offset + 1 is the next record. Read returns the records
 // present in [from, ...) up to max_records.
 //
-// Not built yet (issue #5's next steps): transactions for the engine's
-// consume-transform-produce, consumer groups and fencing.
+// Not built yet (issue #5's next steps): committing the consumed command
+// offsets inside the transaction, and consumer-group partition assignment.
 #pragma once
 
 #include <librdkafka/rdkafka.h>
@@ -40,6 +40,10 @@ struct KafkaLogOptions {
   int replication_factor = -1;  // -1 = the brokers' default
   // Passed to librdkafka as is (security.protocol, sasl.*, ssl.*, ...).
   std::map<std::string, std::string> properties;
+  // Non-empty: appends are Kafka transactions with this transactional.id, so
+  // one Append (one engine step) lands whole or not at all, and a second
+  // process opening the same id fences the first (a zombie engine).
+  std::string transactional_id;
   // The content-type header of every record.
   std::string content_type = "application/x-protobuf";
   absl::Duration timeout = absl::Seconds(10);  // per append, read, metadata call

@@ -1,9 +1,6 @@
 // One conformance suite for every EventLog backend: the embedded log, and
 // Kafka on librdkafka's mock cluster (the real wire protocol on loopback).
 #include <gtest/gtest.h>
-#include <librdkafka/rdkafka.h>
-// rdkafka_mock.h needs rdkafka.h first.
-#include <librdkafka/rdkafka_mock.h>
 
 #include <map>
 #include <set>
@@ -11,6 +8,7 @@
 
 #include "engine/embedded_log.h"
 #include "engine/kafka_log.h"
+#include "tests/mock_cluster.h"
 #include "tests/temp_dir.h"
 
 namespace tl::testing {
@@ -38,33 +36,6 @@ class EmbeddedBackend : public Backend {
  private:
   TempDir dir_;
   std::unique_ptr<EmbeddedLogDb> db_;
-};
-
-// librdkafka's mock cluster, hosted by a handle of its own.
-class MockCluster {
- public:
-  explicit MockCluster(int brokers) {
-    char err[256];
-    rd_kafka_conf_t* conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "log_level", "3", err, sizeof err);
-    host_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-    mock_ = rd_kafka_mock_cluster_new(host_, brokers);
-  }
-  ~MockCluster() {
-    rd_kafka_mock_cluster_destroy(mock_);
-    rd_kafka_destroy(host_);
-  }
-  std::string bootstraps() const { return rd_kafka_mock_cluster_bootstraps(mock_); }
-  // The 2.0.2 mock does not implement CreateTopics; its control API does.
-  void CreateTopic(const std::string& name, int partitions) {
-    EXPECT_EQ(rd_kafka_mock_topic_create(mock_, name.c_str(), partitions, 1),
-              RD_KAFKA_RESP_ERR_NO_ERROR);
-  }
-  rd_kafka_mock_cluster_t* get() { return mock_; }
-
- private:
-  rd_kafka_t* host_;
-  rd_kafka_mock_cluster_t* mock_;
 };
 
 class KafkaBackend : public Backend {

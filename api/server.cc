@@ -178,8 +178,8 @@ struct Api::Ctx {
   }
 };
 
-Api::Api(Node* node, ApiOptions options)
-    : node_(node),
+Api::Api(ApiBackend* backend, ApiOptions options)
+    : backend_(backend),
       options_(std::move(options)),
       user_limiter_(options_.user_rate_per_s, options_.user_burst),
       ip_limiter_(options_.ip_rate_per_s, options_.ip_burst),
@@ -219,11 +219,11 @@ void Api::Handle(const char* route, const httplib::Request& req, httplib::Respon
   } else {
     if (req.matches.size() > 1) {
       c.campaign = req.matches[1];
-      if (absl::Status st = ValidateCampaignId(c.campaign, node_->options().limits); !st.ok()) {
+      if (absl::Status st = ValidateCampaignId(c.campaign, backend_->limits()); !st.ok()) {
         c.Error(400, "invalid_campaign_id", st.message());
         goto done;
       }
-      c.partition = PartitionFor(c.campaign, node_->options().partitions);
+      c.partition = PartitionFor(c.campaign, backend_->partitions());
     }
     (this->*fn)(c);
   }
@@ -258,7 +258,7 @@ bool Api::Authenticate(Ctx& c, bool admin) {
     c.Error(403, "forbidden", "this route needs a token with role admin");
     return false;
   }
-  if (absl::Status st = ValidateUserId(claims->sub, node_->options().limits); !st.ok()) {
+  if (absl::Status st = ValidateUserId(claims->sub, backend_->limits()); !st.ok()) {
     c.Error(400, "invalid_user_id", absl::StrCat("token sub: ", std::string(st.message())));
     return false;
   }
@@ -299,7 +299,7 @@ bool Api::ReadBody(Ctx& c, json* out) {
 bool Api::CheckIdempotency(Ctx& c, std::string* key, std::string* hash) {
   std::string k = c.req.get_header_value("Idempotency-Key");
   if (k.empty()) return true;
-  if (absl::Status st = ValidateRequestId(k, node_->options().limits); !st.ok()) {
+  if (absl::Status st = ValidateRequestId(k, backend_->limits()); !st.ok()) {
     c.Error(400, "invalid_idempotency_key", st.message());
     return false;
   }
@@ -336,7 +336,7 @@ int Api::PreferWait(const Ctx& c) const {
 
 bool Api::WithCampaign(Ctx& c, const std::function<void(const CampaignState&)>& fn) {
   bool found = false;
-  node_->engine().WithState(c.partition, [&](const EngineState& s, uint64_t) {
+  backend_->WithState(c.partition, [&](const EngineState& s, uint64_t) {
     if (const CampaignState* cs = s.Find(c.campaign)) {
       found = true;
       fn(*cs);
@@ -354,7 +354,7 @@ void Api::SubmitAndAnswer(Ctx& c, pb::Command cmd, int wait_s, int ok_status) {
   cmd.set_request_id(c.req.get_header_value("Idempotency-Key"));
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(wait_s);
   auto t0 = std::chrono::steady_clock::now();
-  absl::StatusOr<CommandPosition> pos = node_->Submit(cmd);
+  absl::StatusOr<CommandPosition> pos = backend_->Submit(cmd);
   metrics_.Observe("ticketledger_log_append_seconds", {},
                    std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   if (!pos.ok()) {
@@ -377,12 +377,11 @@ void Api::SubmitAndAnswer(Ctx& c, pb::Command cmd, int wait_s, int ok_status) {
   int status = 202;
   json body = accepted;
   if (wait_s > 0) {
-    Engine& engine = node_->engine();
     absl::Status st =
-        engine.WaitForCommands(pos->partition, pos->offset + 1,
+        backend_->WaitForCommands(pos->partition, pos->offset + 1,
                                absl::FromChrono(deadline - std::chrono::steady_clock::now()));
     std::vector<pb::Event> events;
-    if (st.ok()) st = EventsForCommand(node_->log().ledger(), pos->partition, pos->offset, &events);
+    if (st.ok()) st = EventsForCommand(backend_->ledger(), pos->partition, pos->offset, &events);
     if (st.ok()) {
       std::tie(status, body) = DescribeDecision(c, events, ok_status);
       body["request"] = ref;
@@ -513,20 +512,20 @@ void Api::GetRequest(Ctx& c) {
     c.Error(400, "invalid_request_ref", "a request reference is <partition>-<offset>");
     return;
   }
-  absl::StatusOr<uint64_t> end = node_->log().commands()->EndOffset(partition);
+  absl::StatusOr<uint64_t> end = backend_->commands()->EndOffset(partition);
   if (!end.ok() || offset >= *end) {
     c.Error(404, "unknown_request", "no such request");
     return;
   }
   uint64_t decided = 0;
-  node_->engine().WithState(
+  backend_->WithState(
       partition, [&](const EngineState&, uint64_t decided_end) { decided = decided_end; });
   if (offset >= decided) {
     c.Json(200, {{"status", "pending"}, {"request", c.req.matches[2].str()}});
     return;
   }
   std::vector<pb::Event> events;
-  if (absl::Status st = EventsForCommand(node_->log().ledger(), partition, offset, &events);
+  if (absl::Status st = EventsForCommand(backend_->ledger(), partition, offset, &events);
       !st.ok()) {
     c.Error(500, "ledger_unreadable", st.message());
     return;
@@ -541,7 +540,7 @@ void Api::GetRequest(Ctx& c) {
   if (!c.claims.admin) {
     pb::Command cmd;
     std::vector<LogRecord> recs;
-    if (!node_->log().commands()->Read(partition, offset, 1, &recs).ok() || recs.empty() ||
+    if (!backend_->commands()->Read(partition, offset, 1, &recs).ok() || recs.empty() ||
         !cmd.ParseFromString(recs[0].value) ||
         !((cmd.has_request_entry() && cmd.request_entry().user_id() == c.claims.sub) ||
           (cmd.has_cancel_entry() && cmd.cancel_entry().user_id() == c.claims.sub))) {
@@ -656,7 +655,7 @@ void Api::StreamEvents(Ctx& c) {
       "text/event-stream",
       [this, s](size_t, httplib::DataSink& sink) {
         json entry;
-        node_->engine().WithState(s->partition, [&](const EngineState& st, uint64_t) {
+        backend_->WithState(s->partition, [&](const EngineState& st, uint64_t) {
           if (const CampaignState* cs = st.Find(s->campaign)) entry = EntryJson(*cs, s->user);
         });
         std::string data = entry.dump();
@@ -706,15 +705,15 @@ void Api::AdminCreate(Ctx& c) {
     return;
   }
   c.campaign = b["id"].get<std::string>();
-  if (absl::Status st = ValidateCampaignId(c.campaign, node_->options().limits); !st.ok()) {
+  if (absl::Status st = ValidateCampaignId(c.campaign, backend_->limits()); !st.ok()) {
     c.Error(400, "invalid_campaign_id", st.message());
     return;
   }
-  c.partition = PartitionFor(c.campaign, node_->options().partitions);
+  c.partition = PartitionFor(c.campaign, backend_->partitions());
   pb::Command cmd;
   auto* cc = cmd.mutable_create_campaign();
   uint64_t stock = 0, bps = 0, rate = 0, opens = 0, max_entries = 0;
-  const Limits& lim = node_->options().limits;
+  const Limits& lim = backend_->limits();
   if (!uint_field("stock", lim.stock_max, true, &stock) ||
       !uint_field("win_bps", 10000, true, &bps) ||
       !uint_field("admission_rate_per_s", lim.admission_rate_per_s_max, false, &rate) ||
@@ -772,21 +771,7 @@ void Api::AdminCommand(Ctx& c) {
   SubmitAndAnswer(c, std::move(cmd), std::max(PreferWait(c), 5), 200);
 }
 
-absl::Status Api::Ready() {
-  Engine& engine = node_->engine();
-  if (absl::Status st = engine.status(); !st.ok()) return st;
-  if (absl::Status st = node_->log().commands()->Writable(); !st.ok()) return st;
-  for (int p = 0; p < engine.partitions(); ++p) {
-    absl::StatusOr<uint64_t> end = node_->log().commands()->EndOffset(p);
-    if (!end.ok()) return end.status();
-    uint64_t decided = 0;
-    engine.WithState(p, [&](const EngineState&, uint64_t decided_end) { decided = decided_end; });
-    if (*end > decided + 10'000)
-      return absl::UnavailableError(
-          absl::StrCat("engine partition ", p, " is ", *end - decided, " commands behind"));
-  }
-  return absl::OkStatus();
-}
+absl::Status Api::Ready() { return backend_->Ready(); }
 
 void Api::Healthz(Ctx& c) { c.Json(200, {{"status", "ok"}}); }
 
@@ -800,10 +785,9 @@ void Api::Readyz(Ctx& c) {
 }
 
 void Api::MetricsPage(Ctx& c) {
-  Engine& engine = node_->engine();
-  for (int p = 0; p < engine.partitions(); ++p) {
-    absl::StatusOr<uint64_t> end = node_->log().commands()->EndOffset(p);
-    engine.WithState(p, [&](const EngineState& s, uint64_t decided_end) {
+  for (int p = 0; p < backend_->partitions(); ++p) {
+    absl::StatusOr<uint64_t> end = backend_->commands()->EndOffset(p);
+    backend_->WithState(p, [&](const EngineState& s, uint64_t decided_end) {
       Labels part = {{"partition", std::to_string(p)}};
       if (end.ok())
         metrics_.Set("ticketledger_engine_lag_commands", part,
@@ -916,13 +900,12 @@ void Api::StopTicker() {
 }
 
 void Api::TickLoop() {
-  Engine& engine = node_->engine();
   while (ticking_) {
     auto next = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.tick_ms);
     const uint64_t now = static_cast<uint64_t>(NowMs());
-    for (int p = 0; p < engine.partitions(); ++p) {
+    for (int p = 0; p < backend_->partitions(); ++p) {
       std::vector<std::string> due;
-      engine.WithState(p, [&](const EngineState& s, uint64_t) {
+      backend_->WithState(p, [&](const EngineState& s, uint64_t) {
         for (const auto& [id, cs] : s.campaigns) {
           const auto& snap = cs->snap;
           bool random_opening = snap.config().queueing() == pb::QUEUEING_RANDOM && !snap.opened() &&
@@ -937,7 +920,7 @@ void Api::TickLoop() {
         tick.set_time_ms(now);
         tick.set_campaign_id(id);
         tick.mutable_tick();
-        if (node_->Submit(tick).ok()) metrics_.Add("ticketledger_ticks_total", {});
+        if (backend_->Submit(tick).ok()) metrics_.Add("ticketledger_ticks_total", {});
       }
     }
     std::this_thread::sleep_until(next);

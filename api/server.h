@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "absl/status/status.h"
+#include "api/backend.h"
 #include "api/idempotency.h"
 #include "api/metrics.h"
 #include "api/rate_limiter.h"
@@ -48,7 +49,7 @@ struct ApiOptions {
 
 class Api {
  public:
-  Api(Node* node, ApiOptions options);
+  Api(ApiBackend* backend, ApiOptions options);
   ~Api();
 
   void Register(httplib::Server* server);
@@ -98,7 +99,7 @@ class Api {
   bool QueryUint(Ctx& c, const char* name, uint64_t dflt, uint64_t max, uint64_t* out);
   void TickLoop();
 
-  Node* const node_;
+  ApiBackend* const backend_;
   const ApiOptions options_;
   Metrics metrics_;
   RateLimiter user_limiter_;

@@ -152,7 +152,8 @@ int main(int argc, char** argv) {
   }
   tl::Engine& engine = (*node)->engine();
   engine.Start();
-  tl::api::Api service(node->get(), api);
+  tl::api::NodeBackend backend(node->get());
+  tl::api::Api service(&backend, api);
   httplib::Server http;
   service.Register(&http);
   absl::StatusOr<int> port = tl::api::Bind(&http, server);

@@ -1,0 +1,105 @@
+#include "engine/ledger_follower.h"
+
+#include "absl/strings/str_cat.h"
+#include "engine/engine.h"
+#include "engine/fold.h"
+
+namespace tl {
+
+LedgerFollower::LedgerFollower(EventLog* ledger, EngineConfig config, Limits limits)
+    : ledger_(ledger), config_(std::move(config)), limits_(limits) {
+  for (int p = 0; p < ledger_->partitions(); ++p) parts_.push_back(std::make_unique<Part>());
+}
+
+LedgerFollower::~LedgerFollower() { Stop(); }
+
+void LedgerFollower::Start() {
+  stop_ = false;
+  for (int p = 0; p < static_cast<int>(parts_.size()); ++p) {
+    parts_[p]->thread = std::thread([this, p] { Run(p); });
+  }
+}
+
+void LedgerFollower::Stop() {
+  stop_ = true;
+  for (auto& part : parts_) {
+    if (part->thread.joinable()) part->thread.join();
+  }
+}
+
+void LedgerFollower::Run(int p) {
+  Part& part = *parts_[p];
+  std::vector<LogRecord> records;
+  pb::Event e;
+  uint64_t next = 0;
+  while (!stop_) {
+    absl::Status st = ledger_->Read(p, next, limits_.command_batch_max * 4, &records);
+    if (st.ok() && records.empty()) {
+      ledger_->WaitForData(p, next, absl::Milliseconds(100));
+      continue;
+    }
+    absl::MutexLock lock(&part.mu);
+    for (const LogRecord& r : records) {
+      if (!st.ok()) break;
+      st = DecodeEvent(r, p, &e);
+      if (!st.ok()) break;
+      if (e.sequence() < part.state.next_sequence) continue;  // already folded
+      st = Fold(&part.state, config_, e, r.value);
+      if (!st.ok()) {
+        st = absl::DataLossError(absl::StrCat("ledger offset ", r.offset, ": ", st.message()));
+        break;
+      }
+      part.decided_end = std::max(part.decided_end, e.command_offset() + 1);
+    }
+    if (!st.ok()) {
+      part.error = st;
+      return;
+    }
+    // The follower never commits: keep the state's dirty lists from growing.
+    for (auto& [id, c] : part.state.campaigns) {
+      c->dirty_positions.clear();
+      c->dirty_rejected.clear();
+    }
+    next = records.back().offset + 1;
+    part.next_offset = next;
+  }
+}
+
+void LedgerFollower::WithState(
+    int partition, const std::function<void(const EngineState&, uint64_t)>& fn) {
+  Part& part = *parts_[partition];
+  absl::MutexLock lock(&part.mu);
+  fn(part.state, part.decided_end);
+}
+
+absl::Status LedgerFollower::WaitForCommands(int partition, uint64_t command_end,
+                                             absl::Duration timeout) {
+  Part& part = *parts_[partition];
+  absl::MutexLock lock(&part.mu);
+  auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(part.mu) {
+    return part.decided_end >= command_end || !part.error.ok();
+  };
+  if (!part.mu.AwaitWithTimeout(absl::Condition(&done), timeout))
+    return absl::DeadlineExceededError("the ledger has not answered the command yet");
+  return part.error;
+}
+
+absl::Status LedgerFollower::status() {
+  for (auto& part : parts_) {
+    absl::MutexLock lock(&part->mu);
+    if (!part->error.ok()) return part->error;
+  }
+  return absl::OkStatus();
+}
+
+uint64_t LedgerFollower::lag() {
+  uint64_t lag = 0;
+  for (int p = 0; p < static_cast<int>(parts_.size()); ++p) {
+    absl::StatusOr<uint64_t> end = ledger_->EndOffset(p);
+    absl::MutexLock lock(&parts_[p]->mu);
+    if (end.ok() && *end > parts_[p]->next_offset) lag += *end - parts_[p]->next_offset;
+  }
+  return lag;
+}
+
+}  // namespace tl

@@ -1,0 +1,61 @@
+// LedgerFollower: folds a ledger into in-memory state, one thread per
+// partition, without deciding anything. It is the read side of a process that
+// does not run the engine (ticketd --role api): the same fold as the engine's,
+// so it sees exactly the engine's state as of the ledger offset it reached.
+//
+// A record whose sequence was already folded is dropped (a zombie writer's
+// duplicate, or a re-read); a gap in sequences stops the partition with an
+// error, never a silent skip.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "engine/event_log.h"
+#include "engine/limits.h"
+#include "engine/state.h"
+
+namespace tl {
+
+class LedgerFollower {
+ public:
+  LedgerFollower(EventLog* ledger, EngineConfig config, Limits limits = {});
+  ~LedgerFollower();
+
+  void Start();
+  void Stop();
+
+  // `fn` gets the folded state and the end of the commands it answers (one
+  // past the last command offset seen in the ledger).
+  void WithState(int partition,
+                 const std::function<void(const EngineState&, uint64_t decided_end)>& fn);
+  // Blocks until the ledger answers commands before `command_end`.
+  absl::Status WaitForCommands(int partition, uint64_t command_end, absl::Duration timeout);
+  absl::Status status();
+  // Ledger records not yet folded, summed over partitions.
+  uint64_t lag();
+
+ private:
+  struct Part {
+    absl::Mutex mu;
+    EngineState state;          // guarded by mu
+    uint64_t decided_end = 0;   // guarded by mu
+    uint64_t next_offset = 0;   // guarded by mu
+    absl::Status error;         // guarded by mu
+    std::thread thread;
+  };
+  void Run(int partition);
+
+  EventLog* const ledger_;
+  const EngineConfig config_;
+  const Limits limits_;
+  std::vector<std::unique_ptr<Part>> parts_;
+  std::atomic<bool> stop_{false};
+};
+
+}  // namespace tl

@@ -25,6 +25,10 @@ class ApiBackend {
   virtual absl::Status WaitForCommands(int p, uint64_t command_end, absl::Duration timeout) = 0;
   virtual EventLog* commands() = 0;
   virtual EventLog* ledger() = 0;
+  // The events the command at `command_offset` caused (it must be decided).
+  virtual absl::Status EventsFor(int p, uint64_t command_offset, std::vector<pb::Event>* out) {
+    return EventsForCommand(ledger(), p, command_offset, out);
+  }
   // Healthy, caught up, log writable.
   virtual absl::Status Ready() = 0;
 };
@@ -66,6 +70,12 @@ class SplitBackend final : public ApiBackend {
   }
   EventLog* commands() override { return commands_; }
   EventLog* ledger() override { return ledger_; }
+  // From the follower's memory; an old command falls back to the ledger.
+  absl::Status EventsFor(int p, uint64_t command_offset, std::vector<pb::Event>* out) override {
+    absl::Status st = follower_->EventsForCommand(p, command_offset, out);
+    if (absl::IsNotFound(st)) return EventsForCommand(ledger_, p, command_offset, out);
+    return st;
+  }
   absl::Status Ready() override;
 
  private:

@@ -379,9 +379,9 @@ void Api::SubmitAndAnswer(Ctx& c, pb::Command cmd, int wait_s, int ok_status) {
   if (wait_s > 0) {
     absl::Status st =
         backend_->WaitForCommands(pos->partition, pos->offset + 1,
-                               absl::FromChrono(deadline - std::chrono::steady_clock::now()));
+                                  absl::FromChrono(deadline - std::chrono::steady_clock::now()));
     std::vector<pb::Event> events;
-    if (st.ok()) st = EventsForCommand(backend_->ledger(), pos->partition, pos->offset, &events);
+    if (st.ok()) st = backend_->EventsFor(pos->partition, pos->offset, &events);
     if (st.ok()) {
       std::tie(status, body) = DescribeDecision(c, events, ok_status);
       body["request"] = ref;
@@ -518,15 +518,14 @@ void Api::GetRequest(Ctx& c) {
     return;
   }
   uint64_t decided = 0;
-  backend_->WithState(
-      partition, [&](const EngineState&, uint64_t decided_end) { decided = decided_end; });
+  backend_->WithState(partition,
+                      [&](const EngineState&, uint64_t decided_end) { decided = decided_end; });
   if (offset >= decided) {
     c.Json(200, {{"status", "pending"}, {"request", c.req.matches[2].str()}});
     return;
   }
   std::vector<pb::Event> events;
-  if (absl::Status st = EventsForCommand(backend_->ledger(), partition, offset, &events);
-      !st.ok()) {
+  if (absl::Status st = backend_->EventsFor(partition, offset, &events); !st.ok()) {
     c.Error(500, "ledger_unreadable", st.message());
     return;
   }

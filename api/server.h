@@ -115,7 +115,7 @@ class Api {
 struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 8080;
-  int threads = 8;
+  int threads = 64;
   size_t keep_alive_max_count = 100'000;
   int keep_alive_timeout_s = 5;
   int read_timeout_s = 5;

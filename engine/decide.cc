@@ -301,6 +301,8 @@ void DecideRestock(const CampaignState& c, const Limits& limits, const pb::Comma
 
 absl::Status Decide(const EngineState& state, const EngineConfig& config, const Limits& limits,
                     const pb::Command& cmd, uint64_t command_offset, EventList* out) {
+  if (config.seed_secret.empty())
+    return absl::FailedPreconditionError("cannot decide without the seed secret");
   if (cmd.body_case() == pb::Command::BODY_NOT_SET)
     return absl::DataLossError(absl::StrCat("command at offset ", command_offset,
                                             " has no body this engine knows (a newer api?)"));

@@ -23,15 +23,19 @@ absl::Status FoldCreated(EngineState* s, const EngineConfig& config, const pb::E
   if (s->Find(e.campaign_id()) != nullptr) return Broken(e, "campaign created twice");
   const auto& created = e.campaign_created();
   auto c = std::make_unique<CampaignState>();
-  c->seed = DeriveSeed(config.seed_secret, e.campaign_id());
-  Hash commitment = SeedCommitment(c->seed);
-  if (created.seed_commitment() !=
-      std::string_view(reinterpret_cast<const char*>(commitment.data()), commitment.size()))
-    return absl::FailedPreconditionError(
-        absl::StrCat("campaign ", e.campaign_id(),
-                     ": the seed commitment in the ledger does not match this engine's seed secret "
-                     "(the ledger was written with another secret)"));
-  c->drawer = Drawer(c->seed);
+  // Without the secret (a process that only folds) the seed stays unknown
+  // until SeedRevealed.
+  if (!config.seed_secret.empty()) {
+    c->seed = DeriveSeed(config.seed_secret, e.campaign_id());
+    Hash commitment = SeedCommitment(c->seed);
+    if (created.seed_commitment() !=
+        std::string_view(reinterpret_cast<const char*>(commitment.data()), commitment.size()))
+      return absl::FailedPreconditionError(absl::StrCat(
+          "campaign ", e.campaign_id(),
+          ": the seed commitment in the ledger does not match this engine's seed secret "
+          "(the ledger was written with another secret)"));
+    c->drawer = Drawer(c->seed);
+  }
   c->snap.set_campaign_id(e.campaign_id());
   *c->snap.mutable_config() = created.config();
   c->snap.set_seed_commitment(created.seed_commitment());
@@ -179,10 +183,14 @@ absl::Status FoldOnCampaign(CampaignState& c, const pb::Event& e) {
     case pb::Event::kSeedRevealed: {
       if (!snap.closed() || snap.revealed()) return Broken(e, "seed revealed out of turn");
       const std::string& seed = e.seed_revealed().seed();
+      Hash commitment = Sha256(seed);
       if (seed.size() != c.seed.size() ||
-          seed != std::string_view(reinterpret_cast<const char*>(c.seed.data()), c.seed.size()))
-        return Broken(e, "revealed seed is not the committed one");
+          snap.seed_commitment() !=
+              std::string_view(reinterpret_cast<const char*>(commitment.data()), 32))
+        return Broken(e, "revealed seed does not match the commitment");
+      std::copy(seed.begin(), seed.end(), c.seed.begin());
       snap.set_revealed(true);
+      snap.set_revealed_seed(seed);
       return absl::OkStatus();
     }
     case pb::Event::kAdmissionPaused:

@@ -79,24 +79,9 @@ absl::StatusOr<std::unique_ptr<KafkaLog>> KafkaLog::Open(const KafkaLogOptions& 
     }
   }
 
-  rd_kafka_conf_t* cconf = rd_kafka_conf_new();
-  // assign()-only: the group id is required by librdkafka but never sent
-  // (no subscribe, no commit).
-  for (const auto& [k, v] :
-       std::map<std::string, std::string>{{"bootstrap.servers", o.brokers},
-                                          {"group.id", "ticketledger-reader"},
-                                          {"enable.auto.commit", "false"},
-                                          {"enable.partition.eof", "true"},
-                                          {"isolation.level", "read_committed"},
-                                          {"auto.offset.reset", "earliest"}}) {
-    if (absl::Status st = Set(cconf, k, v); !st.ok()) return st;
-  }
-  for (const auto& [k, v] : o.properties) {
-    if (absl::Status st = Set(cconf, k, v); !st.ok()) return st;
-  }
-  log->consumer_ = rd_kafka_new(RD_KAFKA_CONSUMER, cconf, err, sizeof err);
-  if (log->consumer_ == nullptr)
-    return absl::UnavailableError(absl::StrCat("kafka consumer: ", err));
+  auto meta = log->NewConsumer();
+  if (!meta.ok()) return meta.status();
+  log->meta_ = *meta;
 
   // Look the topic up; create it only if the brokers do not know it.
   absl::StatusOr<int> found = log->TopicPartitions();
@@ -109,7 +94,37 @@ absl::StatusOr<std::unique_ptr<KafkaLog>> KafkaLog::Open(const KafkaLogOptions& 
     return absl::FailedPreconditionError(absl::StrCat("kafka topic ", o.topic, " has ", *found,
                                                       " partitions; configured ", o.partitions));
   log->partitions_ = *found;
+  for (int p = 0; p < *found; ++p) log->readers_.push_back(std::make_unique<Reader>());
   return log;
+}
+
+absl::StatusOr<rd_kafka_t*> KafkaLog::NewConsumer() {
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  // assign()-only: the group id is required by librdkafka but never sent
+  // (no subscribe, no commit).
+  for (const auto& [k, v] :
+       std::map<std::string, std::string>{{"bootstrap.servers", options_.brokers},
+                                          {"group.id", "ticketledger-reader"},
+                                          {"enable.auto.commit", "false"},
+                                          {"enable.partition.eof", "true"},
+                                          {"isolation.level", "read_committed"},
+                                          {"auto.offset.reset", "earliest"},
+                                          {"fetch.wait.max.ms", "50"}}) {
+    if (absl::Status st = Set(conf, k, v); !st.ok()) {
+      rd_kafka_conf_destroy(conf);
+      return st;
+    }
+  }
+  for (const auto& [k, v] : options_.properties) {
+    if (absl::Status st = Set(conf, k, v); !st.ok()) {
+      rd_kafka_conf_destroy(conf);
+      return st;
+    }
+  }
+  rd_kafka_t* consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+  if (consumer == nullptr) return absl::UnavailableError(absl::StrCat("kafka consumer: ", err));
+  return consumer;
 }
 
 absl::StatusOr<int> KafkaLog::TopicPartitions() {
@@ -165,9 +180,15 @@ KafkaLog::~KafkaLog() {
     rd_kafka_flush(producer_, Ms(options_.timeout));
     rd_kafka_destroy(producer_);
   }
-  if (consumer_) {
-    rd_kafka_consumer_close(consumer_);
-    rd_kafka_destroy(consumer_);
+  for (auto& r : readers_) {
+    if (r->consumer) {
+      rd_kafka_consumer_close(r->consumer);
+      rd_kafka_destroy(r->consumer);
+    }
+  }
+  if (meta_) {
+    rd_kafka_consumer_close(meta_);
+    rd_kafka_destroy(meta_);
   }
 }
 
@@ -275,7 +296,7 @@ absl::StatusOr<uint64_t> KafkaLog::EndOffset(int partition) {
     return absl::InvalidArgumentError(absl::StrCat("partition ", partition, " out of range"));
   int64_t lo = 0, hi = 0;
   rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
-      consumer_, options_.topic.c_str(), partition, &lo, &hi, Ms(options_.timeout));
+      meta_, options_.topic.c_str(), partition, &lo, &hi, Ms(options_.timeout));
   if (err) return Kafka("watermarks", err);
   return static_cast<uint64_t>(hi);
 }
@@ -286,25 +307,31 @@ absl::Status KafkaLog::Read(int partition, uint64_t from, size_t max_records,
   absl::StatusOr<uint64_t> end = EndOffset(partition);
   if (!end.ok()) return end.status();
   if (from >= *end || max_records == 0) return absl::OkStatus();
-  absl::MutexLock lock(&read_mu_);
-  if (assigned_ != partition || next_ != from) {
+  Reader& reader = *readers_[partition];
+  absl::MutexLock lock(&reader.mu);
+  if (reader.consumer == nullptr) {
+    absl::StatusOr<rd_kafka_t*> consumer = NewConsumer();
+    if (!consumer.ok()) return consumer.status();
+    reader.consumer = *consumer;
+  }
+  if (!reader.positioned || reader.next != from) {
     rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(list, options_.topic.c_str(), partition)->offset =
         static_cast<int64_t>(from);
-    rd_kafka_resp_err_t err = rd_kafka_assign(consumer_, list);
+    rd_kafka_resp_err_t err = rd_kafka_assign(reader.consumer, list);
     rd_kafka_topic_partition_list_destroy(list);
     if (err) return Kafka("assign", err);
-    assigned_ = partition;
-    next_ = from;
+    reader.positioned = true;
+    reader.next = from;
   }
   absl::Time deadline = absl::Now() + options_.timeout;
-  while (out->size() < max_records && next_ < *end) {
+  while (out->size() < max_records && reader.next < *end) {
     int wait = std::max(1, std::min(100, Ms(deadline - absl::Now())));
-    rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer_, wait);
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(reader.consumer, wait);
     if (m == nullptr) {
       if (absl::Now() >= deadline) {
         if (!out->empty()) break;
-        assigned_ = -1;
+        reader.positioned = false;
         return absl::DeadlineExceededError(
             absl::StrCat("kafka: no record at ", options_.topic, "/", partition, "@", from));
       }
@@ -317,7 +344,7 @@ absl::Status KafkaLog::Read(int partition, uint64_t from, size_t max_records,
     if (m->err) {
       absl::Status st = Kafka("fetch", m->err);
       rd_kafka_message_destroy(m);
-      assigned_ = -1;
+      reader.positioned = false;
       return st;
     }
     if (m->partition == partition && static_cast<uint64_t>(m->offset) >= from) {
@@ -325,7 +352,7 @@ absl::Status KafkaLog::Read(int partition, uint64_t from, size_t max_records,
       r.offset = static_cast<uint64_t>(m->offset);
       if (m->key) r.key.assign(static_cast<const char*>(m->key), m->key_len);
       if (m->payload) r.value.assign(static_cast<const char*>(m->payload), m->len);
-      next_ = r.offset + 1;
+      reader.next = r.offset + 1;
     }
     rd_kafka_message_destroy(m);
   }

@@ -73,14 +73,22 @@ class KafkaLog final : public EventLog {
   KafkaLogOptions options_;
   int partitions_ = 0;
   rd_kafka_t* producer_ = nullptr;
-  rd_kafka_t* consumer_ = nullptr;  // assign()-only reader, no group traffic
+  rd_kafka_t* meta_ = nullptr;  // a consumer handle for watermark queries only
 
   absl::Mutex append_mu_;
   std::vector<Writer*> writers_ ABSL_GUARDED_BY(append_mu_);
 
-  absl::Mutex read_mu_;  // one reader at a time on the consumer handle
-  int assigned_ ABSL_GUARDED_BY(read_mu_) = -1;
-  uint64_t next_ ABSL_GUARDED_BY(read_mu_) = 0;  // where the consumer is positioned
+  // One assign()-only reader per partition (no group traffic), created on
+  // first use and kept positioned, so partitions read by different threads
+  // never re-assign a shared handle.
+  struct Reader {
+    absl::Mutex mu;
+    rd_kafka_t* consumer = nullptr;  // guarded by mu
+    uint64_t next = 0;               // guarded by mu: where it is positioned
+    bool positioned = false;         // guarded by mu
+  };
+  absl::StatusOr<rd_kafka_t*> NewConsumer();
+  std::vector<std::unique_ptr<Reader>> readers_;
 };
 
 }  // namespace tl

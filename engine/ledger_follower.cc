@@ -1,13 +1,19 @@
 #include "engine/ledger_follower.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "engine/engine.h"
 #include "engine/fold.h"
 
 namespace tl {
 
-LedgerFollower::LedgerFollower(EventLog* ledger, EngineConfig config, Limits limits)
-    : ledger_(ledger), config_(std::move(config)), limits_(limits) {
+LedgerFollower::LedgerFollower(EventLog* ledger, EngineConfig config, Limits limits,
+                               size_t recent_events_max)
+    : ledger_(ledger),
+      config_(std::move(config)),
+      limits_(limits),
+      recent_events_max_(recent_events_max) {
   for (int p = 0; p < ledger_->partitions(); ++p) parts_.push_back(std::make_unique<Part>());
 }
 
@@ -50,6 +56,8 @@ void LedgerFollower::Run(int p) {
         break;
       }
       part.decided_end = std::max(part.decided_end, e.command_offset() + 1);
+      part.recent.push_back(e);
+      if (part.recent.size() > recent_events_max_) part.recent.pop_front();
     }
     if (!st.ok()) {
       part.error = st;
@@ -65,8 +73,8 @@ void LedgerFollower::Run(int p) {
   }
 }
 
-void LedgerFollower::WithState(
-    int partition, const std::function<void(const EngineState&, uint64_t)>& fn) {
+void LedgerFollower::WithState(int partition,
+                               const std::function<void(const EngineState&, uint64_t)>& fn) {
   Part& part = *parts_[partition];
   absl::MutexLock lock(&part.mu);
   fn(part.state, part.decided_end);
@@ -82,6 +90,21 @@ absl::Status LedgerFollower::WaitForCommands(int partition, uint64_t command_end
   if (!part.mu.AwaitWithTimeout(absl::Condition(&done), timeout))
     return absl::DeadlineExceededError("the ledger has not answered the command yet");
   return part.error;
+}
+
+absl::Status LedgerFollower::EventsForCommand(int partition, uint64_t command_offset,
+                                              std::vector<pb::Event>* out) {
+  out->clear();
+  Part& part = *parts_[partition];
+  absl::MutexLock lock(&part.mu);
+  if (part.recent.empty() || part.recent.front().command_offset() > command_offset)
+    return absl::NotFoundError("older than the recent events kept in memory");
+  auto it = std::lower_bound(
+      part.recent.begin(), part.recent.end(), command_offset,
+      [](const pb::Event& e, uint64_t offset) { return e.command_offset() < offset; });
+  for (; it != part.recent.end() && it->command_offset() == command_offset; ++it)
+    out->push_back(*it);
+  return absl::OkStatus();
 }
 
 absl::Status LedgerFollower::status() {

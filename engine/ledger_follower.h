@@ -9,6 +9,7 @@
 #pragma once
 
 #include <atomic>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <thread>
@@ -19,12 +20,14 @@
 #include "engine/event_log.h"
 #include "engine/limits.h"
 #include "engine/state.h"
+#include "ticketledger/v1/events.pb.h"
 
 namespace tl {
 
 class LedgerFollower {
  public:
-  LedgerFollower(EventLog* ledger, EngineConfig config, Limits limits = {});
+  LedgerFollower(EventLog* ledger, EngineConfig config, Limits limits = {},
+                 size_t recent_events_max = 200'000);
   ~LedgerFollower();
 
   void Start();
@@ -36,6 +39,11 @@ class LedgerFollower {
                  const std::function<void(const EngineState&, uint64_t decided_end)>& fn);
   // Blocks until the ledger answers commands before `command_end`.
   absl::Status WaitForCommands(int partition, uint64_t command_end, absl::Duration timeout);
+  // The events caused by the command at `command_offset`, from the recent
+  // events kept in memory (recent_events_max per partition). NotFound when
+  // the command is older than those (read the ledger then).
+  absl::Status EventsForCommand(int partition, uint64_t command_offset,
+                                std::vector<pb::Event>* out);
   absl::Status status();
   // Ledger records not yet folded, summed over partitions.
   uint64_t lag();
@@ -43,10 +51,11 @@ class LedgerFollower {
  private:
   struct Part {
     absl::Mutex mu;
-    EngineState state;          // guarded by mu
-    uint64_t decided_end = 0;   // guarded by mu
-    uint64_t next_offset = 0;   // guarded by mu
-    absl::Status error;         // guarded by mu
+    EngineState state;             // guarded by mu
+    uint64_t decided_end = 0;      // guarded by mu
+    uint64_t next_offset = 0;      // guarded by mu
+    absl::Status error;            // guarded by mu
+    std::deque<pb::Event> recent;  // guarded by mu; command offsets never decrease
     std::thread thread;
   };
   void Run(int partition);
@@ -54,6 +63,7 @@ class LedgerFollower {
   EventLog* const ledger_;
   const EngineConfig config_;
   const Limits limits_;
+  const size_t recent_events_max_;
   std::vector<std::unique_ptr<Part>> parts_;
   std::atomic<bool> stop_{false};
 };

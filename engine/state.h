@@ -70,7 +70,9 @@ struct CampaignState {
 struct EngineConfig {
   // The secret every campaign seed is derived from (draw.h). Changing it
   // changes every future draw and makes old ledgers unreplayable: treat it
-  // like a signing key.
+  // like a signing key. Empty in a process that only folds (the api role):
+  // it learns each seed from SeedRevealed, checked against the commitment,
+  // and cannot decide.
   std::string seed_secret;
 };
 

@@ -95,14 +95,18 @@ absl::Status StateStore::Load(int partition, const EngineConfig& config, EngineS
     auto c = std::make_unique<CampaignState>();
     if (!c->snap.ParseFromArray(it->value().data(), static_cast<int>(it->value().size())))
       return Corrupt("campaign snapshot does not parse");
-    c->seed = DeriveSeed(config.seed_secret, c->snap.campaign_id());
-    Hash commitment = SeedCommitment(c->seed);
-    if (c->snap.seed_commitment() !=
-        std::string_view(reinterpret_cast<const char*>(commitment.data()), commitment.size()))
-      return absl::FailedPreconditionError(
-          absl::StrCat("campaign ", c->snap.campaign_id(),
-                       ": stored seed commitment does not match this engine's seed secret"));
-    c->drawer = Drawer(c->seed);
+    if (!config.seed_secret.empty()) {
+      c->seed = DeriveSeed(config.seed_secret, c->snap.campaign_id());
+      Hash commitment = SeedCommitment(c->seed);
+      if (c->snap.seed_commitment() !=
+          std::string_view(reinterpret_cast<const char*>(commitment.data()), commitment.size()))
+        return absl::FailedPreconditionError(
+            absl::StrCat("campaign ", c->snap.campaign_id(),
+                         ": stored seed commitment does not match this engine's seed secret"));
+      c->drawer = Drawer(c->seed);
+    } else if (c->snap.revealed() && c->snap.revealed_seed().size() == c->seed.size()) {
+      std::copy(c->snap.revealed_seed().begin(), c->snap.revealed_seed().end(), c->seed.begin());
+    }
     c->by_position.reserve(c->snap.last_position());
     c->status.reserve(c->snap.last_position());
     std::string id = c->snap.campaign_id();

@@ -8,11 +8,15 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "api/server.h"
+#include "engine/kafka_log.h"
+#include "engine/ledger_follower.h"
 #include "engine/node.h"
 #include "ops/secrets.h"
 
@@ -26,10 +30,36 @@ int main(int argc, char** argv) {
   tl::api::ApiOptions api;
   std::string jwt_secret_file, seed_secret_file;
   bool dev = false, demo = false;
-  app.add_option("--role", role, "all (api + engine + projections in one process)")
+  app.add_option("--role", role,
+                 "all: api + engine in one process on the embedded log; engine: decides "
+                 "commands from Kafka into the Kafka ledger; api: HTTP, commands to Kafka, reads "
+                 "folded from the Kafka ledger")
       ->envname("TICKETD_ROLE")
       ->capture_default_str()
-      ->check(CLI::IsMember({"all"}));
+      ->check(CLI::IsMember({"all", "engine", "api"}));
+  tl::KafkaLogOptions kafka;
+  std::string commands_topic = "ticketledger.commands", ledger_topic = "ticketledger.ledger";
+  std::string transactional_id = "ticketledger-engine";
+  std::vector<std::string> kafka_properties;
+  app.add_option("--kafka-brokers", kafka.brokers, "Kafka bootstrap servers (roles engine, api)")
+      ->envname("TICKETD_KAFKA_BROKERS");
+  app.add_option("--kafka-commands-topic", commands_topic, "Commands topic")
+      ->envname("TICKETD_KAFKA_COMMANDS_TOPIC")
+      ->capture_default_str();
+  app.add_option("--kafka-ledger-topic", ledger_topic, "Ledger topic")
+      ->envname("TICKETD_KAFKA_LEDGER_TOPIC")
+      ->capture_default_str();
+  app.add_option("--kafka-replication-factor", kafka.replication_factor,
+                 "Replication factor for topics ticketd creates (-1 = the brokers' default)")
+      ->envname("TICKETD_KAFKA_REPLICATION_FACTOR")
+      ->capture_default_str();
+  app.add_option("--kafka-transactional-id", transactional_id,
+                 "The engine's transactional.id (a second engine with the same id fences the "
+                 "first)")
+      ->envname("TICKETD_KAFKA_TRANSACTIONAL_ID")
+      ->capture_default_str();
+  app.add_option("--kafka-property", kafka_properties,
+                 "librdkafka property key=value, repeatable (security.protocol, sasl.*, ssl.*)");
   app.add_option("--data-dir", node_options.data_dir, "Data directory (log/ and state/)")
       ->envname("TICKETD_DATA_DIR")
       ->capture_default_str();
@@ -118,6 +148,8 @@ int main(int argc, char** argv) {
   }
   api.jwt_secret = *jwt;
   node_options.config.seed_secret = *seed;
+  if (role == "engine") api.jwt_secret = tl::kDevJwtSecret;                 // no HTTP api
+  if (role == "api") node_options.config.seed_secret = tl::kDevSeedSecret;  // never used: see below
   if (api.jwt_secret.empty() || node_options.config.seed_secret.empty()) {
     if (!dev) {
       std::fprintf(stderr,
@@ -145,23 +177,96 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  auto node = tl::Node::Open(node_options);
-  if (!node.ok()) {
-    std::fprintf(stderr, "ticketd: %s\n", std::string(node.status().message()).c_str());
-    return 1;
+  kafka.partitions = node_options.partitions;
+  for (const std::string& kv : kafka_properties) {
+    size_t eq = kv.find('=');
+    if (eq == std::string::npos) {
+      std::fprintf(stderr, "ticketd: --kafka-property wants key=value, got '%s'\n", kv.c_str());
+      return 2;
+    }
+    kafka.properties[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
-  tl::Engine& engine = (*node)->engine();
-  engine.Start();
-  tl::api::NodeBackend backend(node->get());
-  tl::api::Api service(&backend, api);
+  if (role != "all" && kafka.brokers.empty()) {
+    std::fprintf(stderr, "ticketd: --role %s needs --kafka-brokers\n", role.c_str());
+    return 2;
+  }
+  auto fail = [](const absl::Status& st) {
+    std::fprintf(stderr, "ticketd: %s\n", std::string(st.message()).c_str());
+    return 1;
+  };
+
+  // The pieces each role runs.
+  std::unique_ptr<tl::Node> node;                  // all
+  std::unique_ptr<tl::KafkaLog> commands, ledger;  // engine, api
+  std::unique_ptr<tl::StateStore> store;           // engine
+  std::unique_ptr<tl::Engine> kafka_engine;        // engine
+  std::unique_ptr<tl::LedgerFollower> follower;    // api
+  std::unique_ptr<tl::api::ApiBackend> backend;    // all, api
+  if (role != "all") {
+    tl::KafkaLogOptions c = kafka, l = kafka;
+    c.topic = commands_topic;
+    c.content_type = "application/x-protobuf; messageType=ticketledger.v1.Command";
+    l.topic = ledger_topic;
+    l.content_type = "application/x-protobuf; messageType=ticketledger.v1.Event";
+    if (role == "engine") l.transactional_id = transactional_id;
+    auto cl = tl::KafkaLog::Open(c);
+    if (!cl.ok()) return fail(cl.status());
+    auto ll = tl::KafkaLog::Open(l);
+    if (!ll.ok()) return fail(ll.status());
+    commands = std::move(*cl);
+    ledger = std::move(*ll);
+  }
+  if (role == "all") {
+    auto opened = tl::Node::Open(node_options);
+    if (!opened.ok()) return fail(opened.status());
+    node = std::move(*opened);
+    node->engine().Start();
+    backend = std::make_unique<tl::api::NodeBackend>(node.get());
+  } else if (role == "engine") {
+    std::error_code ec;
+    std::filesystem::create_directories(node_options.data_dir, ec);
+    auto opened = tl::StateStore::Open(node_options.data_dir + "/state");
+    if (!opened.ok()) return fail(opened.status());
+    store = std::move(*opened);
+    kafka_engine = std::make_unique<tl::Engine>(commands.get(), ledger.get(), store.get(),
+                                                node_options.config, node_options.limits);
+    if (absl::Status st = kafka_engine->Recover(); !st.ok()) return fail(st);
+    kafka_engine->Start();
+  } else {
+    // The api never decides, so it needs no seed secret: it learns each
+    // seed from the ledger when it is revealed.
+    follower =
+        std::make_unique<tl::LedgerFollower>(ledger.get(), tl::EngineConfig{}, node_options.limits);
+    follower->Start();
+    backend = std::make_unique<tl::api::SplitBackend>(commands.get(), ledger.get(), follower.get(),
+                                                      node_options.limits);
+  }
+
   httplib::Server http;
-  service.Register(&http);
-  absl::StatusOr<int> port = tl::api::Bind(&http, server);
-  if (!port.ok()) {
-    std::fprintf(stderr, "ticketd: %s\n", std::string(port.status().message()).c_str());
-    return 1;
+  std::unique_ptr<tl::api::Api> service;
+  if (backend) {
+    service = std::make_unique<tl::api::Api>(backend.get(), api);
+    service->Register(&http);
+  } else {
+    // The engine role serves only its health.
+    http.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content(R"({"status":"ok"})", "application/json");
+    });
+    http.Get("/readyz", [&](const httplib::Request&, httplib::Response& res) {
+      absl::Status st = kafka_engine->status();
+      res.status = st.ok() ? 200 : 503;
+      res.set_content(
+          st.ok()
+              ? std::string(R"({"status":"ready"})")
+              : nlohmann::json{{"error",
+                                {{"code", "not_ready"}, {"message", std::string(st.message())}}}}
+                    .dump(),
+          "application/json");
+    });
   }
-  if (demo) {
+  absl::StatusOr<int> port = tl::api::Bind(&http, server);
+  if (!port.ok()) return fail(port.status());
+  if (demo && backend) {
     tl::pb::Command create;
     create.set_campaign_id("demo");
     create.set_time_ms(static_cast<uint64_t>(absl::ToUnixMillis(absl::Now())));
@@ -171,18 +276,20 @@ int main(int argc, char** argv) {
     c->set_win_bps(5000);
     c->set_admission_rate_per_s(20);
     bool exists = false;
-    engine.WithState(
+    backend->WithState(
         tl::PartitionFor("demo", node_options.partitions),
         [&](const tl::EngineState& s, uint64_t) { exists = s.Find("demo") != nullptr; });
-    if (!exists && !(*node)->Submit(create).ok()) {
+    if (!exists && !backend->Submit(create).ok()) {
       std::fprintf(stderr, "ticketd: could not create the demo campaign\n");
       return 1;
     }
   }
-  service.StartTicker();
+  if (service) service->StartTicker();
   std::thread serve([&] { http.listen_after_bind(); });
-  std::printf("ticketd listening on %s:%d (role %s, data dir %s, %d threads)\n",
-              server.host.c_str(), *port, role.c_str(), node_options.data_dir.c_str(),
+  std::printf("ticketd listening on %s:%d (role %s, %s, %d threads)\n", server.host.c_str(), *port,
+              role.c_str(),
+              role == "all" ? ("data dir " + node_options.data_dir).c_str()
+                            : ("kafka " + kafka.brokers).c_str(),
               server.threads);
   std::fflush(stdout);
 
@@ -191,16 +298,27 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "ticketd: %s: no new connections; draining\n", strsignal(sig));
   http.stop();
   serve.join();
-  service.StopTicker();
-  // Everything acknowledged is already durable in the commands log; let the
-  // engine decide it before stopping so a restart has nothing to catch up.
-  for (int p = 0; p < engine.partitions(); ++p) {
-    absl::StatusOr<uint64_t> end = (*node)->log().commands()->EndOffset(p);
-    if (end.ok()) (void)engine.WaitForCommands(p, *end, absl::Seconds(30));
+  if (service) service->StopTicker();
+  absl::Status st;
+  if (node) {
+    // Everything acknowledged is already durable in the commands log; let the
+    // engine decide it before stopping so a restart has nothing to catch up.
+    tl::Engine& engine = node->engine();
+    for (int p = 0; p < engine.partitions(); ++p) {
+      absl::StatusOr<uint64_t> end = node->log().commands()->EndOffset(p);
+      if (end.ok()) (void)engine.WaitForCommands(p, *end, absl::Seconds(30));
+    }
+    engine.Stop();
+    st = engine.status();
   }
-  engine.Stop();
-  absl::Status st = engine.status();
-  node->reset();
+  if (kafka_engine) {
+    kafka_engine->Stop();
+    st = kafka_engine->status();
+  }
+  if (follower) follower->Stop();
+  service.reset();
+  backend.reset();
+  node.reset();
   std::fprintf(stderr, "ticketd: stopped%s\n", st.ok() ? "" : " (the engine had failed)");
   return st.ok() ? 0 : 1;
 }

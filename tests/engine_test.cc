@@ -6,6 +6,7 @@
 #include <set>
 #include <thread>
 
+#include "engine/ledger_follower.h"
 #include "engine/node.h"
 #include "engine/record_frame.h"
 #include "tests/harness.h"
@@ -195,6 +196,43 @@ TEST(Recovery, RejectedUsersSurviveARestartAndClearOnEntry) {
   ASSERT_TRUE(node.ok());
   const CampaignState* c = (*node)->engine().partition(0).state().Find("c");
   EXPECT_EQ(c->rejected_users.at("late"), pb::REJECT_CAMPAIGN_FULL);
+}
+
+TEST(Follower, FoldsTheLedgerWithoutTheSecretAndLearnsTheSeedAtReveal) {
+  TempDir dir;
+  auto node = Node::Open(Options(dir.path()));
+  ASSERT_TRUE(node.ok());
+  ASSERT_TRUE((*node)->Submit(Create("c", 3, 5000)).ok());
+  for (int i = 0; i < 20; ++i)
+    ASSERT_TRUE((*node)->Submit(Entry("c", "u" + std::to_string(i))).ok());
+  LedgerFollower follower((*node)->log().ledger(), EngineConfig{});  // no secret
+  follower.Start();
+  Drain(**node);
+  uint64_t end = *(*node)->log().commands()->EndOffset(0);
+  ASSERT_TRUE(follower.WaitForCommands(0, end, absl::Seconds(10)).ok()) << follower.status();
+  Hash engine_digest = (*node)->engine().partition(0).state().digest;
+  follower.WithState(0, [&](const EngineState& s, uint64_t) {
+    EXPECT_EQ(s.digest, engine_digest);
+    EXPECT_EQ(s.Find("c")->seed, Seed{});  // not known before the reveal
+  });
+  pb::Command close = Harness::Cmd("c", kT0), reveal = Harness::Cmd("c", kT0);
+  close.mutable_close_campaign();
+  reveal.mutable_reveal_seed();
+  ASSERT_TRUE((*node)->Submit(close).ok());
+  ASSERT_TRUE((*node)->Submit(reveal).ok());
+  Drain(**node);
+  ASSERT_TRUE(follower.WaitForCommands(0, end + 2, absl::Seconds(10)).ok());
+  Seed engine_seed = (*node)->engine().partition(0).state().Find("c")->seed;
+  follower.WithState(0, [&](const EngineState& s, uint64_t) {
+    EXPECT_EQ(s.Find("c")->seed, engine_seed);  // learnt from SeedRevealed, checked
+    EXPECT_TRUE(s.Find("c")->snap.revealed());
+  });
+  follower.Stop();
+  // And it cannot decide.
+  EngineState empty;
+  EventList out;
+  EXPECT_TRUE(absl::IsFailedPrecondition(
+      Decide(empty, EngineConfig{}, Limits(), Create("x", 1, 1), 0, &out)));
 }
 
 TEST(EngineDamage, CorruptCommandStopsTheEngineNamingTheOffset) {

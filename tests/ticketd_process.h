@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <regex>
@@ -25,7 +26,14 @@ inline constexpr char kSeedSecret[] = "api-test-seed-secret-0123456789";
 class TicketdProcess {
  public:
   // Starts ticketd with `args` added; waits until it prints its port.
-  TicketdProcess(const std::string& data_dir, std::vector<std::string> args) {
+  TicketdProcess(const std::string& data_dir, std::vector<std::string> args)
+      : TicketdProcess(TL_TICKETD, {"--port", "0", "--data-dir", data_dir}, std::move(args),
+                       "listening on [0-9.]+:([0-9]+)") {}
+
+  // Starts `binary` with `base` + `args`; waits for a stdout line matching
+  // `ready` and keeps its first group (a port, or bootstrap servers).
+  TicketdProcess(const std::string& binary, std::vector<std::string> base,
+                 std::vector<std::string> args, const std::string& ready) {
     int out[2];
     if (pipe(out) != 0) return;
     pid_ = fork();
@@ -34,22 +42,24 @@ class TicketdProcess {
       close(out[0]);
       setenv("TICKETD_JWT_SECRET", kJwtSecret, 1);
       setenv("TICKETLEDGER_SEED_SECRET", kSeedSecret, 1);
-      std::vector<std::string> all = {TL_TICKETD, "--port", "0", "--data-dir", data_dir};
+      std::vector<std::string> all = {binary};
+      all.insert(all.end(), base.begin(), base.end());
       all.insert(all.end(), args.begin(), args.end());
       std::vector<char*> argv;
       for (auto& a : all) argv.push_back(a.data());
       argv.push_back(nullptr);
-      execv(TL_TICKETD, argv.data());
+      execv(binary.c_str(), argv.data());
       _exit(127);
     }
     close(out[1]);
     FILE* f = fdopen(out[0], "r");
     char line[512];
-    std::regex re("listening on [0-9.]+:([0-9]+)");
+    std::regex re(ready);
     std::cmatch m;
     while (f && std::fgets(line, sizeof line, f)) {
       if (std::regex_search(line, m, re)) {
-        port_ = std::stoi(m[1]);
+        match_ = m[1];
+        port_ = std::all_of(match_.begin(), match_.end(), ::isdigit) ? std::stoi(match_) : 0;
         break;
       }
     }
@@ -68,7 +78,8 @@ class TicketdProcess {
   }
 
   int port() const { return port_; }
-  bool ok() const { return port_ > 0; }
+  bool ok() const { return !match_.empty(); }
+  const std::string& match() const { return match_; }
   std::unique_ptr<httplib::Client> Client() const {
     auto c = std::make_unique<httplib::Client>("127.0.0.1", port_);
     c->set_keep_alive(true);
@@ -88,6 +99,7 @@ class TicketdProcess {
  private:
   pid_t pid_ = -1;
   int port_ = -1;
+  std::string match_;
 };
 
 inline std::string Token(const std::string& user, bool admin = false, int64_t ttl_s = 3600) {

@@ -87,25 +87,44 @@ absl::Status PartitionEngine::Recover() {
         "state store has folded ledger up to offset ", checkpoint_.ledger_next_offset(),
         " but partition ", partition_, " of the ledger ends at ", *end,
         " (the ledger lost records, or belongs to another store)"));
+  // Fold whole command answers only: buffer a command's events until its
+  // first event's command_events are all there.
+  std::vector<std::pair<pb::Event, LogRecord>> pending;
+  uint32_t pending_want = 0;
+  uint64_t read_from = checkpoint_.ledger_next_offset();
   pb::Event e;
-  while (checkpoint_.ledger_next_offset() < *end) {
-    if (absl::Status st = ledger_->Read(partition_, checkpoint_.ledger_next_offset(),
-                                        limits_.command_batch_max * 4, &in_);
+  while (read_from < *end) {
+    if (absl::Status st = ledger_->Read(partition_, read_from, limits_.command_batch_max * 4, &in_);
         !st.ok())
       return st;
     if (in_.empty()) break;
-    for (const LogRecord& r : in_) {
+    read_from = in_.back().offset + 1;
+    bool folded = false;
+    for (LogRecord& r : in_) {
       if (absl::Status st = DecodeEvent(r, partition_, &e); !st.ok()) return st;
-      if (e.sequence() < state_.next_sequence) continue;  // already folded
-      if (absl::Status st = Fold(&state_, config_, e, r.value); !st.ok())
-        return absl::DataLossError(absl::StrCat("ledger offset ", r.offset, ": ", st.message()));
-      if (e.command_offset() + 1 > checkpoint_.command_next_offset())
-        checkpoint_.set_command_next_offset(e.command_offset() + 1);
+      if (e.sequence() < state_.next_sequence + pending.size()) continue;  // already seen
+      if (pending.empty()) pending_want = e.command_events();
+      pending.emplace_back(e, std::move(r));
+      if (pending.size() < pending_want) continue;
+      for (auto& [event, record] : pending) {
+        if (absl::Status st = Fold(&state_, config_, event, record.value); !st.ok())
+          return absl::DataLossError(
+              absl::StrCat("ledger offset ", record.offset, ": ", st.message()));
+        if (event.command_offset() + 1 > checkpoint_.command_next_offset())
+          checkpoint_.set_command_next_offset(event.command_offset() + 1);
+      }
+      checkpoint_.set_ledger_next_offset(pending.back().second.offset + 1);
+      pending.clear();
+      folded = true;
     }
-    checkpoint_.set_ledger_next_offset(in_.back().offset + 1);
-    if (absl::Status st = Commit(); !st.ok()) return st;
-    if (on_progress) on_progress(checkpoint_.ledger_next_offset(), *end);
+    if (folded) {
+      if (absl::Status st = Commit(); !st.ok()) return st;
+    }
+    if (on_progress) on_progress(read_from, *end);
   }
+  // A torn answer at the tail (its writer died mid-write) stays unfolded:
+  // its command is decided again and its events written again with the
+  // same sequences, which every reader drops or folds exactly once.
   recovered_ = true;
   return absl::OkStatus();
 }
@@ -128,6 +147,7 @@ absl::StatusOr<size_t> PartitionEngine::Step(absl::Mutex* state_mu) {
     events_.Clear();
     if (absl::Status st = Decide(state_, config_, limits_, cmd, r.offset, &events_); !st.ok())
       return st;
+    if (!events_.empty()) events_[0].set_command_events(static_cast<uint32_t>(events_.size()));
     // Fold this command's events before deciding the next command.
     for (pb::Event& e : events_) {
       e.set_sequence(state_.next_sequence);

@@ -235,6 +235,47 @@ TEST(Follower, FoldsTheLedgerWithoutTheSecretAndLearnsTheSeedAtReveal) {
       Decide(empty, EngineConfig{}, Limits(), Create("x", 1, 1), 0, &out)));
 }
 
+TEST(Recovery, ATornAnswerIsDecidedAgainNotHalfFolded) {
+  // What a crashed Kafka writer can leave behind (the 2.0.2 mock keeps a
+  // dead transaction's records visible): only part of one command's answer.
+  TempDir clean_dir, torn_dir;
+  auto clean = Node::Open(Options(clean_dir.path()));
+  ASSERT_TRUE(clean.ok());
+  ASSERT_TRUE((*clean)->Submit(Create("c", 5, 10000)).ok());
+  ASSERT_TRUE((*clean)->Submit(Entry("c", "alice")).ok());
+  Drain(**clean);
+  std::vector<LogRecord> ledger;
+  ASSERT_TRUE((*clean)->log().ledger()->Read(0, 0, 100, &ledger).ok());
+  ASSERT_EQ(ledger.size(),
+            4u);  // CampaignCreated, then QueueEntered + EntryAdmitted + DrawResolved
+  {
+    auto torn = Node::Open(Options(torn_dir.path()));
+    ASSERT_TRUE(torn.ok());
+    std::vector<LogRecord> commands;
+    ASSERT_TRUE((*clean)->log().commands()->Read(0, 0, 100, &commands).ok());
+    ASSERT_TRUE((*torn)->log().commands()->Append(0, commands).ok());
+    ASSERT_TRUE((*torn)->log().ledger()->Append(0, {ledger[0]}).ok());
+    ASSERT_TRUE((*torn)->log().ledger()->Append(0, {ledger[1], ledger[2]}).ok());  // torn
+  }
+  auto torn = Node::Open(Options(torn_dir.path()));
+  ASSERT_TRUE(torn.ok()) << torn.status();
+  // Recovery folded the whole answer of command 0 only.
+  EXPECT_EQ((*torn)->engine().partition(0).state().next_sequence, 2u);
+  Drain(**torn);
+  EXPECT_EQ((*torn)->engine().partition(0).state().digest,
+            (*clean)->engine().partition(0).state().digest);
+  // Every reader folds each sequence once: the torn records, then the
+  // rewrite whose repeated sequences it drops.
+  LedgerFollower follower((*torn)->log().ledger(), EngineConfig{});
+  follower.Start();
+  ASSERT_TRUE(follower.WaitForCommands(0, 2, absl::Seconds(10)).ok()) << follower.status();
+  follower.Stop();
+  follower.WithState(0, [&](const EngineState& s, uint64_t) {
+    EXPECT_EQ(s.digest, (*clean)->engine().partition(0).state().digest);
+    EXPECT_EQ(s.Find("c")->snap.won(), 1u);
+  });
+}
+
 TEST(EngineDamage, CorruptCommandStopsTheEngineNamingTheOffset) {
   TempDir dir;
   auto node = Node::Open(Options(dir.path()));

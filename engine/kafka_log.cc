@@ -46,7 +46,7 @@ void KafkaLog::OnDelivery(rd_kafka_t*, const rd_kafka_message_t* m, void*) {
 
 absl::StatusOr<std::unique_ptr<KafkaLog>> KafkaLog::Open(const KafkaLogOptions& o) {
   if (o.brokers.empty()) return absl::InvalidArgumentError("kafka: no bootstrap servers");
-  if (o.partitions < 1) return absl::InvalidArgumentError("kafka: partitions must be >= 1");
+  if (o.partitions < 0) return absl::InvalidArgumentError("kafka: partitions must be >= 0");
   std::unique_ptr<KafkaLog> log(new KafkaLog());
   log->options_ = o;
   char err[512];
@@ -85,12 +85,12 @@ absl::StatusOr<std::unique_ptr<KafkaLog>> KafkaLog::Open(const KafkaLogOptions& 
 
   // Look the topic up; create it only if the brokers do not know it.
   absl::StatusOr<int> found = log->TopicPartitions();
-  if (!found.ok() && absl::IsNotFound(found.status())) {
+  if (!found.ok() && absl::IsNotFound(found.status()) && o.partitions > 0) {
     if (absl::Status st = log->CreateTopic(); !st.ok()) return st;
     found = log->TopicPartitions();
   }
   if (!found.ok()) return found.status();
-  if (*found != o.partitions)
+  if (o.partitions > 0 && *found != o.partitions)
     return absl::FailedPreconditionError(absl::StrCat("kafka topic ", o.topic, " has ", *found,
                                                       " partitions; configured ", o.partitions));
   log->partitions_ = *found;

@@ -34,9 +34,10 @@
 namespace tl {
 
 struct KafkaLogOptions {
-  std::string brokers;          // bootstrap.servers
-  std::string topic;            // e.g. ticketledger.commands
-  int partitions = 4;           // created with this many if missing; must match if present
+  std::string brokers;  // bootstrap.servers
+  std::string topic;    // e.g. ticketledger.commands
+  int partitions =
+      4;  // created with this many if missing, must match if present; 0 = adopt the topic's count
   int replication_factor = -1;  // -1 = the brokers' default
   // Passed to librdkafka as is (security.protocol, sasl.*, ssl.*, ...).
   std::map<std::string, std::string> properties;

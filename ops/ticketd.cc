@@ -63,10 +63,12 @@ int main(int argc, char** argv) {
   app.add_option("--data-dir", node_options.data_dir, "Data directory (log/ and state/)")
       ->envname("TICKETD_DATA_DIR")
       ->capture_default_str();
-  app.add_option("--partitions", node_options.partitions, "Log partitions (fixed at creation)")
-      ->envname("TICKETD_PARTITIONS")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 1024));
+  auto* partitions_opt = app.add_option("--partitions", node_options.partitions,
+                                        "Log partitions (fixed at creation; the Kafka roles adopt "
+                                        "the topics' count if not given)")
+                             ->envname("TICKETD_PARTITIONS")
+                             ->capture_default_str()
+                             ->check(CLI::Range(1, 1024));
   app.add_option("--host", server.host, "Listen address")
       ->envname("TICKETD_HOST")
       ->capture_default_str();
@@ -177,7 +179,7 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  kafka.partitions = node_options.partitions;
+  kafka.partitions = partitions_opt->count() > 0 ? node_options.partitions : 0;
   for (const std::string& kv : kafka_properties) {
     size_t eq = kv.find('=');
     if (eq == std::string::npos) {
@@ -215,6 +217,10 @@ int main(int argc, char** argv) {
     if (!ll.ok()) return fail(ll.status());
     commands = std::move(*cl);
     ledger = std::move(*ll);
+    if (commands->partitions() != ledger->partitions())
+      return fail(
+          absl::FailedPreconditionError("the commands and ledger topics differ in partitions"));
+    node_options.partitions = commands->partitions();
   }
   if (role == "all") {
     auto opened = tl::Node::Open(node_options);

@@ -103,14 +103,16 @@ absl::StatusOr<rd_kafka_t*> KafkaLog::NewConsumer() {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   // assign()-only: the group id is required by librdkafka but never sent
   // (no subscribe, no commit).
-  for (const auto& [k, v] :
-       std::map<std::string, std::string>{{"bootstrap.servers", options_.brokers},
-                                          {"group.id", "ticketledger-reader"},
-                                          {"enable.auto.commit", "false"},
-                                          {"enable.partition.eof", "true"},
-                                          {"isolation.level", "read_committed"},
-                                          {"auto.offset.reset", "earliest"},
-                                          {"fetch.wait.max.ms", "50"}}) {
+  for (const auto& [k, v] : std::map<std::string, std::string>{
+           {"bootstrap.servers", options_.brokers},
+           {"group.id", "ticketledger-reader"},
+           {"enable.auto.commit", "false"},
+           {"enable.partition.eof", "true"},
+           {"isolation.level", "read_committed"},
+           // A record that is gone (retention, truncation) must be an error,
+           // never a silent jump to whatever is left.
+           {"auto.offset.reset", "error"},
+           {"fetch.wait.max.ms", "50"}}) {
     if (absl::Status st = Set(conf, k, v); !st.ok()) {
       rd_kafka_conf_destroy(conf);
       return st;
@@ -147,6 +149,9 @@ absl::Status KafkaLog::CreateTopic() {
   rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(options_.topic.c_str(), options_.partitions,
                                                   options_.replication_factor, err, sizeof err);
   if (nt == nullptr) return absl::InvalidArgumentError(absl::StrCat("kafka topic: ", err));
+  // The ledger is the truth and the commands are its input: keep them all.
+  rd_kafka_NewTopic_set_config(nt, "retention.ms", "-1");
+  rd_kafka_NewTopic_set_config(nt, "retention.bytes", "-1");
   rd_kafka_queue_t* q = rd_kafka_queue_new(producer_);
   rd_kafka_AdminOptions_t* ao =
       rd_kafka_AdminOptions_new(producer_, RD_KAFKA_ADMIN_OP_CREATETOPICS);
@@ -340,6 +345,15 @@ absl::Status KafkaLog::Read(int partition, uint64_t from, size_t max_records,
     if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
       rd_kafka_message_destroy(m);
       break;
+    }
+    if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
+        m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
+      rd_kafka_message_destroy(m);
+      reader.positioned = false;
+      return absl::DataLossError(absl::StrCat(
+          "kafka topic ", options_.topic, ", partition ", partition, ", offset ", reader.next,
+          ": no longer in the topic (deleted by retention?); a ticketledger topic must keep "
+          "every record (retention.ms=-1)"));
     }
     if (m->err) {
       absl::Status st = Kafka("fetch", m->err);

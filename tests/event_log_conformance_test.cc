@@ -216,6 +216,27 @@ TEST(KafkaLog, BrokersDownFailsPromptlyAndAcknowledgesNothing) {
   ASSERT_EQ(rd_kafka_mock_broker_set_up(cluster.get(), 1), RD_KAFKA_RESP_ERR_NO_ERROR);
 }
 
+TEST(KafkaLog, RecordsDeletedByRetentionAreDataLossNotSkipped) {
+  // The mock keeps at most 5 MiB per partition and drops the oldest records,
+  // as a topic with retention would.
+  MockCluster cluster(1);
+  cluster.CreateTopic("retained", 1);
+  KafkaLogOptions o;
+  o.brokers = cluster.bootstraps();
+  o.topic = "retained";
+  o.partitions = 1;
+  o.properties["log_level"] = "0";
+  auto log = KafkaLog::Open(o);
+  ASSERT_TRUE(log.ok()) << log.status();
+  std::vector<LogRecord> batch;
+  for (int i = 0; i < 1000; ++i) batch.push_back({0, "k", std::string(1000, 'x')});
+  for (int i = 0; i < 7; ++i) ASSERT_TRUE((*log)->Append(0, batch).ok());  // ~7 MB
+  std::vector<LogRecord> out;
+  absl::Status st = (*log)->Read(0, 0, 10, &out);
+  EXPECT_TRUE(absl::IsDataLoss(st)) << st;
+  EXPECT_NE(st.message().find("offset 0: no longer in the topic"), std::string_view::npos) << st;
+}
+
 TEST(KafkaLog, TopicWithAnotherPartitionCountIsRefused) {
   MockCluster cluster(1);
   cluster.CreateTopic("sized", 2);

@@ -9,6 +9,7 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <random>
 
 #include "engine/kafka_log.h"
 #include "engine/ledger_follower.h"
@@ -135,6 +136,82 @@ TEST(Split, ThreeProcessesMatchSingleNodeDigests) {
   auto ledger = KafkaLog::Open(o);
   ASSERT_TRUE(ledger.ok()) << ledger.status();
   ExpectSameAsSingleNode(commands->get(), ledger->get(), dir.Sub("single"));
+}
+
+TEST(Split, EngineKilledAtRandomPointsDecidesEveryCommandExactlyOnce) {
+  TempDir dir;
+  TicketdProcess mock(TL_TICKETCTL, {"kafka-mock"}, {}, "^([0-9.:,]+)");
+  ASSERT_TRUE(mock.ok());
+  KafkaLogOptions o;
+  o.brokers = mock.match();
+  o.partitions = kPartitions;
+  o.properties["log_level"] = "3";
+  o.topic = "ticketledger.commands";
+  auto commands = KafkaLog::Open(o);
+  ASSERT_TRUE(commands.ok()) << commands.status();
+  // Sized to stay under the mock's 5 MiB per partition (it drops older
+  // records beyond that, which readers rightly refuse as data loss).
+  std::map<int, std::vector<LogRecord>> batches;
+  auto add = [&](const pb::Command& c) {
+    int p = PartitionFor(c.campaign_id(), kPartitions);
+    batches[p].push_back({0, c.campaign_id(), c.SerializeAsString()});
+    if (batches[p].size() == 200) {
+      ASSERT_TRUE((*commands)->Append(p, batches[p]).ok());
+      batches[p].clear();
+    }
+  };
+  for (const char* id : {"alpha", "beta"}) {
+    pb::Command c;
+    c.set_campaign_id(id);
+    c.set_time_ms(1767225600000);
+    c.mutable_create_campaign()->set_stock(300);
+    c.mutable_create_campaign()->set_win_bps(500);
+    add(c);
+  }
+  for (int i = 0; i < 3000; ++i) {
+    for (const char* id : {"alpha", "beta"}) {
+      pb::Command c;
+      c.set_campaign_id(id);
+      c.set_time_ms(1767225600000 + i);
+      c.mutable_request_entry()->set_user_id("u" + std::to_string(i));
+      add(c);
+    }
+  }
+  for (auto& [p, records] : batches) {
+    if (!records.empty()) {
+      ASSERT_TRUE((*commands)->Append(p, records).ok());
+    }
+  }
+
+  std::vector<std::string> args = {"--role", "engine", "--kafka-brokers", mock.match()};
+  std::mt19937_64 rng(7);
+  int kills = 0;
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    TicketdProcess engine(dir.Sub("engine"), args);
+    ASSERT_TRUE(engine.ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(10 + rng() % 150));
+    kills += engine.Kill(SIGKILL) == -SIGKILL;
+  }
+  EXPECT_EQ(kills, 10);
+  TicketdProcess engine(dir.Sub("engine"), args);
+  ASSERT_TRUE(engine.ok());
+  o.topic = "ticketledger.ledger";
+  auto ledger = KafkaLog::Open(o);
+  ASSERT_TRUE(ledger.ok()) << ledger.status();
+  ExpectSameAsSingleNode(commands->get(), ledger->get(), dir.Sub("single"));
+  EXPECT_EQ(engine.Kill(SIGTERM), 0);
+  // How much killed engines left behind: records beyond the folded events.
+  uint64_t records = 0;
+  for (int p = 0; p < kPartitions; ++p) {
+    std::vector<LogRecord> recs;
+    for (uint64_t at = 0, end = *(*ledger)->EndOffset(p); at < end; at = recs.back().offset + 1) {
+      ASSERT_TRUE((*ledger)->Read(p, at, 10000, &recs).ok());
+      if (recs.empty()) break;
+      records += recs.size();
+    }
+  }
+  std::printf("engine killed %d times; ledger holds %llu records for %d events\n", kills,
+              static_cast<unsigned long long>(records), 2 * (1 + 3 * 3000));
 }
 
 }  // namespace

@@ -102,17 +102,17 @@ absl::StatusOr<rd_kafka_t*> KafkaLog::NewConsumer() {
   char err[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   // assign()-only: the group id is required by librdkafka but never sent
-  // (no subscribe, no commit).
-  for (const auto& [k, v] : std::map<std::string, std::string>{
-           {"bootstrap.servers", options_.brokers},
-           {"group.id", "ticketledger-reader"},
-           {"enable.auto.commit", "false"},
-           {"enable.partition.eof", "true"},
-           {"isolation.level", "read_committed"},
-           // A record that is gone (retention, truncation) must be an error,
-           // never a silent jump to whatever is left.
-           {"auto.offset.reset", "error"},
-           {"fetch.wait.max.ms", "50"}}) {
+  // (no subscribe, no commit). auto.offset.reset=error: a record that is gone
+  // (retention, truncation) must be an error, never a silent jump to
+  // whatever is left.
+  for (const auto& [k, v] :
+       std::map<std::string, std::string>{{"bootstrap.servers", options_.brokers},
+                                          {"group.id", "ticketledger-reader"},
+                                          {"enable.auto.commit", "false"},
+                                          {"enable.partition.eof", "true"},
+                                          {"isolation.level", "read_committed"},
+                                          {"auto.offset.reset", "error"},
+                                          {"fetch.wait.max.ms", "50"}}) {
     if (absl::Status st = Set(conf, k, v); !st.ok()) {
       rd_kafka_conf_destroy(conf);
       return st;

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/decide.h"
 #include "engine/fold.h"
+#include "engine/sequence_check.h"
 
 namespace tl {
 
@@ -92,6 +93,7 @@ absl::Status PartitionEngine::Recover() {
   std::vector<std::pair<pb::Event, LogRecord>> pending;
   uint32_t pending_want = 0;
   uint64_t read_from = checkpoint_.ledger_next_offset();
+  SequenceCheck seen;
   pb::Event e;
   while (read_from < *end) {
     if (absl::Status st = ledger_->Read(partition_, read_from, limits_.command_batch_max * 4, &in_);
@@ -102,7 +104,11 @@ absl::Status PartitionEngine::Recover() {
     bool folded = false;
     for (LogRecord& r : in_) {
       if (absl::Status st = DecodeEvent(r, partition_, &e); !st.ok()) return st;
-      if (e.sequence() < state_.next_sequence + pending.size()) continue;  // already seen
+      if (e.sequence() < state_.next_sequence + pending.size()) {  // already seen: the same?
+        if (absl::Status st = seen.Repeat(e.sequence(), r.value, r.offset); !st.ok()) return st;
+        continue;
+      }
+      seen.Saw(e.sequence(), r.value);
       if (pending.empty()) pending_want = e.command_events();
       pending.emplace_back(e, std::move(r));
       if (pending.size() < pending_want) continue;

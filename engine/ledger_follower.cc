@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/engine.h"
 #include "engine/fold.h"
+#include "engine/sequence_check.h"
 
 namespace tl {
 
@@ -38,6 +39,7 @@ void LedgerFollower::Run(int p) {
   std::vector<LogRecord> records;
   pb::Event e;
   uint64_t next = 0;
+  SequenceCheck seen;
   while (!stop_) {
     absl::Status st = ledger_->Read(p, next, limits_.command_batch_max * 4, &records);
     if (st.ok() && records.empty()) {
@@ -49,12 +51,16 @@ void LedgerFollower::Run(int p) {
       if (!st.ok()) break;
       st = DecodeEvent(r, p, &e);
       if (!st.ok()) break;
-      if (e.sequence() < part.state.next_sequence) continue;  // already folded
+      if (e.sequence() < part.state.next_sequence) {  // already folded: the same record?
+        st = seen.Repeat(e.sequence(), r.value, r.offset);
+        continue;
+      }
       st = Fold(&part.state, config_, e, r.value);
       if (!st.ok()) {
         st = absl::DataLossError(absl::StrCat("ledger offset ", r.offset, ": ", st.message()));
         break;
       }
+      seen.Saw(e.sequence(), r.value);
       part.decided_end = std::max(part.decided_end, e.command_offset() + 1);
       part.recent.push_back(e);
       if (part.recent.size() > recent_events_max_) part.recent.pop_front();

@@ -276,6 +276,47 @@ TEST(Recovery, ATornAnswerIsDecidedAgainNotHalfFolded) {
   });
 }
 
+TEST(EngineDamage, ARepeatedSequenceIsDroppedOnlyIfItIsTheSameRecord) {
+  TempDir dir;
+  std::vector<LogRecord> ledger;
+  Hash digest{};
+  {
+    auto node = Node::Open(Options(dir.path()));
+    ASSERT_TRUE(node.ok());
+    ASSERT_TRUE((*node)->Submit(Create("c", 5, 10000)).ok());
+    ASSERT_TRUE((*node)->Submit(Entry("c", "alice")).ok());
+    Drain(**node);
+    digest = (*node)->engine().partition(0).state().digest;
+    ASSERT_TRUE((*node)->log().ledger()->Read(0, 0, 100, &ledger).ok());
+    // A retry delivered twice: the very same record again.
+    ASSERT_TRUE((*node)->log().ledger()->Append(0, {ledger[2]}).ok());
+  }
+  std::filesystem::remove_all(dir.Sub("state"));
+  {
+    auto node = Node::Open(Options(dir.path()));  // recovery drops the identical repeat
+    ASSERT_TRUE(node.ok()) << node.status();
+    EXPECT_EQ((*node)->engine().partition(0).state().digest, digest);
+    // A forged record at a sequence already folded.
+    pb::Event forged;
+    ASSERT_TRUE(forged.ParseFromString(ledger[3].value));
+    forged.mutable_draw_resolved()->set_outcome(pb::OUTCOME_LOST);
+    ASSERT_TRUE((*node)->log().ledger()->Append(0, {{0, "c", forged.SerializeAsString()}}).ok());
+    LedgerFollower follower((*node)->log().ledger(), EngineConfig{});
+    follower.Start();
+    EXPECT_FALSE(follower.WaitForCommands(0, 99, absl::Seconds(5)).ok());
+    follower.Stop();
+    absl::Status st = follower.status();
+    EXPECT_TRUE(absl::IsDataLoss(st)) << st;
+    EXPECT_NE(st.message().find("a different record at sequence 4"), std::string_view::npos) << st;
+  }
+  std::filesystem::remove_all(dir.Sub("state"));
+  auto node = Node::Open(Options(dir.path()));
+  EXPECT_TRUE(absl::IsDataLoss(node.status())) << node.status();
+  EXPECT_NE(node.status().message().find("a different record at sequence 4"),
+            std::string_view::npos)
+      << node.status();
+}
+
 TEST(EngineDamage, CorruptCommandStopsTheEngineNamingTheOffset) {
   TempDir dir;
   auto node = Node::Open(Options(dir.path()));

@@ -20,16 +20,6 @@ absl::Status NodeBackend::Ready() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<CommandPosition> SplitBackend::Submit(const pb::Command& c) {
-  CommandPosition pos;
-  pos.partition = PartitionFor(c.campaign_id(), commands_->partitions());
-  absl::StatusOr<uint64_t> offset =
-      commands_->Append(pos.partition, {LogRecord{0, c.campaign_id(), c.SerializeAsString()}});
-  if (!offset.ok()) return offset.status();
-  pos.offset = *offset;
-  return pos;
-}
-
 absl::Status SplitBackend::Ready() {
   if (absl::Status st = follower_->status(); !st.ok()) return st;
   if (uint64_t lag = follower_->lag(); lag > 10'000)

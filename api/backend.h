@@ -61,7 +61,9 @@ class SplitBackend final : public ApiBackend {
       : commands_(commands), ledger_(ledger), follower_(follower), limits_(limits) {}
   int partitions() const override { return commands_->partitions(); }
   const Limits& limits() const override { return limits_; }
-  absl::StatusOr<CommandPosition> Submit(const pb::Command& c) override;
+  absl::StatusOr<CommandPosition> Submit(const pb::Command& c) override {
+    return AppendCommand(commands_, c);
+  }
   void WithState(int p, const std::function<void(const EngineState&, uint64_t)>& fn) override {
     follower_->WithState(p, fn);
   }

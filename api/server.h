@@ -30,11 +30,10 @@
 namespace tl::api {
 
 struct ApiOptions {
-  std::string jwt_secret;             // HS256 key for user and admin tokens
-  size_t body_bytes_max = 16 * 1024;  // larger bodies get 413
-  int wait_s_max = 10;                // cap for `Prefer: wait=N`
-  uint64_t tick_ms = 100;             // waiting-room tick interval
-  double user_rate_per_s = 5;         // token bucket per user (0 = off)
+  std::string jwt_secret;      // HS256 key for user and admin tokens
+  int wait_s_max = 10;         // cap for `Prefer: wait=N`
+  uint64_t tick_ms = 100;      // waiting-room tick interval
+  double user_rate_per_s = 5;  // token bucket per user (0 = off)
   double user_burst = 10;
   double ip_rate_per_s = 0;  // token bucket per client address (0 = off)
   double ip_burst = 100;

@@ -26,16 +26,18 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Open(const NodeOptions& options) {
   return node;
 }
 
-absl::StatusOr<CommandPosition> Node::Submit(const pb::Command& command) {
+absl::StatusOr<CommandPosition> AppendCommand(EventLog* commands, const pb::Command& command) {
   CommandPosition pos;
-  pos.partition = PartitionFor(command.campaign_id(), options_.partitions);
-  std::vector<LogRecord> records(1);
-  records[0].key = command.campaign_id();
-  records[0].value = command.SerializeAsString();
-  absl::StatusOr<uint64_t> offset = log_->commands()->Append(pos.partition, std::move(records));
+  pos.partition = PartitionFor(command.campaign_id(), commands->partitions());
+  absl::StatusOr<uint64_t> offset = commands->Append(
+      pos.partition, {LogRecord{0, command.campaign_id(), command.SerializeAsString()}});
   if (!offset.ok()) return offset.status();
   pos.offset = *offset;
   return pos;
+}
+
+absl::StatusOr<CommandPosition> Node::Submit(const pb::Command& command) {
+  return AppendCommand(log_->commands(), command);
 }
 
 absl::Status EventsForCommand(EventLog* ledger, int partition, uint64_t command_offset,

@@ -31,6 +31,10 @@ struct CommandPosition {
   uint64_t offset = 0;
 };
 
+// Appends one command to `commands`, in its campaign's partition (durable on
+// return). The one way commands enter a log, for every role.
+absl::StatusOr<CommandPosition> AppendCommand(EventLog* commands, const pb::Command& command);
+
 class Node {
  public:
   // Opens (creating if missing) the data directory and recovers the engine

@@ -169,7 +169,6 @@ int main(int argc, char** argv) {
     return 2;
   }
   server.body_bytes_max = std::max<size_t>(server.body_bytes_max, 64);
-  api.body_bytes_max = server.body_bytes_max;
 
   // Signals are taken by one thread with sigwait; block them everywhere first.
   sigset_t signals;

@@ -2,9 +2,10 @@
 // of one RocksDB database, so a single-node ticketd needs no other server.
 // Record framing, checksums and recovery are described in LOG_FORMAT.md.
 //
-// Group commit: appenders queue up; the first in line becomes the leader,
-// takes everyone queued behind it (up to Limits::append_batch_max records),
-// writes them as one WriteBatch with sync=true and wakes them all. Many
+// Group commit (group_commit.h): appenders queue up; the first in line becomes
+// the leader, takes everyone queued behind it (up to
+// Limits::append_batch_max records), writes them as one WriteBatch with
+// sync=true and wakes them all. Many
 // concurrent appenders therefore share one fsync, and offsets are assigned in
 // queue order with no gap, even across a crash (the WriteBatch is atomic).
 #pragma once
@@ -20,6 +21,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "engine/event_log.h"
+#include "engine/group_commit.h"
 #include "engine/limits.h"
 
 namespace tl {
@@ -59,7 +61,7 @@ class EmbeddedLog final : public EventLog {
   const Limits limits_;
 
   absl::Mutex mu_;
-  std::deque<Writer*> writers_ ABSL_GUARDED_BY(mu_);
+  GroupCommitQueue<Writer> writers_ ABSL_GUARDED_BY(mu_);
   std::vector<uint64_t> next_offset_ ABSL_GUARDED_BY(mu_);  // assigned, maybe not yet durable
   absl::Status failed_ ABSL_GUARDED_BY(mu_);                // sticky after a failed sync
   std::vector<uint64_t> durable_end_ ABSL_GUARDED_BY(mu_);  // readable end per partition

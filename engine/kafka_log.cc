@@ -51,25 +51,21 @@ absl::StatusOr<std::unique_ptr<KafkaLog>> KafkaLog::Open(const KafkaLogOptions& 
   log->options_ = o;
   char err[512];
 
-  rd_kafka_conf_t* pconf = rd_kafka_conf_new();
-  for (const auto& [k, v] :
-       std::map<std::string, std::string>{{"bootstrap.servers", o.brokers},
-                                          {"enable.idempotence", "true"},
-                                          {"acks", "all"},
-                                          {"linger.ms", "1"},
-                                          {"message.timeout.ms", std::to_string(Ms(o.timeout))}}) {
-    if (absl::Status st = Set(pconf, k, v); !st.ok()) return st;
-  }
-  for (const auto& [k, v] : o.properties) {
-    if (absl::Status st = Set(pconf, k, v); !st.ok()) return st;
-  }
-  if (!o.transactional_id.empty()) {
-    if (absl::Status st = Set(pconf, "transactional.id", o.transactional_id); !st.ok()) return st;
-  }
-  rd_kafka_conf_set_dr_msg_cb(pconf, &KafkaLog::OnDelivery);
-  log->producer_ = rd_kafka_new(RD_KAFKA_PRODUCER, pconf, err, sizeof err);
-  if (log->producer_ == nullptr)
+  std::map<std::string, std::string> fixed;
+  if (!o.transactional_id.empty()) fixed["transactional.id"] = o.transactional_id;
+  absl::StatusOr<rd_kafka_conf_t*> pconf =
+      log->NewConf({{"enable.idempotence", "true"},
+                    {"acks", "all"},
+                    {"linger.ms", "1"},
+                    {"message.timeout.ms", std::to_string(Ms(o.timeout))}},
+                   fixed);
+  if (!pconf.ok()) return pconf.status();
+  rd_kafka_conf_set_dr_msg_cb(*pconf, &KafkaLog::OnDelivery);
+  log->producer_ = rd_kafka_new(RD_KAFKA_PRODUCER, *pconf, err, sizeof err);
+  if (log->producer_ == nullptr) {
+    rd_kafka_conf_destroy(*pconf);  // still ours when rd_kafka_new fails
     return absl::UnavailableError(absl::StrCat("kafka producer: ", err));
+  }
   if (!o.transactional_id.empty()) {
     if (rd_kafka_error_t* e = rd_kafka_init_transactions(log->producer_, Ms(o.timeout))) {
       absl::Status st = absl::UnavailableError(
@@ -98,34 +94,42 @@ absl::StatusOr<std::unique_ptr<KafkaLog>> KafkaLog::Open(const KafkaLogOptions& 
   return log;
 }
 
-absl::StatusOr<rd_kafka_t*> KafkaLog::NewConsumer() {
-  char err[512];
+absl::StatusOr<rd_kafka_conf_t*> KafkaLog::NewConf(
+    const std::map<std::string, std::string>& defaults,
+    const std::map<std::string, std::string>& fixed) const {
+  // The operator's properties override the defaults (security, tuning), not
+  // what ticketledger's correctness needs (`fixed`).
+  const std::map<std::string, std::string> brokers = {{"bootstrap.servers", options_.brokers}};
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  for (const auto* props : {&brokers, &defaults, &options_.properties, &fixed}) {
+    for (const auto& [k, v] : *props) {
+      if (absl::Status st = Set(conf, k, v); !st.ok()) {
+        rd_kafka_conf_destroy(conf);
+        return st;
+      }
+    }
+  }
+  return conf;
+}
+
+absl::StatusOr<rd_kafka_t*> KafkaLog::NewConsumer() {
   // assign()-only: the group id is required by librdkafka but never sent
   // (no subscribe, no commit). auto.offset.reset=error: a record that is gone
   // (retention, truncation) must be an error, never a silent jump to
   // whatever is left.
-  for (const auto& [k, v] :
-       std::map<std::string, std::string>{{"bootstrap.servers", options_.brokers},
-                                          {"group.id", "ticketledger-reader"},
-                                          {"enable.auto.commit", "false"},
-                                          {"enable.partition.eof", "true"},
-                                          {"isolation.level", "read_committed"},
-                                          {"auto.offset.reset", "error"},
-                                          {"fetch.wait.max.ms", "50"}}) {
-    if (absl::Status st = Set(conf, k, v); !st.ok()) {
-      rd_kafka_conf_destroy(conf);
-      return st;
-    }
+  absl::StatusOr<rd_kafka_conf_t*> conf = NewConf({{"group.id", "ticketledger-reader"},
+                                                   {"enable.auto.commit", "false"},
+                                                   {"enable.partition.eof", "true"},
+                                                   {"isolation.level", "read_committed"},
+                                                   {"auto.offset.reset", "error"},
+                                                   {"fetch.wait.max.ms", "50"}});
+  if (!conf.ok()) return conf.status();
+  char err[512];
+  rd_kafka_t* consumer = rd_kafka_new(RD_KAFKA_CONSUMER, *conf, err, sizeof err);
+  if (consumer == nullptr) {
+    rd_kafka_conf_destroy(*conf);  // still ours when rd_kafka_new fails
+    return absl::UnavailableError(absl::StrCat("kafka consumer: ", err));
   }
-  for (const auto& [k, v] : options_.properties) {
-    if (absl::Status st = Set(conf, k, v); !st.ok()) {
-      rd_kafka_conf_destroy(conf);
-      return st;
-    }
-  }
-  rd_kafka_t* consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
-  if (consumer == nullptr) return absl::UnavailableError(absl::StrCat("kafka consumer: ", err));
   return consumer;
 }
 
@@ -205,13 +209,11 @@ absl::StatusOr<uint64_t> KafkaLog::Append(int partition, std::vector<LogRecord> 
   w.partition = partition;
   w.records = &records;
   absl::MutexLock lock(&append_mu_);
-  writers_.push_back(&w);
-  while (!w.done && writers_.front() != &w) w.cv.Wait(&append_mu_);
-  if (w.done) return w.result;
+  if (!writers_.Enter(&w, &append_mu_)) return w.result;
 
   // Leader: produce every queued writer's records in order, then wait for
   // all delivery reports (acks=all) before answering any of them.
-  std::vector<Writer*> group(writers_.begin(), writers_.end());
+  std::vector<Writer*> group(writers_.queued().begin(), writers_.queued().end());
   std::vector<std::vector<Delivery>> deliveries(group.size());
   append_mu_.Unlock();
   absl::Status status;
@@ -288,11 +290,8 @@ absl::StatusOr<uint64_t> KafkaLog::Append(int partition, std::vector<LogRecord> 
     } else {
       x->result = st.ok() ? absl::UnavailableError("kafka: record not delivered") : st;
     }
-    x->done = true;
-    writers_.erase(writers_.begin());
-    if (x != &w) x->cv.Signal();
   }
-  if (!writers_.empty()) writers_.front()->cv.Signal();
+  writers_.Finish(group.size(), &w);
   return w.result;
 }
 

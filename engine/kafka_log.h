@@ -30,6 +30,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "engine/event_log.h"
+#include "engine/group_commit.h"
 
 namespace tl {
 
@@ -77,7 +78,7 @@ class KafkaLog final : public EventLog {
   rd_kafka_t* meta_ = nullptr;  // a consumer handle for watermark queries only
 
   absl::Mutex append_mu_;
-  std::vector<Writer*> writers_ ABSL_GUARDED_BY(append_mu_);
+  GroupCommitQueue<Writer> writers_ ABSL_GUARDED_BY(append_mu_);
 
   // One assign()-only reader per partition (no group traffic), created on
   // first use and kept positioned, so partitions read by different threads
@@ -88,6 +89,11 @@ class KafkaLog final : public EventLog {
     uint64_t next = 0;               // guarded by mu: where it is positioned
     bool positioned = false;         // guarded by mu
   };
+  // A librdkafka config: bootstrap servers, `defaults`, options_.properties
+  // over them, then `fixed` over everything.
+  absl::StatusOr<rd_kafka_conf_t*> NewConf(
+      const std::map<std::string, std::string>& defaults,
+      const std::map<std::string, std::string>& fixed = {}) const;
   absl::StatusOr<rd_kafka_t*> NewConsumer();
   std::vector<std::unique_ptr<Reader>> readers_;
 };

@@ -11,8 +11,9 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # helpers: HMAC/SHA-256, record checksums, the CLI, HTTP and JSON
   libssl-dev zlib1g-dev libcli11-dev libcpp-httplib-dev nlohmann-json3-dev
-  # the demo and the HTTP benchmark (nginx for FRONT=nginx)
-  curl wrk nginx-light
+  # the demo and the HTTP benchmark (nginx for FRONT=nginx); kcat reads the
+  # Kafka topics as the README shows
+  curl wrk nginx-light kcat
   # tests: regenerating draw vectors independently
   openssl bc
 )

@@ -3,6 +3,8 @@
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
+#include <cstdio>
+
 #include "absl/strings/str_cat.h"
 #include "engine/decide.h"
 #include "engine/fold.h"
@@ -166,7 +168,8 @@ absl::StatusOr<size_t> PartitionEngine::Step(absl::Mutex* state_mu) {
   lock.Release();
   if (!out.empty()) {
     const uint64_t n_events = out.size();
-    absl::StatusOr<uint64_t> first = ledger_->Append(partition_, std::move(out));
+    absl::StatusOr<uint64_t> first =
+        ledger_->AppendAnswering(partition_, std::move(out), in_.back().offset + 1);
     if (!first.ok()) return first.status();
     // Kafka may leave a gap (a transaction marker) but never goes back.
     if (*first < checkpoint_.ledger_next_offset())
@@ -182,22 +185,37 @@ absl::StatusOr<size_t> PartitionEngine::Step(absl::Mutex* state_mu) {
 }
 
 Engine::Engine(EventLog* commands, EventLog* ledger, StateStore* store, EngineConfig config,
-               Limits limits)
+               Limits limits, std::vector<int> owned)
     : commands_(commands) {
-  for (int p = 0; p < commands->partitions(); ++p) {
-    auto part = std::make_unique<Part>();
-    part->engine = std::make_unique<PartitionEngine>(p, commands, ledger, store, config, limits);
-    parts_.push_back(std::move(part));
+  parts_.resize(commands->partitions());
+  if (owned.empty()) {
+    for (int p = 0; p < commands->partitions(); ++p) owned.push_back(p);
+  }
+  for (int p : owned) {
+    if (p < 0 || p >= commands->partitions() || parts_[p]) continue;
+    parts_[p] = std::make_unique<Part>();
+    parts_[p]->engine =
+        std::make_unique<PartitionEngine>(p, commands, ledger, store, config, limits);
   }
 }
 
 Engine::~Engine() { Stop(); }
 
+std::vector<int> Engine::owned() const {
+  std::vector<int> out;
+  for (int p = 0; p < partitions(); ++p) {
+    if (parts_[p]) out.push_back(p);
+  }
+  return out;
+}
+
 absl::Status Engine::Recover() {
   for (auto& part : parts_) {
+    if (!part) continue;
     absl::MutexLock lock(&part->mu);
     if (absl::Status st = part->engine->Recover(); !st.ok()) return st;
     part->decided_end = part->engine->checkpoint().command_next_offset();
+    part->decided_end_seen = part->decided_end;
   }
   return absl::OkStatus();
 }
@@ -205,29 +223,56 @@ absl::Status Engine::Recover() {
 void Engine::Start() {
   stop_ = false;
   for (auto& part : parts_) {
-    part->thread = std::thread([this, p = part.get()] { Run(p); });
+    if (part) part->thread = std::thread([this, p = part.get()] { Run(p); });
   }
 }
 
 void Engine::Stop() {
   stop_ = true;
   for (auto& part : parts_) {
-    if (part->thread.joinable()) part->thread.join();
+    if (part && part->thread.joinable()) part->thread.join();
   }
 }
 
 void Engine::Run(Part* part) {
   PartitionEngine& pe = *part->engine;
+  absl::Duration backoff = absl::Milliseconds(50);
   while (!stop_) {
-    absl::StatusOr<size_t> n = pe.Step(&part->mu);
+    absl::StatusOr<size_t> n = 0;
+    if (!pe.recovered()) {
+      absl::MutexLock lock(&part->mu);
+      absl::Status st = pe.Recover();
+      if (st.ok()) part->decided_end = pe.checkpoint().command_next_offset();
+      n = st.ok() ? absl::StatusOr<size_t>(0) : st;
+    }
+    if (n.ok() && pe.recovered()) n = pe.Step(&part->mu);
     {
       absl::MutexLock lock(&part->mu);
       if (!n.ok()) {
+        if (n.status() != part->error)  // say each new trouble once, on stderr
+          std::fprintf(stderr, "engine: partition %d: %s\n", pe.partition(),
+                       n.status().ToString().c_str());
         part->error = n.status();
-        return;
+        part->failing = true;
+        if (!absl::IsUnavailable(n.status()) && !absl::IsDeadlineExceeded(n.status())) return;
+      } else {
+        if (!part->error.ok())
+          std::fprintf(stderr, "engine: partition %d: recovered\n", pe.partition());
+        part->error = absl::OkStatus();
+        part->failing = false;
+        part->decided_end = pe.checkpoint().command_next_offset();
+        part->decided_end_seen = part->decided_end;
       }
-      part->decided_end = pe.checkpoint().command_next_offset();
     }
+    if (!n.ok()) {
+      // The log is unavailable: wait and recover (Step demands it after an
+      // error), doubling the wait up to 5 s.
+      for (absl::Time until = absl::Now() + backoff; !stop_ && absl::Now() < until;)
+        absl::SleepFor(absl::Milliseconds(10));
+      backoff = std::min(backoff * 2, absl::Seconds(5));
+      continue;
+    }
+    backoff = absl::Milliseconds(50);
     if (*n == 0) {
       commands_->WaitForData(pe.partition(), pe.checkpoint().command_next_offset(),
                              absl::Milliseconds(50));
@@ -236,6 +281,9 @@ void Engine::Run(Part* part) {
 }
 
 absl::Status Engine::WaitForCommands(int partition, uint64_t command_end, absl::Duration timeout) {
+  if (!owns(partition))
+    return absl::FailedPreconditionError(
+        absl::StrCat("partition ", partition, " is not served by this engine"));
   Part& part = *parts_[partition];
   absl::MutexLock lock(&part.mu);
   auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(part.mu) {
@@ -247,6 +295,10 @@ absl::Status Engine::WaitForCommands(int partition, uint64_t command_end, absl::
 }
 
 void Engine::WithState(int partition, const std::function<void(const EngineState&, uint64_t)>& fn) {
+  if (!owns(partition)) {
+    fn(EngineState{}, 0);
+    return;
+  }
   Part& part = *parts_[partition];
   absl::MutexLock lock(&part.mu);
   fn(part.engine->state(), part.decided_end);
@@ -254,6 +306,7 @@ void Engine::WithState(int partition, const std::function<void(const EngineState
 
 absl::Status Engine::status() {
   for (auto& part : parts_) {
+    if (!part) continue;
     absl::MutexLock lock(&part->mu);
     if (!part->error.ok()) return part->error;
   }

@@ -60,6 +60,7 @@ class PartitionEngine {
   const EngineState& state() const { return state_; }
   const pb::Checkpoint& checkpoint() const { return checkpoint_; }
   int partition() const { return partition_; }
+  bool recovered() const { return recovered_; }
 
   // Called during Recover's catch-up with (ledger offset folded, ledger end).
   std::function<void(uint64_t, uint64_t)> on_progress;
@@ -83,14 +84,18 @@ class PartitionEngine {
 // Runs one PartitionEngine per partition, each on its own thread.
 class Engine {
  public:
+  // Serves `owned` partitions (empty: all of them).
   Engine(EventLog* commands, EventLog* ledger, StateStore* store, EngineConfig config,
-         Limits limits);
+         Limits limits, std::vector<int> owned = {});
   ~Engine();
 
   // Recovers every partition (catch-up), synchronously.
   absl::Status Recover();
-  // Starts the partition threads. A partition that fails stops with its error
-  // (see status()); nothing is skipped.
+  // Starts the partition threads; a partition not yet recovered recovers on
+  // its thread first. A partition whose log is unavailable (Unavailable,
+  // DeadlineExceeded: brokers down, a timeout) reports the error in status()
+  // and retries with backoff, recovering again; any other error (data loss,
+  // a fenced producer) stops the partition with it. Nothing is skipped.
   void Start();
   void Stop();
 
@@ -104,6 +109,12 @@ class Engine {
                  const std::function<void(const EngineState&, uint64_t decided_end)>& fn);
   absl::Status status();
   int partitions() const { return static_cast<int>(parts_.size()); }
+  bool owns(int p) const { return p >= 0 && p < partitions() && parts_[p] != nullptr; }
+  std::vector<int> owned() const;
+  // Without waiting for the partition's writer (for metrics): the end of the
+  // commands decided, and whether its last attempt failed.
+  uint64_t decided_end(int p) const { return owns(p) ? parts_[p]->decided_end_seen.load() : 0; }
+  bool failing(int p) const { return owns(p) && parts_[p]->failing.load(); }
   PartitionEngine& partition(int p) { return *parts_[p]->engine; }
 
  private:
@@ -113,11 +124,14 @@ class Engine {
     absl::Mutex mu;            // held by the writer while it changes the state
     uint64_t decided_end = 0;  // guarded by mu
     absl::Status error;        // guarded by mu
+    // Copies for readers that must not wait for a catch-up holding mu.
+    std::atomic<uint64_t> decided_end_seen{0};
+    std::atomic<bool> failing{false};
   };
   void Run(Part* part);
 
   EventLog* const commands_;
-  std::vector<std::unique_ptr<Part>> parts_;
+  std::vector<std::unique_ptr<Part>> parts_;  // null: a partition this engine does not own
   std::atomic<bool> stop_{false};
 };
 

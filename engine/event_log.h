@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -40,6 +41,15 @@ class EventLog {
   // Appends `records` to `partition`; returns the offset of the first once
   // durable.
   virtual absl::StatusOr<uint64_t> Append(int partition, std::vector<LogRecord> records) = 0;
+  // Append for the engine: the records answer the commands of `partition`
+  // before `commands_end`. A log that can record that atomically with the
+  // records (Kafka: the consumed offsets committed in the same transaction)
+  // does; the ledger itself remains the truth either way.
+  virtual absl::StatusOr<uint64_t> AppendAnswering(int partition, std::vector<LogRecord> records,
+                                                   uint64_t commands_end) {
+    (void)commands_end;
+    return Append(partition, std::move(records));
+  }
   // Reads up to `max_records` records from `from` into `out` (cleared first).
   virtual absl::Status Read(int partition, uint64_t from, size_t max_records,
                             std::vector<LogRecord>* out) = 0;

@@ -32,6 +32,7 @@ struct KafkaLog::Delivery {
 
 struct KafkaLog::Writer {
   int partition = 0;
+  uint64_t commands_end = 0;
   std::vector<LogRecord>* records = nullptr;
   absl::StatusOr<uint64_t> result = absl::UnknownError("not written");
   bool done = false;
@@ -54,7 +55,8 @@ absl::StatusOr<std::unique_ptr<KafkaLog>> KafkaLog::Open(const KafkaLogOptions& 
   std::map<std::string, std::string> fixed;
   if (!o.transactional_id.empty()) fixed["transactional.id"] = o.transactional_id;
   absl::StatusOr<rd_kafka_conf_t*> pconf =
-      log->NewConf({{"enable.idempotence", "true"},
+      NewKafkaConf(o,
+                   {{"enable.idempotence", "true"},
                     {"acks", "all"},
                     {"linger.ms", "1"},
                     {"message.timeout.ms", std::to_string(Ms(o.timeout))}},
@@ -94,14 +96,14 @@ absl::StatusOr<std::unique_ptr<KafkaLog>> KafkaLog::Open(const KafkaLogOptions& 
   return log;
 }
 
-absl::StatusOr<rd_kafka_conf_t*> KafkaLog::NewConf(
-    const std::map<std::string, std::string>& defaults,
-    const std::map<std::string, std::string>& fixed) const {
+absl::StatusOr<rd_kafka_conf_t*> NewKafkaConf(const KafkaLogOptions& options,
+                                              const std::map<std::string, std::string>& defaults,
+                                              const std::map<std::string, std::string>& fixed) {
   // The operator's properties override the defaults (security, tuning), not
   // what ticketledger's correctness needs (`fixed`).
-  const std::map<std::string, std::string> brokers = {{"bootstrap.servers", options_.brokers}};
+  const std::map<std::string, std::string> brokers = {{"bootstrap.servers", options.brokers}};
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  for (const auto* props : {&brokers, &defaults, &options_.properties, &fixed}) {
+  for (const auto* props : {&brokers, &defaults, &options.properties, &fixed}) {
     for (const auto& [k, v] : *props) {
       if (absl::Status st = Set(conf, k, v); !st.ok()) {
         rd_kafka_conf_destroy(conf);
@@ -117,12 +119,13 @@ absl::StatusOr<rd_kafka_t*> KafkaLog::NewConsumer() {
   // (no subscribe, no commit). auto.offset.reset=error: a record that is gone
   // (retention, truncation) must be an error, never a silent jump to
   // whatever is left.
-  absl::StatusOr<rd_kafka_conf_t*> conf = NewConf({{"group.id", "ticketledger-reader"},
-                                                   {"enable.auto.commit", "false"},
-                                                   {"enable.partition.eof", "true"},
-                                                   {"isolation.level", "read_committed"},
-                                                   {"auto.offset.reset", "error"},
-                                                   {"fetch.wait.max.ms", "50"}});
+  absl::StatusOr<rd_kafka_conf_t*> conf =
+      NewKafkaConf(options_, {{"group.id", "ticketledger-reader"},
+                              {"enable.auto.commit", "false"},
+                              {"enable.partition.eof", "true"},
+                              {"isolation.level", "read_committed"},
+                              {"auto.offset.reset", "error"},
+                              {"fetch.wait.max.ms", "50"}});
   if (!conf.ok()) return conf.status();
   char err[512];
   rd_kafka_t* consumer = rd_kafka_new(RD_KAFKA_CONSUMER, *conf, err, sizeof err);
@@ -201,12 +204,14 @@ KafkaLog::~KafkaLog() {
   }
 }
 
-absl::StatusOr<uint64_t> KafkaLog::Append(int partition, std::vector<LogRecord> records) {
+absl::StatusOr<uint64_t> KafkaLog::AppendAnswering(int partition, std::vector<LogRecord> records,
+                                                   uint64_t commands_end) {
   if (partition < 0 || partition >= partitions_)
     return absl::InvalidArgumentError(absl::StrCat("partition ", partition, " out of range"));
   if (records.empty()) return absl::InvalidArgumentError("append of zero records");
   Writer w;
   w.partition = partition;
+  w.commands_end = commands_end;
   w.records = &records;
   absl::MutexLock lock(&append_mu_);
   if (!writers_.Enter(&w, &append_mu_)) return w.result;
@@ -264,9 +269,31 @@ absl::StatusOr<uint64_t> KafkaLog::Append(int partition, std::vector<LogRecord> 
         if (status.ok() && d.err != RD_KAFKA_RESP_ERR_NO_ERROR) status = Kafka("delivery", d.err);
       }
     }
+    if (status.ok() && options_.consumer_group != nullptr) {
+      // The consumed command offsets, in the same transaction as the events.
+      std::map<int, uint64_t> consumed;
+      for (const Writer* x : group) {
+        if (x->commands_end > 0)
+          consumed[x->partition] = std::max(consumed[x->partition], x->commands_end);
+      }
+      if (!consumed.empty()) {
+        rd_kafka_topic_partition_list_t* offsets =
+            rd_kafka_topic_partition_list_new(static_cast<int>(consumed.size()));
+        for (const auto& [p, end] : consumed)
+          rd_kafka_topic_partition_list_add(offsets, options_.consumed_topic.c_str(), p)->offset =
+              static_cast<int64_t>(end);
+        rd_kafka_error_t* e = rd_kafka_send_offsets_to_transaction(
+            producer_, offsets, options_.consumer_group, Ms(options_.timeout));
+        rd_kafka_topic_partition_list_destroy(offsets);
+        if (e) status = txn_error("send_offsets_to_transaction", e);
+      }
+    }
     if (status.ok()) {
+      const absl::Time began = absl::Now();
       if (rd_kafka_error_t* e = rd_kafka_commit_transaction(producer_, Ms(options_.timeout)))
         status = txn_error("commit_transaction", e);
+      else if (options_.on_transaction_committed)
+        options_.on_transaction_committed(absl::Now() - began);
     }
     if (!status.ok()) {
       // Nothing of this group is acknowledged; read_committed readers never
@@ -278,6 +305,7 @@ absl::StatusOr<uint64_t> KafkaLog::Append(int partition, std::vector<LogRecord> 
   char fatal[256];
   if (rd_kafka_resp_err_t f = rd_kafka_fatal_error(producer_, fatal, sizeof fatal); f)
     status = absl::UnavailableError(absl::StrCat("kafka producer fatal error: ", fatal));
+  absl::Status failed;  // the first failure of this group, for the observer
   append_mu_.Lock();
   for (size_t g = 0; g < group.size(); ++g) {
     Writer* x = group[g];
@@ -289,20 +317,43 @@ absl::StatusOr<uint64_t> KafkaLog::Append(int partition, std::vector<LogRecord> 
       x->result = static_cast<uint64_t>(deliveries[g][0].offset);
     } else {
       x->result = st.ok() ? absl::UnavailableError("kafka: record not delivered") : st;
+      if (failed.ok()) failed = x->result.status();
     }
   }
   writers_.Finish(group.size(), &w);
+  append_mu_.Unlock();
+  if (!failed.ok() && options_.on_append_error) options_.on_append_error(failed);
+  append_mu_.Lock();  // MutexLock releases it
   return w.result;
 }
 
 absl::StatusOr<uint64_t> KafkaLog::EndOffset(int partition) {
   if (partition < 0 || partition >= partitions_)
     return absl::InvalidArgumentError(absl::StrCat("partition ", partition, " out of range"));
-  int64_t lo = 0, hi = 0;
-  rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
-      meta_, options_.topic.c_str(), partition, &lo, &hi, Ms(options_.timeout));
-  if (err) return Kafka("watermarks", err);
-  return static_cast<uint64_t>(hi);
+  // ListOffsets(latest) through offsets_for_times, not
+  // rd_kafka_query_watermark_offsets: before librdkafka 2.3.0 that call
+  // ignores its timeout and hangs while the partition's broker is down
+  // (librdkafka #2588, fixed by #4460). With isolation.level=read_committed
+  // (meta_'s) the answer is the last stable offset: the end a reader can see.
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(list, options_.topic.c_str(), partition)->offset =
+      RD_KAFKA_OFFSET_END;
+  rd_kafka_resp_err_t err = rd_kafka_offsets_for_times(meta_, list, Ms(options_.timeout));
+  if (!err) err = list->elems[0].err;
+  const int64_t end = list->elems[0].offset;
+  rd_kafka_topic_partition_list_destroy(list);
+  if (err) {
+    // The partition's leader may have moved or come back: refresh the
+    // handle's metadata so the next call asks the right broker.
+    rd_kafka_topic_t* rkt = rd_kafka_topic_new(meta_, options_.topic.c_str(), nullptr);
+    const rd_kafka_metadata_t* md = nullptr;
+    if (rd_kafka_metadata(meta_, 0, rkt, &md, Ms(options_.timeout)) == RD_KAFKA_RESP_ERR_NO_ERROR)
+      rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
+    return Kafka("end offset", err);
+  }
+  if (end < 0) return absl::UnavailableError("kafka end offset: no answer");
+  return static_cast<uint64_t>(end);
 }
 
 absl::Status KafkaLog::Read(int partition, uint64_t from, size_t max_records,

@@ -17,12 +17,16 @@
 // must not assume offset + 1 is the next record. Read returns the records
 // present in [from, ...) up to max_records.
 //
-// Not built yet (issue #5's next steps): committing the consumed command
-// offsets inside the transaction, and consumer-group partition assignment.
+// Transactional mode (the engine's ledger): one Append is one transaction;
+// AppendAnswering also sends the consumed command offsets to the transaction
+// when a consumer group is given (consume-transform-produce), so on a real
+// cluster the group's committed offsets move atomically with the ledger. The
+// engine does not rely on them: it resumes from the ledger (engine.h).
 #pragma once
 
 #include <librdkafka/rdkafka.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -49,7 +53,21 @@ struct KafkaLogOptions {
   // The content-type header of every record.
   std::string content_type = "application/x-protobuf";
   absl::Duration timeout = absl::Seconds(10);  // per append, read, metadata call
+  // Transactional mode: the consumer group whose offsets on `consumed_topic`
+  // AppendAnswering commits in the transaction (not owned; may be null).
+  rd_kafka_consumer_group_metadata_t* consumer_group = nullptr;
+  std::string consumed_topic;
+  // Observers for metrics (may be empty): a committed transaction and how long
+  // its commit took; a failed append (produce, delivery or transaction error).
+  std::function<void(absl::Duration)> on_transaction_committed;
+  std::function<void(const absl::Status&)> on_append_error;
 };
+
+// A librdkafka config: bootstrap servers, `defaults`, the operator's
+// `properties` over them, then `fixed` (what correctness needs) over all.
+absl::StatusOr<rd_kafka_conf_t*> NewKafkaConf(const KafkaLogOptions& options,
+                                              const std::map<std::string, std::string>& defaults,
+                                              const std::map<std::string, std::string>& fixed = {});
 
 class KafkaLog final : public EventLog {
  public:
@@ -58,7 +76,11 @@ class KafkaLog final : public EventLog {
   ~KafkaLog() override;
 
   int partitions() const override { return partitions_; }
-  absl::StatusOr<uint64_t> Append(int partition, std::vector<LogRecord> records) override;
+  absl::StatusOr<uint64_t> Append(int partition, std::vector<LogRecord> records) override {
+    return AppendAnswering(partition, std::move(records), 0);
+  }
+  absl::StatusOr<uint64_t> AppendAnswering(int partition, std::vector<LogRecord> records,
+                                           uint64_t commands_end) override;
   absl::Status Read(int partition, uint64_t from, size_t max_records,
                     std::vector<LogRecord>* out) override;
   absl::StatusOr<uint64_t> EndOffset(int partition) override;
@@ -89,11 +111,6 @@ class KafkaLog final : public EventLog {
     uint64_t next = 0;               // guarded by mu: where it is positioned
     bool positioned = false;         // guarded by mu
   };
-  // A librdkafka config: bootstrap servers, `defaults`, options_.properties
-  // over them, then `fixed` over everything.
-  absl::StatusOr<rd_kafka_conf_t*> NewConf(
-      const std::map<std::string, std::string>& defaults,
-      const std::map<std::string, std::string>& fixed = {}) const;
   absl::StatusOr<rd_kafka_t*> NewConsumer();
   std::vector<std::unique_ptr<Reader>> readers_;
 };

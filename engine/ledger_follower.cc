@@ -42,11 +42,25 @@ void LedgerFollower::Run(int p) {
   SequenceCheck seen;
   while (!stop_) {
     absl::Status st = ledger_->Read(p, next, limits_.command_batch_max * 4, &records);
+    if (absl::IsUnavailable(st) || absl::IsDeadlineExceeded(st)) {
+      // The log is away (brokers down): say so, wait, and read again.
+      {
+        absl::MutexLock lock(&part.mu);
+        part.error = st;
+      }
+      for (int i = 0; i < 50 && !stop_; ++i) absl::SleepFor(absl::Milliseconds(10));
+      continue;
+    }
     if (st.ok() && records.empty()) {
+      {
+        absl::MutexLock lock(&part.mu);
+        part.error = absl::OkStatus();
+      }
       ledger_->WaitForData(p, next, absl::Milliseconds(100));
       continue;
     }
     absl::MutexLock lock(&part.mu);
+    if (st.ok()) part.error = absl::OkStatus();
     for (const LogRecord& r : records) {
       if (!st.ok()) break;
       st = DecodeEvent(r, p, &e);
@@ -121,13 +135,15 @@ absl::Status LedgerFollower::status() {
   return absl::OkStatus();
 }
 
+uint64_t LedgerFollower::lag(int p) {
+  absl::StatusOr<uint64_t> end = ledger_->EndOffset(p);
+  absl::MutexLock lock(&parts_[p]->mu);
+  return end.ok() && *end > parts_[p]->next_offset ? *end - parts_[p]->next_offset : 0;
+}
+
 uint64_t LedgerFollower::lag() {
   uint64_t lag = 0;
-  for (int p = 0; p < static_cast<int>(parts_.size()); ++p) {
-    absl::StatusOr<uint64_t> end = ledger_->EndOffset(p);
-    absl::MutexLock lock(&parts_[p]->mu);
-    if (end.ok() && *end > parts_[p]->next_offset) lag += *end - parts_[p]->next_offset;
-  }
+  for (int p = 0; p < static_cast<int>(parts_.size()); ++p) lag += this->lag(p);
   return lag;
 }
 

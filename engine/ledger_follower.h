@@ -5,7 +5,8 @@
 //
 // A record whose sequence was already folded is dropped (a zombie writer's
 // duplicate, or a re-read); a gap in sequences stops the partition with an
-// error, never a silent skip.
+// error, never a silent skip. An unavailable log (brokers down) is reported
+// in status() and retried every 0.5 s.
 #pragma once
 
 #include <atomic>
@@ -45,8 +46,10 @@ class LedgerFollower {
   absl::Status EventsForCommand(int partition, uint64_t command_offset,
                                 std::vector<pb::Event>* out);
   absl::Status status();
-  // Ledger records not yet folded, summed over partitions.
+  // Ledger records not yet folded, summed over partitions / of one.
   uint64_t lag();
+  uint64_t lag(int partition);
+  int partitions() const { return static_cast<int>(parts_.size()); }
 
  private:
   struct Part {

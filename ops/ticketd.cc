@@ -1,5 +1,8 @@
-// ticketd: the ticketledger daemon. Role `all` (the default, and the only one
-// built so far): HTTP api + engine on the embedded log in one process.
+// ticketd: the ticketledger daemon. Roles: `all` (the default: HTTP api +
+// engine on the embedded log in one process), and for a split deployment over
+// Kafka `api` (HTTP, commands to Kafka, reads folded from the ledger),
+// `engine` (a consumer-group member deciding the partitions it is given) and
+// `projector` (folds the ledger into the read models).
 //
 // Settings come from flags, else TICKETD_* environment variables, else a
 // TOML/INI file given with --config; `ticketd --help` lists them all. Secrets
@@ -15,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "api/server.h"
+#include "engine/engine_group.h"
 #include "engine/kafka_log.h"
 #include "engine/ledger_follower.h"
 #include "engine/node.h"
@@ -31,12 +35,13 @@ int main(int argc, char** argv) {
   std::string jwt_secret_file, seed_secret_file;
   bool dev = false, demo = false;
   app.add_option("--role", role,
-                 "all: api + engine in one process on the embedded log; engine: decides "
-                 "commands from Kafka into the Kafka ledger; api: HTTP, commands to Kafka, reads "
-                 "folded from the Kafka ledger")
+                 "all: api + engine in one process on the embedded log; engine: decides the "
+                 "command partitions its consumer group gives it into the Kafka ledger; api: "
+                 "HTTP, commands to Kafka, reads folded from the Kafka ledger; projector: folds "
+                 "the Kafka ledger into the read models")
       ->envname("TICKETD_ROLE")
       ->capture_default_str()
-      ->check(CLI::IsMember({"all", "engine", "api"}));
+      ->check(CLI::IsMember({"all", "engine", "api", "projector"}));
   tl::KafkaLogOptions kafka;
   std::string commands_topic = "ticketledger.commands", ledger_topic = "ticketledger.ledger";
   std::string transactional_id = "ticketledger-engine";
@@ -54,10 +59,29 @@ int main(int argc, char** argv) {
       ->envname("TICKETD_KAFKA_REPLICATION_FACTOR")
       ->capture_default_str();
   app.add_option("--kafka-transactional-id", transactional_id,
-                 "The engine's transactional.id (a second engine with the same id fences the "
-                 "first)")
+                 "Prefix of the engine's transactional.ids: partition N writes as <prefix>-pN, "
+                 "so the engine taking a partition over fences its previous writer")
       ->envname("TICKETD_KAFKA_TRANSACTIONAL_ID")
       ->capture_default_str();
+  std::string engine_group = "ticketledger-engine";
+  app.add_option("--kafka-group", engine_group,
+                 "Consumer group of the engines: it hands each engine its partitions")
+      ->envname("TICKETD_KAFKA_GROUP")
+      ->capture_default_str();
+  int session_timeout_ms = 10000;
+  app.add_option("--kafka-session-timeout-ms", session_timeout_ms,
+                 "How long the engines' group waits for a silent engine before giving its "
+                 "partitions to the others")
+      ->envname("TICKETD_KAFKA_SESSION_TIMEOUT_MS")
+      ->capture_default_str()
+      ->check(CLI::Range(1000, 3600000));
+  int append_timeout_ms = 10000;
+  app.add_option("--kafka-timeout-ms", append_timeout_ms,
+                 "Longest a Kafka append, read or metadata call waits before failing (the api "
+                 "answers 503)")
+      ->envname("TICKETD_KAFKA_TIMEOUT_MS")
+      ->capture_default_str()
+      ->check(CLI::Range(100, 600000));
   app.add_option("--kafka-property", kafka_properties,
                  "librdkafka property key=value, repeatable (security.protocol, sasl.*, ssl.*)");
   app.add_option("--data-dir", node_options.data_dir, "Data directory (log/ and state/)")
@@ -150,8 +174,9 @@ int main(int argc, char** argv) {
   }
   api.jwt_secret = *jwt;
   node_options.config.seed_secret = *seed;
-  if (role == "engine") api.jwt_secret = tl::kDevJwtSecret;                 // no HTTP api
-  if (role == "api") node_options.config.seed_secret = tl::kDevSeedSecret;  // never used: see below
+  if (role == "engine" || role == "projector") api.jwt_secret = tl::kDevJwtSecret;  // no HTTP api
+  if (role == "api" || role == "projector")
+    node_options.config.seed_secret = tl::kDevSeedSecret;  // never used: they do not decide
   if (api.jwt_secret.empty() || node_options.config.seed_secret.empty()) {
     if (!dev) {
       std::fprintf(stderr,
@@ -198,28 +223,72 @@ int main(int argc, char** argv) {
 
   // The pieces each role runs.
   std::unique_ptr<tl::Node> node;                  // all
-  std::unique_ptr<tl::KafkaLog> commands, ledger;  // engine, api
+  std::unique_ptr<tl::KafkaLog> commands, ledger;  // engine, api, projector
   std::unique_ptr<tl::StateStore> store;           // engine
-  std::unique_ptr<tl::Engine> kafka_engine;        // engine
-  std::unique_ptr<tl::LedgerFollower> follower;    // api
+  std::unique_ptr<tl::EngineGroup> engine_member;  // engine
+  std::unique_ptr<tl::LedgerFollower> follower;    // api, projector
   std::unique_ptr<tl::api::ApiBackend> backend;    // all, api
+  // Metrics of the roles without the HTTP api (the api has its own).
+  tl::api::Metrics role_metrics;
+  tl::api::Metrics* metrics = &role_metrics;
+  std::unique_ptr<tl::api::Api> service;
   if (role != "all") {
+    metrics->Declare("ticketledger_kafka_produce_errors_total", "counter",
+                     "Kafka appends that failed (produce, delivery or transaction errors)");
+    kafka.timeout = absl::Milliseconds(append_timeout_ms);
+    kafka.on_append_error = [&metrics](const absl::Status&) {
+      metrics->Add("ticketledger_kafka_produce_errors_total", {});
+    };
     tl::KafkaLogOptions c = kafka, l = kafka;
     c.topic = commands_topic;
     c.content_type = "application/x-protobuf; messageType=ticketledger.v1.Command";
     l.topic = ledger_topic;
     l.content_type = "application/x-protobuf; messageType=ticketledger.v1.Event";
-    if (role == "engine") l.transactional_id = transactional_id;
     auto cl = tl::KafkaLog::Open(c);
     if (!cl.ok()) return fail(cl.status());
-    auto ll = tl::KafkaLog::Open(l);
-    if (!ll.ok()) return fail(ll.status());
+    auto ll = tl::KafkaLog::Open(l);  // creates the topic if missing; the engine writes through
+    if (!ll.ok()) return fail(ll.status());  // per-partition transactional producers
     commands = std::move(*cl);
     ledger = std::move(*ll);
     if (commands->partitions() != ledger->partitions())
       return fail(
           absl::FailedPreconditionError("the commands and ledger topics differ in partitions"));
     node_options.partitions = commands->partitions();
+    if (role == "engine") {
+      metrics->Declare("ticketledger_kafka_transaction_commit_seconds", "histogram",
+                       "Time to commit one ledger transaction (one engine step)");
+      metrics->Declare("ticketledger_kafka_rebalances_total", "counter",
+                       "Consumer-group rebalances this engine went through");
+      metrics->Declare("ticketledger_kafka_consumer_lag", "gauge",
+                       "Commands not yet decided, per partition this engine owns");
+      metrics->Declare("ticketledger_engine_partitions_owned", "gauge",
+                       "Command partitions the group gives this engine");
+      std::error_code ec;
+      std::filesystem::create_directories(node_options.data_dir, ec);
+      auto opened = tl::StateStore::Open(node_options.data_dir + "/state");
+      if (!opened.ok()) return fail(opened.status());
+      store = std::move(*opened);
+      tl::EngineGroupOptions go;
+      go.ledger = l;
+      go.ledger.transactional_id = transactional_id;
+      go.ledger.on_transaction_committed = [&metrics](absl::Duration d) {
+        metrics->Observe("ticketledger_kafka_transaction_commit_seconds", {},
+                         absl::ToDoubleSeconds(d));
+      };
+      go.group_id = engine_group;
+      go.session_timeout_ms = session_timeout_ms;
+      go.config = node_options.config;
+      go.limits = node_options.limits;
+      engine_member =
+          std::make_unique<tl::EngineGroup>(commands.get(), commands_topic, store.get(), go);
+      if (absl::Status st = engine_member->Start(); !st.ok()) return fail(st);
+    } else {
+      // api and projector never decide, so they need no seed secret: they
+      // learn each seed from the ledger when it is revealed.
+      follower = std::make_unique<tl::LedgerFollower>(ledger.get(), tl::EngineConfig{},
+                                                      node_options.limits);
+      follower->Start();
+    }
   }
   if (role == "all") {
     auto opened = tl::Node::Open(node_options);
@@ -227,47 +296,86 @@ int main(int argc, char** argv) {
     node = std::move(*opened);
     node->engine().Start();
     backend = std::make_unique<tl::api::NodeBackend>(node.get());
-  } else if (role == "engine") {
-    std::error_code ec;
-    std::filesystem::create_directories(node_options.data_dir, ec);
-    auto opened = tl::StateStore::Open(node_options.data_dir + "/state");
-    if (!opened.ok()) return fail(opened.status());
-    store = std::move(*opened);
-    kafka_engine = std::make_unique<tl::Engine>(commands.get(), ledger.get(), store.get(),
-                                                node_options.config, node_options.limits);
-    if (absl::Status st = kafka_engine->Recover(); !st.ok()) return fail(st);
-    kafka_engine->Start();
-  } else {
-    // The api never decides, so it needs no seed secret: it learns each
-    // seed from the ledger when it is revealed.
-    follower =
-        std::make_unique<tl::LedgerFollower>(ledger.get(), tl::EngineConfig{}, node_options.limits);
-    follower->Start();
+  } else if (role == "api") {
     backend = std::make_unique<tl::api::SplitBackend>(commands.get(), ledger.get(), follower.get(),
                                                       node_options.limits);
   }
 
   httplib::Server http;
-  std::unique_ptr<tl::api::Api> service;
+  auto json_reply = [](httplib::Response& res, int status, const nlohmann::json& body) {
+    res.status = status;
+    res.set_content(body.dump(), "application/json");
+  };
   if (backend) {
     service = std::make_unique<tl::api::Api>(backend.get(), api);
     service->Register(&http);
+    // The api's produce errors go to its own registry.
+    tl::api::Metrics* api_metrics = &service->metrics();
+    api_metrics->Declare("ticketledger_kafka_produce_errors_total", "counter",
+                         "Kafka appends that failed (produce, delivery or transaction errors)");
+    metrics = api_metrics;
   } else {
-    // The engine role serves only its health.
-    http.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
-      res.set_content(R"({"status":"ok"})", "application/json");
+    // engine and projector serve health, readiness, metrics and (projector)
+    // the fold it reached.
+    http.Get("/healthz", [&](const httplib::Request&, httplib::Response& res) {
+      json_reply(res, 200, {{"status", "ok"}});
     });
     http.Get("/readyz", [&](const httplib::Request&, httplib::Response& res) {
-      absl::Status st = kafka_engine->status();
-      res.status = st.ok() ? 200 : 503;
-      res.set_content(
-          st.ok()
-              ? std::string(R"({"status":"ready"})")
-              : nlohmann::json{{"error",
-                                {{"code", "not_ready"}, {"message", std::string(st.message())}}}}
-                    .dump(),
-          "application/json");
+      absl::Status st = engine_member ? engine_member->status() : follower->status();
+      if (st.ok()) return json_reply(res, 200, {{"status", "ready"}});
+      json_reply(res, 503,
+                 {{"error", {{"code", "not_ready"}, {"message", std::string(st.message())}}}});
     });
+    http.Get("/metrics", [&](const httplib::Request&, httplib::Response& res) {
+      if (engine_member) {
+        auto owned = engine_member->Owned();
+        metrics->Set("ticketledger_engine_partitions_owned", {}, static_cast<double>(owned.size()));
+        metrics->Set("ticketledger_kafka_rebalances_total", {},
+                     static_cast<double>(engine_member->rebalances()));
+        for (const auto& o : owned) {
+          absl::StatusOr<uint64_t> end = commands->EndOffset(o.partition);
+          if (end.ok())
+            metrics->Set("ticketledger_kafka_consumer_lag",
+                         {{"partition", std::to_string(o.partition)}},
+                         static_cast<double>(*end > o.decided_end ? *end - o.decided_end : 0));
+        }
+      } else {
+        for (int p = 0; p < follower->partitions(); ++p) {
+          tl::api::Labels part = {{"partition", std::to_string(p)}};
+          metrics->Set("ticketledger_projector_lag_records", part,
+                       static_cast<double>(follower->lag(p)));
+          follower->WithState(p, [&](const tl::EngineState& s, uint64_t) {
+            metrics->Set("ticketledger_projector_events_total", part,
+                         static_cast<double>(s.next_sequence - 1));
+          });
+        }
+      }
+      res.set_content(metrics->Render(), "text/plain; version=0.0.4");
+    });
+    if (follower) {
+      metrics->Declare("ticketledger_projector_lag_records", "gauge",
+                       "Ledger records not yet folded, per partition");
+      metrics->Declare("ticketledger_projector_events_total", "counter",
+                       "Ledger events folded, per partition");
+      // The fold this projector reached: per partition the events folded and
+      // the digest chain, and the combined digest (compare with `ticketctl
+      // replay` or another deployment).
+      http.Get("/v1/projection", [&](const httplib::Request&, httplib::Response& res) {
+        nlohmann::json parts = nlohmann::json::array();
+        std::vector<tl::Hash> digests;
+        for (int p = 0; p < follower->partitions(); ++p) {
+          follower->WithState(p, [&](const tl::EngineState& s, uint64_t decided_end) {
+            digests.push_back(s.digest);
+            parts.push_back({{"partition", p},
+                             {"events", s.next_sequence - 1},
+                             {"commands_answered", decided_end},
+                             {"digest", tl::ToHex(s.digest)}});
+          });
+        }
+        json_reply(res, 200,
+                   {{"partitions", parts}, {"digest", tl::ToHex(tl::CombinedDigest(digests))}});
+      });
+    }
   }
   absl::StatusOr<int> port = tl::api::Bind(&http, server);
   if (!port.ok()) return fail(port.status());
@@ -316,9 +424,9 @@ int main(int argc, char** argv) {
     engine.Stop();
     st = engine.status();
   }
-  if (kafka_engine) {
-    kafka_engine->Stop();
-    st = kafka_engine->status();
+  if (engine_member) {
+    st = engine_member->status();
+    engine_member->Stop();  // leaves the group: the others take its partitions at once
   }
   if (follower) follower->Stop();
   service.reset();

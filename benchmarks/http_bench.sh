@@ -3,6 +3,9 @@
 # against a single-node ticketd with durable acknowledgement, keep-alive, at
 # 64 and 1,000 connections. Usage: benchmarks/http_bench.sh [seconds] [threads]
 # FRONT=nginx puts ops/nginx.conf in front (wrk -> nginx -> ticketd).
+# SPLIT=1 runs the split topology instead: `ticketctl kafka-mock`, ticketd
+# --role engine and ticketd --role api (commands and ledger on the mock).
+# CONNS="64 1000" chooses the connection counts.
 # Prints wrk's report and the campaign's counters after each run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,12 +14,28 @@ THREADS=${2:-64}
 PORT=${PORT:-18090}
 WORK=$(mktemp -d /tmp/ticketledger-bench-XXXXXX)
 NGINX_PID=""
-trap 'kill -TERM $PID $NGINX_PID 2>/dev/null; wait $PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
+EXTRA_PIDS=""
+trap 'kill -TERM $PID $NGINX_PID $EXTRA_PIDS 2>/dev/null; wait $PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
 echo "minting tokens..."
 build/ticketctl token --user u --count 1200000 >"$WORK/tokens" 2>/dev/null
-build/ticketd --dev --port "$PORT" --data-dir "$WORK/data" --user-rate 0 --tick-ms 0 \
-  --threads "$THREADS" >"$WORK/ticketd.out" 2>"$WORK/ticketd.err" &
-PID=$!
+if [[ "${SPLIT:-}" == 1 ]]; then
+  build/ticketctl kafka-mock >"$WORK/mock.out" 2>"$WORK/mock.err" &
+  EXTRA_PIDS=$!
+  for _ in $(seq 100); do [[ -s "$WORK/mock.out" ]] && break; sleep 0.1; done
+  BROKERS=$(head -1 "$WORK/mock.out")
+  build/ticketd --dev --role engine --kafka-brokers "$BROKERS" --partitions 4 --port 0 \
+    --data-dir "$WORK/engine" >"$WORK/engine.out" 2>"$WORK/engine.err" &
+  EXTRA_PIDS="$EXTRA_PIDS $!"
+  build/ticketd --dev --role api --kafka-brokers "$BROKERS" --partitions 4 --port "$PORT" \
+    --data-dir "$WORK/api" --user-rate 0 --tick-ms 0 --threads "$THREADS" \
+    >"$WORK/ticketd.out" 2>"$WORK/ticketd.err" &
+  PID=$!
+  sleep 4  # the engine's group assigns its partitions
+else
+  build/ticketd --dev --port "$PORT" --data-dir "$WORK/data" --user-rate 0 --tick-ms 0 \
+    --threads "$THREADS" >"$WORK/ticketd.out" 2>"$WORK/ticketd.err" &
+  PID=$!
+fi
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
 TARGET=$PORT
 if [[ "${FRONT:-}" == nginx ]]; then
@@ -29,16 +48,16 @@ if [[ "${FRONT:-}" == nginx ]]; then
   sleep 0.5
 fi
 ADMIN=$(build/ticketctl token --user ops --admin 2>/dev/null)
-for c in 64 1000; do
+for c in ${CONNS:-64 1000}; do
   id="bench$c"
   curl -sf -X POST -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' \
     -d "{\"id\":\"$id\",\"stock\":1000000000,\"win_bps\":500}" \
     "http://127.0.0.1:$PORT/v1/admin/campaigns" >/dev/null
-  echo "== wrk -t2 -c$c -d${SECS}s (ticketd --threads $THREADS${FRONT:+, via $FRONT}) =="
+  echo "== wrk -t2 -c$c -d${SECS}s (ticketd --threads $THREADS${FRONT:+, via $FRONT}${SPLIT:+, split over the Kafka mock}) =="
   TOKENS="$WORK/tokens" WRK_THREADS=2 ENTRY_PATH="/v1/campaigns/$id/entries" \
     wrk -t2 -c"$c" -d"${SECS}s" --latency --timeout 5s -s benchmarks/wrk_entries.lua \
     "http://127.0.0.1:$TARGET/v1/campaigns/$id/entries"
-  sleep 1
+  if [[ "${SPLIT:-}" == 1 ]]; then sleep 5; else sleep 1; fi
   echo "campaign after the run:"
   curl -s "http://127.0.0.1:$PORT/v1/campaigns/$id" | grep -o '"entries":[0-9]*'
   curl -s "http://127.0.0.1:$PORT/metrics" | grep -E 'requests_total\{route="post_entry"' || true

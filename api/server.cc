@@ -777,7 +777,14 @@ void Api::Healthz(Ctx& c) { c.Json(200, {{"status", "ok"}}); }
 void Api::Readyz(Ctx& c) {
   absl::Status st = Ready();
   if (st.ok()) {
-    c.Json(200, {{"status", "ready"}});
+    json body = {{"status", "ready"}};
+    // A read model that is behind does not stop writes: still ready, and
+    // says which store is behind and by how much.
+    if (options_.extra_ready) {
+      if (absl::Status rm = options_.extra_ready(); !rm.ok())
+        body["read_models"] = {{"status", "behind"}, {"message", std::string(rm.message())}};
+    }
+    c.Json(200, body);
   } else {
     c.Error(503, "not_ready", st.message());
   }
@@ -805,6 +812,7 @@ void Api::MetricsPage(Ctx& c) {
       }
     });
   }
+  if (options_.extra_metrics) options_.extra_metrics(&metrics_);
   c.res.status = 200;
   c.res.set_content(metrics_.Render(), "text/plain; version=0.0.4");
 }

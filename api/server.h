@@ -44,6 +44,10 @@ struct ApiOptions {
   size_t sse_streams_max = 4;  // each stream holds a worker thread
   int sse_max_s = 600;         // a stream ends after this; clients reconnect
   uint32_t page_max = 1000;    // ranking/results page size cap
+  // Set by ticketd: the read models' readiness (not ready = a store is
+  // behind; writes go on) and their metrics.
+  std::function<absl::Status()> extra_ready;
+  std::function<void(Metrics*)> extra_metrics;
 };
 
 class Api {

@@ -214,7 +214,8 @@ absl::Status EmbeddedLog::RawChunkForTesting(int partition, uint64_t offset, uin
 
 absl::StatusOr<std::unique_ptr<EmbeddedLogDb>> EmbeddedLogDb::Open(const std::string& path,
                                                                    int partitions,
-                                                                   const Limits& limits) {
+                                                                   const Limits& limits,
+                                                                   bool read_only) {
   if (partitions < 1 || partitions > 1024)
     return absl::InvalidArgumentError(absl::StrCat("partitions ", partitions, " not in 1..1024"));
   rocksdb::DBOptions options;
@@ -230,12 +231,16 @@ absl::StatusOr<std::unique_ptr<EmbeddedLogDb>> EmbeddedLogDb::Open(const std::st
       {"ledger", cf_options}};
   std::unique_ptr<EmbeddedLogDb> out(new EmbeddedLogDb());
   rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(options, path, cfs, &out->handles_, &raw);
+  rocksdb::Status s = read_only
+                          ? rocksdb::DB::OpenForReadOnly(options, path, cfs, &out->handles_, &raw)
+                          : rocksdb::DB::Open(options, path, cfs, &out->handles_, &raw);
   if (!s.ok()) return FromRocks(s, absl::StrCat("open embedded log at ", path));
   out->db_.reset(raw);
   std::string stored;
   s = raw->Get(rocksdb::ReadOptions(), kPartitionsKey, &stored);
-  if (s.IsNotFound()) {
+  if (s.IsNotFound() && read_only) {
+    return absl::NotFoundError(absl::StrCat("no ticketledger log at ", path));
+  } else if (s.IsNotFound()) {
     rocksdb::WriteOptions wo;
     wo.sync = true;
     if (absl::Status st = FromRocks(raw->Put(wo, kPartitionsKey, std::to_string(partitions)),

@@ -73,9 +73,12 @@ class EmbeddedLogDb {
  public:
   // Opens (creating if missing) the database at `path`. `partitions` must be
   // the same every time the same path is opened (it is recorded and checked).
+  // `read_only`: a snapshot as of now, readable while a running ticketd
+  // holds the database (rebuild, audit); appends fail.
   static absl::StatusOr<std::unique_ptr<EmbeddedLogDb>> Open(const std::string& path,
                                                              int partitions,
-                                                             const Limits& limits = {});
+                                                             const Limits& limits = {},
+                                                             bool read_only = false);
   ~EmbeddedLogDb();
 
   EmbeddedLog* commands() { return commands_.get(); }

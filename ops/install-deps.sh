@@ -16,6 +16,9 @@ PACKAGES=(
   curl wrk nginx-light kcat
   # tests: regenerating draw vectors independently
   openssl bc
+  # the read models: client libraries, and the servers the tests start on
+  # free ports in temporary directories (PostgreSQL under /usr/lib/postgresql/15/bin)
+  libhiredis-dev libpqxx-dev redis-server postgresql-15
 )
 
 missing=()

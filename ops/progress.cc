@@ -16,19 +16,30 @@ Progress::Progress(std::string label, uint64_t total)
 Progress::~Progress() { Finish(); }
 
 void Progress::Update(uint64_t done) {
-  if (!tty_ || finished_) return;
+  if (finished_) return;
   auto now = std::chrono::steady_clock::now();
-  if (now - last_ < std::chrono::milliseconds(100) && done < total_) return;
+  // A terminal gets a bar redrawn 10 times a second; a log gets a plain line
+  // every 5 seconds.
+  auto every = tty_ ? std::chrono::milliseconds(100) : std::chrono::milliseconds(5000);
+  if (now - last_ < every && (done < total_ || !tty_)) return;
   last_ = now;
   double secs = std::chrono::duration<double>(now - start_).count();
+  double rate = secs > 0 ? done / secs : 0;
+  double eta = rate > 0 && total_ > done ? (total_ - done) / rate : 0;
+  int pct = total_ ? static_cast<int>(100.0 * std::min<double>(1.0, double(done) / total_)) : 0;
+  if (!tty_) {
+    std::fprintf(stderr, "%s: %d%% %llu/%llu, %.0f/s, %.1fs elapsed, ETA %.0fs\n", label_.c_str(),
+                 pct, static_cast<unsigned long long>(done),
+                 static_cast<unsigned long long>(total_), rate, secs, eta);
+    return;
+  }
   int width = 30;
   int filled = total_ ? static_cast<int>(width * std::min<double>(1.0, double(done) / total_)) : 0;
   std::string bar(filled, '#');
   bar.resize(width, ' ');
-  std::fprintf(stderr, "\r%s [%s] %3d%% %llu/%llu %.1fs", label_.c_str(), bar.c_str(),
-               total_ ? static_cast<int>(100.0 * done / total_) : 0,
-               static_cast<unsigned long long>(done), static_cast<unsigned long long>(total_),
-               secs);
+  std::fprintf(stderr, "\r%s [%s] %3d%% %llu/%llu %.0f/s %.1fs ETA %.0fs  ", label_.c_str(),
+               bar.c_str(), pct, static_cast<unsigned long long>(done),
+               static_cast<unsigned long long>(total_), rate, secs, eta);
   std::fflush(stderr);
 }
 

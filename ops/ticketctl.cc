@@ -18,8 +18,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "api/jwt.h"
+#include "engine/kafka_log.h"
 #include "engine/node.h"
 #include "ops/progress.h"
+#include "ops/rebuild.h"
 #include "ops/secrets.h"
 #include "ops/simulate.h"
 
@@ -454,7 +456,56 @@ int main(int argc, char** argv) {
                    "Topics to create, as name:partitions (the mock cannot CreateTopics)")
       ->capture_default_str();
 
+  // rebuild
+  RebuildOptions rb;
+  std::string rebuild_kafka;
+  auto* rebuild = app.add_subcommand(
+      "rebuild",
+      "Recreate a read model (redis or postgres) from the ledger in a fresh namespace/schema, "
+      "then swap it in atomically; resumes an interrupted rebuild");
+  rebuild->add_option("target", rb.target, "redis or postgres")
+      ->required()
+      ->check(CLI::IsMember({"redis", "postgres"}));
+  rebuild->add_option("--redis-url", rb.redis_url, "redis://[:password@]host[:port][/db]")
+      ->envname("TICKETD_REDIS_URL");
+  rebuild->add_option("--redis-prefix", rb.redis_prefix, "Key prefix")
+      ->envname("TICKETD_REDIS_PREFIX")
+      ->capture_default_str();
+  rebuild->add_option("--postgres-url", rb.postgres_url, "libpq URI or connection string")
+      ->envname("TICKETD_POSTGRES_URL");
+  rebuild->add_option("--postgres-schema", rb.postgres_schema, "Live schema")
+      ->envname("TICKETD_POSTGRES_SCHEMA")
+      ->capture_default_str();
+  rebuild->add_flag("--dry-run", rb.dry_run,
+                    "Build the fresh copy and report, then drop it; readers keep the live one");
+  rebuild->add_option("--kafka-brokers", rebuild_kafka,
+                      "Read the ledger from Kafka (topic ticketledger.ledger) instead of "
+                      "--data-dir");
+
   CLI11_PARSE(app, argc, argv);
+
+  if (rebuild->parsed()) {
+    std::unique_ptr<EmbeddedLogDb> db;
+    std::unique_ptr<KafkaLog> kafka;
+    EventLog* ledger = nullptr;
+    if (!rebuild_kafka.empty()) {
+      KafkaLogOptions ko;
+      ko.brokers = rebuild_kafka;
+      ko.topic = "ticketledger.ledger";
+      ko.partitions = 0;
+      auto opened = KafkaLog::Open(ko);
+      if (!opened.ok()) return Fail(opened.status());
+      kafka = std::move(*opened);
+      ledger = kafka.get();
+    } else {
+      // Read-only: a running ticketd keeps the data dir.
+      auto opened = EmbeddedLogDb::Open(g.data_dir + "/log", g.partitions, Limits(), true);
+      if (!opened.ok()) return Fail(opened.status());
+      db = std::move(*opened);
+      ledger = db->ledger();
+    }
+    return RunRebuild(rb, ledger);
+  }
 
   if (kafka_mock->parsed()) {
     sigset_t signals;

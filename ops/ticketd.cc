@@ -23,6 +23,9 @@
 #include "engine/ledger_follower.h"
 #include "engine/node.h"
 #include "ops/secrets.h"
+#include "projections/pg_sink.h"
+#include "projections/projector.h"
+#include "projections/redis_sink.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"ticketd: the ticketledger daemon (HTTP api + deterministic engine + embedded log)"};
@@ -33,6 +36,7 @@ int main(int argc, char** argv) {
   tl::api::ServerOptions server;
   tl::api::ApiOptions api;
   std::string jwt_secret_file, seed_secret_file;
+  std::string redis_url, postgres_url, redis_prefix = "tl:", postgres_schema = "ticketledger";
   bool dev = false, demo = false;
   app.add_option("--role", role,
                  "all: api + engine in one process on the embedded log; engine: decides the "
@@ -153,6 +157,20 @@ int main(int argc, char** argv) {
   app.add_option("--sse-streams-max", api.sse_streams_max,
                  "Concurrent event streams (each holds a worker thread)")
       ->envname("TICKETD_SSE_STREAMS_MAX")
+      ->capture_default_str();
+  app.add_option("--redis-url", redis_url,
+                 "Project the ledger into Redis: redis://[:password@]host[:port][/db] (roles all, "
+                 "projector; password also from $REDIS_PASSWORD)")
+      ->envname("TICKETD_REDIS_URL");
+  app.add_option("--redis-prefix", redis_prefix, "Prefix of every Redis key ticketledger writes")
+      ->envname("TICKETD_REDIS_PREFIX")
+      ->capture_default_str();
+  app.add_option("--postgres-url", postgres_url,
+                 "Project the ledger into PostgreSQL: a libpq URI or connection string (roles all, "
+                 "projector; password also from $PGPASSWORD)")
+      ->envname("TICKETD_POSTGRES_URL");
+  app.add_option("--postgres-schema", postgres_schema, "Schema of the PostgreSQL read model")
+      ->envname("TICKETD_POSTGRES_SCHEMA")
       ->capture_default_str();
   app.add_option("--jwt-secret-file", jwt_secret_file,
                  "File with the HS256 token secret (else $TICKETD_JWT_SECRET)");
@@ -301,13 +319,74 @@ int main(int argc, char** argv) {
                                                       node_options.limits);
   }
 
+  // The read models: one projector per configured store, following the
+  // ledger on its own (checkpoint inside the store).
+  std::vector<std::unique_ptr<tl::proj::Sink>> sinks;
+  std::vector<std::unique_ptr<tl::proj::Projector>> projectors;
+  if (role == "all" || role == "projector") {
+    tl::EventLog* read_ledger = ledger.get();
+    if (node) read_ledger = node->log().ledger();
+    if (!redis_url.empty()) {
+      absl::StatusOr<tl::proj::RedisOptions> ro = tl::proj::ParseRedisUrl(redis_url);
+      if (!ro.ok()) return fail(ro.status());
+      ro->prefix = redis_prefix;
+      sinks.push_back(std::make_unique<tl::proj::RedisSink>(*ro));
+    }
+    if (!postgres_url.empty()) {
+      tl::proj::PgOptions po{postgres_url, postgres_schema};
+      auto pg = std::make_unique<tl::proj::PgSink>(po);
+      // Migrations at start; a store that is down now is retried by the
+      // projector, so only a refused migration stops the start.
+      if (absl::Status st = pg->Migrate(postgres_schema); !st.ok() && !absl::IsUnavailable(st))
+        return fail(st);
+      sinks.push_back(std::move(pg));
+    }
+    for (auto& sink : sinks) {
+      projectors.push_back(std::make_unique<tl::proj::Projector>(read_ledger, sink.get()));
+      projectors.back()->Start();
+    }
+  }
+  auto projection_metrics = [&](tl::api::Metrics* m) {
+    for (auto& pr : projectors) {
+      auto parts = pr->Status();
+      uint64_t failures = 0;
+      for (size_t p = 0; p < parts.size(); ++p) {
+        m->Set("ticketledger_projection_lag_records",
+               {{"store", pr->sink_name()}, {"partition", std::to_string(p)}},
+               static_cast<double>(parts[p].ledger_end > parts[p].applied_offset
+                                       ? parts[p].ledger_end - parts[p].applied_offset
+                                       : 0));
+        failures += parts[p].failures;
+      }
+      m->Set("ticketledger_projection_store_errors_total", {{"store", pr->sink_name()}},
+             static_cast<double>(failures));
+      m->Set("ticketledger_projection_up", {{"store", pr->sink_name()}}, pr->status().ok() ? 1 : 0);
+    }
+  };
+  auto projection_status = [&]() -> absl::Status {
+    for (auto& pr : projectors) {
+      if (absl::Status st = pr->status(); !st.ok()) return st;
+    }
+    return absl::OkStatus();
+  };
+  auto declare_projection_metrics = [](tl::api::Metrics* m) {
+    m->Declare("ticketledger_projection_lag_records", "gauge",
+               "Ledger records not yet in the store, per store and partition");
+    m->Declare("ticketledger_projection_store_errors_total", "counter",
+               "Store errors the projector retried, per store");
+    m->Declare("ticketledger_projection_up", "gauge", "1 if the store is taking writes");
+  };
+
   httplib::Server http;
   auto json_reply = [](httplib::Response& res, int status, const nlohmann::json& body) {
     res.status = status;
     res.set_content(body.dump(), "application/json");
   };
   if (backend) {
+    api.extra_ready = projection_status;
+    api.extra_metrics = projection_metrics;
     service = std::make_unique<tl::api::Api>(backend.get(), api);
+    declare_projection_metrics(&service->metrics());
     service->Register(&http);
     // The api's produce errors go to its own registry.
     tl::api::Metrics* api_metrics = &service->metrics();
@@ -320,8 +399,10 @@ int main(int argc, char** argv) {
     http.Get("/healthz", [&](const httplib::Request&, httplib::Response& res) {
       json_reply(res, 200, {{"status", "ok"}});
     });
+    declare_projection_metrics(metrics);
     http.Get("/readyz", [&](const httplib::Request&, httplib::Response& res) {
       absl::Status st = engine_member ? engine_member->status() : follower->status();
+      if (st.ok()) st = projection_status();
       if (st.ok()) return json_reply(res, 200, {{"status", "ready"}});
       json_reply(res, 503,
                  {{"error", {{"code", "not_ready"}, {"message", std::string(st.message())}}}});
@@ -350,6 +431,7 @@ int main(int argc, char** argv) {
           });
         }
       }
+      projection_metrics(metrics);
       res.set_content(metrics->Render(), "text/plain; version=0.0.4");
     });
     if (follower) {
@@ -428,6 +510,7 @@ int main(int argc, char** argv) {
     st = engine_member->status();
     engine_member->Stop();  // leaves the group: the others take its partitions at once
   }
+  for (auto& pr : projectors) pr->Stop();
   if (follower) follower->Stop();
   service.reset();
   backend.reset();

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -32,14 +33,22 @@ class TicketdProcess {
 
   // Starts `binary` with `base` + `args`; waits for a stdout line matching
   // `ready` and keeps its first group (a port, or bootstrap servers).
+  // `merge_stderr`: read stderr too; `run_as`: a user to become (when root).
   TicketdProcess(const std::string& binary, std::vector<std::string> base,
-                 std::vector<std::string> args, const std::string& ready) {
+                 std::vector<std::string> args, const std::string& ready, bool merge_stderr = false,
+                 const std::string& run_as = "") {
     int out[2];
     if (pipe(out) != 0) return;
     pid_ = fork();
     if (pid_ == 0) {
       dup2(out[1], STDOUT_FILENO);
+      if (merge_stderr) dup2(out[1], STDERR_FILENO);
       close(out[0]);
+      if (!run_as.empty() && geteuid() == 0) {
+        if (const passwd* pw = getpwnam(run_as.c_str())) {
+          if (setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) _exit(126);
+        }
+      }
       setenv("TICKETD_JWT_SECRET", kJwtSecret, 1);
       setenv("TICKETLEDGER_SEED_SECRET", kSeedSecret, 1);
       std::vector<std::string> all = {binary};

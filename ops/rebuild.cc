@@ -21,7 +21,9 @@ int Refuse(const std::string& what, const absl::Status& st) {
 absl::Status Fill(EventLog* ledger, proj::Sink* sink, const std::string& label) {
   std::fprintf(stderr, "%s: reading the ledger (%d partitions)\n", label.c_str(),
                ledger->partitions());
-  proj::Projector projector(ledger, sink);
+  proj::ProjectorOptions po;
+  po.batch_records = 65536;  // fewer, larger transactions: nobody reads the fresh copy yet
+  proj::Projector projector(ledger, sink, po);
   Progress progress(label, 0);
   bool started = false;
   absl::Status st = projector.RunToEnd([&](uint64_t done, uint64_t total) {

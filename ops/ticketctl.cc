@@ -20,6 +20,7 @@
 #include "api/jwt.h"
 #include "engine/kafka_log.h"
 #include "engine/node.h"
+#include "ops/audit.h"
 #include "ops/progress.h"
 #include "ops/rebuild.h"
 #include "ops/secrets.h"
@@ -305,6 +306,79 @@ int Inspect(const Global& g, const std::string& campaign, size_t n_events,
   return 0;
 }
 
+int RunAudit(const Global& g, const std::string& campaign, const std::string& seed_file,
+             const std::string& kafka_brokers, bool json, bool no_determinism) {
+  AuditOptions o;
+  o.campaign = campaign;
+  o.determinism = !no_determinism;
+  auto cant = [&](const std::string& why) {
+    if (json) {
+      std::printf("%s\n", nlohmann::json{{"exit_code", 2}, {"error", why}}.dump(2).c_str());
+    } else {
+      std::fprintf(stderr, "ticketctl audit: could not audit: %s\n", why.c_str());
+    }
+    return 2;
+  };
+  if (!seed_file.empty()) {
+    if (campaign.empty()) return cant("--seed-file needs --campaign");
+    std::ifstream f(seed_file);
+    std::string hex((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    while (!hex.empty() && std::isspace(static_cast<unsigned char>(hex.back()))) hex.pop_back();
+    std::string raw;
+    if (!f.good() && !f.eof()) return cant("cannot read " + seed_file);
+    if (!FromHex(hex, &raw) || raw.size() != 32)
+      return cant(seed_file + " must hold a 32-byte seed in hex (64 characters)");
+    Seed s;
+    std::copy(raw.begin(), raw.end(), s.begin());
+    o.seeds[campaign] = s;
+  }
+  absl::StatusOr<EngineConfig> config = LoadConfig(g);
+  if (!config.ok()) return cant(std::string(config.status().message()));
+  o.config = *config;
+  o.have_secret = true;  // a wrong one is detected and reported as such
+  std::unique_ptr<EmbeddedLogDb> db;
+  std::unique_ptr<KafkaLog> kafka_ledger, kafka_commands;
+  EventLog *ledger = nullptr, *commands = nullptr;
+  if (!kafka_brokers.empty()) {
+    KafkaLogOptions ko;
+    ko.brokers = kafka_brokers;
+    ko.partitions = 0;
+    ko.topic = "ticketledger.ledger";
+    auto l = KafkaLog::Open(ko);
+    if (!l.ok()) return cant(std::string(l.status().message()));
+    kafka_ledger = std::move(*l);
+    ko.topic = "ticketledger.commands";
+    auto c = KafkaLog::Open(ko);
+    if (c.ok()) kafka_commands = std::move(*c);
+    ledger = kafka_ledger.get();
+    commands = kafka_commands.get();
+  } else {
+    if (!std::filesystem::exists(g.data_dir + "/log"))
+      return cant("no ticketledger log at " + g.data_dir + "/log");
+    auto opened = EmbeddedLogDb::Open(g.data_dir + "/log", g.partitions, Limits(), true);
+    if (!opened.ok()) return cant(std::string(opened.status().message()));
+    db = std::move(*opened);
+    ledger = db->ledger();
+    commands = db->commands();
+  }
+  Progress progress("audit", 0);
+  bool started = false;
+  AuditReport report = Audit(ledger, commands, o, [&](uint64_t done, uint64_t total) {
+    if (!started) {
+      progress = Progress("audit", total);
+      started = true;
+    }
+    progress.Update(done);
+  });
+  progress.Finish();
+  if (json) {
+    std::printf("%s\n", RenderAuditJson(report).dump(2).c_str());
+  } else {
+    std::printf("%s", RenderAuditText(report).c_str());
+  }
+  return report.ExitCode();
+}
+
 }  // namespace
 }  // namespace tl
 
@@ -456,6 +530,23 @@ int main(int argc, char** argv) {
                    "Topics to create, as name:partitions (the mock cannot CreateTopics)")
       ->capture_default_str();
 
+  // audit
+  std::string audit_campaign, audit_seed_file, audit_kafka;
+  bool audit_json = false, audit_no_determinism = false;
+  auto* audit = app.add_subcommand(
+      "audit",
+      "Replay the ledger (and the commands log) and prove the draw: seed against commitment, "
+      "every draw re-derived, determinism, invariants, the win rate and the uniformity of the "
+      "draw values. Exit 0 clean, 1 a violation found, 2 could not audit");
+  audit->add_option("--campaign", audit_campaign, "Audit one campaign (default: all)");
+  audit->add_option("--seed-file", audit_seed_file,
+                    "File with the hex seed of an unrevealed --campaign (re-derives its draws)");
+  audit->add_flag("--json", audit_json, "Machine-readable report on stdout");
+  audit->add_flag("--no-determinism", audit_no_determinism, "Skip re-deciding the commands log");
+  audit->add_option("--kafka-brokers", audit_kafka,
+                    "Read ticketledger.ledger and ticketledger.commands from Kafka instead of "
+                    "--data-dir");
+
   // rebuild
   RebuildOptions rb;
   std::string rebuild_kafka;
@@ -484,6 +575,9 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
 
+  if (audit->parsed())
+    return RunAudit(g, audit_campaign, audit_seed_file, audit_kafka, audit_json,
+                    audit_no_determinism);
   if (rebuild->parsed()) {
     std::unique_ptr<EmbeddedLogDb> db;
     std::unique_ptr<KafkaLog> kafka;

@@ -635,8 +635,7 @@ AuditReport Audit(EventLog* ledger, EventLog* commands, const AuditOptions& opti
   } else {
     bool same = true, wrong_secret = false;
     for (int p = 0; p < ledger->partitions(); ++p) {
-      if (!redecided[p].empty() && redecided[p][0] != '!' &&
-          redecided[p] == ledger_hash[p].Final())
+      if (!redecided[p].empty() && redecided[p][0] != '!' && redecided[p] == ledger_hash[p].Final())
         continue;
       // They differ: read both again to name the first difference.
       redecided[p] = Redecide(commands, ledger, p, options.config);

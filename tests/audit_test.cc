@@ -70,8 +70,9 @@ Recorded MakeRecorded(const std::string& dir) {
 }
 
 // Writes `events` (and the commands) to a fresh embedded log and audits it.
-AuditReport AuditOf(const std::string& dir, const Recorded& run, const std::vector<pb::Event>& events,
-                    bool with_commands = true, std::vector<std::string> raw_tail = {}) {
+AuditReport AuditOf(const std::string& dir, const Recorded& run,
+                    const std::vector<pb::Event>& events, bool with_commands = true,
+                    std::vector<std::string> raw_tail = {}) {
   auto db = EmbeddedLogDb::Open(dir, 1);
   EXPECT_TRUE(db.ok());
   std::vector<LogRecord> out;

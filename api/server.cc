@@ -115,41 +115,64 @@ json CampaignJson(const CampaignState& c) {
   return j;
 }
 
-json EntryJson(const CampaignState& c, std::string_view user) {
-  json j = {{"campaign", c.snap.campaign_id()}, {"user", std::string(user)}};
+// An entry as the fold holds it.
+EntryView EntryViewOf(const CampaignState& c, std::string_view user) {
+  EntryView v;
+  const auto& cfg = c.snap.config();
+  v.serving = c.snap.serving();
+  v.rate = cfg.admission_rate_per_s();
+  v.paused = c.snap.paused();
+  v.opens_at_ms = cfg.opens_at_ms();
   auto it = c.position_of.find(absl::string_view(user.data(), user.size()));
   if (it == c.position_of.end()) {
     if (auto r = c.rejected_users.find(user); r != c.rejected_users.end()) {
-      auto reason = static_cast<pb::RejectReason>(r->second);
-      j["status"] = "rejected";
-      j["reason"] = RejectionHttp(reason).second;
+      v.status = "rejected";
+      v.reject_reason = pb::RejectReason_Name(static_cast<pb::RejectReason>(r->second));
     }
-    return j;
+    return v;
   }
   if (it->second & kPrequeuedBit) {
-    j["status"] = "prequeued";
-    j["opens_at_ms"] = c.snap.config().opens_at_ms();
+    v.status = "prequeued";
+    return v;
+  }
+  v.position = it->second;
+  v.status = StatusName(c.status[v.position - 1]);
+  return v;
+}
+
+// The one shape of an entry, from the fold or a read model.
+json EntryJson(std::string_view campaign, std::string_view user, const EntryView& v) {
+  json j = {{"campaign", std::string(campaign)}, {"user", std::string(user)}};
+  if (v.status.empty()) return j;
+  j["status"] = v.status;
+  if (v.status == "rejected") {
+    pb::RejectReason reason = pb::REJECT_REASON_UNSPECIFIED;
+    (void)pb::RejectReason_Parse(v.reject_reason, &reason);
+    j["reason"] = RejectionHttp(reason).second;
     return j;
   }
-  uint64_t pos = it->second;
-  uint64_t serving = c.snap.serving();
-  EntryStatus st = c.status[pos - 1];
-  j["status"] = StatusName(st);
-  j["position"] = pos;
-  j["serving"] = serving;
-  if (st == EntryStatus::kQueued) {
-    uint64_t distance = pos - serving;
-    j["queue_distance"] = distance;    // DESIGN.md's "people ahead": position - serving counter
-    j["people_ahead"] = distance - 1;  // users strictly ahead of this one
-    uint32_t rate = c.snap.config().admission_rate_per_s();
-    if (c.snap.paused()) {
+  if (v.status == "prequeued") {
+    j["opens_at_ms"] = v.opens_at_ms;
+    return j;
+  }
+  j["position"] = v.position;
+  j["serving"] = v.serving;
+  if (v.status == "queued") {
+    uint64_t distance = v.position > v.serving ? v.position - v.serving : 0;
+    j["queue_distance"] = distance;  // DESIGN.md's "people ahead": position - serving counter
+    j["people_ahead"] = distance > 0 ? distance - 1 : 0;  // users strictly ahead of this one
+    if (v.paused) {
       j["estimated_wait_s"] = nullptr;
       j["admission_paused"] = true;
     } else {
-      j["estimated_wait_s"] = rate == 0 ? 0 : (distance + rate - 1) / rate;
+      j["estimated_wait_s"] = v.rate == 0 ? 0 : (distance + v.rate - 1) / v.rate;
     }
   }
   return j;
+}
+
+json EntryJson(const CampaignState& c, std::string_view user) {
+  return EntryJson(c.snap.campaign_id(), user, EntryViewOf(c, user));
 }
 
 bool IsFinal(const json& entry) {
@@ -198,6 +221,9 @@ Api::Api(ApiBackend* backend, ApiOptions options)
   metrics_.Declare("ticketledger_draws_total", "counter", "Draws by campaign and outcome");
   metrics_.Declare("ticketledger_stock_left", "gauge", "Stock left by campaign");
   metrics_.Declare("ticketledger_ticks_total", "counter", "Tick commands appended");
+  metrics_.Declare("ticketledger_reads_total", "counter",
+                   "Entry, ranking and results reads by source: a read model (redis, postgres) "
+                   "or the api's own fold (no read model, or it was behind or away)");
 }
 
 Api::~Api() { StopTicker(); }
@@ -492,6 +518,8 @@ void Api::GetMyEntry(Ctx& c) {
   json body;
   if (!WithCampaign(c, [&](const CampaignState& cs) { body = EntryJson(cs, c.claims.sub); }))
     return;
+  if (std::optional<json> stored = StoredEntry(c.partition, c.campaign, c.claims.sub))
+    body = std::move(*stored);
   if (!body.contains("status")) {
     c.Error(404, "not_entered",
             "no entry for this user (a request still pending or rejected is reported at its "
@@ -574,22 +602,30 @@ void Api::GetRanking(Ctx& c) {
   if (!QueryUint(c, "offset", 0, UINT32_MAX, &offset) ||
       !QueryUint(c, "limit", 100, options_.page_max, &limit))
     return;
-  json items = json::array();
-  json body;
+  RankingView v;
   if (!WithCampaign(c, [&](const CampaignState& cs) {
         uint64_t last = cs.snap.last_position();
-        for (uint64_t p = offset + 1; p <= last && items.size() < limit; ++p) {
-          items.push_back(
-              {{"position", p}, {"user", cs.user_at(p)}, {"status", StatusName(cs.status[p - 1])}});
-        }
-        body = {{"campaign", c.campaign},
-                {"serving", cs.snap.serving()},
-                {"total", last},
-                {"offset", offset},
-                {"items", items}};
-        if (offset + items.size() < last) body["next_offset"] = offset + items.size();
+        v.serving = cs.snap.serving();
+        v.total = last;
+        for (uint64_t p = offset + 1; p <= last && v.items.size() < limit; ++p)
+          v.items.emplace_back(p, std::string(cs.user_at(p)), StatusName(cs.status[p - 1]));
       }))
     return;
+  if (options_.read_model) {
+    const uint64_t seq = FoldSequence(c.partition);
+    auto stored = options_.read_model->Ranking(c.partition, seq, c.campaign, offset, limit);
+    CountRead("ranking", stored.status(), options_.read_model->entry_source());
+    if (stored.ok()) v = std::move(*stored);
+  }
+  json items = json::array();
+  for (const auto& [p, user, status] : v.items)
+    items.push_back({{"position", p}, {"user", user}, {"status", status}});
+  json body = {{"campaign", c.campaign},
+               {"serving", v.serving},
+               {"total", v.total},
+               {"offset", offset},
+               {"items", items}};
+  if (offset + v.items.size() < v.total) body["next_offset"] = offset + v.items.size();
   c.Json(200, body);
 }
 
@@ -612,22 +648,32 @@ void Api::GetResults(Ctx& c) {
     c.Error(400, "invalid_query", "outcome must be won, lost, sold_out or cancelled");
     return;
   }
-  json body;
+  ResultsView v;
   if (!WithCampaign(c, [&](const CampaignState& cs) {
-        json items = json::array();
         uint64_t serving = cs.snap.serving();
         uint64_t p = cursor + 1;
         // Bound the scan: a rare outcome must not make one request walk millions.
         uint64_t scan_end = std::min(serving, cursor + 100'000);
-        for (; p <= scan_end && items.size() < limit; ++p) {
+        for (; p <= scan_end && v.items.size() < limit; ++p) {
           EntryStatus st = cs.status[p - 1];
           if (want >= 0 && static_cast<int>(st) != want) continue;
-          items.push_back({{"position", p}, {"user", cs.user_at(p)}, {"outcome", StatusName(st)}});
+          v.items.emplace_back(p, std::string(cs.user_at(p)), StatusName(st));
         }
-        body = {{"campaign", c.campaign}, {"items", items}};
-        if (p <= serving) body["next_cursor"] = p - 1;
+        if (p <= serving) v.next_cursor = p - 1;
       }))
     return;
+  if (options_.read_model) {
+    const uint64_t seq = FoldSequence(c.partition);
+    auto stored =
+        options_.read_model->Results(c.partition, seq, c.campaign, cursor, limit, outcome);
+    CountRead("results", stored.status(), options_.read_model->results_source());
+    if (stored.ok()) v = std::move(*stored);
+  }
+  json items = json::array();
+  for (const auto& [p, user, status] : v.items)
+    items.push_back({{"position", p}, {"user", user}, {"outcome", status}});
+  json body = {{"campaign", c.campaign}, {"items", items}};
+  if (v.next_cursor) body["next_cursor"] = *v.next_cursor;
   c.Json(200, body);
 }
 
@@ -644,10 +690,12 @@ void Api::StreamEvents(Ctx& c) {
     std::string campaign, user, last;
     int partition;
     std::chrono::steady_clock::time_point end;
+    std::unique_ptr<ReadModel::Watch> watch;  // the store's change feed, if any
   };
   auto s = std::make_shared<Stream>(
       Stream{c.campaign, c.claims.sub, "", c.partition,
-             std::chrono::steady_clock::now() + std::chrono::seconds(options_.sse_max_s)});
+             std::chrono::steady_clock::now() + std::chrono::seconds(options_.sse_max_s),
+             options_.read_model ? options_.read_model->Subscribe(c.campaign) : nullptr});
   c.res.status = 200;
   c.res.set_header("Cache-Control", "no-store");
   c.res.set_chunked_content_provider(
@@ -657,6 +705,8 @@ void Api::StreamEvents(Ctx& c) {
         backend_->WithState(s->partition, [&](const EngineState& st, uint64_t) {
           if (const CampaignState* cs = st.Find(s->campaign)) entry = EntryJson(*cs, s->user);
         });
+        if (std::optional<json> stored = StoredEntry(s->partition, s->campaign, s->user))
+          entry = std::move(*stored);
         std::string data = entry.dump();
         if (data != s->last) {
           s->last = data;
@@ -667,7 +717,12 @@ void Api::StreamEvents(Ctx& c) {
           sink.done();
           return true;
         }
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        // Woken by the store's pub/sub when there is one, else every 200 ms.
+        if (s->watch) {
+          s->watch->Wait(absl::Milliseconds(200));
+        } else {
+          std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        }
         return sink.is_writable();
       },
       [this](bool) { sse_streams_.fetch_sub(1); });
@@ -771,6 +826,27 @@ void Api::AdminCommand(Ctx& c) {
 }
 
 absl::Status Api::Ready() { return backend_->Ready(); }
+
+uint64_t Api::FoldSequence(int partition) {
+  uint64_t seq = 0;
+  backend_->WithState(partition, [&](const EngineState& s, uint64_t) { seq = s.next_sequence; });
+  return seq;
+}
+
+void Api::CountRead(const char* route, const absl::Status& st, const char* store) {
+  metrics_.Add("ticketledger_reads_total",
+               {{"route", route}, {"source", st.ok() ? store : "fold"}});
+}
+
+std::optional<json> Api::StoredEntry(int partition, const std::string& campaign,
+                                     const std::string& user) {
+  if (!options_.read_model) return std::nullopt;
+  const uint64_t seq = FoldSequence(partition);  // the store must be at least here
+  auto v = options_.read_model->Entry(partition, seq, campaign, user);
+  CountRead("entry", v.status(), options_.read_model->entry_source());
+  if (!v.ok()) return std::nullopt;
+  return EntryJson(campaign, user, *v);
+}
 
 void Api::Healthz(Ctx& c) { c.Json(200, {{"status", "ok"}}); }
 

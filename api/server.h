@@ -17,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -25,6 +26,7 @@
 #include "api/idempotency.h"
 #include "api/metrics.h"
 #include "api/rate_limiter.h"
+#include "api/read_model.h"
 #include "engine/node.h"
 
 namespace tl::api {
@@ -48,6 +50,9 @@ struct ApiOptions {
   // behind; writes go on) and their metrics.
   std::function<absl::Status()> extra_ready;
   std::function<void(Metrics*)> extra_metrics;
+  // Set by ticketd when Redis/PostgreSQL are configured: entries, rankings,
+  // results and SSE read from them while they are caught up.
+  ReadModel* read_model = nullptr;
 };
 
 class Api {
@@ -101,6 +106,12 @@ class Api {
   bool WithCampaign(Ctx& c, const std::function<void(const CampaignState&)>& fn);
   bool QueryUint(Ctx& c, const char* name, uint64_t dflt, uint64_t max, uint64_t* out);
   void TickLoop();
+  // The next ledger sequence the api's fold of `partition` expects.
+  uint64_t FoldSequence(int partition);
+  // An entry from the read model, if it has one at least as new as the fold.
+  std::optional<nlohmann::json> StoredEntry(int partition, const std::string& campaign,
+                                            const std::string& user);
+  void CountRead(const char* route, const absl::Status& st, const char* store);
 
   ApiBackend* const backend_;
   const ApiOptions options_;

@@ -25,6 +25,7 @@
 #include "ops/secrets.h"
 #include "projections/pg_sink.h"
 #include "projections/projector.h"
+#include "projections/read_model.h"
 #include "projections/redis_sink.h"
 
 int main(int argc, char** argv) {
@@ -159,15 +160,17 @@ int main(int argc, char** argv) {
       ->envname("TICKETD_SSE_STREAMS_MAX")
       ->capture_default_str();
   app.add_option("--redis-url", redis_url,
-                 "Project the ledger into Redis: redis://[:password@]host[:port][/db] (roles all, "
-                 "projector; password also from $REDIS_PASSWORD)")
+                 "Redis read model: redis://[:password@]host[:port][/db]. Roles all and projector "
+                 "write it, roles all and api read entries and rankings from it (password also "
+                 "from $REDIS_PASSWORD)")
       ->envname("TICKETD_REDIS_URL");
   app.add_option("--redis-prefix", redis_prefix, "Prefix of every Redis key ticketledger writes")
       ->envname("TICKETD_REDIS_PREFIX")
       ->capture_default_str();
   app.add_option("--postgres-url", postgres_url,
-                 "Project the ledger into PostgreSQL: a libpq URI or connection string (roles all, "
-                 "projector; password also from $PGPASSWORD)")
+                 "PostgreSQL read model: a libpq URI or connection string. Roles all and "
+                 "projector write it, roles all and api read results from it (password also from "
+                 "$PGPASSWORD)")
       ->envname("TICKETD_POSTGRES_URL");
   app.add_option("--postgres-schema", postgres_schema, "Schema of the PostgreSQL read model")
       ->envname("TICKETD_POSTGRES_SCHEMA")
@@ -382,6 +385,22 @@ int main(int argc, char** argv) {
     res.status = status;
     res.set_content(body.dump(), "application/json");
   };
+  // The api reads entries, rankings and results from the read models when
+  // they are configured and caught up (roles all and api).
+  std::unique_ptr<tl::proj::StoreReadModel> read_model;
+  if (backend && (!redis_url.empty() || !postgres_url.empty())) {
+    std::optional<tl::proj::RedisOptions> ro;
+    std::optional<tl::proj::PgOptions> po;
+    if (!redis_url.empty()) {
+      absl::StatusOr<tl::proj::RedisOptions> parsed = tl::proj::ParseRedisUrl(redis_url);
+      if (!parsed.ok()) return fail(parsed.status());
+      parsed->prefix = redis_prefix;
+      ro = *parsed;
+    }
+    if (!postgres_url.empty()) po = tl::proj::PgOptions{postgres_url, postgres_schema};
+    read_model = std::make_unique<tl::proj::StoreReadModel>(ro, po);
+    api.read_model = read_model.get();
+  }
   if (backend) {
     api.extra_ready = projection_status;
     api.extra_metrics = projection_metrics;

@@ -14,6 +14,7 @@
 
 #include "api/server.h"
 #include "engine/draw.h"
+#include "tests/servers.h"
 #include "tests/temp_dir.h"
 #include "tests/ticketd_process.h"
 
@@ -21,6 +22,47 @@ namespace tl::testing {
 namespace {
 
 using json = nlohmann::json;
+
+// TL_TEST_READ_MODELS=1 (a second ctest run): every ticketd also projects
+// into a real Redis and PostgreSQL and reads entries, rankings and results
+// from them; the same tests must pass.
+bool ReadModelsOn() { return std::getenv("TL_TEST_READ_MODELS") != nullptr; }
+
+class ReadModelsEnv : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    if (!ReadModelsOn()) return;
+    dir_ = std::make_unique<TempDir>();
+    redis_ = std::make_unique<RedisServer>(dir_->Sub("redis"));
+    pg_ = std::make_unique<PostgresServer>(dir_->path());
+    ASSERT_TRUE(redis_->ok() && pg_->ok()) << "could not start redis-server / postgres";
+    ExtraTicketdArgs() = [this] {
+      const std::string ns = "t" + std::to_string(++n_);
+      return std::vector<std::string>{
+          "--redis-url",    redis_->url(), "--redis-prefix",    ns + ":",
+          "--postgres-url", pg_->url(),    "--postgres-schema", ns};
+    };
+  }
+  void TearDown() override {
+    ExtraTicketdArgs() = nullptr;
+    pg_.reset();
+    redis_.reset();
+    dir_.reset();
+  }
+
+ private:
+  std::unique_ptr<TempDir> dir_;
+  std::unique_ptr<RedisServer> redis_;
+  std::unique_ptr<PostgresServer> pg_;
+  int n_ = 0;
+};
+::testing::Environment* const kReadModels = ::testing::AddGlobalTestEnvironment(new ReadModelsEnv);
+
+// A counter's value from a metrics page (0 if absent).
+double Metric(const std::string& page, const std::string& series) {
+  size_t at = page.find("\n" + series + " ");
+  return at == std::string::npos ? 0 : std::stod(page.substr(at + series.size() + 2));
+}
 
 // Generous limits so load tests measure the engine, not the limiter.
 const std::vector<std::string> kArgs = {"--user-rate", "0", "--tick-ms", "50", "--threads", "16"};
@@ -138,6 +180,37 @@ TEST(Api, FivePercentLotteryMatchesTheDrawFunction) {
   // And inside the 99.9% binomial interval around 1,000 (z = 3.29, sd 30.8).
   const double sd = std::sqrt(kUsers * 0.05 * 0.95);
   EXPECT_NEAR(predicted, 1000, 3.29 * sd);
+  if (ReadModelsOn()) {
+    // Once the stores caught up, the same reads come from them, unchanged.
+    std::string page;
+    for (int i = 0; i < 300; ++i) {
+      page = c->Get("/metrics")->body;
+      if (page.find("ticketledger_projection_lag_records") != std::string::npos &&
+          page.find("ticketledger_projection_up{store=\"redis\"} 1") != std::string::npos &&
+          page.find("ticketledger_projection_up{store=\"postgres\"} 1") != std::string::npos &&
+          page.find("_lag_records{store=\"redis\",partition=\"0\"} 0") != std::string::npos &&
+          page.find("_lag_records{store=\"postgres\",partition=\"0\"} 0") != std::string::npos)
+        break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    EXPECT_EQ(Ranking(*c, "lottery"), ranking);
+    json winners = Body(c->Get("/v1/campaigns/lottery/results?outcome=won&limit=1000"));
+    EXPECT_EQ(winners["items"].size(), static_cast<size_t>(predicted));
+    auto me = c->Get("/v1/campaigns/lottery/entries/me", Auth(Token("u7")));
+    ASSERT_TRUE(me);
+    for (auto& item : ranking) {
+      if (item["user"] != "u7") continue;
+      EXPECT_EQ(Body(me)["position"], item["position"]);
+      EXPECT_EQ(Body(me)["status"], item["status"]);
+    }
+    page = c->Get("/metrics")->body;
+    EXPECT_GT(Metric(page, "ticketledger_reads_total{route=\"ranking\",source=\"redis\"}"), 0)
+        << page;
+    EXPECT_GT(Metric(page, "ticketledger_reads_total{route=\"results\",source=\"postgres\"}"), 0)
+        << page;
+    EXPECT_GT(Metric(page, "ticketledger_reads_total{route=\"entry\",source=\"redis\"}"), 0)
+        << page;
+  }
 }
 
 TEST(Api, BadInputsGetClearErrors) {

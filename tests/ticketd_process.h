@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <regex>
 #include <string>
@@ -24,12 +25,25 @@ namespace tl::testing {
 inline constexpr char kJwtSecret[] = "api-test-jwt-secret-0123456789";
 inline constexpr char kSeedSecret[] = "api-test-seed-secret-0123456789";
 
+// Arguments added to every ticketd a test starts (the api tests' run with
+// read models sets it: each call gives a fresh Redis prefix and schema).
+inline std::function<std::vector<std::string>()>& ExtraTicketdArgs() {
+  static std::function<std::vector<std::string>()> extra;
+  return extra;
+}
+
 class TicketdProcess {
  public:
   // Starts ticketd with `args` added; waits until it prints its port.
   TicketdProcess(const std::string& data_dir, std::vector<std::string> args)
-      : TicketdProcess(TL_TICKETD, {"--port", "0", "--data-dir", data_dir}, std::move(args),
+      : TicketdProcess(TL_TICKETD, {"--port", "0", "--data-dir", data_dir}, WithExtra(args),
                        "listening on [0-9.]+:([0-9]+)") {}
+  static std::vector<std::string> WithExtra(std::vector<std::string> args) {
+    if (ExtraTicketdArgs()) {
+      for (std::string& a : ExtraTicketdArgs()()) args.push_back(std::move(a));
+    }
+    return args;
+  }
 
   // Starts `binary` with `base` + `args`; waits for a stdout line matching
   // `ready` and keeps its first group (a port, or bootstrap servers).

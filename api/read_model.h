@@ -1,0 +1,70 @@
+// What the api reads from the read models (Redis, PostgreSQL) when ticketd is
+// given them: an entry's status, a campaign's ranking, its results. The api
+// uses an answer only if the store has applied the campaign's ledger
+// partition at least as far as the api's own fold (`min_sequence`), so a
+// client never reads an older answer from a store than the api itself holds
+// (read-your-writes); otherwise, or when a store is away, it answers from its
+// fold. The HTTP shapes are built in one place (server.cc) from these views.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace tl::api {
+
+struct EntryView {
+  std::string status;  // "" (no entry), queued, won, lost, sold_out, cancelled, prequeued, rejected
+  std::string reject_reason;  // RejectReason name, for "rejected"
+  uint64_t position = 0, serving = 0, opens_at_ms = 0;
+  uint32_t rate = 0;
+  bool paused = false;
+};
+
+// (position, user, status or outcome)
+using PositionRow = std::tuple<uint64_t, std::string, std::string>;
+
+struct RankingView {
+  uint64_t serving = 0, total = 0;
+  std::vector<PositionRow> items;
+};
+
+struct ResultsView {
+  std::vector<PositionRow> items;
+  std::optional<uint64_t> next_cursor;
+};
+
+class ReadModel {
+ public:
+  virtual ~ReadModel() = default;
+  // FailedPrecondition: the store is behind `min_sequence`; Unavailable: it
+  // is away. Either way the caller answers from its own fold.
+  virtual absl::StatusOr<EntryView> Entry(int partition, uint64_t min_sequence,
+                                          const std::string& campaign, const std::string& user) = 0;
+  virtual absl::StatusOr<RankingView> Ranking(int partition, uint64_t min_sequence,
+                                              const std::string& campaign, uint64_t offset,
+                                              uint64_t limit) = 0;
+  // `outcome` empty: every decided entry.
+  virtual absl::StatusOr<ResultsView> Results(int partition, uint64_t min_sequence,
+                                              const std::string& campaign, uint64_t cursor,
+                                              uint64_t limit, const std::string& outcome) = 0;
+  // A change feed for one campaign (Redis pub/sub): Wait returns when the
+  // store published a change or after `timeout`.
+  class Watch {
+   public:
+    virtual ~Watch() = default;
+    virtual void Wait(absl::Duration timeout) = 0;
+  };
+  virtual std::unique_ptr<Watch> Subscribe(const std::string& campaign) = 0;
+  // Which store answers what, for metrics: "redis", "postgres".
+  virtual const char* entry_source() const = 0;
+  virtual const char* results_source() const = 0;
+};
+
+}  // namespace tl::api

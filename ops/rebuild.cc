@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "absl/strings/str_cat.h"
+#include "engine/state.h"
 #include "ops/progress.h"
 #include "projections/pg_sink.h"
 #include "projections/projector.h"
@@ -35,6 +36,183 @@ absl::Status Fill(EventLog* ledger, proj::Sink* sink, const std::string& label) 
   });
   progress.Finish();
   return st;
+}
+
+// Campaign `id`'s events among partition p's ledger records in
+// [*from, to), sequences deduplicated (*next_seq carries across calls).
+absl::Status CampaignEvents(EventLog* ledger, int p, const std::string& id, uint64_t* from,
+                            uint64_t to, uint64_t* next_seq, std::vector<pb::Event>* out) {
+  out->clear();
+  std::vector<LogRecord> records;
+  while (*from < to) {
+    if (absl::Status st = ledger->Read(p, *from, 65536, &records); !st.ok()) return st;
+    if (records.empty()) break;
+    for (const LogRecord& r : records) {
+      if (r.offset >= to) break;
+      *from = r.offset + 1;
+      pb::Event e;
+      if (!e.ParseFromString(r.value))
+        return absl::DataLossError(absl::StrCat("ledger offset ", r.offset, " does not decode"));
+      if (e.sequence() < *next_seq) continue;
+      *next_seq = e.sequence() + 1;
+      if (e.campaign_id() == id) out->push_back(std::move(e));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// One campaign, Redis: build its keys in namespace "rc", then rename them
+// over the live ones in one MULTI/EXEC while the live checkpoint is still
+// the one the build stopped at (WATCH); if the projector moved on, build
+// the difference and try again.
+int RebuildRedisCampaign(const RebuildOptions& o, EventLog* ledger) {
+  absl::StatusOr<proj::RedisOptions> ro = proj::ParseRedisUrl(o.redis_url);
+  if (!ro.ok()) return Refuse("--redis-url", ro.status());
+  ro->prefix = o.redis_prefix;
+  proj::RedisSink live(*ro);
+  absl::StatusOr<std::string> current = live.CurrentNamespace();
+  if (!current.ok()) return Refuse("redis unreachable", current.status());
+  proj::RedisConnection& conn = live.connection();
+  const int p = PartitionFor(o.campaign, ledger->partitions());
+  const std::string scratch = "rc";
+  const std::string live_base = o.redis_prefix + *current, fresh_base = o.redis_prefix + scratch;
+  const std::vector<std::string> parts = {":rank", ":status", ":summary"};
+  for (const auto& part : parts)
+    (void)conn.Pipeline({{"DEL", fresh_base + ":c:" + o.campaign + part}});
+  (void)conn.Pipeline({{"DEL", fresh_base + ":ckpt:" + std::to_string(p)}});
+  proj::RedisSink fresh(*ro, scratch, /*publish=*/false);
+  proj::Checkpoint built;
+  uint64_t read_from = 0, next_seq = 1, applied = 0;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    std::vector<proj::Checkpoint> ck;
+    if (absl::Status st = live.Load(ledger->partitions(), &ck); !st.ok())
+      return Refuse("redis", st);
+    const proj::Checkpoint target = ck[p];
+    std::vector<pb::Event> events;
+    if (absl::Status st = CampaignEvents(ledger, p, o.campaign, &read_from, target.next_offset,
+                                         &next_seq, &events);
+        !st.ok())
+      return Refuse("ledger", st);
+    proj::Checkpoint to{target.next_offset, next_seq};
+    if (absl::Status st = fresh.Apply(p, events, built, to); !st.ok()) return Refuse("redis", st);
+    built = to;
+    applied += events.size();
+    if (o.dry_run) {
+      std::printf("dry run: campaign %s rebuilt from %llu events into %s; not swapped in\n",
+                  o.campaign.c_str(), static_cast<unsigned long long>(applied), fresh_base.c_str());
+      break;
+    }
+    const std::string ckpt_key = absl::StrCat(live_base, ":ckpt:", p);
+    auto w = conn.Pipeline({{"WATCH", ckpt_key, o.redis_prefix + "current"},
+                            {"GET", ckpt_key},
+                            {"GET", o.redis_prefix + "current"}});
+    if (!w.ok()) return Refuse("redis", w.status());
+    const std::string now =
+        (*w)[1]->type == REDIS_REPLY_STRING ? std::string((*w)[1]->str, (*w)[1]->len) : "0:1";
+    if (now != absl::StrCat(target.next_offset, ":", target.next_sequence) ||
+        (*w)[2]->type != REDIS_REPLY_STRING ||
+        std::string((*w)[2]->str, (*w)[2]->len) != *current) {
+      (void)conn.Pipeline({{"UNWATCH"}});
+      continue;  // the projector moved on: build the difference
+    }
+    std::vector<std::vector<std::string>> swap = {{"MULTI"}};
+    for (const auto& part : parts) swap.push_back({"DEL", live_base + ":c:" + o.campaign + part});
+    auto exists = conn.Pipeline({{"EXISTS", fresh_base + ":c:" + o.campaign + ":rank"},
+                                 {"EXISTS", fresh_base + ":c:" + o.campaign + ":status"},
+                                 {"EXISTS", fresh_base + ":c:" + o.campaign + ":summary"}});
+    if (!exists.ok()) return Refuse("redis", exists.status());
+    for (size_t i = 0; i < parts.size(); ++i) {
+      if ((*exists)[i]->integer == 1)
+        swap.push_back({"RENAME", fresh_base + ":c:" + o.campaign + parts[i],
+                        live_base + ":c:" + o.campaign + parts[i]});
+    }
+    swap.push_back({"EXEC"});
+    auto done = conn.Pipeline(swap);
+    if (!done.ok()) return Refuse("redis", done.status());
+    if (done->back()->type != REDIS_REPLY_ARRAY) continue;  // moved under us: again
+    (void)conn.Pipeline(
+        {{"DEL", fresh_base + ":ckpt:" + std::to_string(p), fresh_base + ":campaigns"}});
+    std::printf(
+        "redis: campaign %s rebuilt from %llu events up to ledger offset %llu and swapped in\n",
+        o.campaign.c_str(), static_cast<unsigned long long>(applied),
+        static_cast<unsigned long long>(target.next_offset));
+    return 0;
+  }
+  if (o.dry_run) {
+    for (const auto& part : parts)
+      (void)conn.Pipeline({{"DEL", fresh_base + ":c:" + o.campaign + part}});
+    (void)conn.Pipeline({{"DEL", fresh_base + ":ckpt:" + std::to_string(p)}});
+    return 0;
+  }
+  return Refuse("redis", absl::AbortedError("the live projector kept moving; try again"));
+}
+
+// One campaign, PostgreSQL: build its rows in schema <schema>_rc, then
+// replace the live rows in one transaction that holds the live checkpoint
+// row (FOR UPDATE), so the projector waits and then goes on from there.
+int RebuildPostgresCampaign(const RebuildOptions& o, EventLog* ledger) {
+  const std::string scratch = o.postgres_schema + "_rc";
+  proj::PgSink live(proj::PgOptions{o.postgres_url, o.postgres_schema});
+  if (absl::Status st = live.Migrate(o.postgres_schema); !st.ok())
+    return Refuse("postgres unreachable", st);
+  proj::PgSink fresh(proj::PgOptions{o.postgres_url, scratch});
+  if (absl::Status st = fresh.DropSchema(scratch); !st.ok()) return Refuse("postgres", st);
+  if (absl::Status st = fresh.Migrate(scratch); !st.ok()) return Refuse("postgres", st);
+  const int p = PartitionFor(o.campaign, ledger->partitions());
+  proj::Checkpoint built;
+  uint64_t read_from = 0, next_seq = 1, applied = 0;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    std::vector<proj::Checkpoint> ck;
+    if (absl::Status st = live.Load(ledger->partitions(), &ck); !st.ok())
+      return Refuse("postgres", st);
+    const proj::Checkpoint target = ck[p];
+    std::vector<pb::Event> events;
+    if (absl::Status st = CampaignEvents(ledger, p, o.campaign, &read_from, target.next_offset,
+                                         &next_seq, &events);
+        !st.ok())
+      return Refuse("ledger", st);
+    proj::Checkpoint to{target.next_offset, next_seq};
+    if (absl::Status st = fresh.Apply(p, events, built, to); !st.ok())
+      return Refuse("postgres", st);
+    built = to;
+    applied += events.size();
+    if (o.dry_run) {
+      std::printf("dry run: campaign %s rebuilt from %llu events in schema %s; not swapped in\n",
+                  o.campaign.c_str(), static_cast<unsigned long long>(applied), scratch.c_str());
+      (void)fresh.DropSchema(scratch);
+      return 0;
+    }
+    bool moved = false;
+    absl::Status st = live.Read([&](pqxx::work& tx) {
+      auto row = tx.exec_params(
+          "SELECT next_offset, next_sequence FROM checkpoints WHERE ledger_partition = $1 FOR "
+          "UPDATE",
+          p);
+      proj::Checkpoint now;
+      if (!row.empty()) now = {row[0][0].as<uint64_t>(), row[0][1].as<uint64_t>()};
+      if (!(now == target)) {
+        moved = true;
+        return;
+      }
+      const std::string src = tx.quote_name(scratch);
+      for (const char* table : {"entries", "stock_changes", "campaigns"}) {
+        tx.exec_params(absl::StrCat("DELETE FROM ", table, " WHERE campaign = $1"), o.campaign);
+        tx.exec_params(absl::StrCat("INSERT INTO ", table, " SELECT * FROM ", src, ".", table,
+                                    " WHERE campaign = $1"),
+                       o.campaign);
+      }
+      tx.commit();
+    });
+    if (!st.ok()) return Refuse("postgres", st);
+    if (moved) continue;
+    (void)fresh.DropSchema(scratch);
+    std::printf(
+        "postgres: campaign %s rebuilt from %llu events up to ledger offset %llu and swapped in\n",
+        o.campaign.c_str(), static_cast<unsigned long long>(applied),
+        static_cast<unsigned long long>(target.next_offset));
+    return 0;
+  }
+  return Refuse("postgres", absl::AbortedError("the live projector kept moving; try again"));
 }
 
 int RebuildRedis(const RebuildOptions& o, EventLog* ledger) {
@@ -129,14 +307,16 @@ int RunRebuild(const RebuildOptions& options, EventLog* ledger) {
       std::fprintf(stderr, "ticketctl rebuild redis: needs --redis-url (or $TICKETD_REDIS_URL)\n");
       return 2;
     }
-    return RebuildRedis(options, ledger);
+    return options.campaign.empty() ? RebuildRedis(options, ledger)
+                                    : RebuildRedisCampaign(options, ledger);
   }
   if (options.postgres_url.empty()) {
     std::fprintf(stderr,
                  "ticketctl rebuild postgres: needs --postgres-url (or $TICKETD_POSTGRES_URL)\n");
     return 2;
   }
-  return RebuildPostgres(options, ledger);
+  return options.campaign.empty() ? RebuildPostgres(options, ledger)
+                                  : RebuildPostgresCampaign(options, ledger);
 }
 
 }  // namespace tl

@@ -15,6 +15,10 @@ struct RebuildOptions {
   std::string redis_url, redis_prefix = "tl:";
   std::string postgres_url, postgres_schema = "ticketledger";
   bool dry_run = false;  // build, report, drop; never swap
+  // Non-empty: rebuild only this campaign's keys / rows, up to exactly the
+  // live projector's checkpoint, and swap them in one MULTI/EXEC (under
+  // WATCH of that checkpoint) or one transaction (holding its row lock).
+  std::string campaign;
 };
 
 // Returns the exit code: 0 done, 1 failed, 2 the target is unreachable or

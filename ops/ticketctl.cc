@@ -567,6 +567,9 @@ int main(int argc, char** argv) {
   rebuild->add_option("--postgres-schema", rb.postgres_schema, "Live schema")
       ->envname("TICKETD_POSTGRES_SCHEMA")
       ->capture_default_str();
+  rebuild->add_option("--campaign", rb.campaign,
+                      "Rebuild only this campaign, up to the live projector's checkpoint, and swap "
+                      "its keys/rows in atomically");
   rebuild->add_flag("--dry-run", rb.dry_run,
                     "Build the fresh copy and report, then drop it; readers keep the live one");
   rebuild->add_option("--kafka-brokers", rebuild_kafka,

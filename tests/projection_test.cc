@@ -366,6 +366,22 @@ TEST(Projections, RebuildSwapsAtomicallyResumesAndRefusesWhenUnreachable) {
   ExpectEqualToClean(s);
   proj::RedisConnection conn(s.redis_options());
   EXPECT_TRUE(DumpRedis(conn, "tl:" + before).empty());  // the old namespace is gone
+  // One campaign damaged in both stores, rebuilt alone (the others untouched).
+  const std::string live = "tl:" + CurrentNs(s);
+  ASSERT_TRUE(conn.Pipeline({{"HSET", live + ":c:race:status", "u1", "999|lost"},
+                             {"HDEL", live + ":c:race:summary", "won"},
+                             {"DEL", live + ":c:race:rank"}})
+                  .ok());
+  proj::PgSink pg({s.pg.url(), "ticketledger"});
+  ASSERT_TRUE(pg.Read([](pqxx::work& tx) {
+                  tx.exec("UPDATE entries SET outcome = 'lost' WHERE campaign = 'race'");
+                  tx.exec("DELETE FROM stock_changes WHERE campaign = 'race'");
+                  tx.commit();
+                }).ok());
+  EXPECT_NE(DumpRedis(conn, live), DumpRedis(conn, "tl:clean"));
+  EXPECT_EQ(ctl({"redis", "--redis-url", s.redis.url(), "--campaign", "race"}).Kill(0), 0);
+  EXPECT_EQ(ctl({"postgres", "--postgres-url", s.pg.url(), "--campaign", "race"}).Kill(0), 0);
+  ExpectEqualToClean(s);
   // An unreachable store: exit 2, and the message says which.
   EXPECT_EQ(
       ctl({"redis", "--redis-url", "redis://127.0.0.1:" + std::to_string(FreePort())}).Kill(0), 2);

@@ -5,6 +5,7 @@
 #include <rocksdb/write_batch.h>
 
 #include "absl/base/internal/endian.h"
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "engine/record_frame.h"
 
@@ -56,9 +57,9 @@ absl::Status EmbeddedLog::Recover() {
         absl::big_endian::Load32(it->key().data()) == static_cast<uint32_t>(p)) {
       uint64_t first = absl::big_endian::Load64(it->key().data() + 4);
       uint32_t count = 0;
-      scratch.clear();
-      if (absl::Status st =
-              DecodeChunk(it->value().ToStringView(), name_, p, first, 0, 0, &scratch, &count);
+      size_t used = 0;
+      if (absl::Status st = DecodeChunk(it->value().ToStringView(), name_, p, first, 0, 0, &scratch,
+                                        &used, &count);
           !st.ok())
         return st;
       end = first + count;
@@ -128,7 +129,11 @@ absl::StatusOr<uint64_t> EmbeddedLog::Append(int partition, std::vector<LogRecor
 
 absl::Status EmbeddedLog::Read(int partition, uint64_t from, size_t max_records,
                                std::vector<LogRecord>* out) {
-  out->clear();
+  // `out`'s elements are overwritten in place (their strings keep their
+  // memory) and the vector trimmed at the end: no allocation per record for
+  // a reader that reuses its vector.
+  size_t used = 0;
+  absl::Cleanup trim = [&] { out->resize(used); };
   if (partition < 0 || partition >= partitions_)
     return absl::InvalidArgumentError(absl::StrCat("partition ", partition, " out of range"));
   uint64_t end;
@@ -157,7 +162,7 @@ absl::Status EmbeddedLog::Read(int partition, uint64_t from, size_t max_records,
     if (first > expect) return missing(expect);
     uint32_t count = 0;
     if (absl::Status st = DecodeChunk(it->value().ToStringView(), name_, partition, first, expect,
-                                      stop, out, &count);
+                                      stop, out, &used, &count);
         !st.ok())
       return st;
     if (first + count <= expect) return missing(expect);

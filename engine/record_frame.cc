@@ -40,7 +40,7 @@ std::string EncodeChunk(const std::vector<LogRecord>& records) {
 
 absl::Status DecodeChunk(std::string_view raw, std::string_view log, int partition,
                          uint64_t first_offset, uint64_t from, uint64_t stop,
-                         std::vector<LogRecord>* out, uint32_t* count) {
+                         std::vector<LogRecord>* out, size_t* used, uint32_t* count) {
   auto where = [&] {
     return absl::StrCat(std::string(log), " log, partition ", partition, ", offset ", first_offset);
   };
@@ -66,7 +66,8 @@ absl::Status DecodeChunk(std::string_view raw, std::string_view log, int partiti
       return absl::DataLossError(absl::StrCat(where(), ": truncated record ", first_offset + i));
     const uint64_t offset = first_offset + i;
     if (offset >= from && offset < stop) {
-      LogRecord& r = out->emplace_back();
+      LogRecord& r = *used < out->size() ? (*out)[*used] : out->emplace_back();
+      ++*used;
       r.offset = offset;
       r.key.assign(raw.substr(at, klen));
       r.value.assign(raw.substr(at + klen, vlen));

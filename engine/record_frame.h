@@ -20,10 +20,13 @@ inline constexpr size_t kChunkHeaderBytes = 1 + 4 + 4;
 std::string EncodeChunk(const std::vector<LogRecord>& records);
 
 // Checks the chunk `raw` stored at `first_offset` of `log`/`partition` and
-// appends its records with offsets in [from, stop) to `out`, numbered from
-// `first_offset`. Sets *count to the number of records in the chunk.
+// puts its records with offsets in [from, stop), numbered from
+// `first_offset`, at (*out)[*used], (*out)[*used + 1], ..., advancing *used.
+// Elements already in `out` are overwritten, so a reader that passes the
+// same vector again reuses its strings' memory (the caller trims `out` to
+// *used at the end). Sets *count to the number of records in the chunk.
 absl::Status DecodeChunk(std::string_view raw, std::string_view log, int partition,
                          uint64_t first_offset, uint64_t from, uint64_t stop,
-                         std::vector<LogRecord>* out, uint32_t* count);
+                         std::vector<LogRecord>* out, size_t* used, uint32_t* count);
 
 }  // namespace tl

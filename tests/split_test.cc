@@ -16,6 +16,7 @@
 #include "engine/ledger_follower.h"
 #include "engine/node.h"
 #include "tests/mock_cluster.h"
+#include "tests/servers.h"
 #include "tests/temp_dir.h"
 #include "tests/ticketd_process.h"
 
@@ -123,16 +124,23 @@ TEST(Split, ThreeProcessesMatchSingleNodeDigests) {
   const std::string brokers = mock.match();
   std::vector<std::string> kafka = {"--kafka-brokers", brokers, "--partitions",
                                     std::to_string(kPartitions)};
+  // The projector writes the read models, the api reads from them.
+  RedisServer redis(dir.Sub("redis"));
+  PostgresServer pg(dir.path());
+  ASSERT_TRUE(redis.ok() && pg.ok());
+  const std::vector<std::string> stores = {"--redis-url", redis.url(), "--postgres-url", pg.url()};
   std::vector<std::string> engine_args = {"--role", "engine"},
                            api_args = {"--role", "api", "--user-rate", "0"};
   engine_args.insert(engine_args.end(), kafka.begin(), kafka.end());
   api_args.insert(api_args.end(), kafka.begin(), kafka.end());
+  api_args.insert(api_args.end(), stores.begin(), stores.end());
   TicketdProcess engine(dir.Sub("engine"), engine_args);
   ASSERT_TRUE(engine.ok());
   TicketdProcess api(dir.Sub("api"), api_args);
   ASSERT_TRUE(api.ok());
   std::vector<std::string> projector_args = {"--role", "projector"};
   projector_args.insert(projector_args.end(), kafka.begin(), kafka.end());
+  projector_args.insert(projector_args.end(), stores.begin(), stores.end());
   TicketdProcess projector(dir.Sub("projector"), projector_args);
   ASSERT_TRUE(projector.ok());
 
@@ -178,6 +186,38 @@ TEST(Split, ThreeProcessesMatchSingleNodeDigests) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   EXPECT_EQ(lottery["drawn"], 1000);
+  // Once the projector caught up, the api answers rankings and results from
+  // Redis and PostgreSQL, and they agree with the fold.
+  auto caught_up = [](const std::string& page) {
+    for (const std::string store : {"redis", "postgres"}) {
+      if (MetricValue(page, "ticketledger_projection_up{store=\"" + store + "\"}") != 1)
+        return false;
+      for (int p = 0; p < kPartitions; ++p) {
+        if (MetricValue(page, "ticketledger_projection_lag_records{store=\"" + store +
+                                  "\",partition=\"" + std::to_string(p) + "\"}") != 0)
+          return false;
+      }
+    }
+    return true;
+  };
+  for (int i = 0; i < 300; ++i) {
+    auto m = projector.Client()->Get("/metrics");
+    if (m && caught_up(m->body)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  json winners = json::parse(c->Get("/v1/campaigns/race/results?outcome=won&limit=1000")->body);
+  EXPECT_EQ(winners["items"].size(), 100u);
+  json ranking = json::parse(c->Get("/v1/campaigns/race/ranking?limit=1000")->body);
+  EXPECT_EQ(ranking["items"].size(), 1000u);
+  auto api_metrics = c->Get("/metrics");
+  ASSERT_TRUE(api_metrics);
+  EXPECT_GT(MetricValue(api_metrics->body,
+                        "ticketledger_reads_total{route=\"results\",source=\"postgres\"}"),
+            0)
+      << api_metrics->body;
+  EXPECT_GT(MetricValue(api_metrics->body,
+                        "ticketledger_reads_total{route=\"ranking\",source=\"redis\"}"),
+            0);
 
   // Stop the writers, then compare the Kafka ledger with a single-node run
   // of the very same commands.

@@ -63,6 +63,23 @@ class OptionalLock {
 
 }  // namespace
 
+absl::Status DecideAndFold(
+    EngineState* state, const EngineConfig& config, const Limits& limits,
+    const pb::Command& command, uint64_t command_offset, EventList* events,
+    const std::function<absl::Status(const pb::Event&, std::string&&)>& emit) {
+  events->Clear();
+  if (absl::Status st = Decide(*state, config, limits, command, command_offset, events); !st.ok())
+    return st;
+  if (!events->empty()) (*events)[0].set_command_events(static_cast<uint32_t>(events->size()));
+  for (pb::Event& e : *events) {
+    e.set_sequence(state->next_sequence);
+    std::string bytes = EncodeDeterministic(e);
+    if (absl::Status st = Fold(state, config, e, bytes); !st.ok()) return st;
+    if (absl::Status st = emit(e, std::move(bytes)); !st.ok()) return st;
+  }
+  return absl::OkStatus();
+}
+
 PartitionEngine::PartitionEngine(int partition, EventLog* commands, EventLog* ledger,
                                  StateStore* store, EngineConfig config, Limits limits)
     : partition_(partition),
@@ -150,20 +167,17 @@ absl::StatusOr<size_t> PartitionEngine::Step(absl::Mutex* state_mu) {
   std::vector<LogRecord> out;
   pb::Command cmd;
   OptionalLock lock(state_mu);
+  auto emit = [&out](const pb::Event& e, std::string&& bytes) {
+    LogRecord& rec = out.emplace_back();
+    rec.key = e.campaign_id();
+    rec.value = std::move(bytes);
+    return absl::OkStatus();
+  };
   for (const LogRecord& r : in_) {
     if (absl::Status st = DecodeCommand(r, partition_, &cmd); !st.ok()) return st;
-    events_.Clear();
-    if (absl::Status st = Decide(state_, config_, limits_, cmd, r.offset, &events_); !st.ok())
+    if (absl::Status st = DecideAndFold(&state_, config_, limits_, cmd, r.offset, &events_, emit);
+        !st.ok())
       return st;
-    if (!events_.empty()) events_[0].set_command_events(static_cast<uint32_t>(events_.size()));
-    // Fold this command's events before deciding the next command.
-    for (pb::Event& e : events_) {
-      e.set_sequence(state_.next_sequence);
-      LogRecord& rec = out.emplace_back();
-      rec.key = e.campaign_id();
-      rec.value = EncodeDeterministic(e);
-      if (absl::Status st = Fold(&state_, config_, e, rec.value); !st.ok()) return st;
-    }
   }
   lock.Release();
   if (!out.empty()) {

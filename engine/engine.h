@@ -42,6 +42,16 @@ absl::Status DecodeEvent(const LogRecord& r, int partition, pb::Event* e);
 absl::Status DecodeCommand(const LogRecord& r, int partition, pb::Command* c);
 std::string EncodeDeterministic(const google::protobuf::Message& m);
 
+// Decides `command` and folds each event it causes at once (so the next
+// command sees them), numbering them as the ledger holds them: sequence from
+// the state, command_events on the first. `emit(event, encoded)` gets each
+// event after it is folded and may keep the bytes. The one decide-and-fold
+// step, shared by the engine and the audit's re-decide.
+absl::Status DecideAndFold(
+    EngineState* state, const EngineConfig& config, const Limits& limits,
+    const pb::Command& command, uint64_t command_offset, EventList* events,
+    const std::function<absl::Status(const pb::Event&, std::string&&)>& emit);
+
 class PartitionEngine {
  public:
   PartitionEngine(int partition, EventLog* commands, EventLog* ledger, StateStore* store,

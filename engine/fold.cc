@@ -227,13 +227,17 @@ absl::Status Fold(EngineState* s, const EngineConfig& config, const pb::Event& e
     st = Broken(e, "event for a campaign that does not exist");
   }
   if (!st.ok()) return st;
-  SHA256_CTX ctx;
-  SHA256_Init(&ctx);
-  SHA256_Update(&ctx, s->digest.data(), s->digest.size());
-  SHA256_Update(&ctx, encoded.data(), encoded.size());
-  SHA256_Final(s->digest.data(), &ctx);
+  ChainDigest(&s->digest, encoded);
   ++s->next_sequence;
   return absl::OkStatus();
+}
+
+void ChainDigest(Hash* digest, std::string_view encoded) {
+  SHA256_CTX ctx;
+  SHA256_Init(&ctx);
+  SHA256_Update(&ctx, digest->data(), digest->size());
+  SHA256_Update(&ctx, encoded.data(), encoded.size());
+  SHA256_Final(digest->data(), &ctx);
 }
 
 absl::Status CheckInvariants(const CampaignState& c) {

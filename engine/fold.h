@@ -20,6 +20,10 @@ namespace tl {
 absl::Status Fold(EngineState* state, const EngineConfig& config, const pb::Event& event,
                   std::string_view encoded);
 
+// The ledger digest chain Fold keeps: digest = SHA-256(digest || encoded).
+// Readers that do not fold (the audit) chain the same way to compare.
+void ChainDigest(Hash* digest, std::string_view encoded);
+
 // Checks every invariant of one campaign from scratch (slow; for tests and
 // audits).
 absl::Status CheckInvariants(const CampaignState& c);

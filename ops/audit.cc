@@ -410,62 +410,56 @@ class Auditor {
 
 constexpr char kWrongSecret[] = "wrong secret";
 
-// The engine's digest chain (fold.cc: d = SHA-256(d || event bytes)) over a
-// partition's distinct ledger events, in sequence order. The re-decide's fold
-// computes the same chain anyway, so comparing the two costs the ledger pass
-// one SHA-256 per event and the re-decide nothing; only when they differ is
-// the ledger read again to name the first differing event.
+// The engine's digest chain (ChainDigest) over a partition's distinct ledger
+// events, in sequence order. The re-decide's fold computes the same chain
+// anyway, so comparing the two costs the ledger pass one SHA-256 per event
+// and the re-decide nothing; only when they differ is the ledger read again
+// to name the first differing event.
 struct EventsHash {
   Hash digest{};
   uint64_t count = 0;
   void Add(const std::string& bytes) {
-    SHA256_CTX ctx;
-    SHA256_Init(&ctx);
-    SHA256_Update(&ctx, digest.data(), digest.size());
-    SHA256_Update(&ctx, bytes.data(), bytes.size());
-    SHA256_Final(digest.data(), &ctx);
+    ChainDigest(&digest, bytes);
     count++;
   }
   std::string Final() const { return ToHex(digest) + "/" + std::to_string(count); }
 };
 
-// Re-decides partition p's commands; returns the hash of the events, or an
-// error message prefixed with '!'.
-std::string RedecideHash(EventLog* commands, int p, const EngineConfig& config) {
+// Re-decides partition p's commands as the engine does (DecideAndFold);
+// `each(event, bytes, command offset)`, if given, sees every event and may
+// stop the run with an error. Returns the digest chain as EventsHash::Final
+// spells it.
+absl::StatusOr<std::string> Redecide(
+    EventLog* commands, int p, const EngineConfig& config,
+    const std::function<absl::Status(const pb::Event&, const std::string&, uint64_t)>& each) {
   EngineState state;
   EventList events;
   std::vector<LogRecord> in;
   absl::StatusOr<uint64_t> end = commands->EndOffset(p);
-  if (!end.ok()) return "!" + std::string(end.status().message());
+  if (!end.ok()) return end.status();
   pb::Command cmd;
   for (uint64_t at = 0; at < *end;) {
     if (absl::Status st = commands->Read(p, at, kReadBatch, &in); !st.ok() || in.empty())
-      return absl::StrCat("!commands partition ", p, " unreadable at ", at);
+      return absl::DataLossError(absl::StrCat("commands partition ", p, " unreadable at ", at));
     at = in.back().offset + 1;
     for (const LogRecord& r : in) {
-      if (absl::Status st = DecodeCommand(r, p, &cmd); !st.ok())
-        return "!" + std::string(st.message());
-      events.Clear();
-      if (absl::Status st = Decide(state, config, Limits(), cmd, r.offset, &events); !st.ok())
-        return "!" + std::string(st.message());
-      if (!events.empty()) events[0].set_command_events(static_cast<uint32_t>(events.size()));
-      for (pb::Event& e : events) {
-        e.set_sequence(state.next_sequence);
-        std::string bytes = EncodeDeterministic(e);
-        if (absl::Status st = Fold(&state, config, e, bytes); !st.ok())
-          return "!" + std::string(st.message());
-      }
+      if (absl::Status st = DecodeCommand(r, p, &cmd); !st.ok()) return st;
+      auto emit = [&](const pb::Event& e, std::string&& bytes) {
+        return each ? each(e, bytes, r.offset) : absl::OkStatus();
+      };
+      if (absl::Status st = DecideAndFold(&state, config, Limits(), cmd, r.offset, &events, emit);
+          !st.ok())
+        return st;
     }
   }
   return ToHex(state.digest) + "/" + std::to_string(state.next_sequence - 1);
 }
 
 // Re-decides partition p's commands and compares every event with the
-// ledger's; returns "" if identical, else what differs.
-std::string Redecide(EventLog* commands, EventLog* ledger, int p, const EngineConfig& config) {
-  EngineState state;
-  EventList events;
-  std::vector<LogRecord> in, led;
+// ledger's; returns "" if identical, kWrongSecret, or what differs.
+std::string FirstDifference(EventLog* commands, EventLog* ledger, int p,
+                            const EngineConfig& config) {
+  std::vector<LogRecord> led;
   uint64_t led_at = 0;
   size_t led_i = 0;
   uint64_t next_seq = 1;
@@ -491,42 +485,32 @@ std::string Redecide(EventLog* commands, EventLog* ledger, int p, const EngineCo
       return true;
     }
   };
-  absl::StatusOr<uint64_t> end = commands->EndOffset(p);
-  if (!end.ok()) return std::string(end.status().message());
-  pb::Command cmd;
-  for (uint64_t at = 0; at < *end;) {
-    if (absl::Status st = commands->Read(p, at, kReadBatch, &in); !st.ok() || in.empty())
-      return absl::StrCat("commands partition ", p, " unreadable at ", at);
-    at = in.back().offset + 1;
-    for (const LogRecord& r : in) {
-      if (absl::Status st = DecodeCommand(r, p, &cmd); !st.ok()) return std::string(st.message());
-      events.Clear();
-      if (absl::Status st = Decide(state, config, Limits(), cmd, r.offset, &events); !st.ok())
-        return std::string(st.message());
-      if (!events.empty()) events[0].set_command_events(static_cast<uint32_t>(events.size()));
-      for (pb::Event& e : events) {
-        e.set_sequence(state.next_sequence);
-        std::string bytes = EncodeDeterministic(e), logged, err;
-        if (!next_ledger(&logged, &err))
-          return err.empty()
-                     ? absl::StrCat("partition ", p, ": the ledger ends before sequence ",
-                                    e.sequence(), ", which command offset ", r.offset, " decides")
-                     : err;
-        if (logged != bytes) {
-          pb::Event l;
-          l.ParseFromString(logged);
-          if (l.has_campaign_created() && e.has_campaign_created() &&
-              l.campaign_created().seed_commitment() != e.campaign_created().seed_commitment())
-            return kWrongSecret;
-          return absl::StrCat("partition ", p, ", sequence ", e.sequence(), ": the ledger has {",
-                              l.ShortDebugString(), "}, re-deciding command offset ", r.offset,
-                              " gives {", e.ShortDebugString(), "}");
-        }
-        if (absl::Status st = Fold(&state, config, e, bytes); !st.ok())
-          return std::string(st.message());
-      }
+  std::string difference;
+  auto compare = [&](const pb::Event& e, const std::string& bytes, uint64_t offset) {
+    std::string logged, err;
+    if (!next_ledger(&logged, &err)) {
+      difference = err.empty()
+                       ? absl::StrCat("partition ", p, ": the ledger ends before sequence ",
+                                      e.sequence(), ", which command offset ", offset, " decides")
+                       : err;
+      return absl::AbortedError("differs");
     }
-  }
+    if (logged == bytes) return absl::OkStatus();
+    pb::Event l;
+    l.ParseFromString(logged);
+    if (l.has_campaign_created() && e.has_campaign_created() &&
+        l.campaign_created().seed_commitment() != e.campaign_created().seed_commitment()) {
+      difference = kWrongSecret;
+    } else {
+      difference = absl::StrCat("partition ", p, ", sequence ", e.sequence(), ": the ledger has {",
+                                l.ShortDebugString(), "}, re-deciding command offset ", offset,
+                                " gives {", e.ShortDebugString(), "}");
+    }
+    return absl::AbortedError("differs");
+  };
+  absl::StatusOr<std::string> digest = Redecide(commands, p, config, compare);
+  if (!difference.empty()) return difference;
+  if (!digest.ok()) return std::string(digest.status().message());
   std::string extra, err;
   if (next_ledger(&extra, &err))
     return absl::StrCat("partition ", p, ": the ledger holds events no command decides");
@@ -547,8 +531,10 @@ AuditReport Audit(EventLog* ledger, EventLog* commands, const AuditOptions& opti
   const bool redecide = options.determinism && commands != nullptr && options.have_secret;
   if (redecide) {
     determinism = std::thread([&] {
-      for (int p = 0; p < ledger->partitions(); ++p)
-        redecided[p] = RedecideHash(commands, p, options.config);
+      for (int p = 0; p < ledger->partitions(); ++p) {
+        absl::StatusOr<std::string> digest = Redecide(commands, p, options.config, nullptr);
+        redecided[p] = digest.ok() ? *digest : "!" + std::string(digest.status().message());
+      }
     });
   }
   Auditor auditor(options, &report);
@@ -726,7 +712,7 @@ AuditReport Audit(EventLog* ledger, EventLog* commands, const AuditOptions& opti
       if (!redecided[p].empty() && redecided[p][0] != '!' && redecided[p] == ledger_hash[p].Final())
         continue;
       // They differ: read both again to name the first difference.
-      redecided[p] = Redecide(commands, ledger, p, options.config);
+      redecided[p] = FirstDifference(commands, ledger, p, options.config);
       if (redecided[p].empty()) continue;
       if (redecided[p] == kWrongSecret) {
         wrong_secret = true;

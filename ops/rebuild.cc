@@ -1,6 +1,7 @@
 #include "ops/rebuild.h"
 
 #include <cstdio>
+#include <functional>
 
 #include "absl/strings/str_cat.h"
 #include "engine/state.h"
@@ -61,10 +62,54 @@ absl::Status CampaignEvents(EventLog* ledger, int p, const std::string& id, uint
   return absl::OkStatus();
 }
 
-// One campaign, Redis: build its keys in namespace "rc", then rename them
-// over the live ones in one MULTI/EXEC while the live checkpoint is still
-// the one the build stopped at (WATCH); if the projector moved on, build
-// the difference and try again.
+// The shape both one-campaign rebuilds share: bring `fresh` up to exactly
+// the live checkpoint of the campaign's partition, then `swap(checkpoint)`
+// — true: swapped; false: the projector moved on, so build the difference
+// and try again. `drop_fresh` removes the scratch copy; `scratch` names it.
+int RebuildCampaign(const RebuildOptions& o, EventLog* ledger, proj::Sink* live, proj::Sink* fresh,
+                    const std::string& scratch,
+                    const std::function<absl::StatusOr<bool>(const proj::Checkpoint&)>& swap,
+                    const std::function<void()>& drop_fresh) {
+  const std::string store = live->name();
+  const int p = PartitionFor(o.campaign, ledger->partitions());
+  proj::Checkpoint built;
+  uint64_t read_from = 0, next_seq = 1, applied = 0;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    std::vector<proj::Checkpoint> ck;
+    if (absl::Status st = live->Load(ledger->partitions(), &ck); !st.ok()) return Refuse(store, st);
+    const proj::Checkpoint target = ck[p];
+    std::vector<pb::Event> events;
+    if (absl::Status st = CampaignEvents(ledger, p, o.campaign, &read_from, target.next_offset,
+                                         &next_seq, &events);
+        !st.ok())
+      return Refuse("ledger", st);
+    proj::Checkpoint to{target.next_offset, next_seq};
+    if (absl::Status st = fresh->Apply(p, events, built, to); !st.ok()) return Refuse(store, st);
+    built = to;
+    applied += events.size();
+    if (o.dry_run) {
+      std::printf("dry run: campaign %s rebuilt from %llu events in %s; not swapped in\n",
+                  o.campaign.c_str(), static_cast<unsigned long long>(applied), scratch.c_str());
+      drop_fresh();
+      return 0;
+    }
+    absl::StatusOr<bool> swapped = swap(target);
+    if (!swapped.ok()) return Refuse(store, swapped.status());
+    if (!*swapped) continue;
+    drop_fresh();
+    std::printf(
+        "%s: campaign %s rebuilt from %llu events up to ledger offset %llu and swapped in\n",
+        store.c_str(), o.campaign.c_str(), static_cast<unsigned long long>(applied),
+        static_cast<unsigned long long>(target.next_offset));
+    return 0;
+  }
+  drop_fresh();
+  return Refuse(store, absl::AbortedError("the live projector kept moving; try again"));
+}
+
+// One campaign, Redis: its keys are built in namespace "rc" and renamed over
+// the live ones in one MULTI/EXEC while the live checkpoint (WATCHed) is
+// still the one the build stopped at.
 int RebuildRedisCampaign(const RebuildOptions& o, EventLog* ledger) {
   absl::StatusOr<proj::RedisOptions> ro = proj::ParseRedisUrl(o.redis_url);
   if (!ro.ok()) return Refuse("--redis-url", ro.status());
@@ -77,77 +122,49 @@ int RebuildRedisCampaign(const RebuildOptions& o, EventLog* ledger) {
   const std::string scratch = "rc";
   const std::string live_base = o.redis_prefix + *current, fresh_base = o.redis_prefix + scratch;
   const std::vector<std::string> parts = {":rank", ":status", ":summary"};
-  for (const auto& part : parts)
-    (void)conn.Pipeline({{"DEL", fresh_base + ":c:" + o.campaign + part}});
-  (void)conn.Pipeline({{"DEL", fresh_base + ":ckpt:" + std::to_string(p)}});
-  proj::RedisSink fresh(*ro, scratch, /*publish=*/false);
-  proj::Checkpoint built;
-  uint64_t read_from = 0, next_seq = 1, applied = 0;
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    std::vector<proj::Checkpoint> ck;
-    if (absl::Status st = live.Load(ledger->partitions(), &ck); !st.ok())
-      return Refuse("redis", st);
-    const proj::Checkpoint target = ck[p];
-    std::vector<pb::Event> events;
-    if (absl::Status st = CampaignEvents(ledger, p, o.campaign, &read_from, target.next_offset,
-                                         &next_seq, &events);
-        !st.ok())
-      return Refuse("ledger", st);
-    proj::Checkpoint to{target.next_offset, next_seq};
-    if (absl::Status st = fresh.Apply(p, events, built, to); !st.ok()) return Refuse("redis", st);
-    built = to;
-    applied += events.size();
-    if (o.dry_run) {
-      std::printf("dry run: campaign %s rebuilt from %llu events into %s; not swapped in\n",
-                  o.campaign.c_str(), static_cast<unsigned long long>(applied), fresh_base.c_str());
-      break;
-    }
+  auto drop_fresh = [&] {
+    std::vector<std::string> del = {"DEL", absl::StrCat(fresh_base, ":ckpt:", p),
+                                    fresh_base + ":campaigns"};
+    for (const auto& part : parts) del.push_back(fresh_base + ":c:" + o.campaign + part);
+    (void)conn.Pipeline({del});
+  };
+  auto swap = [&](const proj::Checkpoint& target) -> absl::StatusOr<bool> {
     const std::string ckpt_key = absl::StrCat(live_base, ":ckpt:", p);
     auto w = conn.Pipeline({{"WATCH", ckpt_key, o.redis_prefix + "current"},
                             {"GET", ckpt_key},
                             {"GET", o.redis_prefix + "current"}});
-    if (!w.ok()) return Refuse("redis", w.status());
+    if (!w.ok()) return w.status();
     const std::string now =
         (*w)[1]->type == REDIS_REPLY_STRING ? std::string((*w)[1]->str, (*w)[1]->len) : "0:1";
     if (now != absl::StrCat(target.next_offset, ":", target.next_sequence) ||
         (*w)[2]->type != REDIS_REPLY_STRING ||
         std::string((*w)[2]->str, (*w)[2]->len) != *current) {
       (void)conn.Pipeline({{"UNWATCH"}});
-      continue;  // the projector moved on: build the difference
+      return false;
     }
-    std::vector<std::vector<std::string>> swap = {{"MULTI"}};
-    for (const auto& part : parts) swap.push_back({"DEL", live_base + ":c:" + o.campaign + part});
-    auto exists = conn.Pipeline({{"EXISTS", fresh_base + ":c:" + o.campaign + ":rank"},
-                                 {"EXISTS", fresh_base + ":c:" + o.campaign + ":status"},
-                                 {"EXISTS", fresh_base + ":c:" + o.campaign + ":summary"}});
-    if (!exists.ok()) return Refuse("redis", exists.status());
+    std::vector<std::vector<std::string>> exists, swap = {{"MULTI"}};
+    for (const auto& part : parts) {
+      exists.push_back({"EXISTS", fresh_base + ":c:" + o.campaign + part});
+      swap.push_back({"DEL", live_base + ":c:" + o.campaign + part});
+    }
+    auto found = conn.Pipeline(exists);
+    if (!found.ok()) return found.status();
     for (size_t i = 0; i < parts.size(); ++i) {
-      if ((*exists)[i]->integer == 1)
+      if ((*found)[i]->integer == 1)
         swap.push_back({"RENAME", fresh_base + ":c:" + o.campaign + parts[i],
                         live_base + ":c:" + o.campaign + parts[i]});
     }
     swap.push_back({"EXEC"});
     auto done = conn.Pipeline(swap);
-    if (!done.ok()) return Refuse("redis", done.status());
-    if (done->back()->type != REDIS_REPLY_ARRAY) continue;  // moved under us: again
-    (void)conn.Pipeline(
-        {{"DEL", fresh_base + ":ckpt:" + std::to_string(p), fresh_base + ":campaigns"}});
-    std::printf(
-        "redis: campaign %s rebuilt from %llu events up to ledger offset %llu and swapped in\n",
-        o.campaign.c_str(), static_cast<unsigned long long>(applied),
-        static_cast<unsigned long long>(target.next_offset));
-    return 0;
-  }
-  if (o.dry_run) {
-    for (const auto& part : parts)
-      (void)conn.Pipeline({{"DEL", fresh_base + ":c:" + o.campaign + part}});
-    (void)conn.Pipeline({{"DEL", fresh_base + ":ckpt:" + std::to_string(p)}});
-    return 0;
-  }
-  return Refuse("redis", absl::AbortedError("the live projector kept moving; try again"));
+    if (!done.ok()) return done.status();
+    return done->back()->type == REDIS_REPLY_ARRAY;  // nil: a watched key moved
+  };
+  drop_fresh();
+  proj::RedisSink fresh(*ro, scratch, /*publish=*/false);
+  return RebuildCampaign(o, ledger, &live, &fresh, "namespace " + fresh_base, swap, drop_fresh);
 }
 
-// One campaign, PostgreSQL: build its rows in schema <schema>_rc, then
+// One campaign, PostgreSQL: its rows are built in schema <schema>_rc and
 // replace the live rows in one transaction that holds the live checkpoint
 // row (FOR UPDATE), so the projector waits and then goes on from there.
 int RebuildPostgresCampaign(const RebuildOptions& o, EventLog* ledger) {
@@ -159,29 +176,7 @@ int RebuildPostgresCampaign(const RebuildOptions& o, EventLog* ledger) {
   if (absl::Status st = fresh.DropSchema(scratch); !st.ok()) return Refuse("postgres", st);
   if (absl::Status st = fresh.Migrate(scratch); !st.ok()) return Refuse("postgres", st);
   const int p = PartitionFor(o.campaign, ledger->partitions());
-  proj::Checkpoint built;
-  uint64_t read_from = 0, next_seq = 1, applied = 0;
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    std::vector<proj::Checkpoint> ck;
-    if (absl::Status st = live.Load(ledger->partitions(), &ck); !st.ok())
-      return Refuse("postgres", st);
-    const proj::Checkpoint target = ck[p];
-    std::vector<pb::Event> events;
-    if (absl::Status st = CampaignEvents(ledger, p, o.campaign, &read_from, target.next_offset,
-                                         &next_seq, &events);
-        !st.ok())
-      return Refuse("ledger", st);
-    proj::Checkpoint to{target.next_offset, next_seq};
-    if (absl::Status st = fresh.Apply(p, events, built, to); !st.ok())
-      return Refuse("postgres", st);
-    built = to;
-    applied += events.size();
-    if (o.dry_run) {
-      std::printf("dry run: campaign %s rebuilt from %llu events in schema %s; not swapped in\n",
-                  o.campaign.c_str(), static_cast<unsigned long long>(applied), scratch.c_str());
-      (void)fresh.DropSchema(scratch);
-      return 0;
-    }
+  auto swap = [&](const proj::Checkpoint& target) -> absl::StatusOr<bool> {
     bool moved = false;
     absl::Status st = live.Read([&](pqxx::work& tx) {
       auto row = tx.exec_params(
@@ -203,16 +198,11 @@ int RebuildPostgresCampaign(const RebuildOptions& o, EventLog* ledger) {
       }
       tx.commit();
     });
-    if (!st.ok()) return Refuse("postgres", st);
-    if (moved) continue;
-    (void)fresh.DropSchema(scratch);
-    std::printf(
-        "postgres: campaign %s rebuilt from %llu events up to ledger offset %llu and swapped in\n",
-        o.campaign.c_str(), static_cast<unsigned long long>(applied),
-        static_cast<unsigned long long>(target.next_offset));
-    return 0;
-  }
-  return Refuse("postgres", absl::AbortedError("the live projector kept moving; try again"));
+    if (!st.ok()) return st;
+    return !moved;
+  };
+  return RebuildCampaign(o, ledger, &live, &fresh, "schema " + scratch, swap,
+                         [&] { (void)fresh.DropSchema(scratch); });
 }
 
 int RebuildRedis(const RebuildOptions& o, EventLog* ledger) {

@@ -70,6 +70,17 @@ void ExpectSameAsSingleNode(EventLog* commands, EventLog* ledger, const std::str
   if (combined) *combined = ToHex(CombinedDigest(digests));
 }
 
+// One of ticketd's topics on `brokers`, opened by the test itself.
+absl::StatusOr<std::unique_ptr<KafkaLog>> OpenTopic(const std::string& brokers,
+                                                    const std::string& topic, int partitions) {
+  KafkaLogOptions o;
+  o.brokers = brokers;
+  o.partitions = partitions;
+  o.properties["log_level"] = "3";
+  o.topic = topic;
+  return KafkaLog::Open(o);
+}
+
 // A gauge or counter's value from a Prometheus text page (-1 if absent).
 double MetricValue(const std::string& page, const std::string& series) {
   for (size_t at = page.find(series + " "); at != std::string::npos;
@@ -223,15 +234,9 @@ TEST(Split, ThreeProcessesMatchSingleNodeDigests) {
   // of the very same commands.
   ASSERT_EQ(api.Kill(SIGTERM), 0);
   ASSERT_EQ(engine.Kill(SIGTERM), 0);
-  KafkaLogOptions o;
-  o.brokers = brokers;
-  o.partitions = kPartitions;
-  o.properties["log_level"] = "3";
-  o.topic = "ticketledger.commands";
-  auto commands = KafkaLog::Open(o);
+  auto commands = OpenTopic(brokers, "ticketledger.commands", kPartitions);
   ASSERT_TRUE(commands.ok()) << commands.status();
-  o.topic = "ticketledger.ledger";
-  auto ledger = KafkaLog::Open(o);
+  auto ledger = OpenTopic(brokers, "ticketledger.ledger", kPartitions);
   ASSERT_TRUE(ledger.ok()) << ledger.status();
   std::string single;
   ExpectSameAsSingleNode(commands->get(), ledger->get(), dir.Sub("single"), &single);
@@ -254,12 +259,7 @@ TEST(Split, EngineKilledAtRandomPointsDecidesEveryCommandExactlyOnce) {
   TempDir dir;
   TicketdProcess mock(TL_TICKETCTL, {"kafka-mock"}, {}, "^([0-9.:,]+)");
   ASSERT_TRUE(mock.ok());
-  KafkaLogOptions o;
-  o.brokers = mock.match();
-  o.partitions = kPartitions;
-  o.properties["log_level"] = "3";
-  o.topic = "ticketledger.commands";
-  auto commands = KafkaLog::Open(o);
+  auto commands = OpenTopic(mock.match(), "ticketledger.commands", kPartitions);
   ASSERT_TRUE(commands.ok()) << commands.status();
   // Sized to stay under the mock's 5 MiB per partition (it drops older
   // records beyond that, which readers rightly refuse as data loss).
@@ -277,8 +277,7 @@ TEST(Split, EngineKilledAtRandomPointsDecidesEveryCommandExactlyOnce) {
   EXPECT_EQ(kills, 10);
   TicketdProcess engine(dir.Sub("engine"), args);
   ASSERT_TRUE(engine.ok());
-  o.topic = "ticketledger.ledger";
-  auto ledger = KafkaLog::Open(o);
+  auto ledger = OpenTopic(mock.match(), "ticketledger.ledger", kPartitions);
   ASSERT_TRUE(ledger.ok()) << ledger.status();
   ExpectSameAsSingleNode(commands->get(), ledger->get(), dir.Sub("single"));
   EXPECT_EQ(engine.Kill(SIGTERM), 0);
@@ -304,12 +303,7 @@ TEST(Split, SecondEngineTakesOverADeadEnginesPartitions) {
   TempDir dir;
   TicketdProcess mock(TL_TICKETCTL, {"kafka-mock"}, {}, "^([0-9.:,]+)");
   ASSERT_TRUE(mock.ok());
-  KafkaLogOptions o;
-  o.brokers = mock.match();
-  o.partitions = kPartitions;
-  o.properties["log_level"] = "3";
-  o.topic = "ticketledger.commands";
-  auto commands = KafkaLog::Open(o);
+  auto commands = OpenTopic(mock.match(), "ticketledger.commands", kPartitions);
   ASSERT_TRUE(commands.ok()) << commands.status();
   // Campaigns on every partition, so both engines have work.
   std::vector<std::string> campaigns;
@@ -351,8 +345,7 @@ TEST(Split, SecondEngineTakesOverADeadEnginesPartitions) {
   ASSERT_TRUE(metrics);
   EXPECT_GE(MetricValue(metrics->body, "ticketledger_kafka_rebalances_total"), 2) << metrics->body;
 
-  o.topic = "ticketledger.ledger";
-  auto ledger = KafkaLog::Open(o);
+  auto ledger = OpenTopic(mock.match(), "ticketledger.ledger", kPartitions);
   ASSERT_TRUE(ledger.ok()) << ledger.status();
   ExpectSameAsSingleNode(commands->get(), ledger->get(), dir.Sub("single"));
   metrics = b.Client()->Get("/metrics");
@@ -456,15 +449,9 @@ TEST(Split, BrokerOutageGives503AndLosesNothingAcknowledged) {
   ASSERT_EQ(api.Kill(SIGTERM), 0);
   ASSERT_EQ(engine.Kill(SIGTERM), 0);
 
-  KafkaLogOptions o;
-  o.brokers = mock.bootstraps();
-  o.partitions = 2;
-  o.properties["log_level"] = "3";
-  o.topic = "ticketledger.commands";
-  auto commands = KafkaLog::Open(o);
+  auto commands = OpenTopic(mock.bootstraps(), "ticketledger.commands", 2);
   ASSERT_TRUE(commands.ok()) << commands.status();
-  o.topic = "ticketledger.ledger";
-  auto ledger = KafkaLog::Open(o);
+  auto ledger = OpenTopic(mock.bootstraps(), "ticketledger.ledger", 2);
   ASSERT_TRUE(ledger.ok()) << ledger.status();
   ExpectSameAsSingleNode(commands->get(), ledger->get(), dir.Sub("single"));
 }

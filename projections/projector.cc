@@ -63,10 +63,6 @@ absl::StatusOr<size_t> Projector::Batch(int p, Checkpoint* ckpt, uint64_t end) {
   if (absl::Status st = ledger_->Read(p, ckpt->next_offset, options_.batch_records, &records);
       !st.ok())
     return st;
-  {
-    absl::MutexLock lock(&parts_[p]->mu);
-    parts_[p]->st.ledger_end = std::max(parts_[p]->st.ledger_end, end);
-  }
   if (records.empty()) return 0;
   std::vector<pb::Event> events;
   events.reserve(records.size());
@@ -197,9 +193,13 @@ absl::Status Projector::RunToEnd(const std::function<void(uint64_t, uint64_t)>& 
 
 std::vector<Projector::PartitionStatus> Projector::Status() {
   std::vector<PartitionStatus> out;
-  for (auto& part : parts_) {
-    absl::MutexLock lock(&part->mu);
-    out.push_back(part->st);
+  for (int p = 0; p < static_cast<int>(parts_.size()); ++p) {
+    // The end is asked now, not remembered from the last batch: a partition
+    // that has not read yet is behind by all of it, never "0 behind".
+    absl::StatusOr<uint64_t> end = ledger_->EndOffset(p);
+    absl::MutexLock lock(&parts_[p]->mu);
+    if (end.ok()) parts_[p]->st.ledger_end = std::max(parts_[p]->st.ledger_end, *end);
+    out.push_back(parts_[p]->st);
   }
   return out;
 }

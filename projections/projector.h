@@ -78,7 +78,7 @@ class Projector {
 
   struct PartitionStatus {
     uint64_t applied_offset = 0;  // next ledger offset to apply
-    uint64_t ledger_end = 0;      // as last seen
+    uint64_t ledger_end = 0;      // the ledger's end when Status() was called
     uint64_t failures = 0;        // store errors since start
     absl::Status error;           // the current trouble (OK when none)
   };

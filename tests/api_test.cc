@@ -182,17 +182,7 @@ TEST(Api, FivePercentLotteryMatchesTheDrawFunction) {
   EXPECT_NEAR(predicted, 1000, 3.29 * sd);
   if (ReadModelsOn()) {
     // Once the stores caught up, the same reads come from them, unchanged.
-    std::string page;
-    for (int i = 0; i < 300; ++i) {
-      page = c->Get("/metrics")->body;
-      if (page.find("ticketledger_projection_lag_records") != std::string::npos &&
-          page.find("ticketledger_projection_up{store=\"redis\"} 1") != std::string::npos &&
-          page.find("ticketledger_projection_up{store=\"postgres\"} 1") != std::string::npos &&
-          page.find("_lag_records{store=\"redis\",partition=\"0\"} 0") != std::string::npos &&
-          page.find("_lag_records{store=\"postgres\",partition=\"0\"} 0") != std::string::npos)
-        break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
+    EXPECT_TRUE(WaitProjectionsCaughtUp(d, 30));
     EXPECT_EQ(Ranking(*c, "lottery"), ranking);
     size_t winners = 0;
     for (std::string cursor = "0";;) {  // pages of at most 1,000
@@ -210,7 +200,7 @@ TEST(Api, FivePercentLotteryMatchesTheDrawFunction) {
       EXPECT_EQ(Body(me)["position"], item["position"]);
       EXPECT_EQ(Body(me)["status"], item["status"]);
     }
-    page = c->Get("/metrics")->body;
+    std::string page = c->Get("/metrics")->body;
     EXPECT_GT(Metric(page, "ticketledger_reads_total{route=\"ranking\",source=\"redis\"}"), 0)
         << page;
     EXPECT_GT(Metric(page, "ticketledger_reads_total{route=\"results\",source=\"postgres\"}"), 0)

@@ -250,28 +250,6 @@ std::vector<std::string> TicketdArgs(Stores& s) {
           s.pg.url(),     "--tick-ms", "0",           "--user-rate", "0"};
 }
 
-// Polls ticketd's metrics until both stores report no lag.
-bool WaitCaughtUp(TicketdProcess& t, int seconds) {
-  for (int i = 0; i < seconds * 10; ++i) {
-    auto r = t.Client()->Get("/metrics");
-    if (r && r->body.find("ticketledger_projection_lag_records") != std::string::npos) {
-      bool behind = false;
-      std::istringstream in(r->body);
-      for (std::string line; std::getline(in, line);) {
-        if (line.rfind("ticketledger_projection_lag_records{", 0) == 0 &&
-            line.substr(line.rfind(' ') + 1) != "0")
-          behind = true;
-        if (line.rfind("ticketledger_projection_up{", 0) == 0 &&
-            line.substr(line.rfind(' ') + 1) != "1")
-          behind = true;
-      }
-      if (!behind) return true;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return false;
-}
-
 TEST(Projections, ProjectorKilledAtRandomPointsEqualsACleanRebuild) {
   TempDir dir;
   Stores s(dir);
@@ -287,7 +265,7 @@ TEST(Projections, ProjectorKilledAtRandomPointsEqualsACleanRebuild) {
   }
   TicketdProcess t(dir.Sub("node"), TicketdArgs(s));
   ASSERT_TRUE(t.ok());
-  ASSERT_TRUE(WaitCaughtUp(t, 60));
+  ASSERT_TRUE(WaitProjectionsCaughtUp(t, 60));
   EXPECT_EQ(t.Kill(SIGTERM), 0);
   CleanProjection(dir.Sub("node"), s);
   ExpectEqualToClean(s);
@@ -301,7 +279,7 @@ TEST(Projections, StoreOutageBacksOffReportsAndCatchesUp) {
   MakeLedger(dir.Sub("node"), 100);
   TicketdProcess t(dir.Sub("node"), TicketdArgs(s));
   ASSERT_TRUE(t.ok());
-  ASSERT_TRUE(WaitCaughtUp(t, 30));
+  ASSERT_TRUE(WaitProjectionsCaughtUp(t, 30));
   s.redis.Stop();
   s.pg.Stop();
   auto c = t.Client();
@@ -326,7 +304,7 @@ TEST(Projections, StoreOutageBacksOffReportsAndCatchesUp) {
   EXPECT_NE(m->body.find("ticketledger_projection_up{store=\"postgres\"} 0"), std::string::npos);
   ASSERT_TRUE(s.redis.Start());
   ASSERT_TRUE(s.pg.Start());
-  ASSERT_TRUE(WaitCaughtUp(t, 60));
+  ASSERT_TRUE(WaitProjectionsCaughtUp(t, 60));
   EXPECT_EQ(t.Kill(SIGTERM), 0);
   CleanProjection(dir.Sub("node"), s);
   ExpectEqualToClean(s);
@@ -341,7 +319,7 @@ TEST(Projections, RebuildSwapsAtomicallyResumesAndRefusesWhenUnreachable) {
   {
     TicketdProcess t(dir.Sub("node"), TicketdArgs(s));
     ASSERT_TRUE(t.ok());
-    ASSERT_TRUE(WaitCaughtUp(t, 30));
+    ASSERT_TRUE(WaitProjectionsCaughtUp(t, 30));
     EXPECT_EQ(t.Kill(SIGTERM), 0);
   }
   const std::string before = CurrentNs(s);

@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <sstream>
 #include <string>
 
 #include "tests/ticketd_process.h"
@@ -108,5 +109,31 @@ class PostgresServer {
   int port_;
   std::unique_ptr<TicketdProcess> proc_;
 };
+
+// Whether a ticketd metrics page says every read model it writes is up and
+// has applied the whole ledger (at least one must be reported).
+inline bool ProjectionsCaughtUp(const std::string& page) {
+  bool seen = false;
+  std::istringstream in(page);
+  for (std::string line; std::getline(in, line);) {
+    const std::string value = line.substr(line.rfind(' ') + 1);
+    if (line.rfind("ticketledger_projection_lag_records{", 0) == 0) {
+      seen = true;
+      if (value != "0") return false;
+    }
+    if (line.rfind("ticketledger_projection_up{", 0) == 0 && value != "1") return false;
+  }
+  return seen;
+}
+
+// Polls `t`'s metrics until ProjectionsCaughtUp or `seconds` pass.
+inline bool WaitProjectionsCaughtUp(const TicketdProcess& t, int seconds) {
+  for (int i = 0; i < seconds * 10; ++i) {
+    auto r = t.Client()->Get("/metrics");
+    if (r && ProjectionsCaughtUp(r->body)) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
 
 }  // namespace tl::testing

@@ -199,23 +199,7 @@ TEST(Split, ThreeProcessesMatchSingleNodeDigests) {
   EXPECT_EQ(lottery["drawn"], 1000);
   // Once the projector caught up, the api answers rankings and results from
   // Redis and PostgreSQL, and they agree with the fold.
-  auto caught_up = [](const std::string& page) {
-    for (const std::string store : {"redis", "postgres"}) {
-      if (MetricValue(page, "ticketledger_projection_up{store=\"" + store + "\"}") != 1)
-        return false;
-      for (int p = 0; p < kPartitions; ++p) {
-        if (MetricValue(page, "ticketledger_projection_lag_records{store=\"" + store +
-                                  "\",partition=\"" + std::to_string(p) + "\"}") != 0)
-          return false;
-      }
-    }
-    return true;
-  };
-  for (int i = 0; i < 300; ++i) {
-    auto m = projector.Client()->Get("/metrics");
-    if (m && caught_up(m->body)) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  EXPECT_TRUE(WaitProjectionsCaughtUp(projector, 30));
   json winners = json::parse(c->Get("/v1/campaigns/race/results?outcome=won&limit=1000")->body);
   EXPECT_EQ(winners["items"].size(), 100u);
   json ranking = json::parse(c->Get("/v1/campaigns/race/ranking?limit=1000")->body);

@@ -106,7 +106,7 @@ struct Campaign {
   std::string commitment;
   uint64_t created_ms = 0;
   bool created = false, revealed = false, have_seed = false;
-  Seed seed{};
+  Drawer drawer;                  // from the seed, once have_seed
   std::deque<std::string> users;  // by position - 1 (stable addresses)
   absl::flat_hash_map<std::string_view, uint64_t> position_of;  // 0: pre-queued
   std::vector<uint64_t> values;                                 // logged draw value by position - 1
@@ -158,7 +158,7 @@ class Auditor {
                                           " does not match its commitment");
           } else {
             c.have_seed = true;
-            c.seed = it->second;
+            c.drawer = Drawer(it->second);
             c.out.seed = "given with --seed-file; matches the commitment";
           }
         }
@@ -231,7 +231,7 @@ class Auditor {
                                          ", who does not hold it"));
         uint64_t value = d.draw_value();
         if (c.have_seed) {
-          uint64_t v = drawer(c).DrawValue(c.out.id, pos, d.user_id());
+          uint64_t v = c.drawer.DrawValue(c.out.id, pos, d.user_id());
           c.out.rederived++;
           if (v != value)
             bad("draw value",
@@ -312,14 +312,16 @@ class Auditor {
           break;
         }
         c.revealed = true;
-        std::copy(s.begin(), s.end(), c.seed.begin());
         if (!c.have_seed) {
           // Every draw so far is re-derived now; later draws online.
+          Seed seed;
+          std::copy(s.begin(), s.end(), seed.begin());
+          c.drawer = Drawer(seed);
           c.have_seed = true;
           c.out.seed = "revealed; SHA-256 matches the commitment";
           for (uint64_t pos = 1; pos <= c.status.size(); ++pos) {
             if (c.status[pos - 1] == kUndrawn || c.by_position[pos - 1] == nullptr) continue;
-            uint64_t v = drawer(c).DrawValue(c.out.id, pos, *c.by_position[pos - 1]);
+            uint64_t v = c.drawer.DrawValue(c.out.id, pos, *c.by_position[pos - 1]);
             c.out.rederived++;
             if (v != c.values[pos - 1])
               bad("draw value", absl::StrCat("position ", pos, ": logged ", c.values[pos - 1],
@@ -397,15 +399,9 @@ class Auditor {
   }
 
  private:
-  const Drawer& drawer(Campaign& c) {
-    auto it = drawers_.find(&c);
-    if (it == drawers_.end()) it = drawers_.emplace(&c, Drawer(c.seed)).first;
-    return it->second;
-  }
   const AuditOptions& options_;
   AuditReport* report_;
   std::map<std::string, std::unique_ptr<Campaign>> campaigns_;
-  std::map<const Campaign*, Drawer> drawers_;
 };
 
 constexpr char kWrongSecret[] = "wrong secret";

@@ -31,6 +31,9 @@ class ApiBackend {
   }
   // Healthy, caught up, log writable.
   virtual absl::Status Ready() = 0;
+  // `fn(partition, decided_end)` after every step of the engine (or fold of
+  // the follower). Set before the engine or follower starts.
+  virtual void OnProgress(std::function<void(int, uint64_t)> fn) = 0;
 };
 
 // ticketd --role all: the node's own engine and embedded log.
@@ -49,6 +52,9 @@ class NodeBackend final : public ApiBackend {
   EventLog* commands() override { return node_->log().commands(); }
   EventLog* ledger() override { return node_->log().ledger(); }
   absl::Status Ready() override;
+  void OnProgress(std::function<void(int, uint64_t)> fn) override {
+    node_->engine().set_on_decided(std::move(fn));
+  }
 
  private:
   Node* node_;
@@ -79,6 +85,9 @@ class SplitBackend final : public ApiBackend {
     return st;
   }
   absl::Status Ready() override;
+  void OnProgress(std::function<void(int, uint64_t)> fn) override {
+    follower_->set_on_progress(std::move(fn));
+  }
 
  private:
   EventLog* commands_;

@@ -287,6 +287,7 @@ void Engine::Run(Part* part) {
       continue;
     }
     backoff = absl::Milliseconds(50);
+    if (*n > 0 && on_decided_) on_decided_(pe.partition(), part->decided_end_seen.load());
     if (*n == 0) {
       commands_->WaitForData(pe.partition(), pe.checkpoint().command_next_offset(),
                              absl::Milliseconds(50));

@@ -126,6 +126,11 @@ class Engine {
   uint64_t decided_end(int p) const { return owns(p) ? parts_[p]->decided_end_seen.load() : 0; }
   bool failing(int p) const { return owns(p) && parts_[p]->failing.load(); }
   PartitionEngine& partition(int p) { return *parts_[p]->engine; }
+  // Called on a partition's thread after each step that decided commands,
+  // with the end of the commands decided. Set before Start.
+  void set_on_decided(std::function<void(int partition, uint64_t decided_end)> fn) {
+    on_decided_ = std::move(fn);
+  }
 
  private:
   struct Part {
@@ -141,6 +146,7 @@ class Engine {
   void Run(Part* part);
 
   EventLog* const commands_;
+  std::function<void(int, uint64_t)> on_decided_;
   std::vector<std::unique_ptr<Part>> parts_;  // null: a partition this engine does not own
   std::atomic<bool> stop_{false};
 };

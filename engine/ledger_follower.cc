@@ -59,7 +59,7 @@ void LedgerFollower::Run(int p) {
       ledger_->WaitForData(p, next, absl::Milliseconds(100));
       continue;
     }
-    absl::MutexLock lock(&part.mu);
+    absl::ReleasableMutexLock lock(&part.mu);
     if (st.ok()) part.error = absl::OkStatus();
     for (const LogRecord& r : records) {
       if (!st.ok()) break;
@@ -90,6 +90,11 @@ void LedgerFollower::Run(int p) {
     }
     next = records.back().offset + 1;
     part.next_offset = next;
+    if (on_progress_) {
+      const uint64_t decided_end = part.decided_end;
+      lock.Release();
+      on_progress_(p, decided_end);
+    }
   }
 }
 

@@ -50,6 +50,11 @@ class LedgerFollower {
   uint64_t lag();
   uint64_t lag(int partition);
   int partitions() const { return static_cast<int>(parts_.size()); }
+  // Called on a partition's thread after each batch folded, with the end of
+  // the commands the ledger answers. Set before Start.
+  void set_on_progress(std::function<void(int partition, uint64_t decided_end)> fn) {
+    on_progress_ = std::move(fn);
+  }
 
  private:
   struct Part {
@@ -67,6 +72,7 @@ class LedgerFollower {
   const EngineConfig config_;
   const Limits limits_;
   const size_t recent_events_max_;
+  std::function<void(int, uint64_t)> on_progress_;
   std::vector<std::unique_ptr<Part>> parts_;
   std::atomic<bool> stop_{false};
 };

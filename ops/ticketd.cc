@@ -8,8 +8,11 @@
 // TOML/INI file given with --config; `ticketd --help` lists them all. Secrets
 // are read from files or the environment and never printed.
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -17,7 +20,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "api/server.h"
+#include "api/api.h"
+#include "api/http/server.h"
+#include "api/ops_routes.h"
 #include "engine/engine_group.h"
 #include "engine/kafka_log.h"
 #include "engine/ledger_follower.h"
@@ -34,7 +39,7 @@ int main(int argc, char** argv) {
   std::string role = "all";
   tl::NodeOptions node_options;
   node_options.data_dir = "./ticketledger-data";
-  tl::api::ServerOptions server;
+  tl::http::ServerOptions server;
   tl::api::ApiOptions api;
   std::string jwt_secret_file, seed_secret_file;
   std::string redis_url, postgres_url, redis_prefix = "tl:", postgres_schema = "ticketledger";
@@ -105,30 +110,100 @@ int main(int argc, char** argv) {
       ->envname("TICKETD_PORT")
       ->capture_default_str()
       ->check(CLI::Range(0, 65535));
-  app.add_option("--threads", server.threads,
-                 "HTTP worker threads = concurrent connections served (one per connection)")
-      ->envname("TICKETD_THREADS")
+  app.add_option("--io-threads", server.io_threads,
+                 "HTTP event loops (0 = one per core); no request holds one while it waits")
+      ->envname("TICKETD_IO_THREADS")
       ->capture_default_str()
-      ->check(CLI::Range(1, 4096));
-  app.add_option("--keep-alive-max", server.keep_alive_max_count,
-                 "Requests per keep-alive connection")
-      ->envname("TICKETD_KEEP_ALIVE_MAX")
-      ->capture_default_str();
-  app.add_option("--keep-alive-timeout-s", server.keep_alive_timeout_s, "Idle keep-alive timeout")
-      ->envname("TICKETD_KEEP_ALIVE_TIMEOUT_S")
-      ->capture_default_str();
-  app.add_option("--read-timeout-s", server.read_timeout_s,
-                 "Timeout reading a request (slow clients)")
-      ->envname("TICKETD_READ_TIMEOUT_S")
-      ->capture_default_str();
-  app.add_option("--write-timeout-s", server.write_timeout_s, "Timeout writing a response")
-      ->envname("TICKETD_WRITE_TIMEOUT_S")
-      ->capture_default_str();
-  app.add_option("--listen-backlog", server.listen_backlog, "TCP listen backlog")
+      ->check(CLI::Range(0, 256));
+  app.add_option("--listen-backlog", server.listen_backlog,
+                 "TCP accept queue (capped by net.core.somaxconn)")
       ->envname("TICKETD_LISTEN_BACKLOG")
       ->capture_default_str();
-  app.add_option("--body-bytes-max", server.body_bytes_max, "Largest request body (else 413)")
+  app.add_option("--header-bytes-max", server.header_bytes_max,
+                 "Largest request line + headers (else 431)")
+      ->envname("TICKETD_HEADER_BYTES_MAX")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1024}, size_t{1} << 20));
+  app.add_option("--header-count-max", server.header_count_max,
+                 "Most headers a request may have (else 431)")
+      ->envname("TICKETD_HEADER_COUNT_MAX")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{8}, size_t{10000}));
+  app.add_option("--body-bytes-max", server.body_bytes_max,
+                 "Largest request body, also when chunked (else 413 as soon as it passes)")
       ->envname("TICKETD_BODY_BYTES_MAX")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{64}, size_t{64} << 20));
+  app.add_option("--header-timeout-ms", server.header_timeout_ms,
+                 "From a request's first byte to its last header (slow headers are closed)")
+      ->envname("TICKETD_HEADER_TIMEOUT_MS")
+      ->capture_default_str()
+      ->check(CLI::Range(100, 600000));
+  app.add_option("--request-timeout-ms", server.request_timeout_ms,
+                 "From a request's first byte to its last body byte")
+      ->envname("TICKETD_REQUEST_TIMEOUT_MS")
+      ->capture_default_str()
+      ->check(CLI::Range(100, 600000));
+  app.add_option("--idle-timeout-s", server.idle_timeout_s,
+                 "How long a keep-alive connection may wait for its next request")
+      ->envname("TICKETD_IDLE_TIMEOUT_S")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3600));
+  app.add_option("--write-timeout-s", server.write_timeout_s,
+                 "Longest a response or live-stream write may take (slow readers are dropped)")
+      ->envname("TICKETD_WRITE_TIMEOUT_S")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3600));
+  app.add_option("--requests-per-conn-max", server.requests_per_connection_max,
+                 "Requests on one keep-alive connection before it is closed")
+      ->envname("TICKETD_REQUESTS_PER_CONN_MAX")
+      ->capture_default_str();
+  app.add_option("--conns-max", server.connections_max,
+                 "Open connections in total (0 = the open-file limit less 512)")
+      ->envname("TICKETD_CONNS_MAX")
+      ->capture_default_str();
+  app.add_option("--conns-per-address-max", server.connections_per_address_max,
+                 "Open connections from one client address (else 429 and close)")
+      ->envname("TICKETD_CONNS_PER_ADDRESS_MAX")
+      ->capture_default_str();
+  app.add_option("--streams-per-user-max", api.live.streams_per_user_max,
+                 "Live streams (SSE, WebSocket) one user may hold (else 429)")
+      ->envname("TICKETD_STREAMS_PER_USER_MAX")
+      ->capture_default_str();
+  app.add_option("--streams-per-address-max", api.live.streams_per_address_max,
+                 "Live streams one client address may hold (else 429)")
+      ->envname("TICKETD_STREAMS_PER_ADDRESS_MAX")
+      ->capture_default_str();
+  size_t streams_memory_mb = api.live.streams_memory_bytes >> 20;
+  app.add_option("--streams-memory-mb", streams_memory_mb,
+                 "Memory for live streams; at 16 KiB a stream this bounds them in total (else 503)")
+      ->envname("TICKETD_STREAMS_MEMORY_MB")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1}, size_t{1} << 20));
+  app.add_option("--live-interval-ms", api.live.interval_ms,
+                 "A campaign's watchers get at most one message per interval (coalescing)")
+      ->envname("TICKETD_LIVE_INTERVAL_MS")
+      ->capture_default_str()
+      ->check(CLI::Range(10, 60000));
+  app.add_option("--stream-max-s", api.live.stream_max_s,
+                 "A live stream ends after this long; clients reconnect (Last-Event-ID)")
+      ->envname("TICKETD_STREAM_MAX_S")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 86400));
+  app.add_option("--stream-ticket-ttl-s", api.stream_ticket_ttl_s,
+                 "Life of a stream ticket (how browsers open the live channel)")
+      ->envname("TICKETD_STREAM_TICKET_TTL_S")
+      ->capture_default_str()
+      ->check(CLI::Range(5, 86400));
+  std::vector<std::string> cors_origins;
+  app.add_option("--cors-origin", cors_origins,
+                 "An origin browsers may call from (repeatable, exact, e.g. https://shop.example); "
+                 "none by default")
+      ->envname("TICKETD_CORS_ORIGINS")
+      ->delimiter(',');
+  app.add_option("--append-queue-max", api.append_queue_max,
+                 "Commands waiting to be stored before new ones get 503")
+      ->envname("TICKETD_APPEND_QUEUE_MAX")
       ->capture_default_str();
   app.add_option("--tick-ms", api.tick_ms, "Waiting-room tick interval (0 = no ticks)")
       ->envname("TICKETD_TICK_MS")
@@ -154,10 +229,6 @@ int main(int argc, char** argv) {
       ->envname("TICKETD_TRUST_FORWARDED_FOR");
   app.add_option("--idempotency-keys-max", api.idempotency_keys_max, "Idempotency keys remembered")
       ->envname("TICKETD_IDEMPOTENCY_KEYS_MAX")
-      ->capture_default_str();
-  app.add_option("--sse-streams-max", api.sse_streams_max,
-                 "Concurrent event streams (each holds a worker thread)")
-      ->envname("TICKETD_SSE_STREAMS_MAX")
       ->capture_default_str();
   app.add_option("--redis-url", redis_url,
                  "Redis read model: redis://[:password@]host[:port][/db]. Roles all and projector "
@@ -214,7 +285,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "ticketd: secrets must be at least 16 bytes\n");
     return 2;
   }
-  server.body_bytes_max = std::max<size_t>(server.body_bytes_max, 64);
+  api.live.streams_memory_bytes = streams_memory_mb << 20;
 
   // Signals are taken by one thread with sigwait; block them everywhere first.
   sigset_t signals;
@@ -223,6 +294,11 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  // Every connection is a file: take the whole hard limit.
+  if (rlimit rl{}; getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
 
   kafka.partitions = partitions_opt->count() > 0 ? node_options.partitions : 0;
   for (const std::string& kv : kafka_properties) {
@@ -249,16 +325,14 @@ int main(int argc, char** argv) {
   std::unique_ptr<tl::EngineGroup> engine_member;  // engine
   std::unique_ptr<tl::LedgerFollower> follower;    // api, projector
   std::unique_ptr<tl::api::ApiBackend> backend;    // all, api
-  // Metrics of the roles without the HTTP api (the api has its own).
-  tl::api::Metrics role_metrics;
-  tl::api::Metrics* metrics = &role_metrics;
-  std::unique_ptr<tl::api::Api> service;
+  // One metrics registry for the whole process, every role.
+  tl::api::Metrics metrics;
+  metrics.Declare("ticketledger_kafka_produce_errors_total", "counter",
+                  "Kafka appends that failed (produce, delivery or transaction errors)");
   if (role != "all") {
-    metrics->Declare("ticketledger_kafka_produce_errors_total", "counter",
-                     "Kafka appends that failed (produce, delivery or transaction errors)");
     kafka.timeout = absl::Milliseconds(append_timeout_ms);
     kafka.on_append_error = [&metrics](const absl::Status&) {
-      metrics->Add("ticketledger_kafka_produce_errors_total", {});
+      metrics.Add("ticketledger_kafka_produce_errors_total", {});
     };
     tl::KafkaLogOptions c = kafka, l = kafka;
     c.topic = commands_topic;
@@ -276,14 +350,14 @@ int main(int argc, char** argv) {
           absl::FailedPreconditionError("the commands and ledger topics differ in partitions"));
     node_options.partitions = commands->partitions();
     if (role == "engine") {
-      metrics->Declare("ticketledger_kafka_transaction_commit_seconds", "histogram",
-                       "Time to commit one ledger transaction (one engine step)");
-      metrics->Declare("ticketledger_kafka_rebalances_total", "counter",
-                       "Consumer-group rebalances this engine went through");
-      metrics->Declare("ticketledger_kafka_consumer_lag", "gauge",
-                       "Commands not yet decided, per partition this engine owns");
-      metrics->Declare("ticketledger_engine_partitions_owned", "gauge",
-                       "Command partitions the group gives this engine");
+      metrics.Declare("ticketledger_kafka_transaction_commit_seconds", "histogram",
+                      "Time to commit one ledger transaction (one engine step)");
+      metrics.Declare("ticketledger_kafka_rebalances_total", "counter",
+                      "Consumer-group rebalances this engine went through");
+      metrics.Declare("ticketledger_kafka_consumer_lag", "gauge",
+                      "Commands not yet decided, per partition this engine owns");
+      metrics.Declare("ticketledger_engine_partitions_owned", "gauge",
+                      "Command partitions the group gives this engine");
       std::error_code ec;
       std::filesystem::create_directories(node_options.data_dir, ec);
       auto opened = tl::StateStore::Open(node_options.data_dir + "/state");
@@ -293,8 +367,8 @@ int main(int argc, char** argv) {
       go.ledger = l;
       go.ledger.transactional_id = transactional_id;
       go.ledger.on_transaction_committed = [&metrics](absl::Duration d) {
-        metrics->Observe("ticketledger_kafka_transaction_commit_seconds", {},
-                         absl::ToDoubleSeconds(d));
+        metrics.Observe("ticketledger_kafka_transaction_commit_seconds", {},
+                        absl::ToDoubleSeconds(d));
       };
       go.group_id = engine_group;
       go.session_timeout_ms = session_timeout_ms;
@@ -308,14 +382,12 @@ int main(int argc, char** argv) {
       // learn each seed from the ledger when it is revealed.
       follower = std::make_unique<tl::LedgerFollower>(ledger.get(), tl::EngineConfig{},
                                                       node_options.limits);
-      follower->Start();
     }
   }
   if (role == "all") {
     auto opened = tl::Node::Open(node_options);
     if (!opened.ok()) return fail(opened.status());
     node = std::move(*opened);
-    node->engine().Start();
     backend = std::make_unique<tl::api::NodeBackend>(node.get());
   } else if (role == "api") {
     backend = std::make_unique<tl::api::SplitBackend>(commands.get(), ledger.get(), follower.get(),
@@ -349,21 +421,27 @@ int main(int argc, char** argv) {
       projectors.back()->Start();
     }
   }
-  auto projection_metrics = [&](tl::api::Metrics* m) {
+  metrics.Declare("ticketledger_projection_lag_records", "gauge",
+                  "Ledger records not yet in the store, per store and partition");
+  metrics.Declare("ticketledger_projection_store_errors_total", "counter",
+                  "Store errors the projector retried, per store");
+  metrics.Declare("ticketledger_projection_up", "gauge", "1 if the store is taking writes");
+  auto projection_metrics = [&] {
     for (auto& pr : projectors) {
       auto parts = pr->Status();
       uint64_t failures = 0;
       for (size_t p = 0; p < parts.size(); ++p) {
-        m->Set("ticketledger_projection_lag_records",
-               {{"store", pr->sink_name()}, {"partition", std::to_string(p)}},
-               static_cast<double>(parts[p].ledger_end > parts[p].applied_offset
-                                       ? parts[p].ledger_end - parts[p].applied_offset
-                                       : 0));
+        metrics.Set("ticketledger_projection_lag_records",
+                    {{"store", pr->sink_name()}, {"partition", std::to_string(p)}},
+                    static_cast<double>(parts[p].ledger_end > parts[p].applied_offset
+                                            ? parts[p].ledger_end - parts[p].applied_offset
+                                            : 0));
         failures += parts[p].failures;
       }
-      m->Set("ticketledger_projection_store_errors_total", {{"store", pr->sink_name()}},
-             static_cast<double>(failures));
-      m->Set("ticketledger_projection_up", {{"store", pr->sink_name()}}, pr->status().ok() ? 1 : 0);
+      metrics.Set("ticketledger_projection_store_errors_total", {{"store", pr->sink_name()}},
+                  static_cast<double>(failures));
+      metrics.Set("ticketledger_projection_up", {{"store", pr->sink_name()}},
+                  pr->status().ok() ? 1 : 0);
     }
   };
   auto projection_status = [&]() -> absl::Status {
@@ -372,113 +450,107 @@ int main(int argc, char** argv) {
     }
     return absl::OkStatus();
   };
-  auto declare_projection_metrics = [](tl::api::Metrics* m) {
-    m->Declare("ticketledger_projection_lag_records", "gauge",
-               "Ledger records not yet in the store, per store and partition");
-    m->Declare("ticketledger_projection_store_errors_total", "counter",
-               "Store errors the projector retried, per store");
-    m->Declare("ticketledger_projection_up", "gauge", "1 if the store is taking writes");
-  };
 
-  httplib::Server http;
-  auto json_reply = [](httplib::Response& res, int status, const nlohmann::json& body) {
-    res.status = status;
-    res.set_content(body.dump(), "application/json");
+  // Blocking work (store reads, Kafka metadata) runs here, off the event loops.
+  boost::asio::thread_pool blocking(4);
+  tl::api::Offload offload = [&blocking](std::function<void()> fn) {
+    boost::asio::post(blocking, std::move(fn));
   };
+  tl::api::Router router;
+  tl::api::OpsHooks ops;
   // The api reads entries, rankings and results from the read models when
   // they are configured and caught up (roles all and api).
   std::unique_ptr<tl::proj::StoreReadModel> read_model;
-  if (backend && (!redis_url.empty() || !postgres_url.empty())) {
-    std::optional<tl::proj::RedisOptions> ro;
-    std::optional<tl::proj::PgOptions> po;
-    if (!redis_url.empty()) {
-      absl::StatusOr<tl::proj::RedisOptions> parsed = tl::proj::ParseRedisUrl(redis_url);
-      if (!parsed.ok()) return fail(parsed.status());
-      parsed->prefix = redis_prefix;
-      ro = *parsed;
-    }
-    if (!postgres_url.empty()) po = tl::proj::PgOptions{postgres_url, postgres_schema};
-    read_model = std::make_unique<tl::proj::StoreReadModel>(ro, po);
-    api.read_model = read_model.get();
-  }
+  std::unique_ptr<tl::api::Api> service;
   if (backend) {
-    api.extra_ready = projection_status;
-    api.extra_metrics = projection_metrics;
-    service = std::make_unique<tl::api::Api>(backend.get(), api);
-    declare_projection_metrics(&service->metrics());
-    service->Register(&http);
-    // The api's produce errors go to its own registry.
-    tl::api::Metrics* api_metrics = &service->metrics();
-    api_metrics->Declare("ticketledger_kafka_produce_errors_total", "counter",
-                         "Kafka appends that failed (produce, delivery or transaction errors)");
-    metrics = api_metrics;
-  } else {
-    // engine and projector serve health, readiness, metrics and (projector)
-    // the fold it reached.
-    http.Get("/healthz", [&](const httplib::Request&, httplib::Response& res) {
-      json_reply(res, 200, {{"status", "ok"}});
-    });
-    declare_projection_metrics(metrics);
-    http.Get("/readyz", [&](const httplib::Request&, httplib::Response& res) {
-      absl::Status st = engine_member ? engine_member->status() : follower->status();
-      if (st.ok()) st = projection_status();
-      if (st.ok()) return json_reply(res, 200, {{"status", "ready"}});
-      json_reply(res, 503,
-                 {{"error", {{"code", "not_ready"}, {"message", std::string(st.message())}}}});
-    });
-    http.Get("/metrics", [&](const httplib::Request&, httplib::Response& res) {
-      if (engine_member) {
-        auto owned = engine_member->Owned();
-        metrics->Set("ticketledger_engine_partitions_owned", {}, static_cast<double>(owned.size()));
-        metrics->Set("ticketledger_kafka_rebalances_total", {},
-                     static_cast<double>(engine_member->rebalances()));
-        for (const auto& o : owned) {
-          absl::StatusOr<uint64_t> end = commands->EndOffset(o.partition);
-          if (end.ok())
-            metrics->Set("ticketledger_kafka_consumer_lag",
-                         {{"partition", std::to_string(o.partition)}},
-                         static_cast<double>(*end > o.decided_end ? *end - o.decided_end : 0));
-        }
-      } else {
-        for (int p = 0; p < follower->partitions(); ++p) {
-          tl::api::Labels part = {{"partition", std::to_string(p)}};
-          metrics->Set("ticketledger_projector_lag_records", part,
-                       static_cast<double>(follower->lag(p)));
-          follower->WithState(p, [&](const tl::EngineState& s, uint64_t) {
-            metrics->Set("ticketledger_projector_events_total", part,
-                         static_cast<double>(s.next_sequence - 1));
-          });
-        }
+    if (!redis_url.empty() || !postgres_url.empty()) {
+      std::optional<tl::proj::RedisOptions> ro;
+      std::optional<tl::proj::PgOptions> po;
+      if (!redis_url.empty()) {
+        absl::StatusOr<tl::proj::RedisOptions> parsed = tl::proj::ParseRedisUrl(redis_url);
+        if (!parsed.ok()) return fail(parsed.status());
+        parsed->prefix = redis_prefix;
+        ro = *parsed;
       }
-      projection_metrics(metrics);
-      res.set_content(metrics->Render(), "text/plain; version=0.0.4");
-    });
-    if (follower) {
-      metrics->Declare("ticketledger_projector_lag_records", "gauge",
-                       "Ledger records not yet folded, per partition");
-      metrics->Declare("ticketledger_projector_events_total", "counter",
-                       "Ledger events folded, per partition");
-      // The fold this projector reached: per partition the events folded and
-      // the digest chain, and the combined digest (compare with `ticketctl
-      // replay` or another deployment).
-      http.Get("/v1/projection", [&](const httplib::Request&, httplib::Response& res) {
-        nlohmann::json parts = nlohmann::json::array();
-        std::vector<tl::Hash> digests;
-        for (int p = 0; p < follower->partitions(); ++p) {
-          follower->WithState(p, [&](const tl::EngineState& s, uint64_t decided_end) {
-            digests.push_back(s.digest);
-            parts.push_back({{"partition", p},
-                             {"events", s.next_sequence - 1},
-                             {"commands_answered", decided_end},
-                             {"digest", tl::ToHex(s.digest)}});
-          });
-        }
-        json_reply(res, 200,
-                   {{"partitions", parts}, {"digest", tl::ToHex(tl::CombinedDigest(digests))}});
-      });
+      if (!postgres_url.empty()) po = tl::proj::PgOptions{postgres_url, postgres_schema};
+      read_model = std::make_unique<tl::proj::StoreReadModel>(ro, po);
+      api.read_model = read_model.get();
     }
+    api.offload = offload;
+    // Before the engine or follower starts: the api hooks their progress.
+    service = std::make_unique<tl::api::Api>(backend.get(), api, &metrics);
+    service->Register(&router);
+    ops.ready = [&] { return service->Ready(); };
+    ops.read_models = projection_status;
+    ops.refresh_metrics = [&] {
+      service->RefreshMetrics();
+      projection_metrics();
+    };
+  } else if (engine_member) {
+    ops.ready = [&] { return engine_member->status(); };
+    ops.refresh_metrics = [&] {
+      auto owned = engine_member->Owned();
+      metrics.Set("ticketledger_engine_partitions_owned", {}, static_cast<double>(owned.size()));
+      metrics.Set("ticketledger_kafka_rebalances_total", {},
+                  static_cast<double>(engine_member->rebalances()));
+      for (const auto& o : owned) {
+        absl::StatusOr<uint64_t> end = commands->EndOffset(o.partition);
+        if (end.ok())
+          metrics.Set("ticketledger_kafka_consumer_lag",
+                      {{"partition", std::to_string(o.partition)}},
+                      static_cast<double>(*end > o.decided_end ? *end - o.decided_end : 0));
+      }
+    };
+  } else {  // projector
+    metrics.Declare("ticketledger_projector_lag_records", "gauge",
+                    "Ledger records not yet folded, per partition");
+    metrics.Declare("ticketledger_projector_events_total", "counter",
+                    "Ledger events folded, per partition");
+    ops.ready = [&] {
+      absl::Status st = follower->status();
+      return st.ok() ? projection_status() : st;
+    };
+    ops.refresh_metrics = [&] {
+      for (int p = 0; p < follower->partitions(); ++p) {
+        tl::api::Labels part = {{"partition", std::to_string(p)}};
+        metrics.Set("ticketledger_projector_lag_records", part,
+                    static_cast<double>(follower->lag(p)));
+        follower->WithState(p, [&](const tl::EngineState& s, uint64_t) {
+          metrics.Set("ticketledger_projector_events_total", part,
+                      static_cast<double>(s.next_sequence - 1));
+        });
+      }
+      projection_metrics();
+    };
+    // The fold this projector reached: per partition the events folded and
+    // the digest chain, and the combined digest (compare with `ticketctl
+    // replay` or another deployment).
+    ops.projection = [&] {
+      nlohmann::json parts = nlohmann::json::array();
+      std::vector<tl::Hash> digests;
+      for (int p = 0; p < follower->partitions(); ++p) {
+        follower->WithState(p, [&](const tl::EngineState& s, uint64_t decided_end) {
+          digests.push_back(s.digest);
+          parts.push_back({{"partition", p},
+                           {"events", s.next_sequence - 1},
+                           {"commands_answered", decided_end},
+                           {"digest", tl::ToHex(s.digest)}});
+        });
+      }
+      return nlohmann::json{{"partitions", parts},
+                            {"digest", tl::ToHex(tl::CombinedDigest(digests))}};
+    };
   }
-  absl::StatusOr<int> port = tl::api::Bind(&http, server);
+  tl::api::RegisterOpsRoutes(&router, &metrics, ops, offload);
+  if (node) node->engine().Start();
+  if (follower) follower->Start();
+
+  tl::api::CorsPolicy cors;
+  cors.origins.insert(cors_origins.begin(), cors_origins.end());
+  // The HTTP server is destroyed last: completions still queued for its
+  // loops (the appender's, the hub's) must find them.
+  tl::http::Server http(server, router.Handler(&metrics, cors), &metrics);
+  absl::StatusOr<int> port = http.Listen();
   if (!port.ok()) return fail(port.status());
   if (demo && backend) {
     tl::pb::Command create;
@@ -498,21 +570,22 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  if (service) service->StartTicker();
-  std::thread serve([&] { http.listen_after_bind(); });
-  std::printf("ticketd listening on %s:%d (role %s, %s, %d threads)\n", server.host.c_str(), *port,
-              role.c_str(),
+  if (service) service->Start();
+  http.Start();
+  std::printf("ticketd listening on %s:%d (role %s, %s, %d event loops, %zu connections max)\n",
+              server.host.c_str(), *port, role.c_str(),
               role == "all" ? ("data dir " + node_options.data_dir).c_str()
                             : ("kafka " + kafka.brokers).c_str(),
-              server.threads);
+              http.options().io_threads, http.options().connections_max);
   std::fflush(stdout);
 
   int sig = 0;
   sigwait(&signals, &sig);
   std::fprintf(stderr, "ticketd: %s: no new connections; draining\n", strsignal(sig));
-  http.stop();
-  serve.join();
-  if (service) service->StopTicker();
+  // The api first: its appender stores what is queued and answers it.
+  if (service) service->Stop();
+  http.Stop();
+  blocking.join();
   absl::Status st;
   if (node) {
     // Everything acknowledged is already durable in the commands log; let the

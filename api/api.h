@@ -1,0 +1,139 @@
+// The HTTP api of ticketd (roles all and api): its routes and their
+// handlers, transport-free. One concept per file:
+//   pipeline.cc — what every request goes through: client address and rate
+//                 limits, campaign id, authentication, body, idempotency
+//   submit.cc   — the submit path: a command appended without blocking
+//                 (appender.h), 202 once durable; Prefer: wait as a
+//                 completion (decisions.h, live.h)
+//   reads.cc    — the read path: the fold, or a read model when caught up
+//   entries.cc, admin.cc, streams.cc — the handlers by resource
+//   ticker.cc   — the waiting-room ticker (Tick commands)
+// JSON shapes live in views.h, the live channel in live.h.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "api/appender.h"
+#include "api/backend.h"
+#include "api/decisions.h"
+#include "api/idempotency.h"
+#include "api/live.h"
+#include "api/metrics.h"
+#include "api/rate_limiter.h"
+#include "api/read_model.h"
+#include "api/router.h"
+
+namespace tl::api {
+
+struct ApiOptions {
+  std::string jwt_secret;      // HS256 key for user and admin tokens
+  int wait_s_max = 10;         // cap for `Prefer: wait=N`
+  uint64_t tick_ms = 100;      // waiting-room tick interval (0 = no ticks)
+  double user_rate_per_s = 5;  // token bucket per user (0 = off)
+  double user_burst = 10;
+  double ip_rate_per_s = 0;  // token bucket per client address (0 = off)
+  double ip_burst = 100;
+  // Behind a proxy the client address is the last entry of X-Forwarded-For;
+  // trust it only when the proxy sets it.
+  bool trust_forwarded_for = false;
+  size_t idempotency_keys_max = 100'000;
+  uint32_t page_max = 1000;  // ranking/results page size cap
+  size_t append_queue_max = 65'536;
+  int append_writers = 2;  // threads appending command batches
+  int stream_ticket_ttl_s = 300;
+  LiveOptions live;
+  // Set by ticketd: the read models' readiness (not ready = a store is
+  // behind; writes go on) and their metrics.
+  std::function<absl::Status()> extra_ready;
+  std::function<void(Metrics*)> extra_metrics;
+  // Set by ticketd when Redis/PostgreSQL are configured: entries, rankings
+  // and results read from them while they are caught up.
+  ReadModel* read_model = nullptr;
+  Offload offload;  // where blocking reads run (required)
+};
+
+class Api {
+ public:
+  // Registers the progress hook on `backend`: construct before the engine
+  // or follower behind it starts.
+  Api(ApiBackend* backend, ApiOptions options, Metrics* metrics);
+  ~Api();
+
+  struct Route {
+    const char* method;
+    const char* path;  // OpenAPI path template
+    const char* name;  // metrics label
+    void (Api::*fn)(const CallPtr&);
+  };
+  // Every route the api serves (with OpsRoutes(), what api/openapi.json lists).
+  static const std::vector<Route>& Routes();
+  void Register(Router* router);
+
+  // Starts the live hub and the ticker; Stop stops them and the appender
+  // (storing what is queued).
+  void Start();
+  void Stop();
+  // Ready: the engine has no error and has decided (nearly) every command.
+  absl::Status Ready();
+  void RefreshMetrics();
+
+ private:
+  // pipeline.cc
+  void Run(void (Api::*fn)(const CallPtr&), const CallPtr& c);
+  bool Authenticate(const CallPtr& c, bool admin);
+  bool ReadBody(const CallPtr& c, nlohmann::json* out);
+  bool CheckIdempotency(const CallPtr& c, std::string* key, std::string* hash);
+  int PreferWait(const CallPtr& c) const;
+  bool WithCampaign(const CallPtr& c, const std::function<void(const CampaignState&)>& fn);
+  bool QueryUint(const CallPtr& c, const char* name, uint64_t dflt, uint64_t max, uint64_t* out);
+  // submit.cc
+  void Submit(const CallPtr& c, pb::Command cmd, int wait_s, int ok_status);
+  // entries.cc
+  void PostEntry(const CallPtr& c);
+  void CancelEntry(const CallPtr& c);
+  void GetRequest(const CallPtr& c);
+  // reads.cc
+  void GetMyEntry(const CallPtr& c);
+  void GetCampaign(const CallPtr& c);
+  void GetRanking(const CallPtr& c);
+  void GetResults(const CallPtr& c);
+  uint64_t FoldSequence(int partition);
+  std::optional<nlohmann::json> StoredEntry(int partition, const std::string& campaign,
+                                            const std::string& user);
+  void CountRead(const char* route, const absl::Status& st, const char* store);
+  // streams.cc
+  void StreamTicket(const CallPtr& c);
+  void StreamEvents(const CallPtr& c);
+  void StreamWebSocket(const CallPtr& c);
+  void OpenStream(const CallPtr& c, http::StreamSpec::Kind kind);
+  // admin.cc
+  void AdminCreate(const CallPtr& c);
+  void AdminCommand(const CallPtr& c);
+  // ticker.cc
+  void TickLoop();
+
+  ApiBackend* const backend_;
+  const ApiOptions options_;
+  Metrics* const metrics_;
+  RateLimiter user_limiter_;
+  RateLimiter ip_limiter_;
+  IdempotencyCache idempotency_;
+  CommandAppender appender_;
+  DecisionWaiters decisions_;
+  LiveHub live_;
+  std::atomic<bool> ticking_{false};
+  std::thread ticker_;
+};
+
+// The OpenAPI 3 document (api/openapi.json, embedded at build time).
+const char* OpenApiDocument();
+
+}  // namespace tl::api

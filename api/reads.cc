@@ -1,0 +1,147 @@
+// The read path, with its one rule: answer from a read model (Redis,
+// PostgreSQL) only when it has applied the partition at least as far as the
+// api's own fold, else from the fold. Store reads block on the network, so
+// they run off the event loops (ApiOptions::offload).
+#include "absl/strings/str_cat.h"
+#include "api/api.h"
+#include "api/views.h"
+
+namespace tl::api {
+
+using json = nlohmann::json;
+
+uint64_t Api::FoldSequence(int partition) {
+  uint64_t seq = 0;
+  backend_->WithState(partition, [&](const EngineState& s, uint64_t) { seq = s.next_sequence; });
+  return seq;
+}
+
+void Api::CountRead(const char* route, const absl::Status& st, const char* store) {
+  metrics_->Add("ticketledger_reads_total",
+                {{"route", route}, {"source", st.ok() ? store : "fold"}});
+}
+
+std::optional<json> Api::StoredEntry(int partition, const std::string& campaign,
+                                     const std::string& user) {
+  if (!options_.read_model) return std::nullopt;
+  const uint64_t seq = FoldSequence(partition);  // the store must be at least here
+  auto v = options_.read_model->Entry(partition, seq, campaign, user);
+  CountRead("entry", v.status(), options_.read_model->entry_source());
+  if (!v.ok()) return std::nullopt;
+  return EntryJson(campaign, user, *v);
+}
+
+void Api::GetMyEntry(const CallPtr& c) {
+  if (!Authenticate(c, false)) return;
+  json fold;
+  if (!WithCampaign(c, [&](const CampaignState& cs) { fold = EntryJson(cs, c->claims.sub); }))
+    return;
+  auto answer = [c](json body) {
+    if (!body.contains("status"))
+      return c->Error(404, "not_entered",
+                      "no entry for this user (a request still pending or rejected is reported "
+                      "at its request link)");
+    c->Json(200, body);
+  };
+  if (!options_.read_model) return answer(std::move(fold));
+  options_.offload([this, c, fold = std::move(fold), answer]() mutable {
+    if (std::optional<json> stored = StoredEntry(c->partition, c->campaign, c->claims.sub))
+      fold = std::move(*stored);
+    answer(std::move(fold));
+  });
+}
+
+void Api::GetCampaign(const CallPtr& c) {
+  json body;
+  if (WithCampaign(c, [&](const CampaignState& cs) { body = CampaignJson(cs); }))
+    c->Json(200, body);
+}
+
+void Api::GetRanking(const CallPtr& c) {
+  uint64_t offset, limit;
+  if (!QueryUint(c, "offset", 0, UINT32_MAX, &offset) ||
+      !QueryUint(c, "limit", 100, options_.page_max, &limit))
+    return;
+  RankingView v;
+  if (!WithCampaign(c, [&](const CampaignState& cs) {
+        uint64_t last = cs.snap.last_position();
+        v.serving = cs.snap.serving();
+        v.total = last;
+        for (uint64_t p = offset + 1; p <= last && v.items.size() < limit; ++p)
+          v.items.emplace_back(p, std::string(cs.user_at(p)), StatusName(cs.status[p - 1]));
+      }))
+    return;
+  auto answer = [c, offset](const RankingView& v) {
+    json items = json::array();
+    for (const auto& [p, user, status] : v.items)
+      items.push_back({{"position", p}, {"user", user}, {"status", status}});
+    json body = {{"campaign", c->campaign},
+                 {"serving", v.serving},
+                 {"total", v.total},
+                 {"offset", offset},
+                 {"items", items}};
+    if (offset + v.items.size() < v.total) body["next_offset"] = offset + v.items.size();
+    c->Json(200, body);
+  };
+  if (!options_.read_model) return answer(v);
+  options_.offload([this, c, v = std::move(v), offset, limit, answer]() mutable {
+    const uint64_t seq = FoldSequence(c->partition);
+    auto stored = options_.read_model->Ranking(c->partition, seq, c->campaign, offset, limit);
+    CountRead("ranking", stored.status(), options_.read_model->entry_source());
+    if (stored.ok()) v = std::move(*stored);
+    answer(v);
+  });
+}
+
+void Api::GetResults(const CallPtr& c) {
+  uint64_t cursor, limit;
+  if (!QueryUint(c, "cursor", 0, UINT64_MAX >> 1, &cursor) ||
+      !QueryUint(c, "limit", 100, options_.page_max, &limit))
+    return;
+  const std::string outcome = c->req.Query("outcome").value_or("");
+  int want = -1;
+  if (outcome == "won") {
+    want = static_cast<int>(EntryStatus::kWon);
+  } else if (outcome == "lost") {
+    want = static_cast<int>(EntryStatus::kLost);
+  } else if (outcome == "sold_out") {
+    want = static_cast<int>(EntryStatus::kSoldOut);
+  } else if (outcome == "cancelled") {
+    want = static_cast<int>(EntryStatus::kCancelled);
+  } else if (!outcome.empty()) {
+    return c->Error(400, "invalid_query", "outcome must be won, lost, sold_out or cancelled");
+  }
+  ResultsView v;
+  if (!WithCampaign(c, [&](const CampaignState& cs) {
+        uint64_t serving = cs.snap.serving();
+        uint64_t p = cursor + 1;
+        // Bound the scan: a rare outcome must not make one request walk millions.
+        uint64_t scan_end = std::min(serving, cursor + 100'000);
+        for (; p <= scan_end && v.items.size() < limit; ++p) {
+          EntryStatus st = cs.status[p - 1];
+          if (want >= 0 && static_cast<int>(st) != want) continue;
+          v.items.emplace_back(p, std::string(cs.user_at(p)), StatusName(st));
+        }
+        if (p <= serving) v.next_cursor = p - 1;
+      }))
+    return;
+  auto answer = [c](const ResultsView& v) {
+    json items = json::array();
+    for (const auto& [p, user, status] : v.items)
+      items.push_back({{"position", p}, {"user", user}, {"outcome", status}});
+    json body = {{"campaign", c->campaign}, {"items", items}};
+    if (v.next_cursor) body["next_cursor"] = *v.next_cursor;
+    c->Json(200, body);
+  };
+  if (!options_.read_model) return answer(v);
+  options_.offload([this, c, v = std::move(v), cursor, limit, outcome, answer]() mutable {
+    const uint64_t seq = FoldSequence(c->partition);
+    auto stored =
+        options_.read_model->Results(c->partition, seq, c->campaign, cursor, limit, outcome);
+    CountRead("results", stored.status(), options_.read_model->results_source());
+    if (stored.ok()) v = std::move(*stored);
+    answer(v);
+  });
+}
+
+}  // namespace tl::api

@@ -1,0 +1,96 @@
+// The submit path: a command is queued for the appender and the request is
+// answered 202 from the appender's completion, once the command is durable;
+// with Prefer: wait=N the answer waits, as a completion, for the engine's
+// decision (DecisionWaiters) and, for an entry queued behind an admission
+// rate, for its outcome (LiveHub::AwaitOutcome). No thread waits.
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "api/api.h"
+#include "api/views.h"
+
+namespace tl::api {
+
+using json = nlohmann::json;
+
+void Api::Submit(const CallPtr& c, pb::Command cmd, int wait_s, int ok_status) {
+  cmd.set_time_ms(static_cast<uint64_t>(absl::ToUnixMillis(absl::Now())));
+  cmd.set_campaign_id(c->campaign);
+  std::string idem_key, idem_hash;
+  if (!CheckIdempotency(c, &idem_key, &idem_hash)) return;
+  cmd.set_request_id(std::string(c->req.Header("Idempotency-Key")));
+  const absl::Time deadline = absl::Now() + absl::Seconds(wait_s);
+  const bool is_entry = cmd.has_request_entry();
+  const bool about_entry = is_entry || cmd.has_cancel_entry();
+
+  // Answers, and remembers the answer under the Idempotency-Key.
+  auto finish = [this, c, idem_key, idem_hash](int status, const json& body,
+                                               const std::string& request_link) {
+    http::Response r;
+    r.status = status;
+    r.body = body.dump();
+    if (status == 202) r.Set("Location", request_link);
+    if (!idem_key.empty()) idempotency_.Store(idem_key, idem_hash, {status, r.body});
+    c->Respond(std::move(r));
+  };
+
+  absl::Status queued = appender_.Append(cmd, [=, this](absl::StatusOr<CommandPosition> pos) {
+    if (!pos.ok()) {
+      metrics_->Add("ticketledger_log_append_errors_total", {});
+      c->headers.emplace_back("Retry-After", "1");
+      return c->Error(
+          503, "log_unavailable",
+          absl::StrCat("the command was not stored: ", std::string(pos.status().message())));
+    }
+    const std::string ref = absl::StrCat(pos->partition, "-", pos->offset);
+    const std::string link = absl::StrCat("/v1/campaigns/", c->campaign, "/requests/", ref);
+    json accepted = {{"status", "accepted"},
+                     {"campaign", c->campaign},
+                     {"request", ref},
+                     {"links", {{"request", link}}}};
+    if (about_entry) {
+      accepted["user"] = c->claims.sub;
+      accepted["links"]["entry"] = absl::StrCat("/v1/campaigns/", c->campaign, "/entries/me");
+    }
+    if (wait_s == 0) return finish(202, accepted, link);
+    const int p = pos->partition;
+    const uint64_t offset = pos->offset;
+    decisions_.Wait(p, offset + 1, deadline, [=, this](bool decided) mutable {
+      if (!decided) return finish(202, accepted, link);
+      // The ledger read may go to Kafka: off the engine's and the loops' threads.
+      options_.offload([=, this]() mutable {
+        std::vector<pb::Event> events;
+        if (absl::Status st = backend_->EventsFor(p, offset, &events); !st.ok()) {
+          accepted["engine"] = std::string(st.message());  // durable; the link will answer
+          return finish(202, accepted, link);
+        }
+        int status = 0;
+        json body;
+        backend_->WithState(c->partition, [&](const EngineState& s, uint64_t) {
+          std::tie(status, body) =
+              DescribeDecision(events, c->claims.sub, s.Find(c->campaign), ok_status);
+        });
+        body["request"] = ref;
+        if (status == 200 && is_entry && !IsFinal(body) && absl::Now() < deadline) {
+          // Queued behind an admission rate: the answer waits for the draw.
+          return live_.AwaitOutcome(c->campaign, c->partition, c->claims.sub, deadline,
+                                    [finish, ref, link](json entry) {
+                                      entry["request"] = ref;
+                                      finish(200, entry, link);
+                                    });
+        }
+        finish(status, body, link);
+      });
+    });
+  });
+  if (absl::IsResourceExhausted(queued)) {
+    metrics_->Add("ticketledger_http_limit_hits_total", {{"limit", "append_queue"}});
+    c->headers.emplace_back("Retry-After", "1");
+    return c->Error(503, "overloaded", queued.message());
+  }
+  if (!queued.ok()) {
+    c->headers.emplace_back("Retry-After", "1");
+    c->Error(503, "log_unavailable", queued.message());
+  }
+}
+
+}  // namespace tl::api

@@ -1,0 +1,227 @@
+#include "api/views.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include "absl/strings/str_cat.h"
+#include "engine/draw.h"
+
+namespace tl::api {
+
+using json = nlohmann::json;
+
+const char* StatusName(EntryStatus s) {
+  switch (s) {
+    case EntryStatus::kQueued:
+      return "queued";
+    case EntryStatus::kWon:
+      return "won";
+    case EntryStatus::kLost:
+      return "lost";
+    case EntryStatus::kSoldOut:
+      return "sold_out";
+    case EntryStatus::kCancelled:
+      return "cancelled";
+  }
+  return "unknown";
+}
+
+const char* OutcomeName(pb::Outcome o) {
+  switch (o) {
+    case pb::OUTCOME_WON:
+      return "won";
+    case pb::OUTCOME_LOST:
+      return "lost";
+    case pb::OUTCOME_SOLD_OUT:
+      return "sold_out";
+    default:
+      return "unknown";
+  }
+}
+
+std::pair<int, const char*> RejectionHttp(pb::RejectReason r) {
+  switch (r) {
+    case pb::REJECT_DUPLICATE:
+      return {409, "duplicate"};
+    case pb::REJECT_CAMPAIGN_CLOSED:
+      return {409, "campaign_closed"};
+    case pb::REJECT_UNKNOWN_CAMPAIGN:
+      return {404, "unknown_campaign"};
+    case pb::REJECT_CAMPAIGN_FULL:
+      return {409, "campaign_full"};
+    case pb::REJECT_NOT_YET_OPEN:
+      return {409, "not_yet_open"};
+    case pb::REJECT_INVALID_ARGUMENT:
+      return {400, "invalid_argument"};
+    case pb::REJECT_CAMPAIGN_EXISTS:
+      return {409, "campaign_exists"};
+    case pb::REJECT_NOT_CANCELLABLE:
+      return {409, "not_cancellable"};
+    case pb::REJECT_NOT_DRAINED:
+      return {409, "not_drained"};
+    case pb::REJECT_ALREADY_REVEALED:
+      return {409, "already_revealed"};
+    case pb::REJECT_NOT_ENTERED:
+      return {404, "not_entered"};
+    default:
+      return {409, "rejected"};
+  }
+}
+
+std::string Hex(const std::string& bytes) {
+  return ToHex(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+}
+
+json CampaignJson(const CampaignState& c) {
+  const auto& s = c.snap;
+  const auto& cfg = s.config();
+  json j = {{"id", s.campaign_id()},
+            {"title", cfg.title()},
+            {"stock", cfg.stock()},
+            {"win_bps", cfg.win_bps()},
+            {"admission_rate_per_s", cfg.admission_rate_per_s()},
+            {"queueing", cfg.queueing() == pb::QUEUEING_RANDOM ? "random" : "fifo"},
+            {"opens_at_ms", cfg.opens_at_ms()},
+            {"max_entries", cfg.max_entries()},
+            {"status", s.closed() ? "closed" : "open"},
+            {"admission_paused", s.paused()},
+            {"entries", c.entries()},
+            {"prequeued", s.prequeued()},
+            {"serving", s.serving()},
+            {"drawn", s.won() + s.lost() + s.sold_out()},
+            {"won", s.won()},
+            {"lost", s.lost()},
+            {"sold_out", s.sold_out()},
+            {"cancelled", s.cancelled()},
+            {"stock_left", s.stock_left()},
+            {"restocked", s.restocked()},
+            {"seed_commitment", Hex(s.seed_commitment())}};
+  if (s.revealed()) j["seed"] = ToHex(c.seed);
+  return j;
+}
+
+EntryView EntryViewOf(const CampaignState& c, std::string_view user) {
+  EntryView v;
+  const auto& cfg = c.snap.config();
+  v.serving = c.snap.serving();
+  v.rate = cfg.admission_rate_per_s();
+  v.paused = c.snap.paused();
+  v.opens_at_ms = cfg.opens_at_ms();
+  auto it = c.position_of.find(absl::string_view(user.data(), user.size()));
+  if (it == c.position_of.end()) {
+    if (auto r = c.rejected_users.find(user); r != c.rejected_users.end()) {
+      v.status = "rejected";
+      v.reject_reason = pb::RejectReason_Name(static_cast<pb::RejectReason>(r->second));
+    }
+    return v;
+  }
+  if (it->second & kPrequeuedBit) {
+    v.status = "prequeued";
+    return v;
+  }
+  v.position = it->second;
+  v.status = StatusName(c.status[v.position - 1]);
+  return v;
+}
+
+json EntryJson(std::string_view campaign, std::string_view user, const EntryView& v) {
+  json j = {{"campaign", std::string(campaign)}, {"user", std::string(user)}};
+  if (v.status.empty()) return j;
+  j["status"] = v.status;
+  if (v.status == "rejected") {
+    pb::RejectReason reason = pb::REJECT_REASON_UNSPECIFIED;
+    (void)pb::RejectReason_Parse(v.reject_reason, &reason);
+    j["reason"] = RejectionHttp(reason).second;
+    return j;
+  }
+  if (v.status == "prequeued") {
+    j["opens_at_ms"] = v.opens_at_ms;
+    return j;
+  }
+  j["position"] = v.position;
+  j["serving"] = v.serving;
+  if (v.status == "queued") {
+    uint64_t distance = v.position > v.serving ? v.position - v.serving : 0;
+    j["queue_distance"] = distance;  // DESIGN.md's "people ahead": position - serving counter
+    j["people_ahead"] = distance > 0 ? distance - 1 : 0;  // users strictly ahead of this one
+    if (v.paused) {
+      j["estimated_wait_s"] = nullptr;
+      j["admission_paused"] = true;
+    } else {
+      j["estimated_wait_s"] = v.rate == 0 ? 0 : (distance + v.rate - 1) / v.rate;
+    }
+  }
+  return j;
+}
+
+json EntryJson(const CampaignState& c, std::string_view user) {
+  return EntryJson(c.snap.campaign_id(), user, EntryViewOf(c, user));
+}
+
+bool IsFinal(const EntryView& v) {
+  return !v.status.empty() && v.status != "queued" && v.status != "prequeued";
+}
+
+bool IsFinal(const json& entry) {
+  auto s = entry.find("status");
+  return s != entry.end() && *s != "queued" && *s != "prequeued";
+}
+
+std::pair<int, json> DescribeDecision(const std::vector<pb::Event>& events, const std::string& user,
+                                      const CampaignState* campaign, int ok_status) {
+  json body = json::object();
+  for (const pb::Event& e : events) {
+    if (e.has_entry_rejected()) {
+      auto [status, code] = RejectionHttp(e.entry_rejected().reason());
+      json err = {{"code", code},
+                  {"message", e.entry_rejected().detail()},
+                  {"reason", pb::RejectReason_Name(e.entry_rejected().reason())}};
+      if (e.entry_rejected().original_position())
+        err["original_position"] = e.entry_rejected().original_position();
+      return {status, json{{"error", err}}};
+    }
+  }
+  bool entry_event = false;
+  for (const pb::Event& e : events) {
+    if (e.has_queue_entered() && e.queue_entered().user_id() == user) {
+      body = {{"campaign", e.campaign_id()},
+              {"user", e.queue_entered().user_id()},
+              {"status", "queued"},
+              {"position", e.queue_entered().position()}};
+      entry_event = true;
+    } else if (e.has_entry_prequeued()) {
+      body = {{"campaign", e.campaign_id()},
+              {"user", e.entry_prequeued().user_id()},
+              {"status", "prequeued"}};
+      entry_event = true;
+    } else if (e.has_draw_resolved() && e.draw_resolved().user_id() == user) {
+      body["status"] = OutcomeName(e.draw_resolved().outcome());
+      body["draw_value"] = absl::StrCat(e.draw_resolved().draw_value());
+    } else if (e.has_entry_cancelled()) {
+      body = {{"campaign", e.campaign_id()},
+              {"user", e.entry_cancelled().user_id()},
+              {"status", "cancelled"},
+              {"position", e.entry_cancelled().position()}};
+      entry_event = true;
+    }
+  }
+  if (entry_event) {
+    if (body["status"] == "queued" && campaign) {
+      json now = EntryJson(*campaign, user);
+      if (now.contains("status")) body = now;
+    }
+    return {200, body};
+  }
+  if (events.size() == 1 && events[0].has_campaign_created() && campaign)
+    return {ok_status, CampaignJson(*campaign)};
+  json list = json::array();
+  for (const pb::Event& e : events) {
+    std::string text;
+    google::protobuf::util::JsonPrintOptions opts;
+    opts.preserve_proto_field_names = true;
+    (void)google::protobuf::util::MessageToJsonString(e, &text, opts);
+    list.push_back(json::parse(text, nullptr, false));
+  }
+  return {ok_status, json{{"events", list}}};
+}
+
+}  // namespace tl::api

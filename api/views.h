@@ -1,0 +1,38 @@
+// The JSON shapes of the HTTP api, built in one place from the fold's state
+// or from a read model's view: campaigns, entries, decisions, rejections.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "api/read_model.h"
+#include "engine/state.h"
+#include "ticketledger/v1/events.pb.h"
+
+namespace tl::api {
+
+const char* StatusName(EntryStatus s);
+const char* OutcomeName(pb::Outcome o);
+// One mapping from a rejection to an HTTP status and error code.
+std::pair<int, const char*> RejectionHttp(pb::RejectReason r);
+std::string Hex(const std::string& bytes);
+
+nlohmann::json CampaignJson(const CampaignState& c);
+// An entry as the fold holds it.
+EntryView EntryViewOf(const CampaignState& c, std::string_view user);
+// The one shape of an entry, from the fold or a read model.
+nlohmann::json EntryJson(std::string_view campaign, std::string_view user, const EntryView& v);
+nlohmann::json EntryJson(const CampaignState& c, std::string_view user);
+// Final: the entry will not change any more (won, lost, sold out, cancelled, rejected).
+bool IsFinal(const nlohmann::json& entry);
+bool IsFinal(const EntryView& v);
+
+// The answer to a decided command for `user`: (status, body). `campaign`
+// gives the current entry or campaign for the shapes that show them.
+std::pair<int, nlohmann::json> DescribeDecision(const std::vector<pb::Event>& events,
+                                                const std::string& user,
+                                                const CampaignState* campaign, int ok_status);
+
+}  // namespace tl::api

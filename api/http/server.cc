@@ -378,6 +378,7 @@ class Session final : public StreamConn, public std::enable_shared_from_this<Ses
     parser_.reset();
     ++served_;
     keep_alive_ = req.keep_alive();
+    version_ = req.version();
     if (keep_alive_ && served_ >= o_.requests_per_connection_max) {
       srv()->Hit(limit::kRequestsPerConnection);
       keep_alive_ = false;
@@ -408,7 +409,7 @@ class Session final : public StreamConn, public std::enable_shared_from_this<Ses
   void Write(Response r) {
     if (r.stream) return StartStream(std::move(r));
     res_ = {};
-    res_.version(11);
+    res_.version(version_);  // an HTTP/1.0 keep-alive client (ab -k) needs the header
     res_.result(static_cast<unsigned>(r.status));
     if (!r.body.empty() || r.status >= 200) res_.set(bhttp::field::content_type, r.content_type);
     for (auto& [k, v] : r.headers) res_.set(k, v);
@@ -513,6 +514,7 @@ class Session final : public StreamConn, public std::enable_shared_from_this<Ses
   bhttp::response<bhttp::string_body> res_;
   Clock::time_point first_byte_;
   uint64_t served_ = 0;
+  unsigned version_ = 11;
   bool keep_alive_ = true;
   size_t drained_ = 0;
   // SSE stream state.

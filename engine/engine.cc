@@ -56,6 +56,12 @@ class OptionalLock {
     if (mu_ != nullptr) mu_->Unlock();
     mu_ = nullptr;
   }
+  // Lets waiting readers in between two commands (the state is whole there).
+  void Yield() {
+    if (mu_ == nullptr) return;
+    mu_->Unlock();
+    mu_->Lock();
+  }
 
  private:
   absl::Mutex* mu_;
@@ -173,7 +179,11 @@ absl::StatusOr<size_t> PartitionEngine::Step(absl::Mutex* state_mu) {
     rec.value = std::move(bytes);
     return absl::OkStatus();
   };
+  size_t decided = 0;
   for (const LogRecord& r : in_) {
+    // A batch takes milliseconds; readers (HTTP event loops) wait at most
+    // one slice of it.
+    if (++decided % 256 == 0) lock.Yield();
     if (absl::Status st = DecodeCommand(r, partition_, &cmd); !st.ok()) return st;
     if (absl::Status st = DecideAndFold(&state_, config_, limits_, cmd, r.offset, &events_, emit);
         !st.ok())
@@ -315,7 +325,7 @@ void Engine::WithState(int partition, const std::function<void(const EngineState
     return;
   }
   Part& part = *parts_[partition];
-  absl::MutexLock lock(&part.mu);
+  absl::ReaderMutexLock lock(&part.mu);
   fn(part.engine->state(), part.decided_end);
 }
 

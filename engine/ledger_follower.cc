@@ -61,8 +61,13 @@ void LedgerFollower::Run(int p) {
     }
     absl::ReleasableMutexLock lock(&part.mu);
     if (st.ok()) part.error = absl::OkStatus();
+    size_t folded = 0;
     for (const LogRecord& r : records) {
       if (!st.ok()) break;
+      if (++folded % 256 == 0) {  // let readers in between two events
+        part.mu.Unlock();
+        part.mu.Lock();
+      }
       st = DecodeEvent(r, p, &e);
       if (!st.ok()) break;
       if (e.sequence() < part.state.next_sequence) {  // already folded: the same record?
@@ -101,7 +106,7 @@ void LedgerFollower::Run(int p) {
 void LedgerFollower::WithState(int partition,
                                const std::function<void(const EngineState&, uint64_t)>& fn) {
   Part& part = *parts_[partition];
-  absl::MutexLock lock(&part.mu);
+  absl::ReaderMutexLock lock(&part.mu);
   fn(part.state, part.decided_end);
 }
 

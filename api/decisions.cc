@@ -26,7 +26,11 @@ DecisionWaiters::~DecisionWaiters() {
 void DecisionWaiters::Fire(const std::shared_ptr<Waiter>& w, bool decided) {
   if (w->fired.exchange(true)) return;
   waiting_.fetch_sub(1);
-  w->done(decided);
+  // The waiter stays in the other heap until its end or deadline: let go of
+  // what the completion holds (the request, its connection) now.
+  auto done = std::move(w->done);
+  w->done = nullptr;
+  done(decided);
 }
 
 void DecisionWaiters::Wait(int partition, uint64_t end, absl::Time deadline,

@@ -9,6 +9,10 @@ namespace tl::api {
 
 using json = nlohmann::json;
 
+namespace {
+constexpr absl::Duration kFirstMessageGrace = absl::Seconds(1);
+}  // namespace
+
 struct LiveHub::Watcher {
   std::string campaign, user, address;
   int partition = 0;
@@ -47,8 +51,6 @@ LiveHub::LiveHub(ApiBackend* backend, LiveOptions options, Metrics* metrics)
                     "Live messages sent to watchers (changes only)");
   metrics_->Declare("ticketledger_live_fanout_seconds", "histogram",
                     "Time to compute and queue one campaign's fan-out");
-  metrics_->Declare("ticketledger_live_refused_total", "counter",
-                    "Live streams refused, by reason (user, address, total)");
 }
 
 LiveHub::~LiveHub() { Stop(); }
@@ -79,21 +81,21 @@ absl::StatusOr<std::shared_ptr<LiveHub::Watcher>> LiveHub::Reserve(const std::st
   const char* refused = nullptr;
   absl::Status st;
   if (total_ >= streams_max_) {
-    refused = "total";
+    refused = "streams";
     st = absl::UnavailableError("the server holds as many live streams as its memory allows");
   } else if (per_user_[user] >= options_.streams_per_user_max) {
-    refused = "user";
+    refused = "streams_per_user";
     st = absl::ResourceExhaustedError(
         absl::StrCat("this user already holds ", options_.streams_per_user_max, " live streams"));
   } else if (per_address_[address] >= options_.streams_per_address_max) {
-    refused = "address";
+    refused = "streams_per_address";
     st = absl::ResourceExhaustedError(absl::StrCat(
         "this address already holds ", options_.streams_per_address_max, " live streams"));
   }
   if (refused) {
     if (per_user_[user] == 0) per_user_.erase(user);
     if (per_address_[address] == 0) per_address_.erase(address);
-    metrics_->Add("ticketledger_live_refused_total", {{"reason", refused}});
+    metrics_->Add("ticketledger_http_limit_hits_total", {{"limit", refused}});
     return st;
   }
   ++total_;
@@ -276,6 +278,15 @@ void LiveHub::FanOut(Campaign* c, const std::vector<std::shared_ptr<Watcher>>& w
   for (size_t i = 0; i < watchers.size(); ++i) {
     Watcher& w = *watchers[i];
     if (w.sent_final || seq < w.min_id) continue;
+    // A stream opened right after its 202 usually comes before the engine's
+    // decision: rather than "no entry" and "queued" a moment later, give the
+    // decision a second to arrive (the hub looks again at its next tick).
+    if (w.last_data.empty() && views[i].status.empty() && now - w.opened < kFirstMessageGrace) {
+      absl::MutexLock lock(&mu_);
+      w.fresh = true;
+      c->has_fresh = true;
+      continue;
+    }
     std::shared_ptr<http::StreamConn> conn;
     {
       absl::MutexLock lock(&mu_);

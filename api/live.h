@@ -40,7 +40,7 @@
 namespace tl::api {
 
 struct LiveOptions {
-  int interval_ms = 500;  // at most one message per watcher per interval
+  int interval_ms = 250;  // at most one message per watcher per interval
   size_t streams_per_user_max = 4;
   size_t streams_per_address_max = 1024;
   size_t streams_memory_bytes = size_t{1} << 30;
@@ -91,7 +91,7 @@ class LiveHub {
   };
   void Run();
   void Tick(absl::Time now);
-  // Sends each watcher of `c` whose message changed (all of them if `force`).
+  // Sends each of `watchers` (of `c`) whose message changed.
   void FanOut(Campaign* c, const std::vector<std::shared_ptr<Watcher>>& watchers, absl::Time now);
 
   ApiBackend* const backend_;

@@ -96,6 +96,7 @@ struct Server::Impl {
     --total;
     if (auto it = per_address.find(addr); it != per_address.end() && --it->second == 0)
       per_address.erase(it);
+    metrics->Set("ticketledger_http_connections", {}, static_cast<double>(total));
   }
   void AcceptLoop();
   void Admit(tcp::socket socket);
@@ -570,6 +571,7 @@ void Server::Impl::Admit(tcp::socket socket) {
     }
     ++total;
     ++mine;
+    metrics->Set("ticketledger_http_connections", {}, static_cast<double>(total));
   }
   auto token = std::make_unique<ConnToken>(this, addr);
   auto executor = socket.get_executor();

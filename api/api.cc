@@ -1,5 +1,7 @@
 #include "api/api.h"
 
+#include <pthread.h>
+
 #include "api/views.h"
 
 namespace tl::api {
@@ -72,7 +74,10 @@ void Api::Register(Router* router) {
 void Api::Start() {
   live_.Start();
   if (options_.tick_ms > 0 && !ticking_.exchange(true))
-    ticker_ = std::thread([this] { TickLoop(); });
+    ticker_ = std::thread([this] {
+      pthread_setname_np(pthread_self(), "tl-ticker");
+      TickLoop();
+    });
 }
 
 void Api::Stop() {

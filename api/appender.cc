@@ -1,5 +1,7 @@
 #include "api/appender.h"
 
+#include <pthread.h>
+
 #include <chrono>
 #include <map>
 
@@ -11,7 +13,10 @@ CommandAppender::CommandAppender(EventLog* commands, size_t queue_max, int write
   writers = std::max(1, std::min(writers, commands->partitions()));
   for (int i = 0; i < writers; ++i) {
     writers_.push_back(std::make_unique<Writer>());
-    writers_.back()->thread = std::thread([this, w = writers_.back().get()] { Run(w); });
+    writers_.back()->thread = std::thread([this, w = writers_.back().get()] {
+      pthread_setname_np(pthread_self(), "tl-append");
+      Run(w);
+    });
   }
 }
 

@@ -1,12 +1,17 @@
 #include "api/decisions.h"
 
+#include <pthread.h>
+
 #include "absl/time/clock.h"
 
 namespace tl::api {
 
 DecisionWaiters::DecisionWaiters(int partitions) {
   for (int p = 0; p < partitions; ++p) parts_.push_back(std::make_unique<Part>());
-  timer_ = std::thread([this] { TimerLoop(); });
+  timer_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "tl-waiters");
+    TimerLoop();
+  });
 }
 
 DecisionWaiters::~DecisionWaiters() {

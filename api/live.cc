@@ -1,5 +1,7 @@
 #include "api/live.h"
 
+#include <pthread.h>
+
 #include <chrono>
 
 #include "absl/time/clock.h"
@@ -56,7 +58,10 @@ LiveHub::LiveHub(ApiBackend* backend, LiveOptions options, Metrics* metrics)
 LiveHub::~LiveHub() { Stop(); }
 
 void LiveHub::Start() {
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "tl-live");
+    Run();
+  });
 }
 
 void LiveHub::Stop() {

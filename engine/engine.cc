@@ -2,6 +2,7 @@
 
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <pthread.h>
 
 #include <cstdio>
 
@@ -247,7 +248,11 @@ absl::Status Engine::Recover() {
 void Engine::Start() {
   stop_ = false;
   for (auto& part : parts_) {
-    if (part) part->thread = std::thread([this, p = part.get()] { Run(p); });
+    if (!part) continue;
+    part->thread = std::thread([this, p = part.get()] {
+      pthread_setname_np(pthread_self(), "tl-engine");
+      Run(p);
+    });
   }
 }
 

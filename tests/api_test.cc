@@ -404,6 +404,37 @@ TEST(Api, SseStreamsPositionThenOutcome) {
   EXPECT_EQ(campaign["serving"], 4);
 }
 
+// A live stream is idle between messages for longer than the write deadline:
+// the deadline must bound each write, not the stream's life.
+TEST(Api, SseStreamOutlivesTheWriteDeadline) {
+  TempDir dir;
+  std::vector<std::string> args = kArgs;
+  args.insert(args.end(), {"--write-timeout-s", "1"});
+  TicketdProcess d(dir.path(), args);
+  ASSERT_TRUE(d.ok());
+  auto c = d.Client();
+  CreateCampaign(*c,
+                 {{"id", "slow"}, {"stock", 5}, {"win_bps", 10000}, {"admission_rate_per_s", 1}});
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(c->Post("/v1/campaigns/slow/entries", Auth(Token("s" + std::to_string(i))), "",
+                      "application/json")
+                  ->status,
+              202);
+  }
+  std::string stream;
+  auto start = std::chrono::steady_clock::now();
+  auto r = d.Client()->Get("/v1/campaigns/slow/events", Auth(Token("s2")),
+                           [&](const char* data, size_t n) {
+                             stream.append(data, n);
+                             return true;
+                           });
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_GT(secs, 1.5);  // it waited for its turn at 1 position a second...
+  EXPECT_NE(stream.find("\"status\":\"won\""), std::string::npos) << stream;  // ...and got it
+}
+
 TEST(Api, SigkillDuringABurstLosesNoAcknowledgedEntry) {
   TempDir dir;
   std::set<std::string> acked;

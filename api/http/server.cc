@@ -1,5 +1,6 @@
 #include "api/http/server.h"
 
+#include <pthread.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 
@@ -463,14 +464,17 @@ class Session final : public StreamConn, public std::enable_shared_from_this<Ses
     head += "\r\nretry: 2000\n\n";
     buffer_.clear();
     buffer_.shrink_to_fit();  // a stream reads nothing: give the read buffer back
+    // Notice at once when the client goes away. On the bare socket: a read
+    // through the tcp_stream would carry the deadline of the write pending
+    // beside it, and end every stream at the first write deadline.
+    stream_.expires_never();
+    stream_.socket().async_read_some(asio::buffer(scratch_),
+                                     [self = shared_from_this()](beast::error_code, size_t) {
+                                       beast::error_code ignored;
+                                       self->stream_.socket().close(ignored);
+                                       self->EndStream();
+                                     });
     WriteEvent(std::move(head), false, /*opening=*/true);
-    // Notice at once when the client goes away.
-    stream_.async_read_some(asio::buffer(scratch_),
-                            [self = shared_from_this()](beast::error_code, size_t) {
-                              beast::error_code ignored;
-                              self->stream_.socket().close(ignored);
-                              self->EndStream();
-                            });
   }
 
   void WriteEvent(std::string bytes, bool final, bool opening = false) {
@@ -637,7 +641,12 @@ absl::StatusOr<int> Server::Listen() {
 void Server::Start() {
   Impl& s = *impl_;
   asio::post(*s.loops[0], [&s] { s.AcceptLoop(); });
-  for (auto& loop : s.loops) s.threads.emplace_back([l = loop.get()] { l->run(); });
+  for (auto& loop : s.loops) {
+    s.threads.emplace_back([l = loop.get()] {
+      pthread_setname_np(pthread_self(), "tl-http");
+      l->run();
+    });
+  }
 }
 
 void Server::Stop() {

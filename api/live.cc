@@ -205,6 +205,10 @@ void LiveHub::Tick(absl::Time now) {
   std::vector<Work> work;
   {
     absl::MutexLock lock(&mu_);
+    const absl::Duration interval =
+        std::max(absl::Milliseconds(options_.interval_ms),
+                 absl::Seconds(1) * static_cast<double>(total_) /
+                     static_cast<double>(std::max<size_t>(1, options_.messages_per_s_max)));
     for (auto it = campaigns_.begin(); it != campaigns_.end();) {
       Campaign* c = it->second.get();
       std::erase_if(c->watchers, [](const auto& w) { return w->released; });
@@ -215,7 +219,7 @@ void LiveHub::Tick(absl::Time now) {
       ++it;
       if (dirty[c->partition]) c->pending = true;
       Work wk{c, {}, {}};
-      if (c->pending && now - c->last_fanout >= absl::Milliseconds(options_.interval_ms)) {
+      if (c->pending && now - c->last_fanout >= interval) {
         c->pending = false;
         c->last_fanout = now;
         wk.watchers = c->watchers;
@@ -298,7 +302,7 @@ void LiveHub::FanOut(Campaign* c, const std::vector<std::shared_ptr<Watcher>>& w
       if (w.released) continue;
       conn = w.conn;
     }
-    std::string data = EntryJson(c->id, w.user, views[i]).dump();
+    std::string data = EntryJsonText(c->id, w.user, views[i]);
     if (data == w.last_data) continue;
     w.last_data = data;
     w.last_sent = now;

@@ -123,34 +123,70 @@ EntryView EntryViewOf(const CampaignState& c, std::string_view user) {
   return v;
 }
 
-json EntryJson(std::string_view campaign, std::string_view user, const EntryView& v) {
-  json j = {{"campaign", std::string(campaign)}, {"user", std::string(user)}};
-  if (v.status.empty()) return j;
-  j["status"] = v.status;
-  if (v.status == "rejected") {
-    pb::RejectReason reason = pb::REJECT_REASON_UNSPECIFIED;
-    (void)pb::RejectReason_Parse(v.reject_reason, &reason);
-    j["reason"] = RejectionHttp(reason).second;
-    return j;
-  }
-  if (v.status == "prequeued") {
-    j["opens_at_ms"] = v.opens_at_ms;
-    return j;
-  }
-  j["position"] = v.position;
-  j["serving"] = v.serving;
-  if (v.status == "queued") {
-    uint64_t distance = v.position > v.serving ? v.position - v.serving : 0;
-    j["queue_distance"] = distance;  // DESIGN.md's "people ahead": position - serving counter
-    j["people_ahead"] = distance > 0 ? distance - 1 : 0;  // users strictly ahead of this one
-    if (v.paused) {
-      j["estimated_wait_s"] = nullptr;
-      j["admission_paused"] = true;
+namespace {
+
+void AppendJsonString(std::string* out, std::string_view s) {
+  out->push_back('"');
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == '"' || c == '\\') {
+      out->push_back('\\');
+      out->push_back(ch);
+    } else if (c < 0x20) {
+      absl::StrAppend(out, "\\u00", absl::Hex(c, absl::kZeroPad2));
     } else {
-      j["estimated_wait_s"] = v.rate == 0 ? 0 : (distance + v.rate - 1) / v.rate;
+      out->push_back(ch);
     }
   }
-  return j;
+  out->push_back('"');
+}
+
+}  // namespace
+
+// Written by hand (keys in the order nlohmann::json sorts them), because the
+// live channel formats one per watcher per change: tens of thousands a second.
+std::string EntryJsonText(std::string_view campaign, std::string_view user, const EntryView& v) {
+  std::string out;
+  out.reserve(256);
+  const bool queued = v.status == "queued";
+  out += "{";
+  if (queued && v.paused) out += "\"admission_paused\":true,";
+  out += "\"campaign\":";
+  AppendJsonString(&out, campaign);
+  if (!v.status.empty()) {
+    if (v.status == "rejected") {
+      pb::RejectReason reason = pb::REJECT_REASON_UNSPECIFIED;
+      (void)pb::RejectReason_Parse(v.reject_reason, &reason);
+      absl::StrAppend(&out, ",\"reason\":\"", RejectionHttp(reason).second, "\"");
+    } else if (v.status == "prequeued") {
+      absl::StrAppend(&out, ",\"opens_at_ms\":", v.opens_at_ms);
+    } else if (queued) {
+      const uint64_t distance = v.position > v.serving ? v.position - v.serving : 0;
+      out += ",\"estimated_wait_s\":";
+      if (v.paused) {
+        out += "null";
+      } else {
+        absl::StrAppend(&out, v.rate == 0 ? 0 : (distance + v.rate - 1) / v.rate);
+      }
+      // people_ahead: users strictly ahead; queue_distance: DESIGN.md's
+      // "people ahead", position - serving counter.
+      absl::StrAppend(&out, ",\"people_ahead\":", distance > 0 ? distance - 1 : 0,
+                      ",\"position\":", v.position, ",\"queue_distance\":", distance,
+                      ",\"serving\":", v.serving);
+    } else {
+      absl::StrAppend(&out, ",\"position\":", v.position, ",\"serving\":", v.serving);
+    }
+    out += ",\"status\":";
+    AppendJsonString(&out, v.status);
+  }
+  out += ",\"user\":";
+  AppendJsonString(&out, user);
+  out += "}";
+  return out;
+}
+
+json EntryJson(std::string_view campaign, std::string_view user, const EntryView& v) {
+  return json::parse(EntryJsonText(campaign, user, v));
 }
 
 json EntryJson(const CampaignState& c, std::string_view user) {

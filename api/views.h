@@ -22,7 +22,9 @@ std::string Hex(const std::string& bytes);
 nlohmann::json CampaignJson(const CampaignState& c);
 // An entry as the fold holds it.
 EntryView EntryViewOf(const CampaignState& c, std::string_view user);
-// The one shape of an entry, from the fold or a read model.
+// The one shape of an entry, from the fold or a read model: as JSON text
+// (what the live channel sends) and as a JSON value (what handlers extend).
+std::string EntryJsonText(std::string_view campaign, std::string_view user, const EntryView& v);
 nlohmann::json EntryJson(std::string_view campaign, std::string_view user, const EntryView& v);
 nlohmann::json EntryJson(const CampaignState& c, std::string_view user);
 // Final: the entry will not change any more (won, lost, sold out, cancelled, rejected).

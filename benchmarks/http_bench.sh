@@ -6,7 +6,6 @@
 # opens a fresh connection every 0.5 s and sends one entry; its latencies are
 # printed after wrk's report (the first request of a newcomer is what a crowd
 # starves first).
-# FRONT=nginx puts ops/nginx.conf in front (wrk -> nginx -> ticketd).
 # SPLIT=1 runs the split topology instead: `ticketctl kafka-mock`, ticketd
 # --role engine and ticketd --role api (commands and ledger on the mock).
 # CONNS="64 1000 10000" chooses the connection counts.
@@ -17,9 +16,8 @@ SECS=${1:-15}
 THREADS=${2:-0}
 PORT=${PORT:-18090}
 WORK=$(mktemp -d /tmp/ticketledger-bench-XXXXXX)
-NGINX_PID=""
 EXTRA_PIDS=""
-trap 'kill -TERM $PID $NGINX_PID $EXTRA_PIDS 2>/dev/null; wait $PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
+trap 'kill -TERM $PID $EXTRA_PIDS 2>/dev/null; wait $PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
 echo "minting tokens..."
 build/ticketctl token --user u --count 1200000 >"$WORK/tokens" 2>/dev/null
 if [[ "${SPLIT:-}" == 1 ]]; then
@@ -43,15 +41,6 @@ else
 fi
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
 TARGET=$PORT
-if [[ "${FRONT:-}" == nginx ]]; then
-  TARGET=$((PORT + 1))
-  mkdir -p "$WORK/nginx"
-  sed -e "s/127.0.0.1:8080/127.0.0.1:$PORT/" -e "s/listen 8081/listen $TARGET/" \
-    ops/nginx.conf >"$WORK/nginx/nginx.conf"
-  nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx/" -g 'daemon off;' &
-  NGINX_PID=$!
-  sleep 0.5
-fi
 ADMIN=$(build/ticketctl token --user ops --admin 2>/dev/null)
 build/ticketctl token --user newcomer --count 1000 >"$WORK/newcomers" 2>/dev/null
 # A fresh connection every 0.5 s, one entry each: prints "status seconds" lines.
@@ -70,7 +59,7 @@ for c in ${CONNS:-64 1000 10000}; do
   curl -sf -X POST -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' \
     -d "{\"id\":\"$id\",\"stock\":1000000000,\"win_bps\":500}" \
     "http://127.0.0.1:$PORT/v1/admin/campaigns" >/dev/null
-  echo "== wrk -t2 -c$c -d${SECS}s (ticketd --io-threads $THREADS${FRONT:+, via $FRONT}${SPLIT:+, split over the Kafka mock}) =="
+  echo "== wrk -t2 -c$c -d${SECS}s (ticketd --io-threads $THREADS${SPLIT:+, split over the Kafka mock}) =="
   sed -n "$((c % 900 + 1)),\$p" "$WORK/newcomers" | head -$((SECS * 2 - 2)) |
     (sleep 1 && probe "/v1/campaigns/$id/entries" "$WORK/probe$c") &
   PROBE=$!

@@ -185,6 +185,12 @@ int main(int argc, char** argv) {
       ->envname("TICKETD_LIVE_INTERVAL_MS")
       ->capture_default_str()
       ->check(CLI::Range(10, 60000));
+  app.add_option("--live-messages-per-s-max", api.live.messages_per_s_max,
+                 "Live messages a second for all watchers together; a bigger crowd gets its "
+                 "updates less often than --live-interval-ms")
+      ->envname("TICKETD_LIVE_MESSAGES_PER_S_MAX")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{100}, size_t{10'000'000}));
   app.add_option("--stream-max-s", api.live.stream_max_s,
                  "A live stream ends after this long; clients reconnect (Last-Event-ID)")
       ->envname("TICKETD_STREAM_MAX_S")

@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "api/ops_routes.h"
+#include "api/views.h"
 #include "engine/draw.h"
 #include "tests/servers.h"
 #include "tests/temp_dir.h"
@@ -306,6 +307,42 @@ TEST(Api, BadInputsGetClearErrors) {
   auto dup = post("/v1/campaigns/c1/entries", "", "application/json", Auth(alice, "wait=5"));
   EXPECT_EQ(dup->status, 409);
   EXPECT_EQ(Body(dup)["error"]["original_position"], 1);
+}
+
+// The entry's one shape, written by hand for the live channel: valid JSON
+// with the fields each status has, strings escaped.
+TEST(Views, EntryJsonTextHasTheFieldsOfEachStatus) {
+  api::EntryView queued;
+  queued.status = "queued";
+  queued.position = 12;
+  queued.serving = 2;
+  queued.rate = 4;
+  EXPECT_EQ(json::parse(api::EntryJsonText("c1", "a\"b\\c\n", queued)),
+            json::parse(R"({"campaign":"c1","user":"a\"b\\c\n","status":"queued","position":12,
+                            "serving":2,"queue_distance":10,"people_ahead":9,
+                            "estimated_wait_s":3})"));
+  queued.paused = true;
+  EXPECT_EQ(json::parse(api::EntryJsonText("c1", "u", queued)),
+            json::parse(R"({"campaign":"c1","user":"u","status":"queued","position":12,
+                            "serving":2,"queue_distance":10,"people_ahead":9,
+                            "estimated_wait_s":null,"admission_paused":true})"));
+  api::EntryView won;
+  won.status = "won";
+  won.position = 3;
+  won.serving = 7;
+  EXPECT_EQ(json::parse(api::EntryJsonText("c1", "u", won)),
+            json::parse(R"({"campaign":"c1","user":"u","status":"won","position":3,"serving":7})"));
+  api::EntryView rejected;
+  rejected.status = "rejected";
+  rejected.reject_reason = "REJECT_CAMPAIGN_CLOSED";
+  EXPECT_EQ(json::parse(api::EntryJsonText("c1", "u", rejected)),
+            json::parse(R"({"campaign":"c1","user":"u","status":"rejected",
+                            "reason":"campaign_closed"})"));
+  EXPECT_EQ(json::parse(api::EntryJsonText("c1", "u", api::EntryView{})),
+            json::parse(R"({"campaign":"c1","user":"u"})"));
+  // Keys in nlohmann's order, so the text equals the value's dump.
+  EXPECT_EQ(api::EntryJsonText("c1", "u", queued),
+            json::parse(api::EntryJsonText("c1", "u", queued)).dump());
 }
 
 TEST(Api, RateLimitsAnswer429WithRetryAfter) {

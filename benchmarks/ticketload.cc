@@ -481,15 +481,7 @@ json BuildReport(const Options& o, const std::vector<Phase>& phases, const Stats
     if (o.server_pid && rss.phase_peak_kb[i] >= 0)
       row["server_rss_peak_mb"] = static_cast<double>(rss.phase_peak_kb[i]) / 1024;
     rows.push_back(row);
-    total.ack.Merge(ps.ack);
-    total.connect.Merge(ps.connect);
-    total.first_update.Merge(ps.first_update);
-    total.bg_ack.Merge(ps.bg_ack);
-    total.arrivals += ps.arrivals;
-    total.acked += ps.acked;
-    total.bg_arrivals += ps.bg_arrivals;
-    total.bg_acked += ps.bg_acked;
-    for (const auto& [k, v] : ps.errors) total.errors[k] += v;
+    total.Merge(ps);
     lag_total.Merge(lag[i]);
   }
   out["phases"] = rows;

@@ -118,6 +118,8 @@ struct PhaseStats {
   Histogram bg_ack;        // the separate entering stream
   uint64_t arrivals = 0, acked = 0, bg_arrivals = 0, bg_acked = 0;
   std::map<std::string, uint64_t> errors;
+
+  void Merge(const PhaseStats& o);
 };
 
 // One worker's (or the merged run's) measurements.

@@ -119,21 +119,21 @@ void AddBins(std::vector<uint64_t>& to, const std::vector<uint64_t>& from) {
 }
 }  // namespace
 
+void PhaseStats::Merge(const PhaseStats& o) {
+  ack.Merge(o.ack);
+  connect.Merge(o.connect);
+  first_update.Merge(o.first_update);
+  bg_ack.Merge(o.bg_ack);
+  arrivals += o.arrivals;
+  acked += o.acked;
+  bg_arrivals += o.bg_arrivals;
+  bg_acked += o.bg_acked;
+  for (const auto& [k, v] : o.errors) errors[k] += v;
+}
+
 void Stats::Merge(const Stats& o) {
   if (phases.size() < o.phases.size()) phases.resize(o.phases.size());
-  for (size_t i = 0; i < o.phases.size(); ++i) {
-    PhaseStats& a = phases[i];
-    const PhaseStats& b = o.phases[i];
-    a.ack.Merge(b.ack);
-    a.connect.Merge(b.connect);
-    a.first_update.Merge(b.first_update);
-    a.bg_ack.Merge(b.bg_ack);
-    a.arrivals += b.arrivals;
-    a.acked += b.acked;
-    a.bg_arrivals += b.bg_arrivals;
-    a.bg_acked += b.bg_acked;
-    for (const auto& [k, v] : b.errors) a.errors[k] += v;
-  }
+  for (size_t i = 0; i < o.phases.size(); ++i) phases[i].Merge(o.phases[i]);
   AddBins(ack_bins, o.ack_bins);
   AddBins(bg_ack_bins, o.bg_ack_bins);
   AddBins(watching_bins, o.watching_bins);

@@ -412,32 +412,38 @@ TEST(Api, OpenApiDocumentMatchesTheRoutes) {
   EXPECT_EQ(documented, served);
 }
 
+// A campaign admitting `rate` positions a second with users s0..s<n-1> in
+// its queue; the last of them watches its SSE stream to the end. Returns the
+// stream's bytes (empty if the request failed).
+std::string WatchTheLastOfAQueue(const TicketdProcess& d, int rate, int n) {
+  auto c = d.Client();
+  CreateCampaign(
+      *c, {{"id", "slow"}, {"stock", 5}, {"win_bps", 10000}, {"admission_rate_per_s", rate}});
+  for (int i = 0; i < n; ++i) {
+    auto r = c->Post("/v1/campaigns/slow/entries", Auth(Token("s" + std::to_string(i))), "",
+                     "application/json");
+    EXPECT_TRUE(r && r->status == 202);
+  }
+  std::string stream;
+  auto r = d.Client()->Get("/v1/campaigns/slow/events", Auth(Token("s" + std::to_string(n - 1))),
+                           [&](const char* data, size_t len) {
+                             stream.append(data, len);
+                             return true;
+                           });
+  EXPECT_TRUE(r && r->status == 200);
+  return stream;
+}
+
 TEST(Api, SseStreamsPositionThenOutcome) {
   TempDir dir;
   TicketdProcess d(dir.path(), kArgs);
   ASSERT_TRUE(d.ok());
-  auto c = d.Client();
-  CreateCampaign(*c,
-                 {{"id", "slow"}, {"stock", 5}, {"win_bps", 10000}, {"admission_rate_per_s", 4}});
-  for (int i = 0; i < 4; ++i) {
-    ASSERT_EQ(c->Post("/v1/campaigns/slow/entries", Auth(Token("q" + std::to_string(i))), "",
-                      "application/json")
-                  ->status,
-              202);
-  }
-  std::string stream;
-  auto r = d.Client()->Get("/v1/campaigns/slow/events", Auth(Token("q3")),
-                           [&](const char* data, size_t n) {
-                             stream.append(data, n);
-                             return true;
-                           });
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->status, 200);
+  const std::string stream = WatchTheLastOfAQueue(d, 4, 4);
   EXPECT_NE(stream.find("\"status\":\"queued\""), std::string::npos) << stream;
   EXPECT_NE(stream.find("\"status\":\"won\""), std::string::npos) << stream;
   EXPECT_NE(stream.find("event: status"), std::string::npos);
   // The waiting room moved at the configured rate: 4 positions at 4/s.
-  json campaign = Body(c->Get("/v1/campaigns/slow"));
+  json campaign = Body(d.Client()->Get("/v1/campaigns/slow"));
   EXPECT_EQ(campaign["serving"], 4);
 }
 
@@ -449,25 +455,9 @@ TEST(Api, SseStreamOutlivesTheWriteDeadline) {
   args.insert(args.end(), {"--write-timeout-s", "1"});
   TicketdProcess d(dir.path(), args);
   ASSERT_TRUE(d.ok());
-  auto c = d.Client();
-  CreateCampaign(*c,
-                 {{"id", "slow"}, {"stock", 5}, {"win_bps", 10000}, {"admission_rate_per_s", 1}});
-  for (int i = 0; i < 3; ++i) {
-    ASSERT_EQ(c->Post("/v1/campaigns/slow/entries", Auth(Token("s" + std::to_string(i))), "",
-                      "application/json")
-                  ->status,
-              202);
-  }
-  std::string stream;
   auto start = std::chrono::steady_clock::now();
-  auto r = d.Client()->Get("/v1/campaigns/slow/events", Auth(Token("s2")),
-                           [&](const char* data, size_t n) {
-                             stream.append(data, n);
-                             return true;
-                           });
+  const std::string stream = WatchTheLastOfAQueue(d, 1, 3);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->status, 200);
   EXPECT_GT(secs, 1.5);  // it waited for its turn at 1 position a second...
   EXPECT_NE(stream.find("\"status\":\"won\""), std::string::npos) << stream;  // ...and got it
 }

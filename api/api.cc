@@ -82,8 +82,11 @@ void Api::Start() {
 
 void Api::Stop() {
   if (ticking_.exchange(false) && ticker_.joinable()) ticker_.join();
-  live_.Stop();
+  // In this order: what the appender still stores may wait for a decision,
+  // and what waits for a decision may wait for an outcome.
   appender_.Stop();
+  decisions_.Stop();
+  live_.Stop();
 }
 
 absl::Status Api::Ready() { return backend_->Ready(); }

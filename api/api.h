@@ -77,8 +77,9 @@ class Api {
   static const std::vector<Route>& Routes();
   void Register(Router* router);
 
-  // Starts the live hub and the ticker; Stop stops them and the appender
-  // (storing what is queued).
+  // Starts the live hub and the ticker. Stop stops the ticker, stores and
+  // answers what is queued, answers every waiting request and lets go of
+  // the live streams: call it while the HTTP server still runs.
   void Start();
   void Stop();
   // Ready: the engine has no error and has decided (nearly) every command.

@@ -14,9 +14,12 @@ DecisionWaiters::DecisionWaiters(int partitions) {
   });
 }
 
-DecisionWaiters::~DecisionWaiters() {
+DecisionWaiters::~DecisionWaiters() { Stop(); }
+
+void DecisionWaiters::Stop() {
   {
     absl::MutexLock lock(&timer_mu_);
+    if (stop_) return;
     stop_ = true;
   }
   timer_.join();
@@ -51,7 +54,11 @@ void DecisionWaiters::Wait(int partition, uint64_t end, absl::Time deadline,
     if (!decided) part.by_end.emplace(end, w);
   }
   if (decided) return Fire(w, true);
-  absl::MutexLock lock(&timer_mu_);
+  absl::ReleasableMutexLock lock(&timer_mu_);
+  if (stop_) {
+    lock.Release();
+    return Fire(w, false);
+  }
   by_deadline_.emplace(deadline, std::move(w));
 }
 

@@ -27,6 +27,9 @@ class DecisionWaiters {
   void Wait(int partition, uint64_t end, absl::Time deadline, std::function<void(bool)> done);
   // The partition has decided every command before `decided_end`.
   void Progress(int partition, uint64_t decided_end);
+  // Answers every waiter as not decided (while their connections still
+  // exist), and any later one at once.
+  void Stop();
   size_t waiting() const { return waiting_.load(); }
 
  private:

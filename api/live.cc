@@ -65,11 +65,29 @@ void LiveHub::Start() {
 }
 
 void LiveHub::Stop() {
+  std::vector<std::pair<Campaign*, OutcomeWait>> waits;
   {
     absl::MutexLock lock(&mu_);
+    if (stop_ && !thread_.joinable()) return;
     stop_ = true;
   }
   if (thread_.joinable()) thread_.join();
+  // Answer the long-polls and let go of the streams while the server that
+  // holds their connections still runs; the streams end when it stops.
+  absl::MutexLock lock(&mu_);
+  for (auto& [id, c] : campaigns_) {
+    for (OutcomeWait& x : c->waits) x.done(CurrentEntry(*c, x.user));
+    c->waits.clear();
+    for (auto& w : c->watchers) w->conn.reset();
+  }
+}
+
+json LiveHub::CurrentEntry(const Campaign& c, const std::string& user) {
+  EntryView v;
+  backend_->WithState(c.partition, [&](const EngineState& s, uint64_t) {
+    if (const CampaignState* cs = s.Find(c.id)) v = EntryViewOf(*cs, user);
+  });
+  return EntryJson(c.id, user, v);
 }
 
 size_t LiveHub::streams() {
@@ -144,12 +162,17 @@ void LiveHub::Release(const std::shared_ptr<Watcher>& w) {
 
 void LiveHub::AwaitOutcome(const std::string& campaign, int partition, const std::string& user,
                            absl::Time deadline, std::function<void(json)> done) {
-  absl::MutexLock lock(&mu_);
+  absl::ReleasableMutexLock lock(&mu_);
   auto& c = campaigns_[campaign];
   if (!c) {
     c = std::make_unique<Campaign>();
     c->id = campaign;
     c->partition = partition;
+  }
+  if (stop_) {  // stopping: answer with the state now
+    const Campaign& now = *c;
+    lock.Release();
+    return done(CurrentEntry(now, user));
   }
   c->waits.push_back(OutcomeWait{user, deadline, std::move(done)});
   wake_ = true;

@@ -96,6 +96,7 @@ class LiveHub {
   };
   void Run();
   void Tick(absl::Time now);
+  nlohmann::json CurrentEntry(const Campaign& c, const std::string& user);
   // Sends each of `watchers` (of `c`) whose message changed.
   void FanOut(Campaign* c, const std::vector<std::shared_ptr<Watcher>>& watchers, absl::Time now);
 

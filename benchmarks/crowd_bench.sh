@@ -6,10 +6,11 @@
 # into another campaign: the entry rate with the crowd, against the same wrk
 # run before the crowd arrives. Prints ticketd's RSS and open streams at the
 # peak, wrk's reports, and ticketload's report (update lag, checks).
-# Usage: benchmarks/crowd_bench.sh [watchers]
+# Usage: benchmarks/crowd_bench.sh [watchers] [more ticketload flags, e.g. --admission-rate 50]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 USERS=${1:-18000}
+shift || true
 PORT=${PORT:-18190}
 WORK=$(mktemp -d /tmp/ticketledger-crowd-XXXXXX)
 trap 'kill -TERM $PID $LOAD 2>/dev/null; wait $PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
@@ -34,7 +35,7 @@ echo "== before the crowd: RSS $(rss); wrk -c64 =="
 wrk_run before
 echo "== the crowd arrives: ticketload --profile crowd --users $USERS =="
 build/ticketload --url "http://127.0.0.1:$PORT" --profile crowd --users "$USERS" --ramp-s 10 \
-  --server-pid "$PID" --quiet >"$WORK/load.out" 2>"$WORK/load.err" &
+  --server-pid "$PID" --quiet "$@" >"$WORK/load.out" 2>"$WORK/load.err" &
 LOAD=$!
 peak=0
 for _ in $(seq 120); do

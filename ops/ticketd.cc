@@ -553,10 +553,8 @@ int main(int argc, char** argv) {
 
   tl::api::CorsPolicy cors;
   cors.origins.insert(cors_origins.begin(), cors_origins.end());
-  // The HTTP server is destroyed last: completions still queued for its
-  // loops (the appender's, the hub's) must find them.
-  tl::http::Server http(server, router.Handler(&metrics, cors), &metrics);
-  absl::StatusOr<int> port = http.Listen();
+  auto http = std::make_unique<tl::http::Server>(server, router.Handler(&metrics, cors), &metrics);
+  absl::StatusOr<int> port = http->Listen();
   if (!port.ok()) return fail(port.status());
   if (demo && backend) {
     tl::pb::Command create;
@@ -577,21 +575,24 @@ int main(int argc, char** argv) {
     }
   }
   if (service) service->Start();
-  http.Start();
+  http->Start();
   std::printf("ticketd listening on %s:%d (role %s, %s, %d event loops, %zu connections max)\n",
               server.host.c_str(), *port, role.c_str(),
               role == "all" ? ("data dir " + node_options.data_dir).c_str()
                             : ("kafka " + kafka.brokers).c_str(),
-              http.options().io_threads, http.options().connections_max);
+              http->options().io_threads, http->options().connections_max);
   std::fflush(stdout);
 
   int sig = 0;
   sigwait(&signals, &sig);
   std::fprintf(stderr, "ticketd: %s: no new connections; draining\n", strsignal(sig));
-  // The api first: its appender stores what is queued and answers it.
+  // The api first, while the server runs: it stores and answers what is
+  // queued and lets go of the streams. Then the server; its connections end
+  // (closing streams tell the api's hub, so the api goes after it).
   if (service) service->Stop();
-  http.Stop();
-  blocking.join();
+  blocking.join();  // answers computed off the loops reach them before they stop
+  http->Stop();
+  http.reset();
   absl::Status st;
   if (node) {
     // Everything acknowledged is already durable in the commands log; let the

@@ -462,6 +462,48 @@ TEST(Api, SseStreamOutlivesTheWriteDeadline) {
   EXPECT_NE(stream.find("\"status\":\"won\""), std::string::npos) << stream;  // ...and got it
 }
 
+// SIGTERM while people wait: an open stream and a long-poll for an outcome
+// still queued behind the admission rate. ticketd answers the long-poll,
+// ends the stream and exits 0.
+TEST(Api, SigtermWithStreamsAndLongPollsOpenExitsCleanly) {
+  TempDir dir;
+  TicketdProcess d(dir.path(), kArgs);
+  ASSERT_TRUE(d.ok());
+  auto c = d.Client();
+  CreateCampaign(*c,
+                 {{"id", "slow"}, {"stock", 50}, {"win_bps", 10000}, {"admission_rate_per_s", 1}});
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_EQ(c->Post("/v1/campaigns/slow/entries", Auth(Token("s" + std::to_string(i))), "",
+                      "application/json")
+                  ->status,
+              202);
+  }
+  std::atomic<bool> stream_ended{false};
+  std::thread watcher([&] {
+    d.Client()->Get("/v1/campaigns/slow/events", Auth(Token("s4")),
+                    [](const char*, size_t) { return true; });
+    stream_ended = true;
+  });
+  int long_poll_status = 0;
+  std::thread poller([&] {
+    auto r = d.Client()->Post("/v1/campaigns/slow/entries", Auth(Token("late"), "wait=10"), "",
+                              "application/json");
+    if (r) long_poll_status = r->status;
+  });
+  // The long-poll's entry is decided (queued): from here it waits for its outcome.
+  for (int i = 0; i < 100; ++i) {
+    auto r = c->Get("/v1/campaigns/slow/entries/me", Auth(Token("late")));
+    if (r && r->status == 200) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(d.Kill(SIGTERM), 0);
+  watcher.join();
+  poller.join();
+  EXPECT_TRUE(stream_ended);
+  EXPECT_EQ(long_poll_status, 200);  // answered with its state (queued) as ticketd stopped
+}
+
 TEST(Api, SigkillDuringABurstLosesNoAcknowledgedEntry) {
   TempDir dir;
   std::set<std::string> acked;

@@ -137,6 +137,47 @@ std::string SseEvent(const LiveMessage& m) {
   return absl::StrCat("id: ", m.id, "\nevent: status\ndata: ", m.data, "\n\n");
 }
 
+// The send side of a live stream, on its connection's thread. Messages are
+// snapshots: while one is being written a newer one replaces any still
+// waiting, so a slow reader costs two messages at most.
+class SnapshotQueue {
+ public:
+  // A message to send: returned if it is to be written now.
+  std::optional<LiveMessage> Offer(LiveMessage m) {
+    if (ended_) return std::nullopt;
+    if (writing_) {
+      pending_ = std::move(m);
+      return std::nullopt;
+    }
+    writing_ = true;
+    return m;
+  }
+  // Something else takes the writer (the SSE head, a ping) if it is free.
+  bool TakeIfIdle() {
+    if (ended_ || writing_) return false;
+    writing_ = true;
+    return true;
+  }
+  // A write finished: the message waiting to go next, if any.
+  std::optional<LiveMessage> Next() {
+    std::optional<LiveMessage> m = std::move(pending_);
+    pending_.reset();
+    writing_ = m.has_value();
+    return m;
+  }
+  // The stream ended: true the first time.
+  bool End() {
+    if (ended_) return false;
+    ended_ = true;
+    pending_.reset();
+    return true;
+  }
+
+ private:
+  std::optional<LiveMessage> pending_;
+  bool writing_ = false, ended_ = false;
+};
+
 // A WebSocket live stream (after the HTTP session handed its socket over).
 class WsSession final : public StreamConn, public std::enable_shared_from_this<WsSession> {
  public:
@@ -169,12 +210,7 @@ class WsSession final : public StreamConn, public std::enable_shared_from_this<W
 
   void Send(LiveMessage m) override {
     asio::post(ws_.get_executor(), [self = shared_from_this(), m = std::move(m)]() mutable {
-      if (self->ended_) return;
-      if (self->writing_) {
-        self->pending_ = std::move(m);
-      } else {
-        self->Write(std::move(m));
-      }
+      if (auto now = self->queue_.Offer(std::move(m))) self->Write(std::move(*now));
     });
   }
   void Ping() override {}  // the WebSocket layer pings by itself
@@ -194,7 +230,6 @@ class WsSession final : public StreamConn, public std::enable_shared_from_this<W
     });
   }
   void Write(LiveMessage m) {
-    writing_ = true;
     final_ = m.final;
     out_ = absl::StrCat(R"({"event":"status","id":")", m.id, R"(","data":)", m.data, "}");
     ws_.text(true);
@@ -212,18 +247,11 @@ class WsSession final : public StreamConn, public std::enable_shared_from_this<W
         self->ws_.async_close(ws::close_code::normal, [self](beast::error_code) { self->End(); });
         return;
       }
-      if (self->pending_) {
-        LiveMessage next = std::move(*self->pending_);
-        self->pending_.reset();
-        return self->Write(std::move(next));
-      }
-      self->writing_ = false;
+      if (auto next = self->queue_.Next()) self->Write(std::move(*next));
     });
   }
   void End() {
-    if (ended_) return;
-    ended_ = true;
-    pending_.reset();
+    if (!queue_.End()) return;
     if (spec_ && spec_->on_close) spec_->on_close();
   }
 
@@ -233,8 +261,8 @@ class WsSession final : public StreamConn, public std::enable_shared_from_this<W
   asio::steady_timer write_timer_;
   beast::flat_buffer in_;
   std::string out_;
-  std::optional<LiveMessage> pending_;
-  bool writing_ = false, final_ = false, ended_ = false;
+  SnapshotQueue queue_;
+  bool final_ = false;
 };
 
 // One HTTP connection: read a request, answer it, read the next; or become
@@ -259,17 +287,12 @@ class Session final : public StreamConn, public std::enable_shared_from_this<Ses
   // StreamConn (SSE).
   void Send(LiveMessage m) override {
     asio::post(stream_.get_executor(), [self = shared_from_this(), m = std::move(m)]() mutable {
-      if (self->stream_ended_) return;
-      if (self->writing_) {
-        self->pending_ = std::move(m);
-      } else {
-        self->WriteEvent(SseEvent(m), m.final);
-      }
+      if (auto now = self->queue_.Offer(std::move(m))) self->WriteEvent(SseEvent(*now), now->final);
     });
   }
   void Ping() override {
     asio::post(stream_.get_executor(), [self = shared_from_this()] {
-      if (!self->stream_ended_ && !self->writing_) self->WriteEvent(": ping\n\n", false);
+      if (self->queue_.TakeIfIdle()) self->WriteEvent(": ping\n\n", false);
     });
   }
   void Close() override {
@@ -474,11 +497,12 @@ class Session final : public StreamConn, public std::enable_shared_from_this<Ses
                                        self->stream_.socket().close(ignored);
                                        self->EndStream();
                                      });
+    queue_.TakeIfIdle();
     WriteEvent(std::move(head), false, /*opening=*/true);
   }
 
+  // Writes one event (or the head, or a ping); the queue's writer is taken.
   void WriteEvent(std::string bytes, bool final, bool opening = false) {
-    writing_ = true;
     out_ = std::move(bytes);
     stream_.expires_after(std::chrono::seconds(o_.write_timeout_s));
     asio::async_write(stream_, asio::buffer(out_),
@@ -494,19 +518,13 @@ class Session final : public StreamConn, public std::enable_shared_from_this<Ses
                           self->EndStream();
                           return self->DrainAndClose();
                         }
-                        if (self->pending_) {
-                          LiveMessage next = std::move(*self->pending_);
-                          self->pending_.reset();
-                          return self->WriteEvent(SseEvent(next), next.final);
-                        }
-                        self->writing_ = false;
+                        if (auto next = self->queue_.Next())
+                          self->WriteEvent(SseEvent(*next), next->final);
                       });
   }
 
   void EndStream() {
-    if (stream_ended_ || !spec_) return;
-    stream_ended_ = true;
-    pending_.reset();
+    if (!spec_ || !queue_.End()) return;
     if (spec_->on_close) spec_->on_close();
   }
 
@@ -525,9 +543,8 @@ class Session final : public StreamConn, public std::enable_shared_from_this<Ses
   // SSE stream state.
   std::shared_ptr<StreamSpec> spec_;
   std::string out_;
-  std::optional<LiveMessage> pending_;
+  SnapshotQueue queue_;
   char scratch_[256];
-  bool writing_ = false, stream_ended_ = false;
 };
 
 }  // namespace

@@ -8,6 +8,10 @@
 # peak, wrk's reports, and ticketload's report (update lag, checks).
 # Usage: benchmarks/crowd_bench.sh [watchers] [more ticketload flags, e.g. --admission-rate 50]
 set -euo pipefail
+if [[ "${1:-}" == -h || "${1:-}" == --help ]]; then
+  sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
+  exit 0
+fi
 cd "$(dirname "$0")/.."
 USERS=${1:-18000}
 shift || true

@@ -11,6 +11,10 @@
 # CONNS="64 1000 10000" chooses the connection counts.
 # Prints wrk's report and the campaign's counters after each run.
 set -euo pipefail
+if [[ "${1:-}" == -h || "${1:-}" == --help ]]; then
+  sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
+  exit 0
+fi
 cd "$(dirname "$0")/.."
 SECS=${1:-15}
 THREADS=${2:-0}

@@ -8,14 +8,12 @@
 #pragma once
 
 #include <cstdint>
-#include <memory>
 #include <optional>
 #include <string>
 #include <tuple>
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "absl/time/time.h"
 
 namespace tl::api {
 
@@ -54,14 +52,6 @@ class ReadModel {
   virtual absl::StatusOr<ResultsView> Results(int partition, uint64_t min_sequence,
                                               const std::string& campaign, uint64_t cursor,
                                               uint64_t limit, const std::string& outcome) = 0;
-  // A change feed for one campaign (Redis pub/sub): Wait returns when the
-  // store published a change or after `timeout`.
-  class Watch {
-   public:
-    virtual ~Watch() = default;
-    virtual void Wait(absl::Duration timeout) = 0;
-  };
-  virtual std::unique_ptr<Watch> Subscribe(const std::string& campaign) = 0;
   // Which store answers what, for metrics: "redis", "postgres".
   virtual const char* entry_source() const = 0;
   virtual const char* results_source() const = 0;

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/draw.h"
+#include "engine/names.h"
 
 namespace tl::api {
 
@@ -23,19 +24,6 @@ const char* StatusName(EntryStatus s) {
       return "cancelled";
   }
   return "unknown";
-}
-
-const char* OutcomeName(pb::Outcome o) {
-  switch (o) {
-    case pb::OUTCOME_WON:
-      return "won";
-    case pb::OUTCOME_LOST:
-      return "lost";
-    case pb::OUTCOME_SOLD_OUT:
-      return "sold_out";
-    default:
-      return "unknown";
-  }
 }
 
 std::pair<int, const char*> RejectionHttp(pb::RejectReason r) {

@@ -14,7 +14,6 @@
 namespace tl::api {
 
 const char* StatusName(EntryStatus s);
-const char* OutcomeName(pb::Outcome o);
 // One mapping from a rejection to an HTTP status and error code.
 std::pair<int, const char*> RejectionHttp(pb::RejectReason r);
 std::string Hex(const std::string& bytes);

@@ -1,19 +1,8 @@
 #include "projections/delta.h"
 
-namespace tl::proj {
+#include "engine/names.h"
 
-const char* OutcomeName(pb::Outcome o) {
-  switch (o) {
-    case pb::OUTCOME_WON:
-      return "won";
-    case pb::OUTCOME_LOST:
-      return "lost";
-    case pb::OUTCOME_SOLD_OUT:
-      return "sold_out";
-    default:
-      return "unknown";
-  }
-}
+namespace tl::proj {
 
 std::map<std::string, CampaignDelta> Summarize(const std::vector<pb::Event>& events) {
   std::map<std::string, CampaignDelta> out;

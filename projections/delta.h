@@ -15,9 +15,6 @@ namespace tl::proj {
 
 namespace pb = ::ticketledger::v1;
 
-// Outcome names, as the HTTP api spells them.
-const char* OutcomeName(pb::Outcome o);
-
 struct EntryRow {
   uint64_t position = 0;
   std::string user;

@@ -42,22 +42,6 @@ std::pair<uint64_t, std::string> SplitStatus(const std::string& v) {
   return {pos, v.substr(bar + 1)};
 }
 
-class RedisWatch final : public api::ReadModel::Watch {
- public:
-  RedisWatch(const RedisOptions& o, const std::string& channel) : conn_(o) {
-    (void)conn_.Subscribe(channel);  // if it fails, Wait just sleeps (polling)
-  }
-  void Wait(absl::Duration timeout) override { conn_.WaitMessage(timeout); }
-
- private:
-  RedisConnection conn_;
-};
-
-class SleepWatch final : public api::ReadModel::Watch {
- public:
-  void Wait(absl::Duration timeout) override { absl::SleepFor(timeout); }
-};
-
 }  // namespace
 
 StoreReadModel::StoreReadModel(std::optional<RedisOptions> redis, std::optional<PgOptions> pg)
@@ -191,12 +175,6 @@ absl::StatusOr<api::ResultsView> StoreReadModel::Results(int partition, uint64_t
   if (!st.ok()) return st;
   if (!behind.ok()) return behind;
   return v;
-}
-
-std::unique_ptr<api::ReadModel::Watch> StoreReadModel::Subscribe(const std::string& campaign) {
-  if (!redis_options_) return std::make_unique<SleepWatch>();
-  return std::make_unique<RedisWatch>(*redis_options_,
-                                      redis_options_->prefix + "events:" + campaign);
 }
 
 }  // namespace tl::proj

@@ -1,7 +1,5 @@
 #include "projections/redis_sink.h"
 
-#include <poll.h>
-
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/numbers.h"
@@ -137,33 +135,6 @@ absl::StatusOr<std::vector<Reply>> RedisConnection::Pipeline(
     replies.emplace_back(static_cast<redisReply*>(r), freeReplyObject);
   }
   return replies;
-}
-
-absl::Status RedisConnection::Subscribe(const std::string& channel) {
-  auto r = Pipeline({{"SUBSCRIBE", channel}});
-  return r.ok() ? absl::OkStatus() : r.status();
-}
-
-bool RedisConnection::WaitMessage(absl::Duration timeout) {
-  if (ctx_ == nullptr) {
-    absl::SleepFor(timeout);
-    return false;
-  }
-  void* r = nullptr;
-  // A message already read into hiredis' buffer, else wait on the socket.
-  if (redisGetReplyFromReader(ctx_, &r) == REDIS_OK && r != nullptr) {
-    freeReplyObject(r);
-    return true;
-  }
-  pollfd pfd{ctx_->fd, POLLIN, 0};
-  if (poll(&pfd, 1, static_cast<int>(absl::ToInt64Milliseconds(timeout))) <= 0) return false;
-  if (redisGetReply(ctx_, &r) != REDIS_OK || r == nullptr) {
-    redisFree(ctx_);  // the subscription is gone; the caller polls from now on
-    ctx_ = nullptr;
-    return false;
-  }
-  freeReplyObject(r);
-  return true;
 }
 
 RedisSink::RedisSink(RedisOptions options, std::string namespace_override, bool publish)

@@ -53,9 +53,6 @@ class RedisConnection {
   absl::StatusOr<std::vector<std::unique_ptr<redisReply, void (*)(void*)>>> Pipeline(
       const std::vector<std::vector<std::string>>& commands);
   const RedisOptions& options() const { return options_; }
-  // Subscribers: SUBSCRIBE, then WaitMessage (true when a message came).
-  absl::Status Subscribe(const std::string& channel);
-  bool WaitMessage(absl::Duration timeout);
 
  private:
   absl::Status Connect();

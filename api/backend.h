@@ -8,8 +8,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "engine/ledger_follower.h"
-#include "engine/node.h"
+#include "engine/runtime/ledger_follower.h"
+#include "engine/runtime/node.h"
 
 namespace tl::api {
 

@@ -11,7 +11,7 @@
 #include "absl/time/clock.h"
 #include "api/api.h"
 #include "api/jwt.h"
-#include "engine/draw.h"
+#include "engine/core/hash.h"
 
 namespace tl::api {
 

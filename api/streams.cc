@@ -7,7 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "api/api.h"
-#include "engine/draw.h"
+#include "engine/core/hash.h"
 
 namespace tl::api {
 

@@ -3,8 +3,8 @@
 #include <google/protobuf/util/json_util.h>
 
 #include "absl/strings/str_cat.h"
-#include "engine/draw.h"
-#include "engine/names.h"
+#include "engine/core/hash.h"
+#include "engine/core/names.h"
 
 namespace tl::api {
 

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "api/read_model.h"
-#include "engine/state.h"
+#include "engine/core/state.h"
 #include "ticketledger/v1/events.pb.h"
 
 namespace tl::api {

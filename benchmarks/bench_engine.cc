@@ -5,11 +5,11 @@
 #include <filesystem>
 
 #include "absl/strings/str_format.h"
-#include "engine/decide.h"
-#include "engine/engine.h"
-#include "engine/fold.h"
-#include "engine/node.h"
-#include "tests/temp_dir.h"
+#include "engine/core/decide.h"
+#include "engine/core/fold.h"
+#include "engine/runtime/engine.h"
+#include "engine/runtime/node.h"
+#include "tests/support/temp_dir.h"
 
 namespace tl {
 namespace {

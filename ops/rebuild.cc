@@ -4,11 +4,11 @@
 #include <functional>
 
 #include "absl/strings/str_cat.h"
-#include "engine/state.h"
+#include "engine/core/state.h"
 #include "ops/progress.h"
-#include "projections/pg_sink.h"
+#include "projections/postgres/pg_sink.h"
 #include "projections/projector.h"
-#include "projections/redis_sink.h"
+#include "projections/redis/redis_sink.h"
 
 namespace tl {
 namespace {

@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "engine/event_log.h"
+#include "engine/log/event_log.h"
 
 namespace tl {
 

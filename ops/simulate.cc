@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "absl/strings/str_format.h"
+#include "engine/core/fold.h"
 #include "ops/progress.h"
 
 namespace tl {

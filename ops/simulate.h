@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string>
 
-#include "engine/node.h"
+#include "engine/runtime/node.h"
 
 namespace tl {
 

@@ -15,7 +15,7 @@ cmake --build build
 echo "== build (ASan + UBSan) =="
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DTICKETLEDGER_SANITIZE=ON \
   -DTICKETLEDGER_BENCHMARKS=OFF
-cmake --build build-asan --target engine_tests crash_tests audit_tests ticketctl
+cmake --build build-asan --target core_tests log_tests runtime_tests crash_tests audit_tests ticketctl
 
 echo "== tests (RelWithDebInfo) =="
 ctest --test-dir build --output-on-failure -j2

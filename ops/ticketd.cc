@@ -23,15 +23,16 @@
 #include "api/api.h"
 #include "api/http/server.h"
 #include "api/ops_routes.h"
-#include "engine/engine_group.h"
-#include "engine/kafka_log.h"
-#include "engine/ledger_follower.h"
-#include "engine/node.h"
+#include "engine/core/fold.h"
+#include "engine/log/kafka/kafka_log.h"
+#include "engine/runtime/engine_group.h"
+#include "engine/runtime/ledger_follower.h"
+#include "engine/runtime/node.h"
 #include "ops/secrets.h"
-#include "projections/pg_sink.h"
+#include "projections/postgres/pg_sink.h"
 #include "projections/projector.h"
 #include "projections/read_model.h"
-#include "projections/redis_sink.h"
+#include "projections/redis/redis_sink.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"ticketd: the ticketledger daemon (HTTP api + deterministic engine + embedded log)"};

@@ -1,6 +1,6 @@
 #include "projections/delta.h"
 
-#include "engine/names.h"
+#include "engine/core/names.h"
 
 namespace tl::proj {
 

@@ -4,7 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "engine/engine.h"
+#include "engine/log/decode.h"
 
 namespace tl::proj {
 

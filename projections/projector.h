@@ -28,7 +28,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "engine/event_log.h"
+#include "engine/log/event_log.h"
 #include "ticketledger/v1/events.pb.h"
 
 namespace tl::proj {

@@ -9,8 +9,8 @@
 
 #include "absl/synchronization/mutex.h"
 #include "api/read_model.h"
-#include "projections/pg_sink.h"
-#include "projections/redis_sink.h"
+#include "projections/postgres/pg_sink.h"
+#include "projections/redis/redis_sink.h"
 
 namespace tl::proj {
 

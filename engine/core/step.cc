@@ -1,0 +1,33 @@
+#include "engine/core/step.h"
+
+#include "engine/core/fold.h"
+
+namespace tl {
+
+std::string EncodeDeterministic(const google::protobuf::Message& m) {
+  // Our schemas have no map fields and the engine's messages carry no
+  // unknown fields, the two things that make protobuf's encoding vary; the
+  // plain (and faster) serializer is therefore deterministic for them.
+  std::string out;
+  m.SerializeToString(&out);
+  return out;
+}
+
+absl::Status DecideAndFold(
+    EngineState* state, const EngineConfig& config, const Limits& limits,
+    const pb::Command& command, uint64_t command_offset, EventList* events,
+    const std::function<absl::Status(const pb::Event&, std::string&&)>& emit) {
+  events->Clear();
+  if (absl::Status st = Decide(*state, config, limits, command, command_offset, events); !st.ok())
+    return st;
+  if (!events->empty()) (*events)[0].set_command_events(static_cast<uint32_t>(events->size()));
+  for (pb::Event& e : *events) {
+    e.set_sequence(state->next_sequence);
+    std::string bytes = EncodeDeterministic(e);
+    if (absl::Status st = Fold(state, config, e, bytes); !st.ok()) return st;
+    if (absl::Status st = emit(e, std::move(bytes)); !st.ok()) return st;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace tl

@@ -1,0 +1,33 @@
+// SequenceCheck: what a ledger reader does with a record whose sequence it
+// has already seen. Kafka can deliver one twice (a producer retry, a zombie
+// writer, an answer re-written after a torn write): the same bytes are
+// dropped; different bytes at a seen sequence are corruption. Hashes of the
+// last `window` sequences are kept; older repeats can only be dropped.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "engine/core/hash.h"
+
+namespace tl {
+
+class SequenceCheck {
+ public:
+  explicit SequenceCheck(size_t window = 65536) : window_(window) {}
+
+  // Records the bytes of sequence `seq`, the next one in order.
+  void Saw(uint64_t seq, std::string_view bytes);
+  // For a sequence already seen: OK if the bytes are the same (or too old to
+  // tell), DataLoss naming the sequence and `offset` if they differ.
+  absl::Status Repeat(uint64_t seq, std::string_view bytes, uint64_t offset) const;
+
+ private:
+  size_t window_;
+  uint64_t first_ = 0;  // sequence of hashes_.front()
+  std::deque<Hash> hashes_;
+};
+
+}  // namespace tl

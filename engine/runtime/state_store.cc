@@ -1,0 +1,240 @@
+#include "engine/runtime/state_store.h"
+
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+
+#include "absl/base/internal/endian.h"
+#include "absl/strings/str_cat.h"
+#include "engine/core/draw.h"
+
+namespace tl {
+namespace {
+
+// Entries are stored 256 positions to a key: one memtable insert per page
+// instead of one per entry (user ids are <= 255 bytes, see limits.h).
+constexpr uint64_t kPageEntries = 256;
+
+std::string Prefix(char kind, int partition) {
+  std::string k(5, '\0');
+  k[0] = kind;
+  absl::big_endian::Store32(k.data() + 1, static_cast<uint32_t>(partition));
+  return k;
+}
+
+std::string ItemKey(char kind, int partition, std::string_view campaign, uint64_t n) {
+  std::string k = Prefix(kind, partition);
+  k.append(campaign).push_back('\0');
+  size_t at = k.size();
+  k.resize(at + 8);
+  absl::big_endian::Store64(k.data() + at, n);
+  return k;
+}
+
+absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
+  if (s.ok()) return absl::OkStatus();
+  return absl::UnavailableError(absl::StrCat("state store ", what, ": ", s.ToString()));
+}
+
+absl::Status Corrupt(absl::string_view what) {
+  return absl::DataLossError(
+      absl::StrCat("state store: ", what, " (rebuild it with `ticketctl replay`)"));
+}
+
+// Splits "campaign \0 n" after the prefix.
+bool SplitItem(rocksdb::Slice key, std::string_view* campaign, uint64_t* n) {
+  std::string_view rest(key.data() + 5, key.size() - 5);
+  if (rest.size() < 9 || rest[rest.size() - 9] != '\0') return false;
+  *campaign = rest.substr(0, rest.size() - 9);
+  *n = absl::big_endian::Load64(rest.data() + rest.size() - 8);
+  return true;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(const std::string& path) {
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.write_buffer_size = 64 << 20;
+  rocksdb::BlockBasedTableOptions table;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(options, path, &raw);
+  if (!s.ok()) return FromRocks(s, absl::StrCat("open at ", path));
+  return std::unique_ptr<StateStore>(new StateStore(std::unique_ptr<rocksdb::DB>(raw)));
+}
+
+absl::StatusOr<pb::Checkpoint> StateStore::ReadCheckpoint(int partition) {
+  pb::Checkpoint cp;
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), Prefix('k', partition), &value);
+  if (s.IsNotFound()) return cp;
+  if (!s.ok()) return FromRocks(s, "read checkpoint");
+  if (!cp.ParseFromString(value)) return Corrupt("checkpoint does not parse");
+  return cp;
+}
+
+absl::Status StateStore::Load(int partition, const EngineConfig& config, EngineState* state,
+                              pb::Checkpoint* cp) {
+  *state = EngineState();
+  absl::StatusOr<pb::Checkpoint> stored = ReadCheckpoint(partition);
+  if (!stored.ok()) return stored.status();
+  *cp = std::move(*stored);
+  state->next_sequence = cp->next_sequence() ? cp->next_sequence() : 1;
+  if (!cp->digest().empty()) {
+    if (cp->digest().size() != state->digest.size()) return Corrupt("digest has a wrong size");
+    std::copy(cp->digest().begin(), cp->digest().end(), state->digest.begin());
+  }
+
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  std::string prefix = Prefix('c', partition);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    auto c = std::make_unique<CampaignState>();
+    if (!c->snap.ParseFromArray(it->value().data(), static_cast<int>(it->value().size())))
+      return Corrupt("campaign snapshot does not parse");
+    if (!config.seed_secret.empty()) {
+      c->seed = DeriveSeed(config.seed_secret, c->snap.campaign_id());
+      Hash commitment = SeedCommitment(c->seed);
+      if (c->snap.seed_commitment() !=
+          std::string_view(reinterpret_cast<const char*>(commitment.data()), commitment.size()))
+        return absl::FailedPreconditionError(
+            absl::StrCat("campaign ", c->snap.campaign_id(),
+                         ": stored seed commitment does not match this engine's seed secret"));
+      c->drawer = Drawer(c->seed);
+    } else if (c->snap.revealed() && c->snap.revealed_seed().size() == c->seed.size()) {
+      std::copy(c->snap.revealed_seed().begin(), c->snap.revealed_seed().end(), c->seed.begin());
+    }
+    c->by_position.reserve(c->snap.last_position());
+    c->status.reserve(c->snap.last_position());
+    std::string id = c->snap.campaign_id();
+    state->campaigns.emplace(std::move(id), std::move(c));
+  }
+  prefix = Prefix('e', partition);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    std::string_view campaign;
+    uint64_t page;
+    if (!SplitItem(it->key(), &campaign, &page)) return Corrupt("malformed entry page key");
+    CampaignState* c = state->Find(campaign);
+    if (c == nullptr)
+      return Corrupt(absl::StrCat("entries of unknown campaign ", std::string(campaign)));
+    if (page * kPageEntries != c->by_position.size())
+      return Corrupt(
+          absl::StrCat("campaign ", std::string(campaign), ": entry page ", page, " out of order"));
+    std::string_view v = it->value().ToStringView();
+    while (!v.empty()) {
+      if (v.size() < 2 || v.size() < size_t{2} + static_cast<uint8_t>(v[1]))
+        return Corrupt("truncated entry page");
+      auto status = static_cast<EntryStatus>(v[0]);
+      if (static_cast<uint8_t>(status) > static_cast<uint8_t>(EntryStatus::kCancelled))
+        return Corrupt("unknown entry status");
+      size_t len = static_cast<uint8_t>(v[1]);
+      c->names.emplace_back(v.substr(2, len));
+      v.remove_prefix(2 + len);
+      c->by_position.push_back(static_cast<uint32_t>(c->names.size() - 1));
+      c->status.push_back(status);
+      if (!c->position_of.emplace(c->names.back(), c->by_position.size()).second)
+        return Corrupt(absl::StrCat("campaign ", std::string(campaign), ": user at two positions"));
+    }
+  }
+  prefix = Prefix('q', partition);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    std::string_view campaign;
+    uint64_t idx;
+    if (!SplitItem(it->key(), &campaign, &idx)) return Corrupt("malformed pre-queue key");
+    CampaignState* c = state->Find(campaign);
+    if (c == nullptr)
+      return Corrupt(absl::StrCat("pre-queue of unknown campaign ", std::string(campaign)));
+    ++c->prequeue_persisted;
+    std::string_view user = it->value().ToStringView();
+    if (c->position_of.contains(absl::string_view(user.data(), user.size())))
+      continue;  // already given a position
+    c->names.emplace_back(user);
+    uint32_t name = static_cast<uint32_t>(c->names.size() - 1);
+    c->position_of.emplace(c->names.back(), kPrequeuedBit | name);
+    c->prequeue.push_back(name);
+  }
+  prefix = Prefix('r', partition);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    std::string_view rest(it->key().data() + 5, it->key().size() - 5);
+    size_t zero = rest.find('\0');
+    if (zero == std::string_view::npos || it->value().size() != 1)
+      return Corrupt("malformed rejected-user key");
+    CampaignState* c = state->Find(rest.substr(0, zero));
+    if (c == nullptr) return Corrupt("rejected user of an unknown campaign");
+    c->rejected_users.emplace(std::string(rest.substr(zero + 1)),
+                              static_cast<uint8_t>(it->value()[0]));
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "load");
+  for (auto& [id, c] : state->campaigns) {
+    if (c->by_position.size() != c->snap.last_position() ||
+        c->prequeue.size() != c->snap.prequeued())
+      return Corrupt(absl::StrCat("campaign ", id, ": entries disagree with the snapshot"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status StateStore::Commit(int partition, EngineState* state, const pb::Checkpoint& cp,
+                                bool sync) {
+  rocksdb::WriteBatch batch;
+  std::string value;
+  for (auto& [id, c] : state->campaigns) {
+    if (!c->dirty) continue;
+    c->snap.SerializeToString(&value);
+    std::string ckey = Prefix('c', partition);
+    ckey.append(id);
+    batch.Put(ckey, value);
+    std::vector<uint64_t>& dirty = c->dirty_positions;
+    for (uint64_t& pos : dirty) pos = (pos - 1) / kPageEntries;
+    std::sort(dirty.begin(), dirty.end());
+    dirty.erase(std::unique(dirty.begin(), dirty.end()), dirty.end());
+    for (uint64_t page : dirty) {
+      value.clear();
+      uint64_t last = std::min(c->snap.last_position(), (page + 1) * kPageEntries);
+      for (uint64_t pos = page * kPageEntries + 1; pos <= last; ++pos) {
+        std::string_view user = c->user_at(pos);
+        value.push_back(static_cast<char>(c->status[pos - 1]));
+        value.push_back(static_cast<char>(static_cast<uint8_t>(user.size())));
+        value.append(user);
+      }
+      batch.Put(ItemKey('e', partition, id, page), value);
+    }
+    for (const std::string& user : c->dirty_rejected) {
+      std::string key = Prefix('r', partition);
+      key.append(id).push_back('\0');
+      key.append(user);
+      auto it = c->rejected_users.find(user);
+      if (it == c->rejected_users.end()) {
+        batch.Delete(key);
+      } else {
+        batch.Put(key, std::string(1, static_cast<char>(it->second)));
+      }
+    }
+    if (c->snap.opened() && c->snap.prequeued() == 0) {
+      if (c->prequeue_persisted > 0) {
+        batch.DeleteRange(ItemKey('q', partition, id, 0), ItemKey('q', partition, id, UINT64_MAX));
+        c->prequeue_persisted = 0;
+      }
+    } else if (!c->snap.opened()) {
+      for (size_t i = c->prequeue_persisted; i < c->prequeue.size(); ++i) {
+        batch.Put(ItemKey('q', partition, id, i), c->names[c->prequeue[i]]);
+      }
+      c->prequeue_persisted = c->prequeue.size();
+    }
+  }
+  cp.SerializeToString(&value);
+  batch.Put(Prefix('k', partition), value);
+  rocksdb::WriteOptions wo;
+  wo.sync = sync;
+  if (absl::Status st = FromRocks(db_->Write(wo, &batch), "commit"); !st.ok()) return st;
+  for (auto& [id, c] : state->campaigns) {
+    c->dirty = false;
+    c->dirty_positions.clear();
+    c->dirty_rejected.clear();
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace tl

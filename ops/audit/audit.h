@@ -1,0 +1,94 @@
+// `ticketctl audit`: replays the ledger (and the commands log, where there is
+// one) and proves — or refutes — that a drop was run as announced.
+//
+// Independent of the engine's fold: it re-checks every rule from the events
+// themselves (gapless positions, one entry per user, admissions in order and
+// within the configured rate, stock, outcomes against the draw values and the
+// stock left, cancellations, what may follow a close), verifies the revealed
+// seed against the commitment and re-derives every draw from it, re-runs
+// decide over the commands log for determinism, and tests the observed win
+// rate and the uniformity of the draw values.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "engine/core/draw.h"
+#include "engine/core/state.h"
+#include "engine/log/event_log.h"
+
+namespace tl {
+
+struct AuditOptions {
+  std::string campaign;               // empty: every campaign
+  std::map<std::string, Seed> seeds;  // seeds given for unrevealed campaigns
+  // Re-decide over the commands log (needs the engine's seed secret in
+  // `config`; a secret that does not reproduce the commitments is reported
+  // as "could not check").
+  bool determinism = true;
+  EngineConfig config;
+  bool have_secret = false;
+};
+
+struct Finding {
+  std::string campaign;
+  std::string check;   // e.g. "gapless positions", "draw value", "seed"
+  std::string detail;  // names the position / sequence / ledger offset
+};
+
+struct BinomialTest {
+  uint64_t n = 0, k = 0;  // eligible draws, wins among them (value under threshold)
+  double p0 = 0;          // configured rate
+  double observed = 0;
+  double wilson95[2] = {0, 0}, wilson999[2] = {0, 0};
+  double p_value = 1;  // exact two-sided binomial test against p0
+};
+
+struct UniformityTest {
+  uint64_t n = 0;
+  uint64_t bins[16] = {};
+  double chi_square = 0;  // 15 degrees of freedom
+  double p_value = 1;
+};
+
+struct CampaignAudit {
+  std::string id;
+  uint32_t win_bps = 0;
+  uint64_t stock = 0, entries = 0, admitted = 0, drawn = 0, won = 0, lost = 0, sold_out = 0,
+           cancelled = 0, restocked = 0, stock_left = 0;
+  bool closed = false;
+  std::string seed;                      // how the seed was checked, in words
+  uint64_t rederived = 0;                // draws re-derived from the seed
+  std::vector<std::string> not_checked;  // checks that could not be made, and why
+  BinomialTest rate;
+  UniformityTest uniformity;
+  std::string verdict;  // plain language
+};
+
+struct AuditReport {
+  std::vector<CampaignAudit> campaigns;
+  std::vector<Finding> violations;  // at most 20 per campaign and check are listed
+  uint64_t violations_total = 0;
+  uint64_t ledger_records = 0, ledger_events = 0, commands = 0;
+  std::string determinism;  // what the re-decide found, in words
+  std::string error;        // non-empty: could not audit (exit 2)
+  int ExitCode() const { return !error.empty() ? 2 : violations_total > 0 ? 1 : 0; }
+};
+
+// `progress(records done, records total)`.
+AuditReport Audit(EventLog* ledger, EventLog* commands, const AuditOptions& options,
+                  const std::function<void(uint64_t, uint64_t)>& progress = {});
+
+std::string RenderAuditText(const AuditReport& report);
+nlohmann::json RenderAuditJson(const AuditReport& report);
+
+// The statistics, exposed for tests.
+void WilsonInterval(uint64_t k, uint64_t n, double z, double out[2]);
+double BinomialTwoSidedP(uint64_t k, uint64_t n, double p0);
+double ChiSquareUpperP(double x, double dof);
+
+}  // namespace tl

@@ -1,0 +1,305 @@
+#include "projections/redis/redis_sink.h"
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "engine/core/hash.h"
+#include "projections/delta.h"
+
+namespace tl::proj {
+namespace {
+
+using Reply = std::unique_ptr<redisReply, void (*)(void*)>;
+
+timeval Tv(absl::Duration d) { return absl::ToTimeval(d); }
+
+std::string CheckpointValue(const Checkpoint& c) {
+  return absl::StrCat(c.next_offset, ":", c.next_sequence);
+}
+
+absl::StatusOr<Checkpoint> ParseCheckpoint(const redisReply* r) {
+  Checkpoint c;
+  if (r->type == REDIS_REPLY_NIL) return c;
+  if (r->type != REDIS_REPLY_STRING)
+    return absl::DataLossError("redis: a checkpoint key holds something else");
+  std::vector<absl::string_view> parts = absl::StrSplit(absl::string_view(r->str, r->len), ':');
+  if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &c.next_offset) ||
+      !absl::SimpleAtoi(parts[1], &c.next_sequence))
+    return absl::DataLossError(
+        absl::StrCat("redis: unreadable checkpoint '", std::string(r->str, r->len), "'"));
+  return c;
+}
+
+}  // namespace
+
+absl::StatusOr<RedisOptions> ParseRedisUrl(const std::string& url) {
+  RedisOptions o;
+  absl::string_view rest = url;
+  if (!absl::ConsumePrefix(&rest, "redis://"))
+    return absl::InvalidArgumentError("a Redis URL starts with redis://");
+  if (size_t at = rest.rfind('@'); at != absl::string_view::npos) {
+    absl::string_view auth = rest.substr(0, at);
+    if (size_t colon = auth.find(':'); colon != absl::string_view::npos)
+      auth = auth.substr(colon + 1);
+    o.password = std::string(auth);
+    rest = rest.substr(at + 1);
+  }
+  if (size_t slash = rest.find('/'); slash != absl::string_view::npos) {
+    if (!absl::SimpleAtoi(rest.substr(slash + 1), &o.db) || o.db < 0)
+      return absl::InvalidArgumentError("the Redis URL's database is not a number");
+    rest = rest.substr(0, slash);
+  }
+  if (size_t colon = rest.rfind(':'); colon != absl::string_view::npos) {
+    if (!absl::SimpleAtoi(rest.substr(colon + 1), &o.port) || o.port <= 0 || o.port > 65535)
+      return absl::InvalidArgumentError("the Redis URL's port is not a port");
+    rest = rest.substr(0, colon);
+  }
+  if (!rest.empty()) o.host = std::string(rest);
+  if (o.password.empty()) {
+    if (const char* p = std::getenv("REDIS_PASSWORD")) o.password = p;
+  }
+  return o;
+}
+
+RedisConnection::~RedisConnection() {
+  if (ctx_) redisFree(ctx_);
+}
+
+absl::Status RedisConnection::Connect() {
+  if (ctx_) redisFree(ctx_);
+  ctx_ = redisConnectWithTimeout(options_.host.c_str(), options_.port, Tv(options_.timeout));
+  if (ctx_ == nullptr || ctx_->err) {
+    absl::Status st = absl::UnavailableError(absl::StrCat(
+        "redis ", options_.host, ":", options_.port, ": ", ctx_ ? ctx_->errstr : "out of memory"));
+    if (ctx_) redisFree(ctx_);
+    ctx_ = nullptr;
+    return st;
+  }
+  redisSetTimeout(ctx_, Tv(options_.timeout));
+  std::vector<std::vector<std::string>> hello;
+  if (!options_.password.empty()) hello.push_back({"AUTH", options_.password});
+  if (options_.db != 0) hello.push_back({"SELECT", std::to_string(options_.db)});
+  for (const auto& cmd : hello) {
+    std::vector<const char*> argv;
+    std::vector<size_t> lens;
+    for (const auto& a : cmd) {
+      argv.push_back(a.data());
+      lens.push_back(a.size());
+    }
+    auto* r = static_cast<redisReply*>(
+        redisCommandArgv(ctx_, static_cast<int>(argv.size()), argv.data(), lens.data()));
+    bool ok = r && r->type != REDIS_REPLY_ERROR;
+    std::string err = r && r->type == REDIS_REPLY_ERROR ? std::string(r->str, r->len) : "";
+    if (r) freeReplyObject(r);
+    if (!ok) {
+      redisFree(ctx_);
+      ctx_ = nullptr;
+      // Name the command, never its arguments (the password).
+      return absl::PermissionDeniedError(absl::StrCat("redis ", cmd[0], " refused: ", err));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<Reply>> RedisConnection::Pipeline(
+    const std::vector<std::vector<std::string>>& commands) {
+  if (ctx_ == nullptr) {
+    if (absl::Status st = Connect(); !st.ok()) return st;
+  }
+  std::vector<const char*> argv;
+  std::vector<size_t> lens;
+  for (const auto& cmd : commands) {
+    argv.clear();
+    lens.clear();
+    for (const auto& a : cmd) {
+      argv.push_back(a.data());
+      lens.push_back(a.size());
+    }
+    redisAppendCommandArgv(ctx_, static_cast<int>(argv.size()), argv.data(), lens.data());
+  }
+  std::vector<Reply> replies;
+  replies.reserve(commands.size());
+  for (size_t i = 0; i < commands.size(); ++i) {
+    void* r = nullptr;
+    if (redisGetReply(ctx_, &r) != REDIS_OK || r == nullptr) {
+      absl::Status st =
+          absl::UnavailableError(absl::StrCat("redis ", options_.host, ":", options_.port, ": ",
+                                              ctx_->errstr[0] ? ctx_->errstr : "no reply"));
+      redisFree(ctx_);  // the stream is out of step: start over next time
+      ctx_ = nullptr;
+      return st;
+    }
+    replies.emplace_back(static_cast<redisReply*>(r), freeReplyObject);
+  }
+  return replies;
+}
+
+RedisSink::RedisSink(RedisOptions options, std::string namespace_override, bool publish)
+    : conn_(std::move(options)), fixed_ns_(std::move(namespace_override)), publish_(publish) {}
+
+absl::StatusOr<std::string> RedisSink::CurrentNamespace() {
+  absl::MutexLock lock(&mu_);
+  const std::string key = conn_.options().prefix + "current";
+  auto r = conn_.Pipeline({{"SETNX", key, "v1"}, {"GET", key}});
+  if (!r.ok()) return r.status();
+  const redisReply* v = (*r)[1].get();
+  if (v->type != REDIS_REPLY_STRING)
+    return absl::DataLossError("redis: " + key + " is not a string");
+  return std::string(v->str, v->len);
+}
+
+absl::Status RedisSink::Load(int partitions, std::vector<Checkpoint>* out) {
+  std::string ns = fixed_ns_;
+  if (ns.empty()) {
+    absl::StatusOr<std::string> cur = CurrentNamespace();
+    if (!cur.ok()) return cur.status();
+    ns = *cur;
+  }
+  absl::MutexLock lock(&mu_);
+  std::vector<std::string> mget = {"MGET"};
+  for (int p = 0; p < partitions; ++p)
+    mget.push_back(absl::StrCat(conn_.options().prefix, ns, ":ckpt:", p));
+  auto r = conn_.Pipeline({mget});
+  if (!r.ok()) return r.status();
+  const redisReply* arr = (*r)[0].get();
+  if (arr->type != REDIS_REPLY_ARRAY || static_cast<int>(arr->elements) != partitions)
+    return absl::UnavailableError("redis: MGET of the checkpoints failed");
+  out->assign(partitions, Checkpoint{});
+  for (int p = 0; p < partitions; ++p) {
+    absl::StatusOr<Checkpoint> c = ParseCheckpoint(arr->element[p]);
+    if (!c.ok()) return c.status();
+    (*out)[p] = *c;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RedisSink::Apply(int partition, const std::vector<pb::Event>& events,
+                              const Checkpoint& from, const Checkpoint& to) {
+  absl::MutexLock lock(&mu_);
+  const std::string& prefix = conn_.options().prefix;
+  const std::string current_key = prefix + "current";
+  // 1. Which namespace, and does the checkpoint still say `from`?
+  std::string ns = fixed_ns_;
+  if (ns.empty()) {
+    auto r = conn_.Pipeline({{"WATCH", current_key}, {"GET", current_key}});
+    if (!r.ok()) return r.status();
+    const redisReply* v = (*r)[1].get();
+    if (v->type != REDIS_REPLY_STRING) {
+      (void)conn_.Pipeline({{"UNWATCH"}});
+      return absl::FailedPreconditionError("redis: no current namespace yet");
+    }
+    ns = std::string(v->str, v->len);
+  }
+  const std::string base = prefix + ns;
+  const std::string ckpt_key = absl::StrCat(base, ":ckpt:", partition);
+  {
+    auto r = conn_.Pipeline({{"WATCH", ckpt_key}, {"GET", ckpt_key}});
+    if (!r.ok()) return r.status();
+    absl::StatusOr<Checkpoint> stored = ParseCheckpoint((*r)[1].get());
+    if (!stored.ok() || !(*stored == from)) {
+      (void)conn_.Pipeline({{"UNWATCH"}});
+      return stored.ok() ? absl::FailedPreconditionError("redis: the checkpoint moved")
+                         : stored.status();
+    }
+  }
+  // 2. The batch, folded per campaign into a few variadic commands.
+  std::vector<std::vector<std::string>> cmds;
+  cmds.push_back({"MULTI"});
+  for (auto& [id, d] : Summarize(events)) {
+    const std::string c = absl::StrCat(base, ":c:", id);
+    std::vector<std::string> zadd = {"ZADD", c + ":rank"};
+    std::vector<std::string> hset = {"HSET", c + ":status"};
+    for (const auto* rows : {&d.entered, &d.changed}) {
+      for (const auto& [pos, row] : *rows) {
+        if (row.entered_sequence != 0) {
+          zadd.push_back(std::to_string(pos));
+          zadd.push_back(row.user);
+        }
+        hset.push_back(row.user);
+        hset.push_back(absl::StrCat(pos, "|", row.outcome.empty() ? "queued" : row.outcome));
+      }
+    }
+    for (const std::string& u : d.prequeued) {
+      hset.push_back(u);
+      hset.push_back("0|prequeued");
+    }
+    if (zadd.size() > 2) cmds.push_back(std::move(zadd));
+    if (hset.size() > 2) cmds.push_back(std::move(hset));
+    // A rejection never overwrites an entry (a duplicate's entry stands).
+    for (const auto& [user, reason] : d.rejections)
+      cmds.push_back({"HSETNX", c + ":status", user, "0|rejected:" + reason});
+    std::vector<std::string> summary = {"HSET", c + ":summary"};
+    auto set = [&](const char* f, const std::string& v) {
+      summary.push_back(f);
+      summary.push_back(v);
+    };
+    if (d.created) {
+      const auto& cfg = d.created->config();
+      cmds.push_back({"SADD", base + ":campaigns", id});
+      set("title", cfg.title());
+      set("stock", std::to_string(cfg.stock()));
+      set("win_bps", std::to_string(cfg.win_bps()));
+      set("admission_rate_per_s", std::to_string(cfg.admission_rate_per_s()));
+      set("queueing", cfg.queueing() == pb::QUEUEING_RANDOM ? "random" : "fifo");
+      set("opens_at_ms", std::to_string(cfg.opens_at_ms()));
+      set("max_entries", std::to_string(cfg.max_entries()));
+      set("seed_commitment",
+          ToHex(reinterpret_cast<const uint8_t*>(d.created->seed_commitment().data()),
+                d.created->seed_commitment().size()));
+      set("created_at_ms", std::to_string(d.created_at_ms));
+      for (const char* counter : {"won", "lost", "sold_out", "cancelled", "restocked", "rejected",
+                                  "prequeued", "entries", "serving"})
+        set(counter, "0");
+      set("status", "open");
+      set("admission_paused", "0");
+    }
+    if (d.entries) set("entries", std::to_string(*d.entries));
+    if (d.serving) set("serving", std::to_string(*d.serving));
+    if (d.stock_left) set("stock_left", std::to_string(*d.stock_left));
+    if (d.closed) set("status", *d.closed ? "closed" : "open");
+    if (d.paused) set("admission_paused", *d.paused ? "1" : "0");
+    if (d.seed)
+      set("seed", ToHex(reinterpret_cast<const uint8_t*>(d.seed->data()), d.seed->size()));
+    set("sequence", std::to_string(d.last_sequence));
+    cmds.push_back(std::move(summary));
+    for (auto [f, v] : {std::pair{"won", d.won},
+                        {"lost", d.lost},
+                        {"sold_out", d.sold_out},
+                        {"cancelled", d.cancelled},
+                        {"restocked", d.restocked},
+                        {"rejected", d.rejected},
+                        {"prequeued", d.prequeued_delta}}) {
+      if (v != 0) cmds.push_back({"HINCRBY", c + ":summary", f, std::to_string(v)});
+    }
+    if (publish_) {
+      nlohmann::json msg = {
+          {"campaign", id}, {"sequence", d.last_sequence}, {"entered", d.entered.size()}};
+      if (d.entries) msg["entries"] = *d.entries;
+      if (d.serving) msg["serving"] = *d.serving;
+      if (d.stock_left) msg["stock_left"] = *d.stock_left;
+      if (d.closed) msg["status"] = *d.closed ? "closed" : "open";
+      cmds.push_back({"PUBLISH", prefix + "events:" + id, msg.dump()});
+    }
+  }
+  cmds.push_back({"SET", ckpt_key, CheckpointValue(to)});
+  cmds.push_back({"EXEC"});
+  auto r = conn_.Pipeline(cmds);
+  if (!r.ok()) return r.status();
+  const redisReply* exec = r->back().get();
+  if (exec->type == REDIS_REPLY_NIL)  // a watched key changed: nothing applied
+    return absl::FailedPreconditionError("redis: the checkpoint or namespace moved");
+  if (exec->type != REDIS_REPLY_ARRAY)
+    return absl::UnavailableError(
+        absl::StrCat("redis EXEC: ", exec->type == REDIS_REPLY_ERROR ? exec->str : "failed"));
+  for (size_t i = 0; i < exec->elements; ++i) {
+    if (exec->element[i]->type == REDIS_REPLY_ERROR)
+      return absl::InternalError(
+          absl::StrCat("redis: a batch command failed: ", exec->element[i]->str));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace tl::proj

@@ -1,0 +1,444 @@
+// The split deployment: three processes — the Kafka mock cluster (ticketctl
+// kafka-mock), ticketd --role engine and ticketd --role api — serving the
+// first-come race and a 5% lottery over HTTP. The ledger the engine wrote to
+// Kafka must equal, digest for digest, what single-node decides from the same
+// commands.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <set>
+
+#include "engine/log/kafka/kafka_log.h"
+#include "engine/runtime/ledger_follower.h"
+#include "engine/runtime/node.h"
+#include "tests/support/mock_cluster.h"
+#include "tests/support/servers.h"
+#include "tests/support/temp_dir.h"
+#include "tests/support/ticketd_process.h"
+
+namespace tl::testing {
+namespace {
+
+using json = nlohmann::json;
+constexpr int kPartitions = 4;
+
+// Folds `ledger` and decides the same commands on single-node; their digests
+// must match partition by partition. `combined`, if given, gets single-node's
+// combined digest in hex.
+void ExpectSameAsSingleNode(EventLog* commands, EventLog* ledger, const std::string& dir,
+                            std::string* combined = nullptr) {
+  LedgerFollower follower(ledger, EngineConfig{});
+  follower.Start();
+  NodeOptions no;
+  no.data_dir = dir;
+  no.partitions = commands->partitions();
+  no.config.seed_secret = kSeedSecret;
+  auto node = Node::Open(no);
+  ASSERT_TRUE(node.ok());
+  for (int p = 0; p < commands->partitions(); ++p) {
+    std::vector<LogRecord> recs;
+    for (uint64_t at = 0, end = *commands->EndOffset(p); at < end;) {
+      ASSERT_TRUE(commands->Read(p, at, 1000, &recs).ok());
+      ASSERT_FALSE(recs.empty());
+      // Same offsets on both sides: the commands topic has no gaps here.
+      ASSERT_EQ(*(*node)->log().commands()->Append(p, recs), recs.front().offset);
+      at = recs.back().offset + 1;
+    }
+  }
+  (*node)->engine().Start();
+  for (int p = 0; p < commands->partitions(); ++p) {
+    uint64_t end = *(*node)->log().commands()->EndOffset(p);
+    ASSERT_TRUE((*node)->engine().WaitForCommands(p, end, absl::Seconds(60)).ok());
+    ASSERT_TRUE(follower.WaitForCommands(p, end, absl::Seconds(60)).ok()) << follower.status();
+  }
+  (*node)->engine().Stop();
+  follower.Stop();
+  std::vector<Hash> digests;
+  for (int p = 0; p < commands->partitions(); ++p) {
+    Hash single = (*node)->engine().partition(p).state().digest;
+    digests.push_back(single);
+    uint64_t events = (*node)->engine().partition(p).state().next_sequence;
+    follower.WithState(p, [&](const EngineState& s, uint64_t) {
+      EXPECT_EQ(s.digest, single) << "partition " << p;
+      EXPECT_EQ(s.next_sequence, events) << "partition " << p;  // each event exactly once
+    });
+  }
+  if (combined) *combined = ToHex(CombinedDigest(digests));
+}
+
+// One of ticketd's topics on `brokers`, opened by the test itself.
+absl::StatusOr<std::unique_ptr<KafkaLog>> OpenTopic(const std::string& brokers,
+                                                    const std::string& topic, int partitions) {
+  KafkaLogOptions o;
+  o.brokers = brokers;
+  o.partitions = partitions;
+  o.properties["log_level"] = "3";
+  o.topic = topic;
+  return KafkaLog::Open(o);
+}
+
+// A gauge or counter's value from a Prometheus text page (-1 if absent).
+double MetricValue(const std::string& page, const std::string& series) {
+  for (size_t at = page.find(series + " "); at != std::string::npos;
+       at = page.find(series + " ", at + 1)) {
+    if (at == 0 || page[at - 1] == '\n') return std::stod(page.substr(at + series.size() + 1));
+  }
+  return -1;
+}
+
+// Appends `users` entries to each of `campaigns` (5% lotteries of stock 300)
+// straight to the commands topic, in batches.
+void AppendLotteryCommands(KafkaLog* commands, const std::vector<std::string>& campaigns,
+                           int users) {
+  const int partitions = commands->partitions();
+  std::map<int, std::vector<LogRecord>> batches;
+  auto add = [&](const pb::Command& c) {
+    int p = PartitionFor(c.campaign_id(), partitions);
+    batches[p].push_back({0, c.campaign_id(), c.SerializeAsString()});
+    if (batches[p].size() == 200) {
+      ASSERT_TRUE(commands->Append(p, batches[p]).ok());
+      batches[p].clear();
+    }
+  };
+  for (const std::string& id : campaigns) {
+    pb::Command c;
+    c.set_campaign_id(id);
+    c.set_time_ms(1767225600000);
+    c.mutable_create_campaign()->set_stock(300);
+    c.mutable_create_campaign()->set_win_bps(500);
+    add(c);
+  }
+  for (int i = 0; i < users; ++i) {
+    for (const std::string& id : campaigns) {
+      pb::Command c;
+      c.set_campaign_id(id);
+      c.set_time_ms(1767225600000 + i);
+      c.mutable_request_entry()->set_user_id("u" + std::to_string(i));
+      add(c);
+    }
+  }
+  for (auto& [p, records] : batches) {
+    if (!records.empty()) {
+      ASSERT_TRUE(commands->Append(p, records).ok());
+    }
+  }
+}
+
+TEST(Split, ThreeProcessesMatchSingleNodeDigests) {
+  TempDir dir;
+  TicketdProcess mock(TL_TICKETCTL, {"kafka-mock"}, {}, "^([0-9.:,]+)");
+  ASSERT_TRUE(mock.ok());
+  const std::string brokers = mock.match();
+  std::vector<std::string> kafka = {"--kafka-brokers", brokers, "--partitions",
+                                    std::to_string(kPartitions)};
+  // The projector writes the read models, the api reads from them.
+  RedisServer redis(dir.Sub("redis"));
+  PostgresServer pg(dir.path());
+  ASSERT_TRUE(redis.ok() && pg.ok());
+  const std::vector<std::string> stores = {"--redis-url", redis.url(), "--postgres-url", pg.url()};
+  std::vector<std::string> engine_args = {"--role", "engine"},
+                           api_args = {"--role", "api", "--user-rate", "0"};
+  engine_args.insert(engine_args.end(), kafka.begin(), kafka.end());
+  api_args.insert(api_args.end(), kafka.begin(), kafka.end());
+  api_args.insert(api_args.end(), stores.begin(), stores.end());
+  TicketdProcess engine(dir.Sub("engine"), engine_args);
+  ASSERT_TRUE(engine.ok());
+  TicketdProcess api(dir.Sub("api"), api_args);
+  ASSERT_TRUE(api.ok());
+  std::vector<std::string> projector_args = {"--role", "projector"};
+  projector_args.insert(projector_args.end(), kafka.begin(), kafka.end());
+  projector_args.insert(projector_args.end(), stores.begin(), stores.end());
+  TicketdProcess projector(dir.Sub("projector"), projector_args);
+  ASSERT_TRUE(projector.ok());
+
+  auto c = api.Client();
+  for (auto [id, stock, bps] : {std::tuple{"race", 100, 10000}, {"lottery", 5000, 500}}) {
+    auto r =
+        c->Post("/v1/admin/campaigns", Auth(Token("ops", true), "wait=10"),
+                json{{"id", id}, {"stock", stock}, {"win_bps", bps}}.dump(), "application/json");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 201) << r->body;
+  }
+  std::mutex mu;
+  std::map<std::string, int> race;
+  std::atomic<int> next{0};
+  std::vector<std::thread> pool;
+  for (int t = 0; t < 8; ++t) {
+    pool.emplace_back([&] {
+      auto client = api.Client();
+      for (int i; (i = next.fetch_add(1)) < 1000;) {
+        std::string user = "u" + std::to_string(i);
+        auto r = client->Post("/v1/campaigns/race/entries", Auth(Token(user), "wait=10"), "",
+                              "application/json");
+        ASSERT_TRUE(r && r->status == 200) << (r ? r->body : "no answer");
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          race[json::parse(r->body)["status"].get<std::string>()]++;
+        }
+        auto l = client->Post("/v1/campaigns/lottery/entries", Auth(Token(user)), "",
+                              "application/json");
+        ASSERT_TRUE(l && l->status == 202);
+      }
+    });
+  }
+  for (auto& t : pool) t.join();
+  EXPECT_EQ(race["won"], 100);
+  EXPECT_EQ(race["sold_out"], 900);
+
+  // Every lottery entry is drawn, read back through the api role.
+  json lottery;
+  for (int i = 0; i < 200; ++i) {
+    lottery = json::parse(c->Get("/v1/campaigns/lottery")->body);
+    if (lottery["drawn"] == 1000) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(lottery["drawn"], 1000);
+  // Once the projector caught up, the api answers rankings and results from
+  // Redis and PostgreSQL, and they agree with the fold.
+  EXPECT_TRUE(WaitProjectionsCaughtUp(projector, 30));
+  json winners = json::parse(c->Get("/v1/campaigns/race/results?outcome=won&limit=1000")->body);
+  EXPECT_EQ(winners["items"].size(), 100u);
+  json ranking = json::parse(c->Get("/v1/campaigns/race/ranking?limit=1000")->body);
+  EXPECT_EQ(ranking["items"].size(), 1000u);
+  auto api_metrics = c->Get("/metrics");
+  ASSERT_TRUE(api_metrics);
+  EXPECT_GT(MetricValue(api_metrics->body,
+                        "ticketledger_reads_total{route=\"results\",source=\"postgres\"}"),
+            0)
+      << api_metrics->body;
+  EXPECT_GT(MetricValue(api_metrics->body,
+                        "ticketledger_reads_total{route=\"ranking\",source=\"redis\"}"),
+            0);
+
+  // Stop the writers, then compare the Kafka ledger with a single-node run
+  // of the very same commands.
+  ASSERT_EQ(api.Kill(SIGTERM), 0);
+  ASSERT_EQ(engine.Kill(SIGTERM), 0);
+  auto commands = OpenTopic(brokers, "ticketledger.commands", kPartitions);
+  ASSERT_TRUE(commands.ok()) << commands.status();
+  auto ledger = OpenTopic(brokers, "ticketledger.ledger", kPartitions);
+  ASSERT_TRUE(ledger.ok()) << ledger.status();
+  std::string single;
+  ExpectSameAsSingleNode(commands->get(), ledger->get(), dir.Sub("single"), &single);
+  // The projector process folded the same ledger to the same digest.
+  json projection;
+  for (int i = 0; i < 200; ++i) {
+    projection = json::parse(projector.Client()->Get("/v1/projection")->body);
+    if (projection["digest"] == single) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(projection["digest"], single) << projection.dump();
+  auto metrics = projector.Client()->Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_EQ(MetricValue(metrics->body, "ticketledger_projector_lag_records{partition=\"0\"}"), 0)
+      << metrics->body;
+  EXPECT_EQ(projector.Kill(SIGTERM), 0);
+}
+
+TEST(Split, EngineKilledAtRandomPointsDecidesEveryCommandExactlyOnce) {
+  TempDir dir;
+  TicketdProcess mock(TL_TICKETCTL, {"kafka-mock"}, {}, "^([0-9.:,]+)");
+  ASSERT_TRUE(mock.ok());
+  auto commands = OpenTopic(mock.match(), "ticketledger.commands", kPartitions);
+  ASSERT_TRUE(commands.ok()) << commands.status();
+  // Sized to stay under the mock's 5 MiB per partition (it drops older
+  // records beyond that, which readers rightly refuse as data loss).
+  AppendLotteryCommands(commands->get(), {"alpha", "beta"}, 3000);
+
+  std::vector<std::string> args = {"--role", "engine", "--kafka-brokers", mock.match()};
+  std::mt19937_64 rng(7);
+  int kills = 0;
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    TicketdProcess engine(dir.Sub("engine"), args);
+    ASSERT_TRUE(engine.ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(10 + rng() % 150));
+    kills += engine.Kill(SIGKILL) == -SIGKILL;
+  }
+  EXPECT_EQ(kills, 10);
+  TicketdProcess engine(dir.Sub("engine"), args);
+  ASSERT_TRUE(engine.ok());
+  auto ledger = OpenTopic(mock.match(), "ticketledger.ledger", kPartitions);
+  ASSERT_TRUE(ledger.ok()) << ledger.status();
+  ExpectSameAsSingleNode(commands->get(), ledger->get(), dir.Sub("single"));
+  EXPECT_EQ(engine.Kill(SIGTERM), 0);
+  // How much killed engines left behind: records beyond the folded events.
+  uint64_t records = 0;
+  for (int p = 0; p < kPartitions; ++p) {
+    std::vector<LogRecord> recs;
+    for (uint64_t at = 0, end = *(*ledger)->EndOffset(p); at < end; at = recs.back().offset + 1) {
+      ASSERT_TRUE((*ledger)->Read(p, at, 10000, &recs).ok());
+      if (recs.empty()) break;
+      records += recs.size();
+    }
+  }
+  std::printf("engine killed %d times; ledger holds %llu records for %d events\n", kills,
+              static_cast<unsigned long long>(records), 2 * (1 + 3 * 3000));
+}
+
+// Two engines in one consumer group share the partitions; when one is
+// SIGKILLed mid-run the group gives its partitions to the other, which
+// catches up from the ledger, fences the dead one's transactional ids, and
+// ends on single-node's digest with every event once.
+TEST(Split, SecondEngineTakesOverADeadEnginesPartitions) {
+  TempDir dir;
+  TicketdProcess mock(TL_TICKETCTL, {"kafka-mock"}, {}, "^([0-9.:,]+)");
+  ASSERT_TRUE(mock.ok());
+  auto commands = OpenTopic(mock.match(), "ticketledger.commands", kPartitions);
+  ASSERT_TRUE(commands.ok()) << commands.status();
+  // Campaigns on every partition, so both engines have work.
+  std::vector<std::string> campaigns;
+  std::set<int> covered;
+  for (int i = 0; covered.size() < kPartitions; ++i) {
+    std::string id = "drop" + std::to_string(i);
+    if (covered.insert(PartitionFor(id, kPartitions)).second) campaigns.push_back(id);
+  }
+  std::vector<std::string> args = {
+      "--role", "engine", "--kafka-brokers", mock.match(), "--kafka-session-timeout-ms", "6000"};
+  TicketdProcess a(dir.Sub("a"), args);
+  ASSERT_TRUE(a.ok());
+  TicketdProcess b(dir.Sub("b"), args);
+  ASSERT_TRUE(b.ok());
+  auto owned = [](TicketdProcess& e) {
+    auto r = e.Client()->Get("/metrics");
+    return r ? MetricValue(r->body, "ticketledger_engine_partitions_owned") : -1;
+  };
+  double owned_a = 0, owned_b = 0;
+  for (int i = 0; i < 300 && !(owned_a >= 1 && owned_b >= 1 && owned_a + owned_b == kPartitions);
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    owned_a = owned(a);
+    owned_b = owned(b);
+  }
+  ASSERT_EQ(owned_a + owned_b, kPartitions) << owned_a << " + " << owned_b;
+  ASSERT_GE(owned_a, 1);
+  ASSERT_GE(owned_b, 1);
+
+  AppendLotteryCommands(commands->get(), campaigns, 1500);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(a.Kill(SIGKILL), -SIGKILL);
+  // More commands while the dead member's partitions wait for the group.
+  AppendLotteryCommands(commands->get(), {"late"}, 500);
+  for (int i = 0; i < 300 && owned(b) != kPartitions; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_EQ(owned(b), kPartitions);
+  auto metrics = b.Client()->Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_GE(MetricValue(metrics->body, "ticketledger_kafka_rebalances_total"), 2) << metrics->body;
+
+  auto ledger = OpenTopic(mock.match(), "ticketledger.ledger", kPartitions);
+  ASSERT_TRUE(ledger.ok()) << ledger.status();
+  ExpectSameAsSingleNode(commands->get(), ledger->get(), dir.Sub("single"));
+  metrics = b.Client()->Get("/metrics");
+  ASSERT_TRUE(metrics);
+  for (int p = 0; p < kPartitions; ++p) {
+    EXPECT_EQ(MetricValue(metrics->body, "ticketledger_kafka_consumer_lag{partition=\"" +
+                                             std::to_string(p) + "\"}"),
+              0)
+        << metrics->body;
+  }
+  EXPECT_GT(MetricValue(metrics->body, "ticketledger_kafka_transaction_commit_seconds_count"), 0);
+  EXPECT_EQ(b.Kill(SIGTERM), 0);
+}
+
+}  // namespace
+}  // namespace tl::testing
+
+namespace tl::testing {
+namespace {
+
+// Broker failure injected with the mock's own controls while the api and the
+// engine run: with the broker down the api answers 503 promptly and never 202;
+// Produce request errors are retried within bounds (202); when the broker is
+// back everything acknowledged is in the ledger exactly once.
+TEST(Split, BrokerOutageGives503AndLosesNothingAcknowledged) {
+  TempDir dir;
+  MockCluster mock(1);
+  mock.CreateTopic("ticketledger.commands", 2);
+  mock.CreateTopic("ticketledger.ledger", 2);
+  std::vector<std::string> kafka = {"--kafka-brokers", mock.bootstraps(), "--kafka-timeout-ms",
+                                    "2000"};
+  std::vector<std::string> engine_args = {"--role", "engine", "--kafka-session-timeout-ms", "3000"},
+                           api_args = {"--role", "api", "--user-rate", "0", "--tick-ms", "0"};
+  engine_args.insert(engine_args.end(), kafka.begin(), kafka.end());
+  api_args.insert(api_args.end(), kafka.begin(), kafka.end());
+  TicketdProcess engine(dir.Sub("engine"), engine_args);
+  ASSERT_TRUE(engine.ok());
+  TicketdProcess api(dir.Sub("api"), api_args);
+  ASSERT_TRUE(api.ok());
+  auto c = api.Client();
+  c->set_read_timeout(30, 0);
+  auto r = c->Post("/v1/admin/campaigns", Auth(Token("ops", true), "wait=10"),
+                   json{{"id", "outage"}, {"stock", 10000}, {"win_bps", 10000}}.dump(),
+                   "application/json");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 201) << r->body;
+
+  std::set<std::string> accepted;
+  auto enter = [&](const std::string& user) {
+    auto e = c->Post("/v1/campaigns/outage/entries", Auth(Token(user)), "", "application/json");
+    if (e && e->status == 202) accepted.insert(user);
+    return e ? e->status : -1;
+  };
+  for (int i = 0; i < 50; ++i) ASSERT_EQ(enter("before" + std::to_string(i)), 202);
+  auto drawn = [&](size_t want) {
+    json campaign;
+    for (int i = 0; i < 1200; ++i) {
+      campaign = json::parse(c->Get("/v1/campaigns/outage")->body);
+      if (campaign["drawn"] == want) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return campaign;
+  };
+  ASSERT_EQ(drawn(50)["drawn"], 50);
+
+  rd_kafka_mock_broker_set_down(mock.get(), 1);
+  for (int i = 0; i < 5; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    EXPECT_EQ(enter("down" + std::to_string(i)), 503);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));  // never a hang
+  }
+  rd_kafka_mock_broker_set_up(mock.get(), 1);
+  // The clients reconnect; the same users try again until they are taken.
+  for (int i = 0; i < 5; ++i) {
+    std::string user = "down" + std::to_string(i);
+    for (int attempt = 0; attempt < 60 && enter(user) != 202; ++attempt)
+      std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    EXPECT_TRUE(accepted.count(user)) << user;
+  }
+  // Produce request errors the producer may retry: still 202, once each.
+  rd_kafka_mock_push_request_errors(
+      mock.get(), /*Produce*/ 0, 3, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+      RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS);
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(enter("retried" + std::to_string(i)), 202);
+
+  // Everything acknowledged is decided exactly once: one WON entry per user.
+  json campaign = drawn(accepted.size());
+  EXPECT_EQ(campaign["drawn"], accepted.size()) << campaign.dump();
+  EXPECT_EQ(campaign["won"], accepted.size());
+  for (const std::string& user : accepted) {
+    auto me = c->Get("/v1/campaigns/outage/entries/me", Auth(Token(user)));
+    ASSERT_TRUE(me);
+    EXPECT_EQ(me->status, 200) << user << " " << me->body;
+  }
+  auto ready = c->Get("/readyz");
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->status, 200) << ready->body;
+  auto metrics = c->Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_GE(MetricValue(metrics->body, "ticketledger_kafka_produce_errors_total"), 5);
+  ASSERT_EQ(api.Kill(SIGTERM), 0);
+  ASSERT_EQ(engine.Kill(SIGTERM), 0);
+
+  auto commands = OpenTopic(mock.bootstraps(), "ticketledger.commands", 2);
+  ASSERT_TRUE(commands.ok()) << commands.status();
+  auto ledger = OpenTopic(mock.bootstraps(), "ticketledger.ledger", 2);
+  ASSERT_TRUE(ledger.ok()) << ledger.status();
+  ExpectSameAsSingleNode(commands->get(), ledger->get(), dir.Sub("single"));
+}
+
+}  // namespace
+}  // namespace tl::testing

@@ -19,12 +19,12 @@ PORT=${PORT:-18190}
 WORK=$(mktemp -d /tmp/ticketledger-crowd-XXXXXX)
 trap 'kill -TERM $PID $LOAD 2>/dev/null; wait $PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
 LOAD=""
-build/ticketctl token --user w --count 400000 >"$WORK/tokens" 2>/dev/null
+build/ticketctl --dev token --user w --count 400000 >"$WORK/tokens" 2>/dev/null
 build/ticketd --dev --port "$PORT" --data-dir "$WORK/data" --user-rate 0 \
   --conns-per-address-max 20000 >"$WORK/ticketd.out" 2>"$WORK/ticketd.err" &
 PID=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
-ADMIN=$(build/ticketctl token --user ops --admin 2>/dev/null)
+ADMIN=$(build/ticketctl --dev token --user ops --admin 2>/dev/null)
 rss() { awk '/VmRSS/ { printf "%.1f MB", $2 / 1024 }' "/proc/$PID/status"; }
 streams() { curl -s "http://127.0.0.1:$PORT/metrics" | awk '/^ticketledger_live_streams / { print $2 }'; }
 wrk_run() {

@@ -23,7 +23,7 @@ WORK=$(mktemp -d /tmp/ticketledger-bench-XXXXXX)
 EXTRA_PIDS=""
 trap 'kill -TERM $PID $EXTRA_PIDS 2>/dev/null; wait $PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
 echo "minting tokens..."
-build/ticketctl token --user u --count 1200000 >"$WORK/tokens" 2>/dev/null
+build/ticketctl --dev token --user u --count 1200000 >"$WORK/tokens" 2>/dev/null
 if [[ "${SPLIT:-}" == 1 ]]; then
   build/ticketctl kafka-mock >"$WORK/mock.out" 2>"$WORK/mock.err" &
   EXTRA_PIDS=$!
@@ -45,8 +45,8 @@ else
 fi
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
 TARGET=$PORT
-ADMIN=$(build/ticketctl token --user ops --admin 2>/dev/null)
-build/ticketctl token --user newcomer --count 1000 >"$WORK/newcomers" 2>/dev/null
+ADMIN=$(build/ticketctl --dev token --user ops --admin 2>/dev/null)
+build/ticketctl --dev token --user newcomer --count 1000 >"$WORK/newcomers" 2>/dev/null
 # A fresh connection every 0.5 s, one entry each: prints "status seconds" lines.
 probe() {
   local path=$1 out=$2 n=0

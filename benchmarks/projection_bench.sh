@@ -13,9 +13,9 @@ export REDIS_PORT=${REDIS_PORT:-16390} PG_PORT=${PG_PORT:-15490} REDIS_APPENDONL
 trap 'ops/dev-stores.sh stop "$WORK/stores" >/dev/null; rm -rf "$WORK"' EXIT
 ops/dev-stores.sh start "$WORK/stores" >/dev/null
 echo "== ledger: ticketctl simulate --users $USERS =="
-build/ticketctl simulate --sim-dir "$WORK/node" --users "$USERS" --stock 50000 --win-bps 500 \
+build/ticketctl --dev --data-dir "$WORK/node" simulate --users "$USERS" --stock 50000 --win-bps 500 \
   --batch 1024 | grep -E "entries|events|digest" || true
-RECORDS=$(build/ticketctl --data-dir "$WORK/node" replay 2>/dev/null | grep -oE '[0-9]+ events' | head -1 | grep -oE '[0-9]+')
+RECORDS=$(build/ticketctl --dev --data-dir "$WORK/node" replay 2>/dev/null | grep -oE '[0-9]+ events' | head -1 | grep -oE '[0-9]+')
 echo "ledger records: $RECORDS"
 for target in redis postgres; do
   echo "== ticketctl rebuild $target =="

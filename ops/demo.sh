@@ -19,7 +19,7 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 curl -sf "$API/readyz" >/dev/null || { cat "$DATA/ticketd.err"; exit 1; }
-token() { build/ticketctl token --user "$1" 2>/dev/null; }
+token() { build/ticketctl --dev token --user "$1" 2>/dev/null; }
 say() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 
 say "curl $API/v1/campaigns/demo"

@@ -5,7 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/core/state.h"
-#include "ops/progress.h"
+#include "ops/ticketctl/progress.h"
 #include "projections/postgres/pg_sink.h"
 #include "projections/projector.h"
 #include "projections/redis/redis_sink.h"
@@ -26,13 +26,9 @@ absl::Status Fill(EventLog* ledger, proj::Sink* sink, const std::string& label) 
   proj::ProjectorOptions po;
   po.batch_records = 65536;  // fewer, larger transactions: nobody reads the fresh copy yet
   proj::Projector projector(ledger, sink, po);
-  Progress progress(label, 0);
-  bool started = false;
+  Progress progress(label);
   absl::Status st = projector.RunToEnd([&](uint64_t done, uint64_t total) {
-    if (!started) {
-      progress = Progress(label, total);
-      started = true;
-    }
+    progress.SetTotal(total);
     progress.Update(done);
   });
   progress.Finish();

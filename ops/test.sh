@@ -15,10 +15,11 @@ cmake --build build
 echo "== build (ASan + UBSan) =="
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DTICKETLEDGER_SANITIZE=ON \
   -DTICKETLEDGER_BENCHMARKS=OFF
-cmake --build build-asan --target core_tests log_tests runtime_tests crash_tests audit_tests ticketctl
+cmake --build build-asan --target core_tests log_tests runtime_tests crash_tests audit_tests ticketctl \
+  ticketctl_cli_tests
 
 echo "== tests (RelWithDebInfo) =="
 ctest --test-dir build --output-on-failure -j2
 echo "== engine tests (ASan + UBSan) =="
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-  ctest --test-dir build-asan -L engine --output-on-failure -j2
+  ctest --test-dir build-asan -L "engine|cli" --output-on-failure -j2

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <random>
 
@@ -330,14 +331,26 @@ TEST(AuditStatistics, KnownValues) {
 
 TEST(AuditCli, ReportsJsonAndExitCodes) {
   TempDir dir;
-  MakeRecorded(dir.Sub("node"));
+  Recorded run = MakeRecorded(dir.Sub("node"));
   TicketdProcess clean(TL_TICKETCTL, {"--data-dir", dir.Sub("node"), "audit", "--json"}, {},
                        "^(.)");
   // TicketdProcess hands ticketctl the same secret: determinism is checked.
   EXPECT_EQ(clean.Kill(0), 0);
   TicketdProcess missing(TL_TICKETCTL, {"--data-dir", dir.Sub("nothing"), "audit"}, {}, "^(.)",
                          true);
-  EXPECT_EQ(missing.Kill(0), 2);
+  EXPECT_EQ(missing.Kill(0), 2);  // a usage error: nothing to audit there
+  // A violation is wrong data: exit 3 (ops/app/exit_codes.h).
+  std::vector<pb::Event> events = run.events;
+  Find(events,
+       [](const pb::Event& e) {
+         return e.has_draw_resolved() && e.draw_resolved().outcome() == pb::OUTCOME_LOST;
+       })
+      ->mutable_draw_resolved()
+      ->set_outcome(pb::OUTCOME_WON);
+  std::filesystem::create_directories(dir.Sub("bad"));
+  EXPECT_EQ(AuditOf(dir.Sub("bad") + "/log", run, events).ExitCode(), 1);
+  TicketdProcess bad(TL_TICKETCTL, {"--data-dir", dir.Sub("bad"), "audit"}, {}, "^(.)");
+  EXPECT_EQ(bad.Kill(0), 3);
 }
 
 }  // namespace

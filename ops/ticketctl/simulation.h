@@ -25,7 +25,7 @@ struct SimulateOptions {
 };
 
 // Runs the drop on `node` (recovered, not started). Prints the summary to
-// stdout. Returns 0 on success.
+// stdout. Returns the exit code (ops/app/exit_codes.h).
 int RunSimulate(Node& node, const SimulateOptions& options);
 
 }  // namespace tl

@@ -1,11 +1,11 @@
-#include "ops/simulate.h"
+#include "ops/ticketctl/simulation.h"
 
 #include <chrono>
 #include <cstdio>
 
 #include "absl/strings/str_format.h"
 #include "engine/core/fold.h"
-#include "ops/progress.h"
+#include "ops/ticketctl/progress.h"
 
 namespace tl {
 namespace {
@@ -59,43 +59,27 @@ std::vector<std::string> BuildCommands(const SimulateOptions& o) {
   return out;
 }
 
-}  // namespace
+// The options a run cannot start with, in words; "" when they are fine.
+std::string Invalid(const SimulateOptions& o) {
+  if (o.users == 0 || o.batch == 0 || o.tick_ms == 0)
+    return "--users, --batch and --tick-ms must be > 0";
+  if (o.queueing != "fifo" && o.queueing != "random")
+    return "--queueing must be fifo or random, not '" + o.queueing + "'";
+  return "";
+}
 
-int RunSimulate(Node& node, const SimulateOptions& o) {
-  if (o.users == 0 || o.batch == 0 || o.tick_ms == 0) {
-    std::fprintf(stderr, "simulate: --users, --batch and --tick-ms must be > 0\n");
-    return 2;
-  }
-  if (o.queueing != "fifo" && o.queueing != "random") {
-    std::fprintf(stderr, "simulate: --queueing must be fifo or random, not '%s'\n",
-                 o.queueing.c_str());
-    return 2;
-  }
-  const std::vector<std::string> commands = BuildCommands(o);
-  const int partition = PartitionFor(o.campaign, node.options().partitions);
-  EventLog* log = node.log().commands();
-  absl::StatusOr<uint64_t> end = log->EndOffset(partition);
-  if (!end.ok()) {
-    std::fprintf(stderr, "simulate: %s\n", end.status().ToString().c_str());
-    return 2;
-  }
-  if (*end > 0 && !o.resume) {
-    std::fprintf(stderr,
-                 "simulate: the data dir already holds %llu commands; pass --resume to continue "
-                 "that run or use a fresh --data-dir\n",
-                 static_cast<unsigned long long>(*end));
-    return 2;
-  }
-  if (*end > commands.size()) {
-    std::fprintf(stderr, "simulate: the log holds more commands than this drop has\n");
-    return 2;
-  }
-
-  Engine& engine = node.engine();
-  engine.Start();
-  auto started = std::chrono::steady_clock::now();
+// Appends commands[from..] in batches of o.batch and waits until the engine
+// has decided them all. Returns an exit code.
+int Drive(Engine& engine, EventLog* log, int partition, const std::vector<std::string>& commands,
+          uint64_t from, const SimulateOptions& o) {
   Progress progress("simulate", commands.size());
-  for (uint64_t at = *end; at < commands.size();) {
+  auto decided = [&] {
+    uint64_t end = 0;
+    engine.WithState(partition,
+                     [&](const EngineState&, uint64_t decided_end) { end = decided_end; });
+    return end;
+  };
+  for (uint64_t at = from; at < commands.size();) {
     std::vector<LogRecord> batch;
     for (; at < commands.size() && batch.size() < o.batch; ++at) {
       batch.push_back(LogRecord{0, o.campaign, commands[at]});
@@ -109,15 +93,11 @@ int RunSimulate(Node& node, const SimulateOptions& o) {
       std::printf("acked %llu\n", static_cast<unsigned long long>(at));
       std::fflush(stdout);
     }
-    absl::Status st = engine.status();
-    if (!st.ok()) {
+    if (absl::Status st = engine.status(); !st.ok()) {
       std::fprintf(stderr, "simulate: engine stopped: %s\n", st.ToString().c_str());
       return 1;
     }
-    uint64_t decided = 0;
-    engine.WithState(partition,
-                     [&](const EngineState&, uint64_t decided_end) { decided = decided_end; });
-    progress.Update(decided);
+    progress.Update(decided());
   }
   for (;;) {
     absl::Status st = engine.WaitForCommands(partition, commands.size(), absl::Milliseconds(100));
@@ -126,20 +106,15 @@ int RunSimulate(Node& node, const SimulateOptions& o) {
       std::fprintf(stderr, "simulate: engine stopped: %s\n", st.ToString().c_str());
       return 1;
     }
-    engine.WithState(
-        partition, [&](const EngineState&, uint64_t decided_end) { progress.Update(decided_end); });
+    progress.Update(decided());
   }
-  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  progress.Finish();
-  engine.Stop();
+  progress.Update(commands.size());
+  return 0;
+}
 
-  const CampaignState* c = engine.partition(partition).state().Find(o.campaign);
-  if (c == nullptr) {
-    std::fprintf(stderr, "simulate: campaign %s was not created (see `ticketctl inspect`)\n",
-                 o.campaign.c_str());
-    return 1;
-  }
-  const auto& s = c->snap;
+void PrintSummary(Engine& engine, const CampaignState& c, const SimulateOptions& o,
+                  uint64_t commands, double secs) {
+  const auto& s = c.snap;
   uint64_t drawn = s.won() + s.lost() + s.sold_out();
   uint64_t under = s.won() + s.sold_out();
   std::vector<Hash> digests;
@@ -162,8 +137,50 @@ int RunSimulate(Node& node, const SimulateOptions& o) {
   std::printf("  revealed   %s\n", s.revealed() ? "yes" : "no");
   std::printf("  digest     %s\n", ToHex(CombinedDigest(digests)).c_str());
   std::printf("  throughput %.0f entries/s (%llu commands in %.2f s, durable log + RocksDB)\n",
-              static_cast<double>(o.users) / secs,
-              static_cast<unsigned long long>(commands.size() - *end), secs);
+              static_cast<double>(o.users) / secs, static_cast<unsigned long long>(commands), secs);
+}
+
+}  // namespace
+
+int RunSimulate(Node& node, const SimulateOptions& o) {
+  if (std::string why = Invalid(o); !why.empty()) {
+    std::fprintf(stderr, "simulate: %s\n", why.c_str());
+    return 2;
+  }
+  const std::vector<std::string> commands = BuildCommands(o);
+  const int partition = PartitionFor(o.campaign, node.options().partitions);
+  EventLog* log = node.log().commands();
+  absl::StatusOr<uint64_t> end = log->EndOffset(partition);
+  if (!end.ok()) {
+    std::fprintf(stderr, "simulate: %s\n", end.status().ToString().c_str());
+    return 1;
+  }
+  if (*end > 0 && !o.resume) {
+    std::fprintf(stderr,
+                 "simulate: the data dir already holds %llu commands; pass --resume to continue "
+                 "that run or use a fresh --data-dir\n",
+                 static_cast<unsigned long long>(*end));
+    return 2;
+  }
+  if (*end > commands.size()) {
+    std::fprintf(stderr, "simulate: the log holds more commands than this drop has\n");
+    return 2;
+  }
+  Engine& engine = node.engine();
+  engine.Start();
+  const auto started = std::chrono::steady_clock::now();
+  const int rc = Drive(engine, log, partition, commands, *end, o);
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  engine.Stop();
+  if (rc != 0) return rc;
+  const CampaignState* c = engine.partition(partition).state().Find(o.campaign);
+  if (c == nullptr) {
+    std::fprintf(stderr, "simulate: campaign %s was not created (see `ticketctl inspect`)\n",
+                 o.campaign.c_str());
+    return 1;
+  }
+  PrintSummary(engine, *c, o, commands.size() - *end, secs);
   return 0;
 }
 

@@ -1,0 +1,111 @@
+// `ticketctl campaign create|close|reveal|restock|pause|resume`: append one
+// command to the data dir's commands log, let the engine decide it, print
+// the events it produced.
+#include <cstdio>
+#include <memory>
+
+#include "absl/time/clock.h"
+#include "ops/ticketctl/describe.h"
+#include "ops/ticketctl/verbs.h"
+
+namespace tl::ctl {
+namespace {
+
+struct CampaignArgs {
+  std::string id;
+  pb::Command cmd;
+  uint64_t stock = 0, opens_at_ms = 0, max_entries = 0, units = 0;
+  uint32_t win_bps = 10000, rate = 0;
+  std::string title, queueing = "fifo";
+};
+
+// Exit 0 when the command was accepted, 1 when it was rejected.
+int SubmitAndReport(const Global& g, pb::Command cmd) {
+  if (!cmd.has_create_campaign()) {
+    if (absl::Status st = RequireDataDir(g); !st.ok()) return Fail(st);
+  }
+  auto node = OpenNode(g, g.data_dir);
+  if (!node.ok()) return Fail(node.status());
+  cmd.set_time_ms(static_cast<uint64_t>(absl::ToUnixMillis(absl::Now())));
+  absl::StatusOr<CommandPosition> pos = (*node)->Submit(cmd);
+  if (!pos.ok()) return Fail(pos.status());
+  Engine& engine = (*node)->engine();
+  engine.Start();
+  absl::Status st = engine.WaitForCommands(pos->partition, pos->offset + 1, absl::Seconds(30));
+  engine.Stop();
+  if (!st.ok()) return Fail(st);
+  std::vector<pb::Event> events;
+  st = EventsForCommand((*node)->log().ledger(), pos->partition, pos->offset, &events);
+  if (!st.ok()) return Fail(st);
+  bool rejected = false;
+  for (const pb::Event& e : events) {
+    std::printf("%s\n", Describe(e).c_str());
+    rejected |= e.has_entry_rejected();
+  }
+  return rejected ? app::kExitFailure : app::kExitOk;
+}
+
+void AddCreate(CLI::App& campaign, CampaignArgs& a) {
+  auto* create = campaign.add_subcommand("create", "Create a campaign (a drop or a lottery)");
+  create->add_option("id", a.id, "Campaign id: 1..64 of [A-Za-z0-9._-]")->required();
+  create->add_option("--stock", a.stock, "Units on sale")->required();
+  create
+      ->add_option("--win-bps", a.win_bps,
+                   "Win probability in basis points (10000 = first come, first served)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 10000));
+  create->add_option("--rate", a.rate, "Admission rate, positions per second (0 = at once)")
+      ->capture_default_str();
+  create->add_option("--queueing", a.queueing, "fifo or random (pre-queue until --opens-at-ms)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"fifo", "random"}));
+  create->add_option("--opens-at-ms", a.opens_at_ms, "Opening time, unix ms (0 = now)");
+  create->add_option("--max-entries", a.max_entries, "Entry cap (0 = engine default)");
+  create->add_option("--title", a.title, "Human-readable title");
+  create->callback([&a] {
+    auto* c = a.cmd.mutable_create_campaign();
+    c->set_stock(a.stock);
+    c->set_win_bps(a.win_bps);
+    c->set_admission_rate_per_s(a.rate);
+    c->set_queueing(a.queueing == "random" ? pb::QUEUEING_RANDOM : pb::QUEUEING_FIFO);
+    c->set_opens_at_ms(a.opens_at_ms);
+    c->set_max_entries(a.max_entries);
+    c->set_title(a.title);
+  });
+}
+
+// A steering verb: the campaign id and what `set` puts in the command.
+CLI::App* AddSteer(CLI::App& campaign, CampaignArgs& a, const char* name, const char* help,
+                   std::function<void(pb::Command&)> set) {
+  auto* sub = campaign.add_subcommand(name, help);
+  sub->add_option("id", a.id, "Campaign id")->required();
+  sub->callback([&a, set = std::move(set)] { set(a.cmd); });
+  return sub;
+}
+
+}  // namespace
+
+Verb AddCampaign(CLI::App& app, const Global& g) {
+  auto a = std::make_shared<CampaignArgs>();
+  CLI::App* campaign = app.add_subcommand("campaign", "Create and steer campaigns");
+  campaign->require_subcommand(1);
+  AddCreate(*campaign, *a);
+  AddSteer(*campaign, *a, "close", "Stop taking entries (queued positions are still served)",
+           [](pb::Command& c) { c.mutable_close_campaign(); });
+  AddSteer(*campaign, *a, "reveal", "Publish the draw seed (after close, once drained)",
+           [](pb::Command& c) { c.mutable_reveal_seed(); });
+  AddSteer(*campaign, *a, "restock", "Add units to stock",
+           [a](pb::Command& c) { c.mutable_restock()->set_units(a->units); })
+      ->add_option("--units", a->units, "Units to add (> 0)")
+      ->required();
+  AddSteer(*campaign, *a, "pause", "Stop the serving counter",
+           [](pb::Command& c) { c.mutable_pause_admission(); });
+  AddSteer(*campaign, *a, "resume", "Move the serving counter again",
+           [](pb::Command& c) { c.mutable_resume_admission(); });
+  return {campaign, [a, &g] {
+            a->cmd.set_campaign_id(a->id);
+            return SubmitAndReport(g, a->cmd);
+          }};
+}
+
+}  // namespace tl::ctl

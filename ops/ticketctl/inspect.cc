@@ -1,0 +1,120 @@
+// `ticketctl inspect <id>`: a campaign's state from the engine's fold, a
+// user's entry, and its latest events from the ledger.
+#include <cstdio>
+#include <deque>
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+#include "ops/ticketctl/describe.h"
+#include "ops/ticketctl/progress.h"
+#include "ops/ticketctl/verbs.h"
+
+namespace tl::ctl {
+namespace {
+
+struct InspectArgs {
+  std::string id, user;
+  size_t events = 20;
+};
+
+using ull = unsigned long long;
+
+void PrintState(const std::string& id, const CampaignState& c) {
+  const auto& s = c.snap;
+  const auto& cfg = s.config();
+  std::printf("campaign %s  \"%s\"\n", id.c_str(), cfg.title().c_str());
+  std::printf("  status       %s%s%s\n", s.closed() ? "closed" : "open",
+              s.paused() ? ", admission paused" : "", s.revealed() ? ", seed revealed" : "");
+  std::printf(
+      "  config       stock=%llu win_bps=%u rate=%u/s queueing=%s opens_at_ms=%llu "
+      "max_entries=%llu\n",
+      (ull)cfg.stock(), cfg.win_bps(), cfg.admission_rate_per_s(),
+      pb::Queueing_Name(cfg.queueing()).c_str(), (ull)cfg.opens_at_ms(), (ull)cfg.max_entries());
+  std::printf("  commitment   %s\n", Hex(s.seed_commitment()).c_str());
+  if (s.revealed()) std::printf("  seed         %s\n", ToHex(c.seed).c_str());
+  std::printf("  queue        last position %llu, serving %llu, waiting %llu, pre-queued %llu\n",
+              (ull)s.last_position(), (ull)s.serving(), (ull)c.waiting(), (ull)s.prequeued());
+  std::printf("  outcomes     won %llu, lost %llu, sold_out %llu, cancelled %llu, rejected %llu\n",
+              (ull)s.won(), (ull)s.lost(), (ull)s.sold_out(), (ull)s.cancelled(),
+              (ull)s.rejected());
+  std::printf("  stock        left %llu (initial %llu + restocked %llu)\n", (ull)s.stock_left(),
+              (ull)cfg.stock(), (ull)s.restocked());
+}
+
+void PrintUser(const CampaignState& c, const std::string& user) {
+  auto it = c.position_of.find(user);
+  if (it == c.position_of.end()) {
+    std::printf("  user %s      no entry\n", user.c_str());
+  } else if (it->second & kPrequeuedBit) {
+    std::printf("  user %s      in the pre-queue\n", user.c_str());
+  } else {
+    static const char* kStatus[] = {"queued", "won", "lost", "sold_out", "cancelled"};
+    const uint64_t pos = it->second;
+    const uint64_t serving = c.snap.serving();
+    std::printf("  user %s      position %llu, %s, people ahead %llu\n", user.c_str(), (ull)pos,
+                kStatus[static_cast<int>(c.status[pos - 1])],
+                (ull)(pos > serving ? pos - serving - 1 : 0));
+  }
+}
+
+bool MentionsUser(const std::string& line, const std::string& user) {
+  const std::string tag = "user=" + user;
+  return line.find(tag + " ") != std::string::npos || line.ends_with(tag);
+}
+
+// The campaign's last `a.events` events (of `a.user` when given).
+absl::Status PrintEvents(EventLog* ledger, int p, const InspectArgs& a) {
+  absl::StatusOr<uint64_t> end = ledger->EndOffset(p);
+  if (!end.ok()) return end.status();
+  std::deque<std::string> last;
+  std::vector<LogRecord> recs;
+  pb::Event e;
+  Progress progress("scanning ledger", *end);
+  for (uint64_t at = 0; at < *end; at += recs.size()) {
+    if (absl::Status st = ledger->Read(p, at, 4096, &recs); !st.ok()) return st;
+    if (recs.empty()) break;
+    for (const LogRecord& r : recs) {
+      if (r.key != a.id) continue;
+      if (absl::Status st = DecodeEvent(r, p, &e); !st.ok()) return st;
+      std::string line = Describe(e);
+      if (!a.user.empty() && !MentionsUser(line, a.user)) continue;
+      last.push_back(std::move(line));
+      if (last.size() > a.events) last.pop_front();
+    }
+    progress.Update(at + recs.size());
+  }
+  progress.Finish();
+  std::printf("  last %zu events:\n", last.size());
+  for (const auto& line : last) std::printf("    %s\n", line.c_str());
+  return absl::OkStatus();
+}
+
+int Run(const Global& g, const InspectArgs& a) {
+  if (absl::Status st = RequireDataDir(g); !st.ok()) return Fail(st);
+  auto node = OpenNode(g, g.data_dir);
+  if (!node.ok()) return Fail(node.status());
+  const int p = PartitionFor(a.id, g.partitions);
+  const CampaignState* c = (*node)->engine().partition(p).state().Find(a.id);
+  if (c == nullptr)
+    return Fail(absl::NotFoundError(absl::StrCat("no campaign ", a.id, " in ", g.data_dir)));
+  PrintState(a.id, *c);
+  if (!a.user.empty()) PrintUser(*c, a.user);
+  if (a.events == 0) return app::kExitOk;
+  if (absl::Status st = PrintEvents((*node)->log().ledger(), p, a); !st.ok()) return Fail(st);
+  return app::kExitOk;
+}
+
+}  // namespace
+
+Verb AddInspect(CLI::App& app, const Global& g) {
+  auto a = std::make_shared<InspectArgs>();
+  CLI::App* inspect =
+      app.add_subcommand("inspect", "Show a campaign's state and its latest events");
+  inspect->add_option("id", a->id, "Campaign id")->required();
+  inspect->add_option("--events", a->events, "How many of the latest events to show")
+      ->capture_default_str();
+  inspect->add_option("--user", a->user, "Show this user's entry and events only");
+  return {inspect, [a, &g] { return Run(g, *a); }};
+}
+
+}  // namespace tl::ctl

@@ -85,53 +85,97 @@ Metrics::Family* Metrics::Find(const std::string& name, bool histogram) {
   return f;
 }
 
-void Metrics::Add(const std::string& name, const Labels& labels, double delta) {
-  Family* f = Find(name, false);
+namespace {
+
+// Name and labels, each length-prefixed, so two different series never
+// share a key.
+std::string Key(const std::string& name, const Labels& labels) {
+  size_t size = sizeof(size_t) + name.size();
+  for (const auto& [k, v] : labels) size += 2 * sizeof(size_t) + k.size() + v.size();
+  std::string key;
+  key.reserve(size);
+  auto append = [&key](const std::string& part) {
+    size_t n = part.size();
+    key.append(reinterpret_cast<const char*>(&n), sizeof n).append(part);
+  };
+  append(name);
+  for (const auto& [k, v] : labels) {
+    append(k);
+    append(v);
+  }
+  return key;
+}
+
+}  // namespace
+
+Metrics::Series Metrics::Get(const std::string& name, const Labels& labels, bool histogram) {
+  std::string key = Key(name, labels);
+  auto it = series_.find(key);
+  if (it != series_.end()) {
+    if ((it->second.histogram != nullptr) != histogram)
+      Fail(name, histogram ? "is not a histogram, observed" : "is a histogram, added to or set");
+    return it->second;
+  }
+  Family* f = Find(name, histogram);
   auto series = ToMap(name, labels);
+  Series s;
   try {
-    if (f->gauges) {
-      f->gauges->Add(series).Increment(delta);
-      return;
-    }
-    if (!(delta >= 0)) Fail(name, "a counter cannot go down");
-    absl::ReaderMutexLock lock(&set_mu_);  // no Set resets this series meanwhile
-    f->counters->Add(series).Increment(delta);
-  } catch (const std::exception& e) {  // a bad label name
+    if (f->counters) s.counter = &f->counters->Add(series);
+    if (f->gauges) s.gauge = &f->gauges->Add(series);
+    if (f->histograms) s.histogram = &f->histograms->Add(series, Buckets());
+  } catch (const std::exception& e) {  // prometheus-cpp refuses a bad label name
     Fail(name, e.what());
   }
+  series_.emplace(std::move(key), s);
+  return s;
+}
+
+void Metrics::Add(const std::string& name, const Labels& labels, double delta) {
+  absl::MutexLock lock(&series_mu_);
+  Series s = Get(name, labels, false);
+  if (s.gauge) {
+    s.gauge->Increment(delta);
+    return;
+  }
+  if (!(delta >= 0)) Fail(name, "a counter cannot go down");
+  s.counter->Increment(delta);
 }
 
 void Metrics::Set(const std::string& name, const Labels& labels, double value) {
-  Family* f = Find(name, false);
-  auto series = ToMap(name, labels);
-  try {
-    if (f->gauges) {
-      f->gauges->Add(series).Set(value);
-      return;
-    }
-    if (!(value >= 0)) Fail(name, "a counter cannot be negative");
-    absl::MutexLock lock(&set_mu_);
-    prometheus::Counter* c = &f->counters->Add(series);
-    double now = c->Value();
-    if (value < now) {  // the source restarted: so does the series
-      f->counters->Remove(c);
-      c = &f->counters->Add(series);
-      now = 0;
-    }
-    // Exact for integers below 2^53: value - now and now + (value - now) are.
-    c->Increment(value - now);
-  } catch (const std::exception& e) {
-    Fail(name, e.what());
+  absl::MutexLock lock(&series_mu_);
+  Series s = Get(name, labels, false);
+  if (s.gauge) {
+    s.gauge->Set(value);
+    return;
   }
+  if (!(value >= 0)) Fail(name, "a counter cannot be negative");
+  double now = s.counter->Value();
+  if (value < now) {  // the source restarted: so does the series
+    Family* f = Find(name, false);
+    prometheus::Counter* fresh;
+    try {
+      f->counters->Remove(s.counter);
+      fresh = &f->counters->Add(ToMap(name, labels));
+    } catch (const std::exception& e) {
+      Fail(name, e.what());
+    }
+    for (auto& [key, cached] : series_) {  // the same labels in another order too
+      if (cached.counter == s.counter) cached.counter = fresh;
+    }
+    s.counter = fresh;
+    now = 0;
+  }
+  // Exact for integers below 2^53: value - now and now + (value - now) are.
+  s.counter->Increment(value - now);
 }
 
 void Metrics::Observe(const std::string& name, const Labels& labels, double value) {
-  Family* f = Find(name, true);
-  try {
-    f->histograms->Add(ToMap(name, labels), Buckets()).Observe(value);
-  } catch (const std::exception& e) {
-    Fail(name, e.what());
+  prometheus::Histogram* h;
+  {
+    absl::MutexLock lock(&series_mu_);
+    h = Get(name, labels, true).histogram;
   }
+  h->Observe(value);  // histograms are never removed
 }
 
 std::string Metrics::Render() {

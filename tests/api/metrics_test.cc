@@ -80,6 +80,19 @@ TEST(Metrics, SetCounterMirrorsASourceAndRestartsBelowIt) {
   EXPECT_TRUE(HasLine(m.Render(), "t_folded_total 1000003")) << m.Render();
   m.Set("t_folded_total", {}, 7);  // the source restarted: a counter reset
   EXPECT_TRUE(HasLine(m.Render(), "t_folded_total 7")) << m.Render();
+  m.Add("t_folded_total", {}, 2);
+  EXPECT_TRUE(HasLine(m.Render(), "t_folded_total 9")) << m.Render();
+}
+
+TEST(Metrics, LabelsInAnyOrderNameOneSeriesAcrossAReset) {
+  Metrics m;
+  m.Declare("t_draws_total", "counter", "Draws");
+  m.Set("t_draws_total", {{"campaign", "c"}, {"outcome", "won"}}, 10);
+  m.Set("t_draws_total", {{"outcome", "won"}, {"campaign", "c"}}, 12);
+  m.Set("t_draws_total", {{"campaign", "c"}, {"outcome", "won"}}, 3);  // reset
+  m.Set("t_draws_total", {{"outcome", "won"}, {"campaign", "c"}}, 4);
+  EXPECT_EQ(Samples(m.Render()),
+            std::vector<std::string>{"t_draws_total{campaign=\"c\",outcome=\"won\"} 4"});
 }
 
 TEST(Metrics, GaugesGoBothWays) {

@@ -21,6 +21,7 @@ Api::Api(ApiBackend* backend, ApiOptions options, Metrics* metrics)
                 }),
       decisions_(backend->partitions()),
       live_(backend, options_.live, metrics) {
+  DeclareLimitHits(metrics_);  // the append queue and live streams refuse too
   metrics_->Declare("ticketledger_log_append_seconds", "histogram",
                     "Durable append of one batch of commands (group commit)");
   metrics_->Declare("ticketledger_log_append_records_total", "counter",

@@ -1,88 +1,200 @@
 #include "api/metrics.h"
 
-#include "absl/strings/str_cat.h"
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+
+#include "prometheus/counter.h"
+#include "prometheus/family.h"
+#include "prometheus/gauge.h"
+#include "prometheus/histogram.h"
+#include "prometheus/metric_family.h"
+#include "prometheus/registry.h"
+#include "prometheus/text_serializer.h"
 
 namespace tl::api {
 namespace {
 
-constexpr double kBuckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-                               0.05,   0.1,   0.25,   0.5,   1,    2.5};
-constexpr size_t kNBuckets = sizeof kBuckets / sizeof kBuckets[0];
+// Latency buckets (seconds) for every histogram.
+const prometheus::Histogram::BucketBoundaries& Buckets() {
+  static const auto* b = new prometheus::Histogram::BucketBoundaries{
+      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
+  return *b;
+}
 
-std::string Escape(const std::string& v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '\\' || c == '"') out.push_back('\\');
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out.push_back(c);
+// A programmer error in the use of the registry (an undeclared family, a
+// counter going down, a bad name): print what and where, and stop.
+[[noreturn]] void Fail(const std::string& name, const std::string& what) {
+  std::fprintf(stderr, "ticketledger: metrics: %s: %s\n", name.c_str(), what.c_str());
+  std::abort();
+}
+
+std::map<std::string, std::string> ToMap(const std::string& name, const Labels& labels) {
+  std::map<std::string, std::string> out;
+  for (const auto& [k, v] : labels) {
+    if (!out.emplace(k, v).second) Fail(name, "label " + k + " given twice");
   }
   return out;
 }
 
 }  // namespace
 
-std::string Metrics::Render(const Labels& labels, const std::string& extra) {
-  std::string out;
-  for (const auto& [k, v] : labels) {
-    absl::StrAppend(&out, out.empty() ? "" : ",", k, "=\"", Escape(v), "\"");
-  }
-  if (!extra.empty()) absl::StrAppend(&out, out.empty() ? "" : ",", extra);
-  return out.empty() ? "" : "{" + out + "}";
-}
+struct Metrics::Family {
+  std::string type;
+  prometheus::Family<prometheus::Counter>* counters = nullptr;
+  prometheus::Family<prometheus::Gauge>* gauges = nullptr;
+  prometheus::Family<prometheus::Histogram>* histograms = nullptr;
+};
+
+Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {}
+Metrics::~Metrics() = default;
 
 void Metrics::Declare(const std::string& name, const std::string& type, const std::string& help) {
   absl::MutexLock lock(&mu_);
-  families_[name].type = type;
-  families_[name].help = help;
+  auto it = families_.find(name);
+  if (it != families_.end()) {
+    if (it->second->type != type) Fail(name, "declared as " + it->second->type + " and " + type);
+    return;
+  }
+  auto f = std::make_unique<Family>();
+  f->type = type;
+  try {
+    if (type == "counter") {
+      f->counters = &prometheus::BuildCounter().Name(name).Help(help).Register(*registry_);
+    } else if (type == "gauge") {
+      f->gauges = &prometheus::BuildGauge().Name(name).Help(help).Register(*registry_);
+    } else if (type == "histogram") {
+      f->histograms = &prometheus::BuildHistogram().Name(name).Help(help).Register(*registry_);
+    } else {
+      Fail(name, "unknown metric type " + type);
+    }
+  } catch (const std::exception& e) {  // prometheus-cpp refuses a bad name
+    Fail(name, e.what());
+  }
+  families_.emplace(name, std::move(f));
+}
+
+Metrics::Family* Metrics::Find(const std::string& name, bool histogram) {
+  absl::ReaderMutexLock lock(&mu_);
+  auto it = families_.find(name);
+  if (it == families_.end()) Fail(name, "recorded before Declare");
+  Family* f = it->second.get();  // never removed, so it outlives the lock
+  if ((f->histograms != nullptr) != histogram)
+    Fail(name, "is a " + f->type + (histogram ? ", observed" : ", added to or set"));
+  return f;
+}
+
+namespace {
+
+// Name and labels, each length-prefixed, so two different series never
+// share a key.
+std::string Key(const std::string& name, const Labels& labels) {
+  size_t size = sizeof(size_t) + name.size();
+  for (const auto& [k, v] : labels) size += 2 * sizeof(size_t) + k.size() + v.size();
+  std::string key;
+  key.reserve(size);
+  auto append = [&key](const std::string& part) {
+    size_t n = part.size();
+    key.append(reinterpret_cast<const char*>(&n), sizeof n).append(part);
+  };
+  append(name);
+  for (const auto& [k, v] : labels) {
+    append(k);
+    append(v);
+  }
+  return key;
+}
+
+}  // namespace
+
+Metrics::Series Metrics::Get(const std::string& name, const Labels& labels, bool histogram) {
+  std::string key = Key(name, labels);
+  auto it = series_.find(key);
+  if (it != series_.end()) {
+    if ((it->second.histogram != nullptr) != histogram)
+      Fail(name, histogram ? "is not a histogram, observed" : "is a histogram, added to or set");
+    return it->second;
+  }
+  Family* f = Find(name, histogram);
+  auto series = ToMap(name, labels);
+  Series s;
+  try {
+    if (f->counters) s.counter = &f->counters->Add(series);
+    if (f->gauges) s.gauge = &f->gauges->Add(series);
+    if (f->histograms) s.histogram = &f->histograms->Add(series, Buckets());
+  } catch (const std::exception& e) {  // prometheus-cpp refuses a bad label name
+    Fail(name, e.what());
+  }
+  series_.emplace(std::move(key), s);
+  return s;
 }
 
 void Metrics::Add(const std::string& name, const Labels& labels, double delta) {
-  std::string key = Render(labels);
-  absl::MutexLock lock(&mu_);
-  families_[name].values[key] += delta;
+  absl::MutexLock lock(&series_mu_);
+  Series s = Get(name, labels, false);
+  if (s.gauge) {
+    s.gauge->Increment(delta);
+    return;
+  }
+  if (!(delta >= 0)) Fail(name, "a counter cannot go down");
+  s.counter->Increment(delta);
 }
 
 void Metrics::Set(const std::string& name, const Labels& labels, double value) {
-  std::string key = Render(labels);
-  absl::MutexLock lock(&mu_);
-  families_[name].values[key] = value;
+  absl::MutexLock lock(&series_mu_);
+  Series s = Get(name, labels, false);
+  if (s.gauge) {
+    s.gauge->Set(value);
+    return;
+  }
+  if (!(value >= 0)) Fail(name, "a counter cannot be negative");
+  double now = s.counter->Value();
+  if (value < now) {  // the source restarted: so does the series
+    Family* f = Find(name, false);
+    prometheus::Counter* fresh;
+    try {
+      f->counters->Remove(s.counter);
+      fresh = &f->counters->Add(ToMap(name, labels));
+    } catch (const std::exception& e) {
+      Fail(name, e.what());
+    }
+    for (auto& [key, cached] : series_) {  // the same labels in another order too
+      if (cached.counter == s.counter) cached.counter = fresh;
+    }
+    s.counter = fresh;
+    now = 0;
+  }
+  // Exact for integers below 2^53: value - now and now + (value - now) are.
+  s.counter->Increment(value - now);
 }
 
 void Metrics::Observe(const std::string& name, const Labels& labels, double value) {
-  std::string key;
-  for (const auto& [k, v] : labels)
-    absl::StrAppend(&key, key.empty() ? "" : ",", k, "=\"", Escape(v), "\"");
-  absl::MutexLock lock(&mu_);
-  auto& b = families_[name].buckets[key];
-  if (b.empty()) b.assign(kNBuckets + 2, 0);
-  for (size_t i = 0; i < kNBuckets; ++i) {
-    if (value <= kBuckets[i]) b[i] += 1;
+  prometheus::Histogram* h;
+  {
+    absl::MutexLock lock(&series_mu_);
+    h = Get(name, labels, true).histogram;
   }
-  b[kNBuckets] += value;
-  b[kNBuckets + 1] += 1;
+  h->Observe(value);  // histograms are never removed
 }
 
 std::string Metrics::Render() {
-  absl::MutexLock lock(&mu_);
-  std::string out;
-  for (const auto& [name, f] : families_) {
-    absl::StrAppend(&out, "# HELP ", name, " ", f.help, "\n# TYPE ", name, " ", f.type, "\n");
-    for (const auto& [labels, v] : f.values) absl::StrAppend(&out, name, labels, " ", v, "\n");
-    for (const auto& [labels, b] : f.buckets) {
-      std::string sep = labels.empty() ? "" : ",";
-      for (size_t i = 0; i < kNBuckets; ++i)
-        absl::StrAppend(&out, name, "_bucket{", labels, sep, "le=\"", kBuckets[i], "\"} ", b[i],
-                        "\n");
-      absl::StrAppend(&out, name, "_bucket{", labels, sep, "le=\"+Inf\"} ", b[kNBuckets + 1], "\n");
-      std::string l = labels.empty() ? "" : "{" + labels + "}";
-      absl::StrAppend(&out, name, "_sum", l, " ", b[kNBuckets], "\n", name, "_count", l, " ",
-                      b[kNBuckets + 1], "\n");
-    }
+  std::vector<prometheus::MetricFamily> families = registry_->Collect();
+  // The registry groups by type and keeps each family's series in a hash
+  // table; sort both so the page reads the same way every time.
+  std::sort(families.begin(), families.end(),
+            [](const auto& a, const auto& b) { return a.name < b.name; });
+  for (auto& f : families) {
+    std::sort(f.metric.begin(), f.metric.end(),
+              [](const auto& a, const auto& b) { return a.label < b.label; });
   }
-  return out;
+  return prometheus::TextSerializer().Serialize(families);
+}
+
+void DeclareLimitHits(Metrics* metrics) {
+  metrics->Declare("ticketledger_http_limit_hits_total", "counter",
+                   "Requests or connections refused or cut because a client passed a limit, by "
+                   "limit");
 }
 
 }  // namespace tl::api

@@ -365,6 +365,8 @@ int main(int argc, char** argv) {
                       "Commands not yet decided, per partition this engine owns");
       metrics.Declare("ticketledger_engine_partitions_owned", "gauge",
                       "Command partitions the group gives this engine");
+      metrics.Declare("ticketledger_engine_events_total", "counter",
+                      "Ledger events folded, per partition (rate() gives the fold rate)");
       std::error_code ec;
       std::filesystem::create_directories(node_options.data_dir, ec);
       auto opened = tl::StateStore::Open(node_options.data_dir + "/state");
@@ -502,10 +504,14 @@ int main(int argc, char** argv) {
                   static_cast<double>(engine_member->rebalances()));
       for (const auto& o : owned) {
         absl::StatusOr<uint64_t> end = commands->EndOffset(o.partition);
+        tl::api::Labels part = {{"partition", std::to_string(o.partition)}};
         if (end.ok())
-          metrics.Set("ticketledger_kafka_consumer_lag",
-                      {{"partition", std::to_string(o.partition)}},
+          metrics.Set("ticketledger_kafka_consumer_lag", part,
                       static_cast<double>(*end > o.decided_end ? *end - o.decided_end : 0));
+        engine_member->WithState(o.partition, [&](const tl::EngineState& s, uint64_t) {
+          metrics.Set("ticketledger_engine_events_total", part,
+                      static_cast<double>(s.next_sequence - 1));
+        });
       }
     };
   } else {  // projector

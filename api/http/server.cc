@@ -623,9 +623,7 @@ Server::Server(ServerOptions options, Handler handler, api::Metrics* metrics)
     getrlimit(RLIMIT_NOFILE, &rl);
     options_.connections_max = rl.rlim_cur > 1024 ? rl.rlim_cur - 512 : rl.rlim_cur / 2;
   }
-  metrics->Declare("ticketledger_http_limit_hits_total", "counter",
-                   "Requests or connections refused or cut because a client passed a limit, by "
-                   "limit");
+  api::DeclareLimitHits(metrics);
   metrics->Declare("ticketledger_http_connections", "gauge", "Open HTTP connections");
   impl_ = std::make_unique<Impl>(options_, std::move(handler), metrics);
   for (int i = 0; i < options_.io_threads; ++i) {

@@ -11,6 +11,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # helpers: HMAC/SHA-256, record checksums, the CLI, HTTP and JSON
   libssl-dev zlib1g-dev libcli11-dev libcpp-httplib-dev nlohmann-json3-dev
+  # logs (timestamp, level, component)
+  libspdlog-dev
   # the event-driven HTTP server and the load generator (Boost.Asio + Beast)
   libboost1.81-dev
   # the demo and the HTTP benchmark (nginx for FRONT=nginx); kcat reads the

@@ -1,19 +1,10 @@
-// The one way ticketd and ticketctl load secrets: a file named by a flag,
-// else an environment variable, else (only where allowed) the development
-// value. Secrets are never printed.
+// Moved to ops/app/secrets.h; this name stays until ticketctl includes that.
 #pragma once
 
-#include <string>
-
-#include "absl/status/statusor.h"
+#include "ops/app/secrets.h"
 
 namespace tl {
-
-inline constexpr char kDevSeedSecret[] = "ticketledger-dev-secret-do-not-use-in-production";
-inline constexpr char kDevJwtSecret[] = "ticketledger-dev-jwt-secret-do-not-use-in-production";
-
-// Reads `file` if not empty (trailing newlines dropped), else $`env`; returns
-// "" when neither is set. Errors name the file, never the content.
-absl::StatusOr<std::string> ReadSecret(const std::string& file, const char* env);
-
+using app::kDevJwtSecret;
+using app::kDevSeedSecret;
+using app::ReadSecret;
 }  // namespace tl

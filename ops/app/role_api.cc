@@ -1,0 +1,52 @@
+// Role api: HTTP over Kafka. Commands go to the commands topic; reads are
+// folded from the ledger by a follower (it never decides, so it needs no
+// seed secret: seeds are learnt from the ledger when revealed).
+#include "api/backend.h"
+#include "engine/ledger_follower.h"
+#include "ops/app/http_api.h"
+#include "ops/app/kafka_logs.h"
+#include "ops/app/roles.h"
+
+namespace tl::app {
+namespace {
+
+class ApiRole final : public Role {
+ public:
+  absl::Status Open(const Host& host) override {
+    brokers_ = host.settings->kafka.brokers;
+    absl::StatusOr<KafkaLogs> logs = OpenKafkaLogs(*host.settings, host.metrics);
+    if (!logs.ok()) return logs.status();
+    logs_ = std::move(*logs);
+    const Limits& limits = host.settings->node.limits;
+    follower_ = std::make_unique<LedgerFollower>(logs_.ledger.get(), EngineConfig{}, limits);
+    backend_ = std::make_unique<api::SplitBackend>(logs_.commands.get(), logs_.ledger.get(),
+                                                   follower_.get(), limits);
+    return api_.Open(host, backend_.get(), nullptr);
+  }
+
+  void Start() override { follower_->Start(); }
+  absl::Status Serve() override { return api_.Serve(); }
+  void Quiesce() override { api_.Quiesce(); }
+
+  absl::Status Stop() override {
+    follower_->Stop();
+    api_.Reset();
+    backend_.reset();
+    return absl::OkStatus();
+  }
+
+  std::string Where() const override { return "kafka " + brokers_; }
+
+ private:
+  std::string brokers_;
+  KafkaLogs logs_;
+  std::unique_ptr<LedgerFollower> follower_;
+  std::unique_ptr<api::ApiBackend> backend_;
+  HttpApi api_;
+};
+
+}  // namespace
+
+std::unique_ptr<Role> NewApiRole() { return std::make_unique<ApiRole>(); }
+
+}  // namespace tl::app

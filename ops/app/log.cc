@@ -13,13 +13,13 @@ const std::vector<std::string>& LogLevels() {
   return kLevels;
 }
 
-absl::Status SetUpLogging(const std::string& level) {
+absl::Status SetUpLogging(const std::string& program, const std::string& level) {
   const spdlog::level::level_enum lvl = spdlog::level::from_str(level);
   // from_str answers "off" for a name it does not know.
   if (lvl == spdlog::level::off && level != "off")
     return absl::InvalidArgumentError(absl::StrCat("unknown log level '", level, "'"));
   auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
-  auto main_logger = std::make_shared<spdlog::logger>("ticketd", sink);
+  auto main_logger = std::make_shared<spdlog::logger>(program, sink);
   spdlog::set_default_logger(main_logger);
   // Loggers made before (tl::Logger clones the default) write to the new sink too.
   spdlog::apply_all(

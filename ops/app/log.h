@@ -16,8 +16,9 @@ namespace tl::app {
 // The level names --log-level takes, most verbose first.
 const std::vector<std::string>& LogLevels();
 
-// Sets the sink, pattern and `level` of every logger, those made before too.
-// Call once, early in main.
-absl::Status SetUpLogging(const std::string& level);
+// Sets the sink, pattern and `level` of every logger, those made before too;
+// `program` ("ticketd", "ticketctl") names the default logger. Call once,
+// early in main.
+absl::Status SetUpLogging(const std::string& program, const std::string& level);
 
 }  // namespace tl::app

@@ -1,8 +1,6 @@
 // Role api: HTTP over Kafka. Commands go to the commands topic; reads are
-// folded from the ledger by a follower (it never decides, so it needs no
-// seed secret: seeds are learnt from the ledger when revealed).
+// folded from the ledger by a follower.
 #include "api/backend.h"
-#include "engine/ledger_follower.h"
 #include "ops/app/http_api.h"
 #include "ops/app/kafka_logs.h"
 #include "ops/app/roles.h"
@@ -13,14 +11,10 @@ namespace {
 class ApiRole final : public Role {
  public:
   absl::Status Open(const Host& host) override {
-    brokers_ = host.settings->kafka.brokers;
-    absl::StatusOr<KafkaLogs> logs = OpenKafkaLogs(*host.settings, host.metrics);
-    if (!logs.ok()) return logs.status();
-    logs_ = std::move(*logs);
-    const Limits& limits = host.settings->node.limits;
-    follower_ = std::make_unique<LedgerFollower>(logs_.ledger.get(), EngineConfig{}, limits);
+    if (absl::Status st = OpenKafkaLogs(*host.settings, host.metrics, &logs_); !st.ok()) return st;
+    follower_ = NewLedgerFollower(logs_, *host.settings);
     backend_ = std::make_unique<api::SplitBackend>(logs_.commands.get(), logs_.ledger.get(),
-                                                   follower_.get(), limits);
+                                                   follower_.get(), host.settings->node.limits);
     return api_.Open(host, backend_.get(), nullptr);
   }
 
@@ -35,10 +29,9 @@ class ApiRole final : public Role {
     return absl::OkStatus();
   }
 
-  std::string Where() const override { return "kafka " + brokers_; }
+  std::string Where() const override { return logs_.where; }
 
  private:
-  std::string brokers_;
   KafkaLogs logs_;
   std::unique_ptr<LedgerFollower> follower_;
   std::unique_ptr<api::ApiBackend> backend_;

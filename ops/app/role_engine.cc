@@ -26,10 +26,7 @@ class EngineRole final : public Role {
  public:
   absl::Status Open(const Host& host) override {
     const Settings& s = *host.settings;
-    brokers_ = s.kafka.brokers;
-    absl::StatusOr<KafkaLogs> logs = OpenKafkaLogs(s, host.metrics);
-    if (!logs.ok()) return logs.status();
-    logs_ = std::move(*logs);
+    if (absl::Status st = OpenKafkaLogs(s, host.metrics, &logs_); !st.ok()) return st;
     DeclareEngineMetrics(host.metrics);
     std::error_code ec;
     std::filesystem::create_directories(s.node.data_dir, ec);
@@ -61,7 +58,7 @@ class EngineRole final : public Role {
     return st;
   }
 
-  std::string Where() const override { return "kafka " + brokers_; }
+  std::string Where() const override { return logs_.where; }
 
  private:
   void RefreshMetrics(api::Metrics* metrics) {
@@ -78,7 +75,6 @@ class EngineRole final : public Role {
     }
   }
 
-  std::string brokers_;
   KafkaLogs logs_;
   std::unique_ptr<StateStore> store_;
   std::unique_ptr<EngineGroup> member_;

@@ -5,7 +5,6 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/draw.h"
-#include "engine/ledger_follower.h"
 #include "engine/node.h"
 #include "ops/app/kafka_logs.h"
 #include "ops/app/projections.h"
@@ -17,13 +16,8 @@ namespace {
 class ProjectorRole final : public Role {
  public:
   absl::Status Open(const Host& host) override {
-    brokers_ = host.settings->kafka.brokers;
-    absl::StatusOr<KafkaLogs> logs = OpenKafkaLogs(*host.settings, host.metrics);
-    if (!logs.ok()) return logs.status();
-    logs_ = std::move(*logs);
-    // It never decides, so it needs no seed secret: seeds come from the ledger.
-    follower_ = std::make_unique<LedgerFollower>(logs_.ledger.get(), EngineConfig{},
-                                                 host.settings->node.limits);
+    if (absl::Status st = OpenKafkaLogs(*host.settings, host.metrics, &logs_); !st.ok()) return st;
+    follower_ = NewLedgerFollower(logs_, *host.settings);
     if (absl::Status st = projections_.Start(*host.settings, logs_.ledger.get()); !st.ok())
       return st;
     host.metrics->Declare("ticketledger_projector_lag_records", "gauge",
@@ -47,7 +41,7 @@ class ProjectorRole final : public Role {
     return absl::OkStatus();
   }
 
-  std::string Where() const override { return "kafka " + brokers_; }
+  std::string Where() const override { return logs_.where; }
 
  private:
   void RefreshMetrics(api::Metrics* metrics) {
@@ -78,7 +72,6 @@ class ProjectorRole final : public Role {
     return nlohmann::json{{"partitions", parts}, {"digest", ToHex(CombinedDigest(digests))}};
   }
 
-  std::string brokers_;
   KafkaLogs logs_;
   std::unique_ptr<LedgerFollower> follower_;
   Projections projections_;

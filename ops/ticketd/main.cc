@@ -38,7 +38,7 @@ int main(int argc, char** argv) {
   tl::app::Settings settings;
   tl::app::AddSettings(&cli, &settings);
   if (std::optional<int> code = tl::app::ParseCommandLine(&cli, argc, argv)) return *code;
-  if (absl::Status st = tl::app::SetUpLogging(settings.log_level); !st.ok()) {
+  if (absl::Status st = tl::app::SetUpLogging("ticketd", settings.log_level); !st.ok()) {
     std::fprintf(stderr, "ticketd: %s\n", std::string(st.message()).c_str());
     return tl::app::kExitUsage;
   }

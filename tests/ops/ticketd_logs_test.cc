@@ -163,10 +163,13 @@ TEST(TicketdLogs, NothingSecretAndOneAccessLinePerRequest) {
   EXPECT_TRUE(std::regex_search(out, std::regex(when + " info ticketd: stopped\n"))) << out;
 }
 
-TEST(TicketdLogs, NoAccessLogUnlessAsked) {
+TEST(TicketdLogs, NoAccessLogUnlessAskedAndSettingsFromAConfigFile) {
   TempDir dir;
   const std::string log = dir.Sub("ticketd.log");
-  pid_t pid = Start({"--port", "0", "--data-dir", dir.Sub("data"), "--dev"}, log);
+  // Settings from a --config file this time.
+  const std::string config = dir.Sub("ticketd.toml");
+  std::ofstream(config) << "dev = true\nlog-level = \"info\"\nport = 0\n";
+  pid_t pid = Start({"--config", config, "--data-dir", dir.Sub("data")}, log);
   const int port = WaitForPort(log);
   ASSERT_GT(port, 0) << ReadAll(log);
   httplib::Client c("127.0.0.1", port);

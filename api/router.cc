@@ -3,19 +3,24 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "engine/logger.h"
 
 namespace tl::api {
 
 void Call::Respond(http::Response r) {
   for (auto& h : headers) r.headers.push_back(std::move(h));
   headers.clear();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (metrics) {
     const std::string status = std::to_string(r.status);
     metrics->Add("ticketledger_http_requests_total", {{"route", route}, {"status", status}});
-    metrics->Observe(
-        "ticketledger_http_request_duration_seconds", {{"route", route}, {"status", status}},
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    metrics->Observe("ticketledger_http_request_duration_seconds",
+                     {{"route", route}, {"status", status}}, seconds);
   }
+  // The route's template, not the path: no ids, no query string, no token.
+  if (access_log)
+    access_log->info("{} {} {} {:.3f}ms", req.method, route_path, r.status, seconds * 1e3);
   reply(std::move(r));
 }
 
@@ -46,17 +51,19 @@ bool MatchPath(absl::string_view tmpl, absl::string_view path, std::vector<std::
   return true;
 }
 
-http::Handler Router::Handler(Metrics* metrics, CorsPolicy cors) {
+http::Handler Router::Handler(Metrics* metrics, CorsPolicy cors, bool access_log) {
   metrics->Declare("ticketledger_http_requests_total", "counter",
                    "HTTP requests by route and status");
   metrics->Declare("ticketledger_http_request_duration_seconds", "histogram",
                    "HTTP request latency by route and status");
-  return [this, metrics, cors = std::move(cors)](http::Request&& req, http::Reply reply) {
+  std::shared_ptr<spdlog::logger> access = access_log ? Logger("access") : nullptr;
+  return [this, metrics, cors = std::move(cors), access](http::Request&& req, http::Reply reply) {
     auto call = std::make_shared<Call>();
     call->start = std::chrono::steady_clock::now();
     call->req = std::move(req);
     call->reply = std::move(reply);
     call->metrics = metrics;
+    call->access_log = access.get();
     const absl::string_view origin = call->req.Header("Origin");
     const bool allowed = !origin.empty() && cors.Allows(origin);
     if (allowed) {
@@ -67,6 +74,7 @@ http::Handler Router::Handler(Metrics* metrics, CorsPolicy cors) {
     }
     if (call->req.method == "OPTIONS") {  // a CORS preflight
       call->route = "preflight";
+      call->route_path = "(preflight)";
       if (!origin.empty() && !allowed)
         return call->Error(403, "origin_not_allowed",
                            absl::StrCat("origin '", origin.substr(0, 128),
@@ -88,9 +96,11 @@ http::Handler Router::Handler(Metrics* metrics, CorsPolicy cors) {
         continue;
       }
       call->route = r.name.c_str();
+      call->route_path = r.path.c_str();
       return r.fn(call);
     }
     call->route = "unmatched";
+    call->route_path = "(unmatched)";
     if (!allow.empty()) {
       call->headers.emplace_back("Allow", absl::StrJoin(allow, ", "));
       return call->Error(405, "method_not_allowed",

@@ -1,8 +1,8 @@
 // The route table and the per-request context. A Router turns an
 // http::Request into a Call on the route whose method and path template
 // match (OpenAPI templates: /v1/campaigns/{id}), answers CORS preflights,
-// 404 and 405 itself, and records every answer in the metrics. Handlers see
-// only the Call: no socket, no transport.
+// 404 and 405 itself, and records every answer in the metrics and, when
+// asked, the access log. Handlers see only the Call: no socket, no transport.
 #pragma once
 
 #include <chrono>
@@ -18,6 +18,10 @@
 #include "api/jwt.h"
 #include "api/metrics.h"
 
+namespace spdlog {
+class logger;
+}
+
 namespace tl::api {
 
 // One request being answered. Shared: an asynchronous handler keeps it
@@ -26,12 +30,14 @@ struct Call {
   http::Request req;
   http::Reply reply;
   const char* route = "";           // metrics label
+  const char* route_path = "-";     // the route's path template, for the access log
   std::vector<std::string> params;  // path parameters, in template order
   http::Headers headers;            // added to the response (CORS, Retry-After, ...)
   Claims claims;                    // once authenticated
   std::string campaign;             // the {id} parameter, validated
   int partition = 0;
   Metrics* metrics = nullptr;
+  spdlog::logger* access_log = nullptr;  // null: no access log
   std::chrono::steady_clock::time_point start;
 
   void Respond(http::Response r);
@@ -58,7 +64,9 @@ class Router {
   void Add(Route r) { routes_.push_back(std::move(r)); }
   const std::vector<Route>& routes() const { return routes_; }
   // The transport's handler for these routes. The router must outlive it.
-  http::Handler Handler(Metrics* metrics, CorsPolicy cors);
+  // `access_log`: one line per answer on the "access" logger (method, route
+  // template, status, duration; never a header, a token or a query string).
+  http::Handler Handler(Metrics* metrics, CorsPolicy cors, bool access_log = false);
 
  private:
   std::vector<Route> routes_;

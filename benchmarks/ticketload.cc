@@ -26,7 +26,7 @@
 #include "api/jwt.h"
 #include "benchmarks/ticketload_checks.h"
 #include "benchmarks/ticketload_http.h"
-#include "ops/secrets.h"
+#include "ops/app/secrets.h"
 
 namespace tl::load {
 namespace {
@@ -833,7 +833,7 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "ticketload: %s (see --help)\n", e.what());
     return 2;
   }
-  if (o.jwt_secret.empty()) o.jwt_secret = kDevJwtSecret;
+  if (o.jwt_secret.empty()) o.jwt_secret = app::kDevJwtSecret;
   const auto epoch_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                             std::chrono::system_clock::now().time_since_epoch())
                             .count();

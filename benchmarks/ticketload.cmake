@@ -8,8 +8,7 @@ if(TICKETLEDGER_BENCHMARKS AND NOT TICKETLEDGER_SANITIZE)
     benchmarks/ticketload_worker.cc
     benchmarks/ticketload_http.cc
     benchmarks/ticketload_checks.cc)
-  target_include_directories(ticketload PRIVATE ${CMAKE_SOURCE_DIR})
-  target_compile_options(ticketload PRIVATE ${TL_WARNINGS})
-  target_link_libraries(ticketload PRIVATE tl_api tl_projections Boost::headers CLI11::CLI11
+  tl_layer(ticketload benchmarks)
+  target_link_libraries(ticketload PRIVATE tl_api tl_projections tl_app Boost::headers CLI11::CLI11
     nlohmann_json::nlohmann_json Threads::Threads)
 endif()

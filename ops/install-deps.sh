@@ -14,6 +14,8 @@ PACKAGES=(
   # metrics: prometheus-cpp's registry and text format; promtool (package
   # prometheus) checks the /metrics pages in the tests
   prometheus-cpp-dev prometheus
+  # logs (timestamp, level, component)
+  libspdlog-dev
   # the event-driven HTTP server and the load generator (Boost.Asio + Beast)
   libboost1.81-dev
   # the demo and the HTTP benchmark (nginx for FRONT=nginx); kcat reads the

@@ -1,10 +1,9 @@
 #include "projections/projector.h"
 
-#include <cstdio>
-
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "engine/log/decode.h"
+#include "engine/logger.h"
 
 namespace tl::proj {
 
@@ -33,11 +32,10 @@ void Projector::SetError(int p, const absl::Status& st) {
   PartitionStatus& s = parts_[p]->st;
   if (!st.ok()) {
     if (s.error.ok() || s.error.message() != st.message())
-      std::fprintf(stderr, "projector %s: partition %d: %s\n", sink_name_.c_str(), p,
-                   st.ToString().c_str());
+      Logger("projector")->error("{}: partition {}: {}", sink_name_, p, st.ToString());
     s.failures++;
   } else if (!s.error.ok()) {
-    std::fprintf(stderr, "projector %s: partition %d: back\n", sink_name_.c_str(), p);
+    Logger("projector")->info("{}: partition {}: back", sink_name_, p);
   }
   s.error = st;
 }
@@ -119,11 +117,10 @@ void Projector::Run(int p) {
       verified = absl::Now();
       Checkpoint stored;
       if (LoadCheckpoint(p, &stored).ok() && !(stored == ckpt)) {
-        std::fprintf(stderr,
-                     "projector %s: partition %d: the store is at ledger offset %llu, not %llu; "
-                     "going on from there\n",
-                     sink_name_.c_str(), p, static_cast<unsigned long long>(stored.next_offset),
-                     static_cast<unsigned long long>(ckpt.next_offset));
+        Logger("projector")
+            ->warn(
+                "{}: partition {}: the store is at ledger offset {}, not {}; going on from there",
+                sink_name_, p, stored.next_offset, ckpt.next_offset);
         ckpt = stored;
       }
     }

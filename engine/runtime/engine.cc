@@ -4,12 +4,11 @@
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <pthread.h>
 
-#include <cstdio>
-
 #include "absl/strings/str_cat.h"
 #include "engine/core/decide.h"
 #include "engine/core/fold.h"
 #include "engine/log/sequence_check.h"
+#include "engine/logger.h"
 
 namespace tl {
 
@@ -230,15 +229,13 @@ void Engine::Run(Part* part) {
     {
       absl::MutexLock lock(&part->mu);
       if (!n.ok()) {
-        if (n.status() != part->error)  // say each new trouble once, on stderr
-          std::fprintf(stderr, "engine: partition %d: %s\n", pe.partition(),
-                       n.status().ToString().c_str());
+        if (n.status() != part->error)  // say each new trouble once
+          Logger("engine")->error("partition {}: {}", pe.partition(), n.status().ToString());
         part->error = n.status();
         part->failing = true;
         if (!absl::IsUnavailable(n.status()) && !absl::IsDeadlineExceeded(n.status())) return;
       } else {
-        if (!part->error.ok())
-          std::fprintf(stderr, "engine: partition %d: recovered\n", pe.partition());
+        if (!part->error.ok()) Logger("engine")->info("partition {}: recovered", pe.partition());
         part->error = absl::OkStatus();
         part->failing = false;
         part->decided_end = pe.checkpoint().command_next_offset();

@@ -1,10 +1,10 @@
 #include "engine/runtime/engine_group.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "engine/logger.h"
 
 namespace tl {
 
@@ -123,12 +123,11 @@ void EngineGroup::OpenPending() {
       if (!ledger.ok()) {
         open_error_ = absl::UnavailableError(
             absl::StrCat("partition ", p, ": ledger producer: ", ledger.status().message()));
-        std::fprintf(stderr, "engine: %s (retrying)\n", open_error_.ToString().c_str());
+        Logger("engine")->warn("{} (retrying)", open_error_.ToString());
       }
       continue;
     }
-    std::fprintf(stderr, "engine: partition %d: taken (transactional id %s)\n", p,
-                 lo.transactional_id.c_str());
+    Logger("engine")->info("partition {}: taken (transactional id {})", p, lo.transactional_id);
     pending_.erase(p);
     if (pending_.empty()) open_error_ = absl::OkStatus();
     Slot& o = owned_[p];
@@ -158,7 +157,7 @@ void EngineGroup::Revoke(rd_kafka_topic_partition_list_t* partitions) {
     if (pending_.empty()) open_error_ = absl::OkStatus();
   }
   for (auto& [p, o] : gone) {
-    std::fprintf(stderr, "engine: partition %d: given back\n", p);
+    Logger("engine")->info("partition {}: given back", p);
     o.engine->Stop();
     o.engine.reset();
     o.ledger.reset();

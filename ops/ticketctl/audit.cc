@@ -10,7 +10,7 @@
 
 #include "engine/log/embedded/embedded_log.h"
 #include "engine/log/kafka/kafka_log.h"
-#include "ops/secrets.h"
+#include "ops/app/secrets.h"
 #include "ops/ticketctl/progress.h"
 #include "ops/ticketctl/verbs.h"
 
@@ -79,7 +79,8 @@ absl::StatusOr<AuditOptions> Options(const Global& g, const AuditArgs& a) {
   o.campaign = a.campaign;
   o.determinism = !a.no_determinism;
   if (absl::Status st = ReadSeedFile(a, &o); !st.ok()) return st;
-  absl::StatusOr<std::string> given = ReadSecret(g.seed_secret_file, "TICKETLEDGER_SEED_SECRET");
+  absl::StatusOr<std::string> given =
+      app::ReadSecret(g.seed_secret_file, "TICKETLEDGER_SEED_SECRET");
   if (!given.ok()) return given.status();
   if (!given->empty() || g.dev) {
     absl::StatusOr<std::string> secret = SeedSecret(g);

@@ -3,7 +3,7 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
-#include "ops/secrets.h"
+#include "ops/app/secrets.h"
 #include "ops/ticketctl/verbs.h"
 
 namespace tl::ctl {
@@ -11,7 +11,7 @@ namespace {
 
 absl::StatusOr<std::string> LoadSecret(const Global& g, const std::string& file, const char* env,
                                        const char* flag, const char* dev_value) {
-  absl::StatusOr<std::string> secret = ReadSecret(file, env);
+  absl::StatusOr<std::string> secret = app::ReadSecret(file, env);
   if (!secret.ok()) return secret.status();
   if (secret->empty()) {
     if (!g.dev)
@@ -29,11 +29,11 @@ absl::StatusOr<std::string> LoadSecret(const Global& g, const std::string& file,
 
 absl::StatusOr<std::string> SeedSecret(const Global& g) {
   return LoadSecret(g, g.seed_secret_file, "TICKETLEDGER_SEED_SECRET", "--seed-secret-file",
-                    kDevSeedSecret);
+                    app::kDevSeedSecret);
 }
 
 absl::StatusOr<std::string> JwtSecret(const Global& g, const std::string& file) {
-  return LoadSecret(g, file, "TICKETD_JWT_SECRET", "--jwt-secret-file", kDevJwtSecret);
+  return LoadSecret(g, file, "TICKETD_JWT_SECRET", "--jwt-secret-file", app::kDevJwtSecret);
 }
 
 absl::Status RequireDataDir(const Global& g) {

@@ -1,4 +1,4 @@
-#include "ops/secrets.h"
+#include "ops/app/secrets.h"
 
 #include <cstdlib>
 #include <fstream>
@@ -6,7 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace tl {
+namespace tl::app {
 
 absl::StatusOr<std::string> ReadSecret(const std::string& file, const char* env) {
   std::string out;
@@ -23,4 +23,4 @@ absl::StatusOr<std::string> ReadSecret(const std::string& file, const char* env)
   return out;
 }
 
-}  // namespace tl
+}  // namespace tl::app

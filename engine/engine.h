@@ -31,6 +31,7 @@
 #include "engine/decide.h"
 #include "engine/event_log.h"
 #include "engine/limits.h"
+#include "engine/sequence_check.h"
 #include "engine/state.h"
 #include "engine/state_store.h"
 #include "ticketledger/v1/events.pb.h"
@@ -77,6 +78,13 @@ class PartitionEngine {
 
  private:
   absl::Status Commit();
+  // Recover's catch-up over one batch: folds the first `decoded` records,
+  // whole command answers only (the rest waits in pending_*), then commits.
+  absl::Status FoldBatch(std::vector<LogRecord>& records, std::vector<pb::Event>& events,
+                         size_t decoded, SequenceCheck& seen,
+                         std::vector<pb::Event>& pending_events,
+                         std::vector<LogRecord>& pending_records, size_t& pending,
+                         uint32_t& pending_want);
 
   const int partition_;
   EventLog* const commands_;

@@ -408,14 +408,15 @@ constexpr char kWrongSecret[] = "wrong secret";
 
 // The engine's digest chain (ChainDigest) over a partition's distinct ledger
 // events, in sequence order. The re-decide's fold computes the same chain
-// anyway, so comparing the two costs the ledger pass one SHA-256 per event
+// anyway, so comparing the two costs the ledger pass one SHA-256 per command
 // and the re-decide nothing; only when they differ is the ledger read again
 // to name the first differing event.
 struct EventsHash {
   Hash digest{};
+  DigestAnswer answer;
   uint64_t count = 0;
-  void Add(const std::string& bytes) {
-    ChainDigest(&digest, bytes);
+  void Add(uint32_t command_events, const std::string& bytes) {
+    ChainDigest(&digest, &answer, command_events, bytes);
     count++;
   }
   std::string Final() const { return ToHex(digest) + "/" + std::to_string(count); }
@@ -669,7 +670,7 @@ AuditReport Audit(EventLog* ledger, EventLog* commands, const AuditOptions& opti
              absl::StrCat("partition ", p, ": sequences ", next_seq, "..", e.sequence() - 1,
                           " are missing before offset ", r.offset)});
       }
-      if (redecide) ledger_hash[p].Add(r.value);
+      if (redecide) ledger_hash[p].Add(e.command_events(), r.value);
       first_offset.resize(e.sequence(), UINT64_MAX);
       first_offset[e.sequence() - 1] = r.offset;
       next_seq = e.sequence() + 1;

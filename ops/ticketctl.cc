@@ -207,21 +207,33 @@ int Replay(const Global& g, std::string out_dir) {
       auto live = StateStore::Open(g.data_dir + "/state");
       if (!live.ok()) return Fail(live.status());
       std::vector<Hash> live_digests;
+      uint32_t live_version = kDigestVersion;
       for (int p = 0; p < g.partitions; ++p) {
         auto cp = (*live)->ReadCheckpoint(p);
         if (!cp.ok()) return Fail(cp.status());
+        if (!cp->digest().empty() && cp->digest_version() != kDigestVersion)
+          live_version = cp->digest_version() == 0 ? 1 : cp->digest_version();
         Hash h{};
         if (cp->digest().size() == 32)
           std::copy(cp->digest().begin(), cp->digest().end(), h.begin());
         live_digests.push_back(h);
       }
       std::string live_digest = ToHex(CombinedDigest(live_digests));
-      bool same = live_digest == digest;
-      std::printf("engine checkpoint digest %s: %s\n", live_digest.c_str(),
-                  same ? "identical"
-                       : "DIFFERENT (the engine's state has not folded the whole "
-                         "ledger yet, or it diverged)");
-      rc = same ? 0 : 1;
+      if (live_version != kDigestVersion) {
+        std::printf(
+            "engine checkpoint digest %s is digest version %u and this build chains version %u "
+            "(engine/LOG_FORMAT.md): not comparable; the engine refuses that state store until "
+            "it is deleted and refolded\n",
+            live_digest.c_str(), live_version, kDigestVersion);
+        rc = 1;
+      } else {
+        bool same = live_digest == digest;
+        std::printf("engine checkpoint digest %s: %s\n", live_digest.c_str(),
+                    same ? "identical"
+                         : "DIFFERENT (the engine's state has not folded the whole "
+                           "ledger yet, or it diverged)");
+        rc = same ? 0 : 1;
+      }
     }
   }
   if (temp) std::filesystem::remove_all(out_dir);

@@ -110,6 +110,10 @@ struct HugePageAllocator {
   }
 };
 
+// user id -> a number, keyed by ids in a stable arena (UserKey).
+using UserIndex = absl::flat_hash_map<UserKey, uint64_t, UserKeyHash, UserKeyEq,
+                                      HugePageAllocator<std::pair<const UserKey, uint64_t>>>;
+
 struct CampaignState {
   pb::CampaignSnapshot snap;  // config and counters (persisted as is)
   Drawer drawer;              // keyed with the campaign seed (never persisted)
@@ -123,9 +127,7 @@ struct CampaignState {
   // user -> position; for a pre-queued user, the top bit set and the index
   // into names. Looked up by absl::string_view or std::string (this build's
   // absl::string_view is not std::string_view).
-  absl::flat_hash_map<UserKey, uint64_t, UserKeyHash, UserKeyEq,
-                      HugePageAllocator<std::pair<const UserKey, uint64_t>>>
-      position_of;
+  UserIndex position_of;
   // Pre-queued users in arrival order (indices into names); emptied at opening.
   std::vector<uint32_t> prequeue;
   // Users whose latest request was refused and who hold no entry, with the

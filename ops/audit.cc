@@ -108,10 +108,10 @@ struct Campaign {
   bool created = false, revealed = false, have_seed = false;
   Drawer drawer;                  // from the seed, once have_seed
   std::deque<std::string> users;  // by position - 1 (stable addresses)
-  absl::flat_hash_map<std::string_view, uint64_t> position_of;  // 0: pre-queued
-  std::vector<uint64_t> values;                                 // logged draw value by position - 1
-  std::vector<uint8_t> status;                                  // by position - 1
-  std::vector<const std::string*> by_position;                  // the user at position - 1
+  UserIndex position_of;          // 0: pre-queued (the engine's index: hash kept, huge pages)
+  std::vector<uint64_t> values;   // logged draw value by position - 1
+  std::vector<uint8_t> status;    // by position - 1
+  std::vector<const std::string*> by_position;  // the user at position - 1
   uint64_t serving = 0;
   std::map<std::string, size_t> listed;  // findings listed per check
 };
@@ -169,7 +169,7 @@ class Auditor {
         if (after_close) bad("after close", "a user pre-queued after the close");
         if (c.position_of.count(u)) return bad("one entry per user", "user " + u + " twice");
         c.users.push_back(u);  // held until the queue opens; not a position
-        c.position_of[c.users.back()] = 0;
+        c.position_of.emplace(UserKey(c.users.back()), 0);
         break;
       }
       case pb::Event::kQueueEntered: {
@@ -187,7 +187,11 @@ class Auditor {
         }
         c.out.entries = std::max(c.out.entries, q.position());
         c.users.push_back(q.user_id());
-        c.position_of[c.users.back()] = q.position();
+        if (it != c.position_of.end()) {
+          it->second = q.position();
+        } else {
+          c.position_of.emplace(UserKey(c.users.back()), q.position());
+        }
         if (c.status.size() < q.position()) {
           c.status.resize(q.position(), kUndrawn);
           c.values.resize(q.position(), 0);

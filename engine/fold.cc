@@ -72,15 +72,16 @@ absl::Status FoldOnCampaign(CampaignState& c, const pb::Event& e) {
       // One hash and probe of the user index: a new user is inserted where
       // the lookup ended (the key points into the names arena).
       bool inserted = false;
-      const std::string& user = q.user_id();
+      const UserKey key(&q.user_id(), UserKey::Hash(q.user_id()));  // hashed once
       auto it = c.entries() < snap.config().max_entries()
-                    ? c.position_of.lazy_emplace(user,
+                    ? c.position_of.lazy_emplace(key,
                                                  [&](const auto& construct) {
-                                                   c.names.push_back(user);
-                                                   construct(UserKey(c.names.back()), q.position());
+                                                   c.names.push_back(q.user_id());
+                                                   construct(UserKey(&c.names.back(), key.hash),
+                                                             q.position());
                                                    inserted = true;
                                                  })
-                    : c.position_of.find(user);
+                    : c.position_of.find(key);
       uint32_t idx;
       if (inserted) {
         idx = static_cast<uint32_t>(c.names.size() - 1);

@@ -1,6 +1,7 @@
 #include "engine/core/decide.h"
 
 #include <algorithm>
+#include <memory>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -11,6 +12,53 @@ namespace {
 // Longest gap between ticks that earns admission credit (bounds the 64-bit
 // product elapsed_ms x rate; an engine idle for a day does not owe a day).
 constexpr uint64_t kElapsedMsMax = 86'400'000;
+
+// Body messages kept for reuse by ClearEvents, per thread (Decide runs on
+// many threads at once: engine partitions, the audit's re-decide).
+template <typename M>
+class Spares {
+ public:
+  // A cleared message, or null when none is kept.
+  M* Take() {
+    if (items_.empty()) return nullptr;
+    M* m = items_.back().release();
+    items_.pop_back();
+    m->Clear();
+    return m;
+  }
+  void Keep(M* m) {
+    if (items_.size() < 64) {
+      items_.emplace_back(m);
+    } else {
+      delete m;
+    }
+  }
+
+ private:
+  std::vector<std::unique_ptr<M>> items_;
+};
+thread_local Spares<pb::QueueEntered> spare_entered;
+thread_local Spares<pb::EntryAdmitted> spare_admitted;
+thread_local Spares<pb::DrawResolved> spare_drawn;
+
+pb::QueueEntered* NewQueueEntered(pb::Event& e) {
+  pb::QueueEntered* m = e.GetArena() == nullptr ? spare_entered.Take() : nullptr;
+  if (m == nullptr) return e.mutable_queue_entered();
+  e.set_allocated_queue_entered(m);
+  return m;
+}
+pb::EntryAdmitted* NewEntryAdmitted(pb::Event& e) {
+  pb::EntryAdmitted* m = e.GetArena() == nullptr ? spare_admitted.Take() : nullptr;
+  if (m == nullptr) return e.mutable_entry_admitted();
+  e.set_allocated_entry_admitted(m);
+  return m;
+}
+pb::DrawResolved* NewDrawResolved(pb::Event& e) {
+  pb::DrawResolved* m = e.GetArena() == nullptr ? spare_drawn.Take() : nullptr;
+  if (m == nullptr) return e.mutable_draw_resolved();
+  e.set_allocated_draw_resolved(m);
+  return m;
+}
 
 class Emitter {
  public:
@@ -62,7 +110,7 @@ class Cursor {
 
   // Gives the next position to `user` (QueueEntered).
   void Enqueue(Emitter& em, std::string_view user, std::string prequeue_key = {}) {
-    auto* q = em.New().mutable_queue_entered();
+    auto* q = NewQueueEntered(em.New());
     q->set_user_id(std::string(user));
     q->set_position(++last_position_);
     if (!prequeue_key.empty()) q->set_prequeue_key(std::move(prequeue_key));
@@ -94,7 +142,7 @@ class Cursor {
       std::string_view user = user_at(position);
       credit_milli = credit_milli >= 1000 ? credit_milli - 1000 : 0;
       if (waiting() == 0) credit_milli = 0;
-      auto* a = em.New().mutable_entry_admitted();
+      auto* a = NewEntryAdmitted(em.New());
       a->set_position(position);
       a->set_user_id(std::string(user));
       a->set_credit_milli(credit_milli);
@@ -109,7 +157,7 @@ class Cursor {
           outcome = pb::OUTCOME_SOLD_OUT;
         }
       }
-      auto* d = em.New().mutable_draw_resolved();
+      auto* d = NewDrawResolved(em.New());
       d->set_position(position);
       d->set_user_id(std::string(user));
       d->set_outcome(outcome);
@@ -298,6 +346,26 @@ void DecideRestock(const CampaignState& c, const Limits& limits, const pb::Comma
 }
 
 }  // namespace
+
+void ClearEvents(EventList* list) {
+  for (pb::Event& e : *list) {
+    if (e.GetArena() != nullptr) continue;
+    switch (e.body_case()) {
+      case pb::Event::kQueueEntered:
+        spare_entered.Keep(e.release_queue_entered());
+        break;
+      case pb::Event::kEntryAdmitted:
+        spare_admitted.Keep(e.release_entry_admitted());
+        break;
+      case pb::Event::kDrawResolved:
+        spare_drawn.Keep(e.release_draw_resolved());
+        break;
+      default:
+        break;
+    }
+  }
+  list->Clear();
+}
 
 absl::Status Decide(const EngineState& state, const EngineConfig& config, const Limits& limits,
                     const pb::Command& cmd, uint64_t command_offset, EventList* out) {

@@ -25,6 +25,12 @@ namespace tl {
 // objects (and their string buffers) for the next command.
 using EventList = google::protobuf::RepeatedPtrField<pb::Event>;
 
+// Empties `list` for the next Decide. Clearing an event deletes its body
+// message, so an entry's three (QueueEntered, EntryAdmitted, DrawResolved)
+// would be allocated again for every command; this keeps a few per thread
+// for Decide to reuse (measured: ~5% of decide + fold).
+void ClearEvents(EventList* list);
+
 // Appends the events caused by `command` (found at `command_offset` in the
 // commands log) to `out`. Returns an error only for a command the engine
 // cannot understand (no body: written by a newer api), which must stop the

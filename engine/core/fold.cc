@@ -58,7 +58,7 @@ absl::Status FoldOnCampaign(CampaignState& c, const pb::Event& e) {
       if (c.entries() >= snap.config().max_entries()) return Broken(e, "entry cap exceeded");
       c.names.push_back(user);
       uint32_t idx = static_cast<uint32_t>(c.names.size() - 1);
-      c.position_of.emplace(c.names.back(), kPrequeuedBit | idx);
+      c.position_of.emplace(UserKey(c.names.back()), kPrequeuedBit | idx);
       ForgetRejection(c, user);
       c.prequeue.push_back(idx);
       snap.set_prequeued(snap.prequeued() + 1);
@@ -69,19 +69,30 @@ absl::Status FoldOnCampaign(CampaignState& c, const pb::Event& e) {
       if (q.position() != snap.last_position() + 1)
         return Broken(e, absl::StrCat("position ", q.position(), " is not gapless after ",
                                       snap.last_position()));
+      // One hash and probe of the user index: a new user is inserted where
+      // the lookup ended (the key points into the names arena).
+      bool inserted = false;
+      const UserKey key(&q.user_id(), UserKey::Hash(q.user_id()));  // hashed once
+      auto it = c.entries() < snap.config().max_entries()
+                    ? c.position_of.lazy_emplace(key,
+                                                 [&](const auto& construct) {
+                                                   c.names.push_back(q.user_id());
+                                                   construct(UserKey(&c.names.back(), key.hash),
+                                                             q.position());
+                                                   inserted = true;
+                                                 })
+                    : c.position_of.find(key);
       uint32_t idx;
-      auto it = c.position_of.find(q.user_id());
-      if (it != c.position_of.end()) {
+      if (inserted) {
+        idx = static_cast<uint32_t>(c.names.size() - 1);
+        ForgetRejection(c, q.user_id());
+      } else if (it == c.position_of.end()) {
+        return Broken(e, "entry cap exceeded");
+      } else {
         if (!(it->second & kPrequeuedBit)) return Broken(e, "user entered twice");
         idx = static_cast<uint32_t>(it->second & ~kPrequeuedBit);
         it->second = q.position();
         snap.set_prequeued(snap.prequeued() - 1);
-      } else {
-        if (c.entries() >= snap.config().max_entries()) return Broken(e, "entry cap exceeded");
-        c.names.push_back(q.user_id());
-        idx = static_cast<uint32_t>(c.names.size() - 1);
-        c.position_of.emplace(c.names.back(), q.position());
-        ForgetRejection(c, q.user_id());
       }
       if (c.waiting() == 0) {  // the queue starts moving now
         snap.set_clock_ms(e.time_ms());
@@ -227,17 +238,24 @@ absl::Status Fold(EngineState* s, const EngineConfig& config, const pb::Event& e
     st = Broken(e, "event for a campaign that does not exist");
   }
   if (!st.ok()) return st;
-  ChainDigest(&s->digest, encoded);
+  ChainDigest(&s->digest, &s->answer, e.command_events(), encoded);
   ++s->next_sequence;
   return absl::OkStatus();
 }
 
-void ChainDigest(Hash* digest, std::string_view encoded) {
-  SHA256_CTX ctx;
-  SHA256_Init(&ctx);
-  SHA256_Update(&ctx, digest->data(), digest->size());
-  SHA256_Update(&ctx, encoded.data(), encoded.size());
-  SHA256_Final(digest->data(), &ctx);
+void ChainDigest(Hash* digest, DigestAnswer* answer, uint32_t command_events,
+                 std::string_view encoded) {
+  if (answer->left == 0) {  // the first event of an answer
+    answer->left = command_events == 0 ? 1 : command_events;
+    SHA256_Init(&answer->ctx);
+    SHA256_Update(&answer->ctx, digest->data(), digest->size());
+  }
+  const uint32_t n = static_cast<uint32_t>(encoded.size());
+  const uint8_t len[4] = {static_cast<uint8_t>(n), static_cast<uint8_t>(n >> 8),
+                          static_cast<uint8_t>(n >> 16), static_cast<uint8_t>(n >> 24)};
+  SHA256_Update(&answer->ctx, len, sizeof len);
+  SHA256_Update(&answer->ctx, encoded.data(), encoded.size());
+  if (--answer->left == 0) SHA256_Final(digest->data(), &answer->ctx);
 }
 
 absl::Status CheckInvariants(const CampaignState& c) {

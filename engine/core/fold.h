@@ -20,9 +20,16 @@ namespace tl {
 absl::Status Fold(EngineState* state, const EngineConfig& config, const pb::Event& event,
                   std::string_view encoded);
 
-// The ledger digest chain Fold keeps: digest = SHA-256(digest || encoded).
-// Readers that do not fold (the audit) chain the same way to compare.
-void ChainDigest(Hash* digest, std::string_view encoded);
+// The ledger digest chain Fold keeps (digest version 2, LOG_FORMAT.md): one
+// SHA-256 per command answer, over the previous digest and each event's
+// length (u32, little-endian) and bytes:
+//   digest_k = SHA-256(digest_{k-1} | len_1 | value_1 | ... | len_m | value_m)
+// An answer is the first event (command_events = m, 0 read as 1) and the
+// m - 1 events after it. `digest` moves when an answer is whole; `answer`
+// holds the hash of one part-way. Readers that do not fold (the audit) chain
+// the same way to compare.
+void ChainDigest(Hash* digest, DigestAnswer* answer, uint32_t command_events,
+                 std::string_view encoded);
 
 // Checks every invariant of one campaign from scratch (slow; for tests and
 // audits).

@@ -7,15 +7,21 @@
 // position, a 1-byte status per position and one hash-map slot per user.
 #pragma once
 
+#include <sys/mman.h>
+
 #include <cstdint>
+#include <cstdlib>
 #include <deque>
 #include <map>
 #include <memory>
+#include <new>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/hash/hash.h"
+#include "absl/strings/string_view.h"
 #include "engine/core/check.h"
 #include "engine/core/draw.h"
 #include "engine/core/schema.h"
@@ -35,6 +41,78 @@ enum class EntryStatus : uint8_t {
 // index into `names` below it (no position yet).
 inline constexpr uint64_t kPrequeuedBit = uint64_t{1} << 63;
 
+// A key of the user index: the user id in the names arena (stable address)
+// and its hash, kept so that growing the index rehashes without reading
+// every user id again (a cache miss each; measured at a tenth of decide +
+// fold). Lookups take the id as absl::string_view or std::string.
+struct UserKey {
+  UserKey(const std::string* u, size_t h) : user(u), hash(h) {}
+  // Only for ids in the names arena: the key keeps the address.
+  explicit UserKey(const std::string& u) : UserKey(&u, Hash(u)) {}
+  static size_t Hash(absl::string_view u) { return absl::Hash<absl::string_view>{}(u); }
+  const std::string* user;
+  size_t hash;
+};
+struct UserKeyHash {
+  using is_transparent = void;
+  size_t operator()(const UserKey& k) const { return k.hash; }
+  size_t operator()(absl::string_view u) const { return UserKey::Hash(u); }
+  size_t operator()(const std::string& u) const { return UserKey::Hash(u); }
+};
+struct UserKeyEq {
+  using is_transparent = void;
+  static absl::string_view View(const UserKey& k) { return *k.user; }
+  static absl::string_view View(absl::string_view u) { return u; }
+  static absl::string_view View(const std::string& u) { return u; }
+  template <typename A, typename B>
+  bool operator()(const A& a, const B& b) const {
+    return View(a) == View(b);
+  }
+  bool operator()(const UserKey& a, const UserKey& b) const {
+    return a.hash == b.hash && *a.user == *b.user;
+  }
+};
+
+// Allocates blocks of 2 MiB and more on huge-page boundaries and asks the
+// kernel for transparent huge pages there (madvise; a no-op where THP is
+// off). The user index of a big drop is hundreds of MB probed at random:
+// with 4 KiB pages nearly every probe also missed the TLB, and every page
+// was a fault of its own (measured: a quarter of a replay's fold).
+template <typename T>
+struct HugePageAllocator {
+  using value_type = T;
+  static constexpr size_t kHuge = size_t{2} << 20;
+  HugePageAllocator() = default;
+  template <typename U>
+  HugePageAllocator(const HugePageAllocator<U>&) {}  // NOLINT
+  T* allocate(size_t n) {
+    const size_t bytes = n * sizeof(T);
+    if (bytes >= kHuge) {
+      const size_t rounded = (bytes + kHuge - 1) & ~(kHuge - 1);
+      void* p = std::aligned_alloc(kHuge, rounded);
+      if (p == nullptr) throw std::bad_alloc();
+      madvise(p, rounded, MADV_HUGEPAGE);
+      return static_cast<T*>(p);
+    }
+    return std::allocator<T>().allocate(n);
+  }
+  void deallocate(T* p, size_t n) {
+    if (n * sizeof(T) >= kHuge) {
+      std::free(p);  // NOLINT: from aligned_alloc
+    } else {
+      std::allocator<T>().deallocate(p, n);
+    }
+  }
+  template <typename U>
+  bool operator==(const HugePageAllocator<U>&) const {
+    return true;
+  }
+};
+
+// user id -> a number, keyed by ids in a stable arena (UserKey).
+using UserIndex = absl::flat_hash_map<UserKey, uint64_t, UserKeyHash, UserKeyEq,
+                                      HugePageAllocator<std::pair<const UserKey, uint64_t>>>;
+
 struct CampaignState {
   pb::CampaignSnapshot snap;  // config and counters (persisted as is)
   Drawer drawer;              // keyed with the campaign seed (never persisted)
@@ -46,9 +124,9 @@ struct CampaignState {
   std::vector<uint32_t> by_position;  // by_position[p-1] = index into names
   std::vector<EntryStatus> status;    // status[p-1]
   // user -> position; for a pre-queued user, the top bit set and the index
-  // into names. absl::string_view keys get absl's hash (this build's
+  // into names. Looked up by absl::string_view or std::string (this build's
   // absl::string_view is not std::string_view).
-  absl::flat_hash_map<absl::string_view, uint64_t> position_of;
+  UserIndex position_of;
   // Pre-queued users in arrival order (indices into names); emptied at opening.
   std::vector<uint32_t> prequeue;
   // Users whose latest request was refused and who hold no entry, with the
@@ -79,11 +157,22 @@ struct EngineConfig {
   std::string seed_secret;
 };
 
+// The digest version this build chains (fold.h, LOG_FORMAT.md); stored in
+// every checkpoint. Version 1 chained one SHA-256 per event.
+inline constexpr uint32_t kDigestVersion = 2;
+
+// A command answer part-way through the digest chain (fold.h ChainDigest).
+struct DigestAnswer {
+  uint32_t left = 0;  // events of the answer still to come; 0: between answers
+  SHA256_CTX ctx{};
+};
+
 struct EngineState {
   // Ordered by id, so any iteration is deterministic.
   std::map<std::string, std::unique_ptr<CampaignState>, std::less<>> campaigns;
   uint64_t next_sequence = 1;  // next ledger sequence to fold
-  Hash digest{};               // SHA-256 chain over folded events
+  Hash digest{};               // SHA-256 chain over folded command answers
+  DigestAnswer answer;         // the answer being folded, if it is not whole yet
 
   CampaignState* Find(std::string_view id) const {
     auto it = campaigns.find(id);

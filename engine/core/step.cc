@@ -17,13 +17,16 @@ absl::Status DecideAndFold(
     EngineState* state, const EngineConfig& config, const Limits& limits,
     const pb::Command& command, uint64_t command_offset, EventList* events,
     const std::function<absl::Status(const pb::Event&, std::string&&)>& emit) {
-  events->Clear();
+  ClearEvents(events);
   if (absl::Status st = Decide(*state, config, limits, command, command_offset, events); !st.ok())
     return st;
   if (!events->empty()) (*events)[0].set_command_events(static_cast<uint32_t>(events->size()));
+  // One buffer per thread: an `emit` that keeps the bytes moves them out;
+  // one that only looks (the audit's re-decide) leaves it for the next event.
+  thread_local std::string bytes;
   for (pb::Event& e : *events) {
     e.set_sequence(state->next_sequence);
-    std::string bytes = EncodeDeterministic(e);
+    e.SerializeToString(&bytes);  // as EncodeDeterministic
     if (absl::Status st = Fold(state, config, e, bytes); !st.ok()) return st;
     if (absl::Status st = emit(e, std::move(bytes)); !st.ok()) return st;
   }

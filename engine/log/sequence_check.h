@@ -1,13 +1,15 @@
 // SequenceCheck: what a ledger reader does with a record whose sequence it
 // has already seen. Kafka can deliver one twice (a producer retry, a zombie
 // writer, an answer re-written after a torn write): the same bytes are
-// dropped; different bytes at a seen sequence are corruption. Hashes of the
-// last `window` sequences are kept; older repeats can only be dropped.
+// dropped; different bytes at a seen sequence are corruption. The bytes of
+// the last `window` sequences are kept (a copy costs a replay far less than
+// hashing every record did); older repeats can only be dropped.
 #pragma once
 
 #include <cstdint>
-#include <deque>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "engine/core/hash.h"
@@ -26,8 +28,11 @@ class SequenceCheck {
 
  private:
   size_t window_;
-  uint64_t first_ = 0;  // sequence of hashes_.front()
-  std::deque<Hash> hashes_;
+  uint64_t first_ = 0;  // the oldest sequence kept
+  uint64_t count_ = 0;  // sequences kept: first_ .. first_ + count_ - 1
+  // A ring: sequence s is at ring_[s % window_]; its strings keep their
+  // buffers, so a replay allocates nothing here once the ring is full.
+  std::vector<std::string> ring_;
 };
 
 }  // namespace tl

@@ -4,6 +4,8 @@
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <pthread.h>
 
+#include <thread>
+
 #include "absl/strings/str_cat.h"
 #include "engine/core/decide.h"
 #include "engine/core/fold.h"
@@ -48,7 +50,12 @@ PartitionEngine::PartitionEngine(int partition, EventLog* commands, EventLog* le
       limits_(limits) {}
 
 absl::Status PartitionEngine::Commit() {
+  // The digest is whole only between command answers (fold.h).
+  if (state_.answer.left != 0)
+    return absl::InternalError(
+        absl::StrCat("partition ", partition_, ": commit in the middle of a command answer"));
   checkpoint_.set_next_sequence(state_.next_sequence);
+  checkpoint_.set_digest_version(kDigestVersion);
   checkpoint_.set_digest(
       std::string(reinterpret_cast<const char*>(state_.digest.data()), state_.digest.size()));
   return store_->Commit(partition_, &state_, checkpoint_, /*sync=*/false);
@@ -66,50 +73,93 @@ absl::Status PartitionEngine::Recover() {
         " but partition ", partition_, " of the ledger ends at ", *end,
         " (the ledger lost records, or belongs to another store)"));
   // Fold whole command answers only: buffer a command's events until its
-  // first event's command_events are all there.
-  std::vector<std::pair<pb::Event, LogRecord>> pending;
+  // first event's command_events are all there. The buffer's events and
+  // records are swapped in and out, never copied, so a replay allocates
+  // nothing per event once it is warm.
+  std::vector<pb::Event> pending_events;
+  std::vector<LogRecord> pending_records;
+  size_t pending = 0;
   uint32_t pending_want = 0;
-  uint64_t read_from = checkpoint_.ledger_next_offset();
   SequenceCheck seen;
-  pb::Event e;
+  // The next batch is read and decoded on a second thread while this one
+  // folds (reading -- RocksDB, decompression, checksums, copies -- and
+  // parsing cost about as much as folding).
+  struct Batch {
+    std::vector<LogRecord> records;
+    std::vector<pb::Event> events;  // events[i] decoded from records[i], i < decoded
+    size_t decoded = 0;
+    absl::Status status;  // of the read, or of decoding records[decoded]
+  };
+  auto read = [this](uint64_t from, Batch* b) {
+    b->decoded = 0;
+    b->status = ledger_->Read(partition_, from, limits_.command_batch_max * 4, &b->records);
+    if (!b->status.ok()) return;
+    if (b->events.size() < b->records.size()) b->events.resize(b->records.size());
+    for (; b->decoded < b->records.size(); ++b->decoded) {
+      b->status = DecodeEvent(b->records[b->decoded], partition_, &b->events[b->decoded]);
+      if (!b->status.ok()) return;
+    }
+  };
+  Batch current, next;
+  uint64_t read_from = checkpoint_.ledger_next_offset();
+  if (read_from < *end) read(read_from, &current);
   while (read_from < *end) {
-    if (absl::Status st = ledger_->Read(partition_, read_from, limits_.command_batch_max * 4, &in_);
-        !st.ok())
-      return st;
-    if (in_.empty()) break;
-    read_from = in_.back().offset + 1;
-    bool folded = false;
-    for (LogRecord& r : in_) {
-      if (absl::Status st = DecodeEvent(r, partition_, &e); !st.ok()) return st;
-      if (e.sequence() < state_.next_sequence + pending.size()) {  // already seen: the same?
-        if (absl::Status st = seen.Repeat(e.sequence(), r.value, r.offset); !st.ok()) return st;
-        continue;
-      }
-      seen.Saw(e.sequence(), r.value);
-      if (pending.empty()) pending_want = e.command_events();
-      pending.emplace_back(e, std::move(r));
-      if (pending.size() < pending_want) continue;
-      for (auto& [event, record] : pending) {
-        if (absl::Status st = Fold(&state_, config_, event, record.value); !st.ok())
-          return absl::DataLossError(
-              absl::StrCat("ledger offset ", record.offset, ": ", st.message()));
-        if (event.command_offset() + 1 > checkpoint_.command_next_offset())
-          checkpoint_.set_command_next_offset(event.command_offset() + 1);
-      }
-      checkpoint_.set_ledger_next_offset(pending.back().second.offset + 1);
-      pending.clear();
-      folded = true;
-    }
-    if (folded) {
-      if (absl::Status st = Commit(); !st.ok()) return st;
-    }
+    if (current.records.empty() && current.status.ok()) break;
+    const bool more = current.status.ok() && current.records.back().offset + 1 < *end;
+    if (!current.records.empty()) read_from = current.records.back().offset + 1;
+    std::thread reader;
+    if (more) reader = std::thread(read, read_from, &next);
+    absl::Status st = FoldBatch(current.records, current.events, current.decoded, seen,
+                                pending_events, pending_records, pending, pending_want);
+    if (reader.joinable()) reader.join();
+    if (st.ok()) st = current.status;
+    if (!st.ok()) return st;
     if (on_progress) on_progress(read_from, *end);
+    if (!more) break;
+    std::swap(current, next);
   }
   // A torn answer at the tail (its writer died mid-write) stays unfolded:
   // its command is decided again and its events written again with the
   // same sequences, which every reader drops or folds exactly once.
   recovered_ = true;
   return absl::OkStatus();
+}
+
+absl::Status PartitionEngine::FoldBatch(std::vector<LogRecord>& records,
+                                        std::vector<pb::Event>& events, size_t decoded,
+                                        SequenceCheck& seen, std::vector<pb::Event>& pending_events,
+                                        std::vector<LogRecord>& pending_records, size_t& pending,
+                                        uint32_t& pending_want) {
+  bool folded = false;
+  for (size_t k = 0; k < decoded; ++k) {
+    LogRecord& r = records[k];
+    pb::Event& e = events[k];
+    if (e.sequence() < state_.next_sequence + pending) {  // already seen: the same?
+      if (absl::Status st = seen.Repeat(e.sequence(), r.value, r.offset); !st.ok()) return st;
+      continue;
+    }
+    seen.Saw(e.sequence(), r.value);
+    if (pending == 0) pending_want = e.command_events();
+    if (pending == pending_events.size()) {
+      pending_events.emplace_back();
+      pending_records.emplace_back();
+    }
+    pending_events[pending].Swap(&e);
+    std::swap(pending_records[pending], r);
+    if (++pending < pending_want) continue;
+    for (size_t i = 0; i < pending; ++i) {
+      const pb::Event& event = pending_events[i];
+      if (absl::Status st = Fold(&state_, config_, event, pending_records[i].value); !st.ok())
+        return absl::DataLossError(
+            absl::StrCat("ledger offset ", pending_records[i].offset, ": ", st.message()));
+      if (event.command_offset() + 1 > checkpoint_.command_next_offset())
+        checkpoint_.set_command_next_offset(event.command_offset() + 1);
+    }
+    checkpoint_.set_ledger_next_offset(pending_records[pending - 1].offset + 1);
+    pending = 0;
+    folded = true;
+  }
+  return folded ? Commit() : absl::OkStatus();
 }
 
 absl::StatusOr<size_t> PartitionEngine::Step(absl::Mutex* state_mu) {

@@ -34,6 +34,7 @@
 #include "engine/core/step.h"
 #include "engine/log/decode.h"
 #include "engine/log/event_log.h"
+#include "engine/log/sequence_check.h"
 #include "engine/runtime/state_store.h"
 #include "ticketledger/v1/events.pb.h"
 
@@ -64,6 +65,13 @@ class PartitionEngine {
 
  private:
   absl::Status Commit();
+  // Recover's catch-up over one batch: folds the first `decoded` records,
+  // whole command answers only (the rest waits in pending_*), then commits.
+  absl::Status FoldBatch(std::vector<LogRecord>& records, std::vector<pb::Event>& events,
+                         size_t decoded, SequenceCheck& seen,
+                         std::vector<pb::Event>& pending_events,
+                         std::vector<LogRecord>& pending_records, size_t& pending,
+                         uint32_t& pending_want);
 
   const int partition_;
   EventLog* const commands_;

@@ -85,6 +85,13 @@ absl::Status StateStore::Load(int partition, const EngineConfig& config, EngineS
   *cp = std::move(*stored);
   state->next_sequence = cp->next_sequence() ? cp->next_sequence() : 1;
   if (!cp->digest().empty()) {
+    const uint32_t version = cp->digest_version() == 0 ? 1 : cp->digest_version();
+    if (version != kDigestVersion)
+      return absl::FailedPreconditionError(absl::StrCat(
+          "state store partition ", partition, ": its checkpoint digest is version ", version,
+          " and this engine chains version ", kDigestVersion,
+          " (engine/LOG_FORMAT.md); the state store is a cache of the ledger: delete it "
+          "(<data-dir>/state) and the engine refolds the ledger into a new one"));
     if (cp->digest().size() != state->digest.size()) return Corrupt("digest has a wrong size");
     std::copy(cp->digest().begin(), cp->digest().end(), state->digest.begin());
   }
@@ -135,7 +142,7 @@ absl::Status StateStore::Load(int partition, const EngineConfig& config, EngineS
       v.remove_prefix(2 + len);
       c->by_position.push_back(static_cast<uint32_t>(c->names.size() - 1));
       c->status.push_back(status);
-      if (!c->position_of.emplace(c->names.back(), c->by_position.size()).second)
+      if (!c->position_of.emplace(UserKey(c->names.back()), c->by_position.size()).second)
         return Corrupt(absl::StrCat("campaign ", std::string(campaign), ": user at two positions"));
     }
   }
@@ -153,7 +160,7 @@ absl::Status StateStore::Load(int partition, const EngineConfig& config, EngineS
       continue;  // already given a position
     c->names.emplace_back(user);
     uint32_t name = static_cast<uint32_t>(c->names.size() - 1);
-    c->position_of.emplace(c->names.back(), kPrequeuedBit | name);
+    c->position_of.emplace(UserKey(c->names.back()), kPrequeuedBit | name);
     c->prequeue.push_back(name);
   }
   prefix = Prefix('r', partition);

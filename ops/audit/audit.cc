@@ -109,10 +109,10 @@ struct Campaign {
   bool created = false, revealed = false, have_seed = false;
   Drawer drawer;                  // from the seed, once have_seed
   std::deque<std::string> users;  // by position - 1 (stable addresses)
-  absl::flat_hash_map<std::string_view, uint64_t> position_of;  // 0: pre-queued
-  std::vector<uint64_t> values;                                 // logged draw value by position - 1
-  std::vector<uint8_t> status;                                  // by position - 1
-  std::vector<const std::string*> by_position;                  // the user at position - 1
+  UserIndex position_of;          // 0: pre-queued (the engine's index: hash kept, huge pages)
+  std::vector<uint64_t> values;   // logged draw value by position - 1
+  std::vector<uint8_t> status;    // by position - 1
+  std::vector<const std::string*> by_position;  // the user at position - 1
   uint64_t serving = 0;
   std::map<std::string, size_t> listed;  // findings listed per check
 };
@@ -170,7 +170,7 @@ class Auditor {
         if (after_close) bad("after close", "a user pre-queued after the close");
         if (c.position_of.count(u)) return bad("one entry per user", "user " + u + " twice");
         c.users.push_back(u);  // held until the queue opens; not a position
-        c.position_of[c.users.back()] = 0;
+        c.position_of.emplace(UserKey(c.users.back()), 0);
         break;
       }
       case pb::Event::kQueueEntered: {
@@ -188,7 +188,11 @@ class Auditor {
         }
         c.out.entries = std::max(c.out.entries, q.position());
         c.users.push_back(q.user_id());
-        c.position_of[c.users.back()] = q.position();
+        if (it != c.position_of.end()) {
+          it->second = q.position();
+        } else {
+          c.position_of.emplace(UserKey(c.users.back()), q.position());
+        }
         if (c.status.size() < q.position()) {
           c.status.resize(q.position(), kUndrawn);
           c.values.resize(q.position(), 0);
@@ -409,14 +413,15 @@ constexpr char kWrongSecret[] = "wrong secret";
 
 // The engine's digest chain (ChainDigest) over a partition's distinct ledger
 // events, in sequence order. The re-decide's fold computes the same chain
-// anyway, so comparing the two costs the ledger pass one SHA-256 per event
+// anyway, so comparing the two costs the ledger pass one SHA-256 per command
 // and the re-decide nothing; only when they differ is the ledger read again
 // to name the first differing event.
 struct EventsHash {
   Hash digest{};
+  DigestAnswer answer;
   uint64_t count = 0;
-  void Add(const std::string& bytes) {
-    ChainDigest(&digest, bytes);
+  void Add(uint32_t command_events, const std::string& bytes) {
+    ChainDigest(&digest, &answer, command_events, bytes);
     count++;
   }
   std::string Final() const { return ToHex(digest) + "/" + std::to_string(count); }
@@ -670,7 +675,7 @@ AuditReport Audit(EventLog* ledger, EventLog* commands, const AuditOptions& opti
              absl::StrCat("partition ", p, ": sequences ", next_seq, "..", e.sequence() - 1,
                           " are missing before offset ", r.offset)});
       }
-      if (redecide) ledger_hash[p].Add(r.value);
+      if (redecide) ledger_hash[p].Add(e.command_events(), r.value);
       first_offset.resize(e.sequence(), UINT64_MAX);
       first_offset[e.sequence() - 1] = r.offset;
       next_seq = e.sequence() + 1;

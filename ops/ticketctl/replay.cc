@@ -46,14 +46,25 @@ int CompareWithEngine(const Global& g, const std::string& digest) {
   auto live = StateStore::Open(g.data_dir + "/state");
   if (!live.ok()) return Fail(live.status());
   std::vector<Hash> live_digests;
+  uint32_t live_version = kDigestVersion;
   for (int p = 0; p < g.partitions; ++p) {
     auto cp = (*live)->ReadCheckpoint(p);
     if (!cp.ok()) return Fail(cp.status());
+    if (!cp->digest().empty() && cp->digest_version() != kDigestVersion)
+      live_version = cp->digest_version() == 0 ? 1 : cp->digest_version();
     Hash h{};
     if (cp->digest().size() == 32) std::copy(cp->digest().begin(), cp->digest().end(), h.begin());
     live_digests.push_back(h);
   }
   std::string live_digest = ToHex(CombinedDigest(live_digests));
+  if (live_version != kDigestVersion) {
+    std::printf(
+        "engine checkpoint digest %s is digest version %u and this build chains version %u "
+        "(engine/log/LOG_FORMAT.md): not comparable; the engine refuses that state store until "
+        "it is deleted and refolded\n",
+        live_digest.c_str(), live_version, kDigestVersion);
+    return app::kExitData;
+  }
   bool same = live_digest == digest;
   std::printf("engine checkpoint digest %s: %s\n", live_digest.c_str(),
               same ? "identical"

@@ -400,3 +400,106 @@ TEST(EngineDamage, FlippedLedgerByteFailsRecovery) {
 
 }  // namespace
 }  // namespace tl::testing
+
+namespace tl::testing {
+namespace {
+
+// Digest version 2 (engine/LOG_FORMAT.md): one SHA-256 per command answer
+// over the previous digest and each event's u32 little-endian length and
+// bytes. Recomputed here from the definition, and pinned.
+TEST(Digest, ChainsOncePerCommandAnswerAndIsPinned) {
+  EngineState state;
+  EngineConfig config;
+  config.seed_secret = "digest-pin-secret-0123456789";
+  Limits limits;
+  EventList events;
+  std::vector<std::vector<std::string>> answers;
+  auto run = [&](const pb::Command& cmd, uint64_t offset) {
+    answers.emplace_back();
+    auto emit = [&](const pb::Event&, std::string&& bytes) {
+      answers.back().push_back(bytes);
+      return absl::OkStatus();
+    };
+    ASSERT_TRUE(DecideAndFold(&state, config, limits, cmd, offset, &events, emit).ok());
+  };
+  pb::Command create = Harness::Cmd("pin", kT0);
+  create.mutable_create_campaign()->set_stock(2);
+  create.mutable_create_campaign()->set_win_bps(5000);
+  run(create, 0);
+  for (int i = 0; i < 6; ++i) run(Entry("pin", "user-" + std::to_string(i), kT0 + i), i + 1);
+  EXPECT_EQ(state.answer.left, 0u);
+  EXPECT_EQ(state.next_sequence, 1u + 1 + 6 * 3);
+
+  Hash expected{};
+  for (const auto& answer : answers) {
+    ASSERT_FALSE(answer.empty());
+    std::string input(reinterpret_cast<const char*>(expected.data()), expected.size());
+    for (const std::string& bytes : answer) {
+      const uint32_t n = static_cast<uint32_t>(bytes.size());
+      for (int b = 0; b < 4; ++b) input.push_back(static_cast<char>((n >> (8 * b)) & 0xff));
+      input += bytes;
+    }
+    expected = Sha256(input);
+  }
+  EXPECT_EQ(ToHex(state.digest), ToHex(expected));
+  // Changes only with the digest definition (then kDigestVersion and
+  // LOG_FORMAT.md change with it) or the events' bytes.
+  EXPECT_EQ(ToHex(state.digest),
+            "72d916457285ff8c987cc34f14b3fb6131d05990a735aff1a02a650d1b744781");
+
+  // Folding the same bytes one event at a time (as the follower and the
+  // audit do) reaches the same digest; a part-way answer leaves it alone.
+  EngineState refold;
+  for (const auto& answer : answers) {
+    for (size_t i = 0; i < answer.size(); ++i) {
+      pb::Event e;
+      ASSERT_TRUE(e.ParseFromString(answer[i]));
+      Hash before = refold.digest;
+      ASSERT_TRUE(Fold(&refold, config, e, answer[i]).ok());
+      if (i + 1 < answer.size()) {
+        EXPECT_EQ(refold.digest, before);
+      }
+    }
+  }
+  EXPECT_EQ(refold.digest, state.digest);
+}
+
+TEST(Digest, AStateStoreWithAnOldDigestVersionIsRefusedNamingTheVersions) {
+  TempDir dir;
+  {
+    auto store = StateStore::Open(dir.path());
+    ASSERT_TRUE(store.ok());
+    EngineState state;
+    state.next_sequence = 4;
+    pb::Checkpoint cp;  // as a version-1 engine wrote it: no digest_version
+    cp.set_next_sequence(4);
+    cp.set_ledger_next_offset(3);
+    cp.set_digest(std::string(32, '\x11'));
+    ASSERT_TRUE((*store)->Commit(0, &state, cp, /*sync=*/false).ok());
+  }
+  auto store = StateStore::Open(dir.path());
+  ASSERT_TRUE(store.ok());
+  EngineState state;
+  pb::Checkpoint cp;
+  absl::Status st = (*store)->Load(0, EngineConfig{"s"}, &state, &cp);
+  EXPECT_TRUE(absl::IsFailedPrecondition(st)) << st;
+  EXPECT_NE(st.message().find("digest is version 1 and this engine chains version 2"),
+            std::string::npos)
+      << st;
+}
+
+TEST(SequenceCheckTest, KeepsTheLastWindowOfRecordsAndComparesBytes) {
+  SequenceCheck seen(4);
+  for (uint64_t s = 1; s <= 6; ++s) seen.Saw(s, "event-" + std::to_string(s));
+  EXPECT_TRUE(seen.Repeat(5, "event-5", 50).ok());
+  absl::Status st = seen.Repeat(4, "forged", 40);
+  EXPECT_TRUE(absl::IsDataLoss(st)) << st;
+  EXPECT_NE(st.message().find("offset 40"), std::string::npos);
+  EXPECT_TRUE(seen.Repeat(2, "too old to tell", 20).ok());  // outside the window
+  seen.Saw(10, "event-10");                                 // a jump starts over
+  EXPECT_TRUE(seen.Repeat(5, "forged", 50).ok());
+  EXPECT_FALSE(seen.Repeat(10, "forged", 100).ok());
+}
+
+}  // namespace
+}  // namespace tl::testing

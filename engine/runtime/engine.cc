@@ -2,14 +2,11 @@
 
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
-#include <pthread.h>
-
-#include <cstdio>
 
 #include "absl/strings/str_cat.h"
 #include "engine/core/decide.h"
 #include "engine/core/fold.h"
-#include "engine/log/sequence_check.h"
+#include "engine/log/ledger_reader.h"
 
 namespace tl {
 
@@ -67,28 +64,21 @@ absl::Status PartitionEngine::Recover() {
         " but partition ", partition_, " of the ledger ends at ", *end,
         " (the ledger lost records, or belongs to another store)"));
   // Fold whole command answers only: buffer a command's events until its
-  // first event's command_events are all there.
+  // first event's command_events are all there. The reader hands out each
+  // sequence once (an identical repeat dropped, a different one or a gap is
+  // DATA_LOSS).
   std::vector<std::pair<pb::Event, LogRecord>> pending;
   uint32_t pending_want = 0;
-  uint64_t read_from = checkpoint_.ledger_next_offset();
-  SequenceCheck seen;
-  pb::Event e;
-  while (read_from < *end) {
-    if (absl::Status st = ledger_->Read(partition_, read_from, limits_.command_batch_max * 4, &in_);
-        !st.ok())
-      return st;
-    if (in_.empty()) break;
-    read_from = in_.back().offset + 1;
+  LedgerReader reader(ledger_, partition_, {checkpoint_.ledger_next_offset(), state_.next_sequence},
+                      limits_.command_batch_max * 4);
+  LedgerBatch batch;
+  while (reader.position().offset < *end) {
+    if (absl::Status st = reader.Next(&batch, *end); !st.ok()) return st;
+    if (batch.read == 0) break;
     bool folded = false;
-    for (LogRecord& r : in_) {
-      if (absl::Status st = DecodeEvent(r, partition_, &e); !st.ok()) return st;
-      if (e.sequence() < state_.next_sequence + pending.size()) {  // already seen: the same?
-        if (absl::Status st = seen.Repeat(e.sequence(), r.value, r.offset); !st.ok()) return st;
-        continue;
-      }
-      seen.Saw(e.sequence(), r.value);
-      if (pending.empty()) pending_want = e.command_events();
-      pending.emplace_back(e, std::move(r));
+    for (size_t i = 0; i < batch.size(); ++i) {
+      if (pending.empty()) pending_want = batch.events[i].command_events();
+      pending.emplace_back(std::move(batch.events[i]), std::move(batch.records[i]));
       if (pending.size() < pending_want) continue;
       for (auto& [event, record] : pending) {
         if (absl::Status st = Fold(&state_, config_, event, record.value); !st.ok())
@@ -104,7 +94,7 @@ absl::Status PartitionEngine::Recover() {
     if (folded) {
       if (absl::Status st = Commit(); !st.ok()) return st;
     }
-    if (on_progress) on_progress(read_from, *end);
+    if (on_progress) on_progress(reader.position().offset, *end);
   }
   // A torn answer at the tail (its writer died mid-write) stays unfolded:
   // its command is decided again and its events written again with the
@@ -163,13 +153,11 @@ absl::StatusOr<size_t> PartitionEngine::Step(absl::Mutex* state_mu) {
 
 Engine::Engine(EventLog* commands, EventLog* ledger, StateStore* store, EngineConfig config,
                Limits limits, std::vector<int> owned)
-    : commands_(commands) {
+    : commands_(commands),
+      workers_(WorkerOptions{.name = "engine", .thread_name = "tl-engine"}, commands->partitions(),
+               std::move(owned)) {
   parts_.resize(commands->partitions());
-  if (owned.empty()) {
-    for (int p = 0; p < commands->partitions(); ++p) owned.push_back(p);
-  }
-  for (int p : owned) {
-    if (p < 0 || p >= commands->partitions() || parts_[p]) continue;
+  for (int p : workers_.owned()) {
     parts_[p] = std::make_unique<Part>();
     parts_[p]->engine =
         std::make_unique<PartitionEngine>(p, commands, ledger, store, config, limits);
@@ -178,102 +166,52 @@ Engine::Engine(EventLog* commands, EventLog* ledger, StateStore* store, EngineCo
 
 Engine::~Engine() { Stop(); }
 
-std::vector<int> Engine::owned() const {
-  std::vector<int> out;
-  for (int p = 0; p < partitions(); ++p) {
-    if (parts_[p]) out.push_back(p);
-  }
-  return out;
-}
-
 absl::Status Engine::Recover() {
-  for (auto& part : parts_) {
-    if (!part) continue;
-    absl::MutexLock lock(&part->mu);
-    if (absl::Status st = part->engine->Recover(); !st.ok()) return st;
-    part->decided_end = part->engine->checkpoint().command_next_offset();
-    part->decided_end_seen = part->decided_end;
+  for (int p : workers_.owned()) {
+    Part& part = *parts_[p];
+    absl::MutexLock lock(&part.mu);
+    if (absl::Status st = part.engine->Recover(); !st.ok()) return st;
+    part.decided_end = part.engine->checkpoint().command_next_offset();
+    workers_.Advance(p, part.decided_end);
   }
   return absl::OkStatus();
 }
 
+// A partition whose log is unavailable recovers again after the backoff
+// (Step demands it after any error).
 void Engine::Start() {
-  stop_ = false;
-  for (auto& part : parts_) {
-    if (!part) continue;
-    part->thread = std::thread([this, p = part.get()] {
-      pthread_setname_np(pthread_self(), "tl-engine");
-      Run(p);
-    });
-  }
+  workers_.Start([this](int p) { return Round(p); },
+                 [this](int p) {
+                   commands_->WaitForData(p, parts_[p]->engine->checkpoint().command_next_offset(),
+                                          absl::Milliseconds(50));
+                 });
 }
 
-void Engine::Stop() {
-  stop_ = true;
-  for (auto& part : parts_) {
-    if (part && part->thread.joinable()) part->thread.join();
-  }
-}
+void Engine::Stop() { workers_.Stop(); }
 
-void Engine::Run(Part* part) {
-  PartitionEngine& pe = *part->engine;
-  absl::Duration backoff = absl::Milliseconds(50);
-  while (!stop_) {
-    absl::StatusOr<size_t> n = 0;
-    if (!pe.recovered()) {
-      absl::MutexLock lock(&part->mu);
-      absl::Status st = pe.Recover();
-      if (st.ok()) part->decided_end = pe.checkpoint().command_next_offset();
-      n = st.ok() ? absl::StatusOr<size_t>(0) : st;
-    }
-    if (n.ok() && pe.recovered()) n = pe.Step(&part->mu);
-    {
-      absl::MutexLock lock(&part->mu);
-      if (!n.ok()) {
-        if (n.status() != part->error)  // say each new trouble once, on stderr
-          std::fprintf(stderr, "engine: partition %d: %s\n", pe.partition(),
-                       n.status().ToString().c_str());
-        part->error = n.status();
-        part->failing = true;
-        if (!absl::IsUnavailable(n.status()) && !absl::IsDeadlineExceeded(n.status())) return;
-      } else {
-        if (!part->error.ok())
-          std::fprintf(stderr, "engine: partition %d: recovered\n", pe.partition());
-        part->error = absl::OkStatus();
-        part->failing = false;
-        part->decided_end = pe.checkpoint().command_next_offset();
-        part->decided_end_seen = part->decided_end;
-      }
-    }
-    if (!n.ok()) {
-      // The log is unavailable: wait and recover (Step demands it after an
-      // error), doubling the wait up to 5 s.
-      for (absl::Time until = absl::Now() + backoff; !stop_ && absl::Now() < until;)
-        absl::SleepFor(absl::Milliseconds(10));
-      backoff = std::min(backoff * 2, absl::Seconds(5));
-      continue;
-    }
-    backoff = absl::Milliseconds(50);
-    if (*n > 0 && on_decided_) on_decided_(pe.partition(), part->decided_end_seen.load());
-    if (*n == 0) {
-      commands_->WaitForData(pe.partition(), pe.checkpoint().command_next_offset(),
-                             absl::Milliseconds(50));
-    }
+absl::StatusOr<size_t> Engine::Round(int p) {
+  Part& part = *parts_[p];
+  PartitionEngine& pe = *part.engine;
+  if (!pe.recovered()) {
+    absl::MutexLock lock(&part.mu);
+    if (absl::Status st = pe.Recover(); !st.ok()) return st;
+    part.decided_end = pe.checkpoint().command_next_offset();
   }
+  absl::StatusOr<size_t> n = pe.Step(&part.mu);
+  if (!n.ok()) return n;
+  uint64_t decided_end;
+  {
+    absl::MutexLock lock(&part.mu);
+    decided_end = part.decided_end = pe.checkpoint().command_next_offset();
+  }
+  workers_.Advance(p, decided_end);
+  if (*n > 0 && on_decided_) on_decided_(p, decided_end);
+  return n;
 }
 
 absl::Status Engine::WaitForCommands(int partition, uint64_t command_end, absl::Duration timeout) {
-  if (!owns(partition))
-    return absl::FailedPreconditionError(
-        absl::StrCat("partition ", partition, " is not served by this engine"));
-  Part& part = *parts_[partition];
-  absl::MutexLock lock(&part.mu);
-  auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(part.mu) {
-    return part.decided_end >= command_end || !part.error.ok();
-  };
-  if (!part.mu.AwaitWithTimeout(absl::Condition(&done), timeout))
-    return absl::DeadlineExceededError("the engine has not decided the command yet");
-  return part.error;
+  return workers_.WaitFor(partition, command_end, timeout,
+                          "the engine has not decided the command yet");
 }
 
 void Engine::WithState(int partition, const std::function<void(const EngineState&, uint64_t)>& fn) {
@@ -286,13 +224,6 @@ void Engine::WithState(int partition, const std::function<void(const EngineState
   fn(part.engine->state(), part.decided_end);
 }
 
-absl::Status Engine::status() {
-  for (auto& part : parts_) {
-    if (!part) continue;
-    absl::MutexLock lock(&part->mu);
-    if (!part->error.ok()) return part->error;
-  }
-  return absl::OkStatus();
-}
+absl::Status Engine::status() { return workers_.status(); }
 
 }  // namespace tl

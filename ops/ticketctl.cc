@@ -20,6 +20,7 @@
 #include "api/jwt.h"
 #include "engine/core/fold.h"
 #include "engine/log/kafka/kafka_log.h"
+#include "engine/log/ledger_reader.h"
 #include "engine/runtime/node.h"
 #include "ops/audit/audit.h"
 #include "ops/progress.h"
@@ -281,15 +282,15 @@ int Inspect(const Global& g, const std::string& campaign, size_t n_events,
   absl::StatusOr<uint64_t> end = ledger->EndOffset(p);
   if (!end.ok()) return Fail(end.status());
   std::deque<std::string> last;
-  std::vector<LogRecord> recs;
-  pb::Event e;
+  LedgerReader reader(ledger, p, LedgerPosition{}, 4096);
+  LedgerBatch batch;
   Progress progress("scanning ledger", *end);
-  for (uint64_t at = 0; at < *end; at += recs.size()) {
-    if (absl::Status st = ledger->Read(p, at, 4096, &recs); !st.ok()) return Fail(st);
-    if (recs.empty()) break;
-    for (const LogRecord& r : recs) {
-      if (r.key != campaign) continue;
-      if (absl::Status st = DecodeEvent(r, p, &e); !st.ok()) return Fail(st);
+  while (reader.position().offset < *end) {
+    if (absl::Status st = reader.Next(&batch, *end); !st.ok()) return Fail(st);
+    if (batch.read == 0) break;
+    for (size_t i = 0; i < batch.size(); ++i) {
+      if (batch.records[i].key != campaign) continue;
+      const pb::Event& e = batch.events[i];
       if (!user.empty()) {
         std::string line = Describe(e);
         if (line.find("user=" + user + " ") == std::string::npos &&
@@ -299,7 +300,7 @@ int Inspect(const Global& g, const std::string& campaign, size_t n_events,
       last.push_back(Describe(e));
       if (last.size() > n_events) last.pop_front();
     }
-    progress.Update(at + recs.size());
+    progress.Update(reader.position().offset);
   }
   progress.Finish();
   std::printf("  last %zu events:\n", last.size());

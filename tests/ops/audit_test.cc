@@ -258,9 +258,8 @@ TEST_F(AuditTest, TruncatedLedgerIsCaught) {
 
 TEST_F(AuditTest, RepeatedSequencesFollowTheLedgerReadersPolicy) {
   // The same record twice (a producer retry): dropped, the audit is clean.
-  AuditReport same = Tampered([](std::vector<pb::Event>& ev) {
-    ev.insert(ev.begin() + 120, ev[100]);
-  });
+  AuditReport same =
+      Tampered([](std::vector<pb::Event>& ev) { ev.insert(ev.begin() + 120, ev[100]); });
   EXPECT_EQ(same.ExitCode(), 0) << Checks(same) << same.error;
   EXPECT_EQ(same.ledger_records, same.ledger_events + 1);
   // A different record at a sequence already read: a ledger violation.

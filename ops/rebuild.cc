@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/core/state.h"
+#include "engine/log/ledger_reader.h"
 #include "ops/ticketctl/progress.h"
 #include "projections/postgres/pg_sink.h"
 #include "projections/projector.h"
@@ -36,25 +37,21 @@ absl::Status Fill(EventLog* ledger, proj::Sink* sink, const std::string& label) 
 }
 
 // Campaign `id`'s events among partition p's ledger records in
-// [*from, to), sequences deduplicated (*next_seq carries across calls).
+// [*from, to), read by LedgerReader (*next_seq carries across calls).
 absl::Status CampaignEvents(EventLog* ledger, int p, const std::string& id, uint64_t* from,
                             uint64_t to, uint64_t* next_seq, std::vector<pb::Event>* out) {
   out->clear();
-  std::vector<LogRecord> records;
-  while (*from < to) {
-    if (absl::Status st = ledger->Read(p, *from, 65536, &records); !st.ok()) return st;
-    if (records.empty()) break;
-    for (const LogRecord& r : records) {
-      if (r.offset >= to) break;
-      *from = r.offset + 1;
-      pb::Event e;
-      if (!e.ParseFromString(r.value))
-        return absl::DataLossError(absl::StrCat("ledger offset ", r.offset, " does not decode"));
-      if (e.sequence() < *next_seq) continue;
-      *next_seq = e.sequence() + 1;
+  LedgerReader reader(ledger, p, {*from, *next_seq}, 65536);
+  LedgerBatch batch;
+  while (reader.position().offset < to) {
+    if (absl::Status st = reader.Next(&batch, to); !st.ok()) return st;
+    if (batch.read == 0) break;
+    for (pb::Event& e : batch.events) {
       if (e.campaign_id() == id) out->push_back(std::move(e));
     }
   }
+  *from = reader.position().offset;
+  *next_seq = reader.position().next_sequence;
   return absl::OkStatus();
 }
 

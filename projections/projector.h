@@ -10,10 +10,12 @@
 // that swapped the namespace underneath) cannot both apply a batch; the
 // loser reloads its checkpoint and goes on from there.
 //
-// Records whose sequence the store has already applied (a zombie engine's
-// duplicate, a re-written torn answer) are dropped; a gap in sequences is
-// DATA_LOSS and stops the partition. A store that fails (down, timing out)
-// is retried with backoff capped at `backoff_max`, forever: status() and
+// The ledger is read through LedgerReader: a record whose sequence the store
+// has already applied (a zombie engine's duplicate, a re-written torn answer)
+// is dropped if it is byte-identical to the first one; a different one, or a
+// gap in sequences, is DATA_LOSS and stops the partition. A store that fails
+// (down, timing out) is retried with backoff capped at `backoff_max`,
+// forever (PartitionWorkers): status() and
 // Lag() say which store is behind and by how much while it is away, and
 // once it is back the partition catches up from its checkpoint.
 #pragma once
@@ -21,14 +23,16 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "engine/log/event_log.h"
+#include "engine/log/ledger_reader.h"
+#include "engine/log/partition_worker.h"
 #include "ticketledger/v1/events.pb.h"
 
 namespace tl::proj {
@@ -90,23 +94,31 @@ class Projector {
  private:
   struct Part {
     absl::Mutex mu;
-    PartitionStatus st;  // guarded by mu
-    std::thread thread;
+    uint64_t applied_offset = 0;  // guarded by mu
+    uint64_t ledger_end = 0;      // guarded by mu
+    // The partition's thread (or RunToEnd) only:
+    Checkpoint ckpt;
+    bool loaded = false;   // ckpt and reader are the store's
+    bool pending = false;  // batch was read but not applied yet
+    std::optional<LedgerReader> reader;
+    LedgerBatch batch;
+    absl::Time verified;
   };
-  // One batch of partition p: read, apply (retrying the store), advance
-  // `ckpt`. Returns the number of ledger records consumed, 0 at the end.
-  absl::StatusOr<size_t> Batch(int p, Checkpoint* ckpt, uint64_t end);
-  void Run(int p);
-  absl::Status LoadCheckpoint(int p, Checkpoint* ckpt);
-  void SetError(int p, const absl::Status& st);
-  void Backoff(absl::Duration* d);
+  // One round of partition p: load the checkpoint if needed, read the next
+  // batch (up to `end`) unless one is pending, apply it. Returns the ledger
+  // records consumed, 0 at the end.
+  absl::StatusOr<size_t> Round(int p, uint64_t end);
+  absl::Status LoadCheckpoint(int p);
+  // While idle, checks that the store still holds what p applied.
+  void Verify(int p);
+  static bool Retryable(const absl::Status& st);
 
   EventLog* const ledger_;
   Sink* const sink_;
   const ProjectorOptions options_;
   const std::string sink_name_;
   std::vector<std::unique_ptr<Part>> parts_;
-  std::atomic<bool> stop_{false};
+  PartitionWorkers workers_;  // last: its threads stop before the rest goes
 };
 
 }  // namespace tl::proj

@@ -4,12 +4,10 @@
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <pthread.h>
 
-#include <thread>
-
 #include "absl/strings/str_cat.h"
 #include "engine/core/decide.h"
 #include "engine/core/fold.h"
-#include "engine/log/sequence_check.h"
+#include "engine/log/ledger_reader.h"
 #include "engine/logger.h"
 
 namespace tl {
@@ -73,93 +71,43 @@ absl::Status PartitionEngine::Recover() {
         " but partition ", partition_, " of the ledger ends at ", *end,
         " (the ledger lost records, or belongs to another store)"));
   // Fold whole command answers only: buffer a command's events until its
-  // first event's command_events are all there. The buffer's events and
-  // records are swapped in and out, never copied, so a replay allocates
-  // nothing per event once it is warm.
-  std::vector<pb::Event> pending_events;
-  std::vector<LogRecord> pending_records;
-  size_t pending = 0;
+  // first event's command_events are all there. The reader hands out each
+  // sequence once (an identical repeat dropped, a different one or a gap is
+  // DATA_LOSS).
+  std::vector<std::pair<pb::Event, LogRecord>> pending;
   uint32_t pending_want = 0;
-  SequenceCheck seen;
-  // The next batch is read and decoded on a second thread while this one
-  // folds (reading -- RocksDB, decompression, checksums, copies -- and
-  // parsing cost about as much as folding).
-  struct Batch {
-    std::vector<LogRecord> records;
-    std::vector<pb::Event> events;  // events[i] decoded from records[i], i < decoded
-    size_t decoded = 0;
-    absl::Status status;  // of the read, or of decoding records[decoded]
-  };
-  auto read = [this](uint64_t from, Batch* b) {
-    b->decoded = 0;
-    b->status = ledger_->Read(partition_, from, limits_.command_batch_max * 4, &b->records);
-    if (!b->status.ok()) return;
-    if (b->events.size() < b->records.size()) b->events.resize(b->records.size());
-    for (; b->decoded < b->records.size(); ++b->decoded) {
-      b->status = DecodeEvent(b->records[b->decoded], partition_, &b->events[b->decoded]);
-      if (!b->status.ok()) return;
+  LedgerReader reader(ledger_, partition_, {checkpoint_.ledger_next_offset(), state_.next_sequence},
+                      limits_.command_batch_max * 4);
+  LedgerBatch batch;
+  while (reader.position().offset < *end) {
+    if (absl::Status st = reader.Next(&batch, *end); !st.ok()) return st;
+    if (batch.read == 0) break;
+    bool folded = false;
+    for (size_t i = 0; i < batch.size(); ++i) {
+      if (pending.empty()) pending_want = batch.events[i].command_events();
+      pending.emplace_back(std::move(batch.events[i]), std::move(batch.records[i]));
+      if (pending.size() < pending_want) continue;
+      for (auto& [event, record] : pending) {
+        if (absl::Status st = Fold(&state_, config_, event, record.value); !st.ok())
+          return absl::DataLossError(
+              absl::StrCat("ledger offset ", record.offset, ": ", st.message()));
+        if (event.command_offset() + 1 > checkpoint_.command_next_offset())
+          checkpoint_.set_command_next_offset(event.command_offset() + 1);
+      }
+      checkpoint_.set_ledger_next_offset(pending.back().second.offset + 1);
+      pending.clear();
+      folded = true;
     }
-  };
-  Batch current, next;
-  uint64_t read_from = checkpoint_.ledger_next_offset();
-  if (read_from < *end) read(read_from, &current);
-  while (read_from < *end) {
-    if (current.records.empty() && current.status.ok()) break;
-    const bool more = current.status.ok() && current.records.back().offset + 1 < *end;
-    if (!current.records.empty()) read_from = current.records.back().offset + 1;
-    std::thread reader;
-    if (more) reader = std::thread(read, read_from, &next);
-    absl::Status st = FoldBatch(current.records, current.events, current.decoded, seen,
-                                pending_events, pending_records, pending, pending_want);
-    if (reader.joinable()) reader.join();
-    if (st.ok()) st = current.status;
-    if (!st.ok()) return st;
-    if (on_progress) on_progress(read_from, *end);
-    if (!more) break;
-    std::swap(current, next);
+    if (folded) {
+      if (absl::Status st = Commit(); !st.ok()) return st;
+    }
+    if (on_progress) on_progress(reader.position().offset, *end);
   }
   // A torn answer at the tail (its writer died mid-write) stays unfolded:
   // its command is decided again and its events written again with the
   // same sequences, which every reader drops or folds exactly once.
   recovered_ = true;
   return absl::OkStatus();
-}
-
-absl::Status PartitionEngine::FoldBatch(std::vector<LogRecord>& records,
-                                        std::vector<pb::Event>& events, size_t decoded,
-                                        SequenceCheck& seen, std::vector<pb::Event>& pending_events,
-                                        std::vector<LogRecord>& pending_records, size_t& pending,
-                                        uint32_t& pending_want) {
-  bool folded = false;
-  for (size_t k = 0; k < decoded; ++k) {
-    LogRecord& r = records[k];
-    pb::Event& e = events[k];
-    if (e.sequence() < state_.next_sequence + pending) {  // already seen: the same?
-      if (absl::Status st = seen.Repeat(e.sequence(), r.value, r.offset); !st.ok()) return st;
-      continue;
-    }
-    seen.Saw(e.sequence(), r.value);
-    if (pending == 0) pending_want = e.command_events();
-    if (pending == pending_events.size()) {
-      pending_events.emplace_back();
-      pending_records.emplace_back();
-    }
-    pending_events[pending].Swap(&e);
-    std::swap(pending_records[pending], r);
-    if (++pending < pending_want) continue;
-    for (size_t i = 0; i < pending; ++i) {
-      const pb::Event& event = pending_events[i];
-      if (absl::Status st = Fold(&state_, config_, event, pending_records[i].value); !st.ok())
-        return absl::DataLossError(
-            absl::StrCat("ledger offset ", pending_records[i].offset, ": ", st.message()));
-      if (event.command_offset() + 1 > checkpoint_.command_next_offset())
-        checkpoint_.set_command_next_offset(event.command_offset() + 1);
-    }
-    checkpoint_.set_ledger_next_offset(pending_records[pending - 1].offset + 1);
-    pending = 0;
-    folded = true;
-  }
-  return folded ? Commit() : absl::OkStatus();
 }
 
 absl::StatusOr<size_t> PartitionEngine::Step(absl::Mutex* state_mu) {
@@ -212,13 +160,11 @@ absl::StatusOr<size_t> PartitionEngine::Step(absl::Mutex* state_mu) {
 
 Engine::Engine(EventLog* commands, EventLog* ledger, StateStore* store, EngineConfig config,
                Limits limits, std::vector<int> owned)
-    : commands_(commands) {
+    : commands_(commands),
+      workers_(WorkerOptions{.name = "engine", .thread_name = "tl-engine"}, commands->partitions(),
+               std::move(owned)) {
   parts_.resize(commands->partitions());
-  if (owned.empty()) {
-    for (int p = 0; p < commands->partitions(); ++p) owned.push_back(p);
-  }
-  for (int p : owned) {
-    if (p < 0 || p >= commands->partitions() || parts_[p]) continue;
+  for (int p : workers_.owned()) {
     parts_[p] = std::make_unique<Part>();
     parts_[p]->engine =
         std::make_unique<PartitionEngine>(p, commands, ledger, store, config, limits);
@@ -227,100 +173,52 @@ Engine::Engine(EventLog* commands, EventLog* ledger, StateStore* store, EngineCo
 
 Engine::~Engine() { Stop(); }
 
-std::vector<int> Engine::owned() const {
-  std::vector<int> out;
-  for (int p = 0; p < partitions(); ++p) {
-    if (parts_[p]) out.push_back(p);
-  }
-  return out;
-}
-
 absl::Status Engine::Recover() {
-  for (auto& part : parts_) {
-    if (!part) continue;
-    absl::MutexLock lock(&part->mu);
-    if (absl::Status st = part->engine->Recover(); !st.ok()) return st;
-    part->decided_end = part->engine->checkpoint().command_next_offset();
-    part->decided_end_seen = part->decided_end;
+  for (int p : workers_.owned()) {
+    Part& part = *parts_[p];
+    absl::MutexLock lock(&part.mu);
+    if (absl::Status st = part.engine->Recover(); !st.ok()) return st;
+    part.decided_end = part.engine->checkpoint().command_next_offset();
+    workers_.Advance(p, part.decided_end);
   }
   return absl::OkStatus();
 }
 
+// A partition whose log is unavailable recovers again after the backoff
+// (Step demands it after any error).
 void Engine::Start() {
-  stop_ = false;
-  for (auto& part : parts_) {
-    if (!part) continue;
-    part->thread = std::thread([this, p = part.get()] {
-      pthread_setname_np(pthread_self(), "tl-engine");
-      Run(p);
-    });
-  }
+  workers_.Start([this](int p) { return Round(p); },
+                 [this](int p) {
+                   commands_->WaitForData(p, parts_[p]->engine->checkpoint().command_next_offset(),
+                                          absl::Milliseconds(50));
+                 });
 }
 
-void Engine::Stop() {
-  stop_ = true;
-  for (auto& part : parts_) {
-    if (part && part->thread.joinable()) part->thread.join();
-  }
-}
+void Engine::Stop() { workers_.Stop(); }
 
-void Engine::Run(Part* part) {
-  PartitionEngine& pe = *part->engine;
-  absl::Duration backoff = absl::Milliseconds(50);
-  while (!stop_) {
-    absl::StatusOr<size_t> n = 0;
-    if (!pe.recovered()) {
-      absl::MutexLock lock(&part->mu);
-      absl::Status st = pe.Recover();
-      if (st.ok()) part->decided_end = pe.checkpoint().command_next_offset();
-      n = st.ok() ? absl::StatusOr<size_t>(0) : st;
-    }
-    if (n.ok() && pe.recovered()) n = pe.Step(&part->mu);
-    {
-      absl::MutexLock lock(&part->mu);
-      if (!n.ok()) {
-        if (n.status() != part->error)  // say each new trouble once
-          Logger("engine")->error("partition {}: {}", pe.partition(), n.status().ToString());
-        part->error = n.status();
-        part->failing = true;
-        if (!absl::IsUnavailable(n.status()) && !absl::IsDeadlineExceeded(n.status())) return;
-      } else {
-        if (!part->error.ok()) Logger("engine")->info("partition {}: recovered", pe.partition());
-        part->error = absl::OkStatus();
-        part->failing = false;
-        part->decided_end = pe.checkpoint().command_next_offset();
-        part->decided_end_seen = part->decided_end;
-      }
-    }
-    if (!n.ok()) {
-      // The log is unavailable: wait and recover (Step demands it after an
-      // error), doubling the wait up to 5 s.
-      for (absl::Time until = absl::Now() + backoff; !stop_ && absl::Now() < until;)
-        absl::SleepFor(absl::Milliseconds(10));
-      backoff = std::min(backoff * 2, absl::Seconds(5));
-      continue;
-    }
-    backoff = absl::Milliseconds(50);
-    if (*n > 0 && on_decided_) on_decided_(pe.partition(), part->decided_end_seen.load());
-    if (*n == 0) {
-      commands_->WaitForData(pe.partition(), pe.checkpoint().command_next_offset(),
-                             absl::Milliseconds(50));
-    }
+absl::StatusOr<size_t> Engine::Round(int p) {
+  Part& part = *parts_[p];
+  PartitionEngine& pe = *part.engine;
+  if (!pe.recovered()) {
+    absl::MutexLock lock(&part.mu);
+    if (absl::Status st = pe.Recover(); !st.ok()) return st;
+    part.decided_end = pe.checkpoint().command_next_offset();
   }
+  absl::StatusOr<size_t> n = pe.Step(&part.mu);
+  if (!n.ok()) return n;
+  uint64_t decided_end;
+  {
+    absl::MutexLock lock(&part.mu);
+    decided_end = part.decided_end = pe.checkpoint().command_next_offset();
+  }
+  workers_.Advance(p, decided_end);
+  if (*n > 0 && on_decided_) on_decided_(p, decided_end);
+  return n;
 }
 
 absl::Status Engine::WaitForCommands(int partition, uint64_t command_end, absl::Duration timeout) {
-  if (!owns(partition))
-    return absl::FailedPreconditionError(
-        absl::StrCat("partition ", partition, " is not served by this engine"));
-  Part& part = *parts_[partition];
-  absl::MutexLock lock(&part.mu);
-  auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(part.mu) {
-    return part.decided_end >= command_end || !part.error.ok();
-  };
-  if (!part.mu.AwaitWithTimeout(absl::Condition(&done), timeout))
-    return absl::DeadlineExceededError("the engine has not decided the command yet");
-  return part.error;
+  return workers_.WaitFor(partition, command_end, timeout,
+                          "the engine has not decided the command yet");
 }
 
 void Engine::WithState(int partition, const std::function<void(const EngineState&, uint64_t)>& fn) {
@@ -333,13 +231,6 @@ void Engine::WithState(int partition, const std::function<void(const EngineState
   fn(part.engine->state(), part.decided_end);
 }
 
-absl::Status Engine::status() {
-  for (auto& part : parts_) {
-    if (!part) continue;
-    absl::MutexLock lock(&part->mu);
-    if (!part->error.ok()) return part->error;
-  }
-  return absl::OkStatus();
-}
+absl::Status Engine::status() { return workers_.status(); }
 
 }  // namespace tl

@@ -22,7 +22,6 @@
 #include <atomic>
 #include <functional>
 #include <memory>
-#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -34,7 +33,7 @@
 #include "engine/core/step.h"
 #include "engine/log/decode.h"
 #include "engine/log/event_log.h"
-#include "engine/log/sequence_check.h"
+#include "engine/log/partition_worker.h"
 #include "engine/runtime/state_store.h"
 #include "ticketledger/v1/events.pb.h"
 
@@ -65,13 +64,6 @@ class PartitionEngine {
 
  private:
   absl::Status Commit();
-  // Recover's catch-up over one batch: folds the first `decoded` records,
-  // whole command answers only (the rest waits in pending_*), then commits.
-  absl::Status FoldBatch(std::vector<LogRecord>& records, std::vector<pb::Event>& events,
-                         size_t decoded, SequenceCheck& seen,
-                         std::vector<pb::Event>& pending_events,
-                         std::vector<LogRecord>& pending_records, size_t& pending,
-                         uint32_t& pending_want);
 
   const int partition_;
   EventLog* const commands_;
@@ -113,13 +105,13 @@ class Engine {
   void WithState(int partition,
                  const std::function<void(const EngineState&, uint64_t decided_end)>& fn);
   absl::Status status();
-  int partitions() const { return static_cast<int>(parts_.size()); }
-  bool owns(int p) const { return p >= 0 && p < partitions() && parts_[p] != nullptr; }
-  std::vector<int> owned() const;
+  int partitions() const { return workers_.partitions(); }
+  bool owns(int p) const { return workers_.owns(p); }
+  std::vector<int> owned() const { return workers_.owned(); }
   // Without waiting for the partition's writer (for metrics): the end of the
   // commands decided, and whether its last attempt failed.
-  uint64_t decided_end(int p) const { return owns(p) ? parts_[p]->decided_end_seen.load() : 0; }
-  bool failing(int p) const { return owns(p) && parts_[p]->failing.load(); }
+  uint64_t decided_end(int p) const { return workers_.progress(p); }
+  bool failing(int p) const { return workers_.failing(p); }
   PartitionEngine& partition(int p) { return *parts_[p]->engine; }
   // Called on a partition's thread after each step that decided commands,
   // with the end of the commands decided. Set before Start.
@@ -130,20 +122,16 @@ class Engine {
  private:
   struct Part {
     std::unique_ptr<PartitionEngine> engine;
-    std::thread thread;
     absl::Mutex mu;            // held by the writer while it changes the state
     uint64_t decided_end = 0;  // guarded by mu
-    absl::Status error;        // guarded by mu
-    // Copies for readers that must not wait for a catch-up holding mu.
-    std::atomic<uint64_t> decided_end_seen{0};
-    std::atomic<bool> failing{false};
   };
-  void Run(Part* part);
+  // One round of partition p's thread: recover if needed, then one Step.
+  absl::StatusOr<size_t> Round(int p);
 
   EventLog* const commands_;
   std::function<void(int, uint64_t)> on_decided_;
   std::vector<std::unique_ptr<Part>> parts_;  // null: a partition this engine does not own
-  std::atomic<bool> stop_{false};
+  PartitionWorkers workers_;                  // last: its threads stop before the rest goes
 };
 
 }  // namespace tl

@@ -3,17 +3,17 @@
 // does not run the engine (ticketd --role api): the same fold as the engine's,
 // so it sees exactly the engine's state as of the ledger offset it reached.
 //
-// A record whose sequence was already folded is dropped (a zombie writer's
-// duplicate, or a re-read); a gap in sequences stops the partition with an
-// error, never a silent skip. An unavailable log (brokers down) is reported
-// in status() and retried every 0.5 s.
+// The ledger is read through LedgerReader (its policy: an identical repeat
+// of a sequence already folded is dropped; a different one, or a gap, stops
+// the partition with DATA_LOSS, never a silent skip). An unavailable log
+// (brokers down) is reported in status() and retried with the workers'
+// capped backoff.
 #pragma once
 
 #include <atomic>
 #include <deque>
 #include <functional>
 #include <memory>
-#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -22,6 +22,8 @@
 #include "engine/core/limits.h"
 #include "engine/core/state.h"
 #include "engine/log/event_log.h"
+#include "engine/log/ledger_reader.h"
+#include "engine/log/partition_worker.h"
 #include "ticketledger/v1/events.pb.h"
 
 namespace tl {
@@ -59,15 +61,17 @@ class LedgerFollower {
 
  private:
   struct Part {
+    explicit Part(EventLog* ledger, int p, size_t batch) : reader(ledger, p, {}, batch) {}
     absl::Mutex mu;
     EngineState state;             // guarded by mu
     uint64_t decided_end = 0;      // guarded by mu
     uint64_t next_offset = 0;      // guarded by mu
-    absl::Status error;            // guarded by mu
     std::deque<pb::Event> recent;  // guarded by mu; command offsets never decrease
-    std::thread thread;
+    LedgerReader reader;           // the partition's thread only
+    LedgerBatch batch;             // the partition's thread only
   };
-  void Run(int partition);
+  // One round of partition p's thread: fold the next batch of the ledger.
+  absl::StatusOr<size_t> Round(int p);
 
   EventLog* const ledger_;
   const EngineConfig config_;
@@ -75,7 +79,7 @@ class LedgerFollower {
   const size_t recent_events_max_;
   std::function<void(int, uint64_t)> on_progress_;
   std::vector<std::unique_ptr<Part>> parts_;
-  std::atomic<bool> stop_{false};
+  PartitionWorkers workers_;  // last: its threads stop before the rest goes
 
   // A partition number from our own callers: out of range is a bug.
   Part& part(int partition) {

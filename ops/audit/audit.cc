@@ -14,6 +14,7 @@
 #include "engine/core/fold.h"
 #include "engine/core/step.h"
 #include "engine/log/decode.h"
+#include "engine/log/ledger_reader.h"
 
 namespace tl {
 
@@ -461,31 +462,21 @@ absl::StatusOr<std::string> Redecide(
 // ledger's; returns "" if identical, kWrongSecret, or what differs.
 std::string FirstDifference(EventLog* commands, EventLog* ledger, int p,
                             const EngineConfig& config) {
-  std::vector<LogRecord> led;
-  uint64_t led_at = 0;
+  LedgerReader reader(ledger, p, LedgerPosition{}, 8192);
+  LedgerBatch led;
   size_t led_i = 0;
-  uint64_t next_seq = 1;
-  // The next distinct ledger record (duplicates of a sequence dropped).
+  // The next distinct ledger record (LedgerReader's policy).
   auto next_ledger = [&](std::string* out, std::string* err) -> bool {
-    for (;;) {
-      if (led_i == led.size()) {
-        absl::StatusOr<uint64_t> end = ledger->EndOffset(p);
-        if (!end.ok() || led_at >= *end) return false;
-        if (!ledger->Read(p, led_at, 8192, &led).ok() || led.empty()) return false;
-        led_at = led.back().offset + 1;
-        led_i = 0;
-      }
-      const LogRecord& r = led[led_i++];
-      pb::Event e;
-      if (!e.ParseFromString(r.value)) {
-        *err = absl::StrCat("ledger partition ", p, " offset ", r.offset, " does not decode");
+    while (led_i == led.size()) {
+      if (absl::Status st = reader.Next(&led); !st.ok()) {
+        *err = std::string(st.message());
         return false;
       }
-      if (e.sequence() < next_seq) continue;
-      next_seq = e.sequence() + 1;
-      *out = r.value;
-      return true;
+      if (led.read == 0) return false;
+      led_i = 0;
     }
+    *out = led.records[led_i++].value;
+    return true;
   };
   std::string difference;
   auto compare = [&](const pb::Event& e, const std::string& bytes, uint64_t offset) {
@@ -556,9 +547,7 @@ AuditReport Audit(EventLog* ledger, EventLog* commands, const AuditOptions& opti
   // halves cost about the same), handing them over through a short queue.
   struct Batch {
     int partition = 0;
-    std::vector<LogRecord> records;
-    std::vector<pb::Event> events;  // parsed records[i]; parsed < records.size() = corrupt
-    size_t parsed = 0;
+    LedgerBatch ledger;  // the distinct events, decoded (LedgerReader's policy)
     absl::Status status;
   };
   // (With the re-decide running, both cores are already busy: a third
@@ -568,25 +557,24 @@ AuditReport Audit(EventLog* ledger, EventLog* commands, const AuditOptions& opti
   std::deque<std::unique_ptr<Batch>> full, spare;
   bool reader_done = false, consumer_gone = false;
   int read_p = 0;
-  uint64_t read_at = 0;
-  // Reads and parses the next batch into b; false when the ledger is done.
+  std::unique_ptr<LedgerReader> ledger_reader;  // of partition read_p
+  // Reads and decodes the next batch into b; false when the ledger is done.
   auto read_batch = [&](Batch* b) {
-    while (read_p < ledger->partitions() && read_at >= ends[read_p]) {
+    while (read_p < ledger->partitions() &&
+           (ledger_reader ? ledger_reader->position().offset : 0) >= ends[read_p]) {
       ++read_p;
-      read_at = 0;
+      ledger_reader.reset();
     }
     if (read_p >= ledger->partitions()) return false;
+    if (!ledger_reader)
+      ledger_reader = std::make_unique<LedgerReader>(ledger, read_p, LedgerPosition{}, kReadBatch);
     b->partition = read_p;
-    b->status = ledger->Read(read_p, read_at, kReadBatch, &b->records);
-    b->parsed = 0;
-    if (b->events.size() < b->records.size()) b->events.resize(b->records.size());
-    for (; b->status.ok() && b->parsed < b->records.size(); ++b->parsed) {
-      if (!b->events[b->parsed].ParseFromString(b->records[b->parsed].value)) break;
-    }
-    if (!b->status.ok() || b->records.empty() || b->parsed < b->records.size()) {
+    b->status = ledger_reader->Next(&b->ledger, ends[read_p]);
+    if (LedgerReader::IsSequenceError(b->status)) {
+      ++read_p;  // a gap or a forged repeat: a violation; the next partition is read still
+      ledger_reader.reset();
+    } else if (!b->status.ok() || b->ledger.read == 0) {
       read_p = ledger->partitions();  // nothing after a failed or short read
-    } else {
-      read_at = b->records.back().offset + 1;
     }
     return true;
   };
@@ -616,12 +604,6 @@ AuditReport Audit(EventLog* ledger, EventLog* commands, const AuditOptions& opti
     });
   }
   auto inline_batch = std::make_unique<Batch>();
-  int current_partition = -1;
-  uint64_t next_seq = 1;
-  // Where each sequence was first seen: a repeat is compared with that record
-  // (repeats are rare; hashing every record was a fifth of the time).
-  std::vector<uint64_t> first_offset;
-  std::vector<LogRecord> original;
   for (;;) {
     std::unique_ptr<Batch> b;
     if (!pipelined) {
@@ -636,53 +618,22 @@ AuditReport Audit(EventLog* ledger, EventLog* commands, const AuditOptions& opti
       full.pop_front();
     }
     const int p = b->partition;
-    if (p != current_partition) {
-      current_partition = p;
-      next_seq = 1;
-      first_offset.clear();
-    }
-    if (!b->status.ok()) {
+    if (LedgerReader::IsSequenceError(b->status)) {
+      report.violations_total++;
+      report.violations.push_back({"", "ledger", std::string(b->status.message())});
+    } else if (!b->status.ok()) {
       report.error = absl::StrCat("ledger unreadable: ", b->status.message());
       break;
     }
-    for (size_t i = 0; i < b->records.size(); ++i) {
-      const LogRecord& r = b->records[i];
-      report.ledger_records++;
-      if (i >= b->parsed) {
-        report.error = absl::StrCat("ledger partition ", p, " offset ", r.offset,
-                                    " is not a ledger event (corrupt record)");
-        break;
-      }
-      const pb::Event& e = b->events[i];
-      if (e.sequence() < next_seq) {  // a repeat: must be the same record
-        const uint64_t first = e.sequence() >= 1 && e.sequence() <= first_offset.size()
-                                   ? first_offset[e.sequence() - 1]
-                                   : UINT64_MAX;
-        if (first == UINT64_MAX || !ledger->Read(p, first, 1, &original).ok() || original.empty() ||
-            original[0].value != r.value) {
-          report.violations_total++;
-          report.violations.push_back(
-              {e.campaign_id(), "ledger",
-               absl::StrCat("partition ", p, " offset ", r.offset, ": sequence ", e.sequence(),
-                            " again, with different contents")});
-        }
-        continue;
-      }
-      if (e.sequence() > next_seq) {
-        report.violations_total++;
-        report.violations.push_back(
-            {e.campaign_id(), "ledger",
-             absl::StrCat("partition ", p, ": sequences ", next_seq, "..", e.sequence() - 1,
-                          " are missing before offset ", r.offset)});
-      }
+    for (size_t i = 0; i < b->ledger.size(); ++i) {
+      const LogRecord& r = b->ledger.records[i];
+      const pb::Event& e = b->ledger.events[i];
       if (redecide) ledger_hash[p].Add(e.command_events(), r.value);
-      first_offset.resize(e.sequence(), UINT64_MAX);
-      first_offset[e.sequence() - 1] = r.offset;
-      next_seq = e.sequence() + 1;
       report.ledger_events++;
       auditor.Event(e, p, r.offset);
     }
-    done += b->records.size();
+    report.ledger_records += b->ledger.read;
+    done += b->ledger.read;
     if (progress) progress(done, total);
     if (!pipelined) {
       inline_batch = std::move(b);

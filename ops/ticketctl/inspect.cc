@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "ops/ticketctl/describe.h"
 #include "ops/ticketctl/progress.h"
+#include "engine/log/ledger_reader.h"
 #include "ops/ticketctl/verbs.h"
 
 namespace tl::ctl {
@@ -67,21 +68,20 @@ absl::Status PrintEvents(EventLog* ledger, int p, const InspectArgs& a) {
   absl::StatusOr<uint64_t> end = ledger->EndOffset(p);
   if (!end.ok()) return end.status();
   std::deque<std::string> last;
-  std::vector<LogRecord> recs;
-  pb::Event e;
+  LedgerReader reader(ledger, p, LedgerPosition{}, 4096);
+  LedgerBatch batch;
   Progress progress("scanning ledger", *end);
-  for (uint64_t at = 0; at < *end; at += recs.size()) {
-    if (absl::Status st = ledger->Read(p, at, 4096, &recs); !st.ok()) return st;
-    if (recs.empty()) break;
-    for (const LogRecord& r : recs) {
-      if (r.key != a.id) continue;
-      if (absl::Status st = DecodeEvent(r, p, &e); !st.ok()) return st;
-      std::string line = Describe(e);
+  while (reader.position().offset < *end) {
+    if (absl::Status st = reader.Next(&batch, *end); !st.ok()) return st;
+    if (batch.read == 0) break;
+    for (size_t i = 0; i < batch.size(); ++i) {
+      if (batch.records[i].key != a.id) continue;
+      std::string line = Describe(batch.events[i]);
       if (!a.user.empty() && !MentionsUser(line, a.user)) continue;
       last.push_back(std::move(line));
       if (last.size() > a.events) last.pop_front();
     }
-    progress.Update(at + recs.size());
+    progress.Update(reader.position().offset);
   }
   progress.Finish();
   std::printf("  last %zu events:\n", last.size());

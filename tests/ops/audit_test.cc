@@ -257,6 +257,26 @@ TEST_F(AuditTest, TruncatedLedgerIsCaught) {
   EXPECT_NE(torn.error.find("offset"), std::string::npos) << torn.error;
 }
 
+TEST_F(AuditTest, RepeatedSequencesFollowTheLedgerReadersPolicy) {
+  // The same record twice (a producer retry): dropped, the audit is clean.
+  AuditReport same =
+      Tampered([](std::vector<pb::Event>& ev) { ev.insert(ev.begin() + 120, ev[100]); });
+  EXPECT_EQ(same.ExitCode(), 0) << Checks(same) << same.error;
+  EXPECT_EQ(same.ledger_records, same.ledger_events + 1);
+  // A different record at a sequence already read: a ledger violation.
+  AuditReport forged = Tampered(
+      [](std::vector<pb::Event>& ev) {
+        pb::Event e = ev[100];
+        e.set_time_ms(e.time_ms() + 1);
+        ev.insert(ev.begin() + 120, e);
+      },
+      /*with_commands=*/false);
+  EXPECT_EQ(forged.ExitCode(), 1) << forged.error;
+  EXPECT_TRUE(Names(forged, "ledger")) << Checks(forged);
+  EXPECT_NE(Checks(forged).find("a different record at sequence"), std::string::npos)
+      << Checks(forged);
+}
+
 // A synthetic lottery of `draws` draws at 5% whose values come from `rng`;
 // `extra` is the share of draws pushed under the threshold (a biased engine).
 std::vector<pb::Event> Lottery(uint64_t draws, double extra, uint64_t seed) {

@@ -488,18 +488,5 @@ TEST(Digest, AStateStoreWithAnOldDigestVersionIsRefusedNamingTheVersions) {
       << st;
 }
 
-TEST(SequenceCheckTest, KeepsTheLastWindowOfRecordsAndComparesBytes) {
-  SequenceCheck seen(4);
-  for (uint64_t s = 1; s <= 6; ++s) seen.Saw(s, "event-" + std::to_string(s));
-  EXPECT_TRUE(seen.Repeat(5, "event-5", 50).ok());
-  absl::Status st = seen.Repeat(4, "forged", 40);
-  EXPECT_TRUE(absl::IsDataLoss(st)) << st;
-  EXPECT_NE(st.message().find("offset 40"), std::string::npos);
-  EXPECT_TRUE(seen.Repeat(2, "too old to tell", 20).ok());  // outside the window
-  seen.Saw(10, "event-10");                                 // a jump starts over
-  EXPECT_TRUE(seen.Repeat(5, "forged", 50).ok());
-  EXPECT_FALSE(seen.Repeat(10, "forged", 100).ok());
-}
-
 }  // namespace
 }  // namespace tl::testing

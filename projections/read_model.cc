@@ -4,6 +4,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "engine/core/names.h"
+#include "projections/redis/redis_keys.h"
 
 namespace tl::proj {
 namespace {
@@ -19,13 +21,10 @@ uint64_t Num(const redisReply* r) {
   return v;
 }
 
-// "<offset>:<next sequence>" -> next sequence (1: nothing applied).
+// A Redis checkpoint -> the next sequence it applies (1: nothing applied).
 uint64_t CheckpointSequence(const redisReply* r) {
-  std::string v = Str(r);
-  size_t colon = v.find(':');
-  uint64_t seq = 1;
-  if (colon != std::string::npos) (void)absl::SimpleAtoi(v.substr(colon + 1), &seq);
-  return seq;
+  absl::StatusOr<Checkpoint> c = ParseRedisCheckpoint(r);
+  return c.ok() ? c->next_sequence : 1;
 }
 
 absl::Status Behind(const char* store, uint64_t applied, uint64_t want) {
@@ -53,7 +52,7 @@ StoreReadModel::StoreReadModel(std::optional<RedisOptions> redis, std::optional<
 absl::StatusOr<std::vector<std::unique_ptr<redisReply, void (*)(void*)>>> StoreReadModel::ReadRedis(
     const std::function<std::vector<std::vector<std::string>>(const std::string& base)>& commands) {
   const std::string& prefix = redis_options_->prefix;
-  auto cur = redis_->Pipeline({{"GET", prefix + "current"}});
+  auto cur = redis_->Pipeline({{"GET", redis_keys::Current(prefix)}});
   if (!cur.ok()) return cur.status();
   std::string ns = Str((*cur)[0].get());
   if (ns.empty()) return absl::FailedPreconditionError("redis: no read model yet");
@@ -73,12 +72,11 @@ absl::StatusOr<api::EntryView> StoreReadModel::Entry(int partition, uint64_t min
   if (!redis_options_) return absl::UnimplementedError("no Redis read model");
   absl::MutexLock lock(&redis_mu_);
   auto r = ReadRedis([&](const std::string& base) {
-    const std::string c = base + ":c:" + campaign;
     return std::vector<std::vector<std::string>>{
-        {"GET", absl::StrCat(base, ":ckpt:", partition)},
-        {"HGET", c + ":status", user},
-        {"HMGET", c + ":summary", "serving", "admission_rate_per_s", "admission_paused",
-         "opens_at_ms"}};
+        {"GET", redis_keys::Checkpoint(base, partition)},
+        {"HGET", redis_keys::Status(base, campaign), user},
+        {"HMGET", redis_keys::Summary(base, campaign), "serving", "admission_rate_per_s",
+         "admission_paused", "opens_at_ms"}};
   });
   if (!r.ok()) return r.status();
   const redisReply* exec = r->back().get();
@@ -95,9 +93,9 @@ absl::StatusOr<api::EntryView> StoreReadModel::Entry(int partition, uint64_t min
   auto [pos, status] = SplitStatus(Str(exec->element[1]));
   v.position = pos;
   absl::string_view st = status;
-  if (absl::ConsumePrefix(&st, "rejected:")) {
+  if (absl::ConsumePrefix(&st, redis_keys::kRejectedPrefix)) {
     v.reject_reason = std::string(st);
-    v.status = "rejected";
+    v.status = kRejected;
   } else {
     v.status = status;
   }
@@ -112,12 +110,11 @@ absl::StatusOr<api::RankingView> StoreReadModel::Ranking(int partition, uint64_t
   std::string base_used;
   auto r = ReadRedis([&](const std::string& base) {
     base_used = base;
-    const std::string c = base + ":c:" + campaign;
     return std::vector<std::vector<std::string>>{
-        {"GET", absl::StrCat(base, ":ckpt:", partition)},
-        {"ZRANGEBYSCORE", c + ":rank", std::to_string(offset + 1), "+inf", "WITHSCORES", "LIMIT",
-         "0", std::to_string(limit)},
-        {"HMGET", c + ":summary", "serving", "entries"}};
+        {"GET", redis_keys::Checkpoint(base, partition)},
+        {"ZRANGEBYSCORE", redis_keys::Rank(base, campaign), std::to_string(offset + 1), "+inf",
+         "WITHSCORES", "LIMIT", "0", std::to_string(limit)},
+        {"HMGET", redis_keys::Summary(base, campaign), "serving", "entries"}};
   });
   if (!r.ok()) return r.status();
   const redisReply* exec = r->back().get();
@@ -127,7 +124,7 @@ absl::StatusOr<api::RankingView> StoreReadModel::Ranking(int partition, uint64_t
   v.serving = Num(exec->element[2]->element[0]);
   v.total = Num(exec->element[2]->element[1]);
   const redisReply* rank = exec->element[1];
-  std::vector<std::string> hmget = {"HMGET", base_used + ":c:" + campaign + ":status"};
+  std::vector<std::string> hmget = {"HMGET", redis_keys::Status(base_used, campaign)};
   for (size_t i = 0; i + 1 < rank->elements; i += 2) {
     v.items.emplace_back(Num(rank->element[i + 1]), Str(rank->element[i]), "");
     hmget.push_back(Str(rank->element[i]));

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_format.h"
 #include "engine/core/fold.h"
+#include "engine/core/names.h"
 #include "ops/progress.h"
 
 namespace tl {
@@ -21,7 +22,9 @@ std::vector<std::string> BuildCommands(const SimulateOptions& o) {
     out.push_back(cmd.SerializeAsString());
     cmd.Clear();
   };
-  const bool random = o.queueing == "random";
+  pb::Queueing queueing = pb::QUEUEING_FIFO;
+  (void)ParseQueueing(o.queueing, &queueing);  // checked by RunSimulate
+  const bool random = queueing == pb::QUEUEING_RANDOM;
   const uint64_t t0 = o.start_ms;
   const uint64_t opens_at = random ? t0 + o.arrival_ms / 2 : 0;
   auto* create = cmd.mutable_create_campaign();
@@ -29,7 +32,7 @@ std::vector<std::string> BuildCommands(const SimulateOptions& o) {
   create->set_stock(o.stock);
   create->set_win_bps(o.win_bps);
   create->set_admission_rate_per_s(o.rate);
-  create->set_queueing(random ? pb::QUEUEING_RANDOM : pb::QUEUEING_FIFO);
+  create->set_queueing(queueing);
   create->set_opens_at_ms(opens_at);
   create->set_max_entries(o.users);
   add(t0);
@@ -59,43 +62,13 @@ std::vector<std::string> BuildCommands(const SimulateOptions& o) {
   return out;
 }
 
-}  // namespace
-
-int RunSimulate(Node& node, const SimulateOptions& o) {
-  if (o.users == 0 || o.batch == 0 || o.tick_ms == 0) {
-    std::fprintf(stderr, "simulate: --users, --batch and --tick-ms must be > 0\n");
-    return 2;
-  }
-  if (o.queueing != "fifo" && o.queueing != "random") {
-    std::fprintf(stderr, "simulate: --queueing must be fifo or random, not '%s'\n",
-                 o.queueing.c_str());
-    return 2;
-  }
-  const std::vector<std::string> commands = BuildCommands(o);
-  const int partition = PartitionFor(o.campaign, node.options().partitions);
-  EventLog* log = node.log().commands();
-  absl::StatusOr<uint64_t> end = log->EndOffset(partition);
-  if (!end.ok()) {
-    std::fprintf(stderr, "simulate: %s\n", end.status().ToString().c_str());
-    return 2;
-  }
-  if (*end > 0 && !o.resume) {
-    std::fprintf(stderr,
-                 "simulate: the data dir already holds %llu commands; pass --resume to continue "
-                 "that run or use a fresh --data-dir\n",
-                 static_cast<unsigned long long>(*end));
-    return 2;
-  }
-  if (*end > commands.size()) {
-    std::fprintf(stderr, "simulate: the log holds more commands than this drop has\n");
-    return 2;
-  }
-
+// Appends commands[*end...] in batches of o.batch, showing progress; 0 or
+// the exit code.
+int Feed(Node& node, const SimulateOptions& o, const std::vector<std::string>& commands,
+         int partition, uint64_t end, Progress* progress) {
   Engine& engine = node.engine();
-  engine.Start();
-  auto started = std::chrono::steady_clock::now();
-  Progress progress("simulate", commands.size());
-  for (uint64_t at = *end; at < commands.size();) {
+  EventLog* log = node.log().commands();
+  for (uint64_t at = end; at < commands.size();) {
     std::vector<LogRecord> batch;
     for (; at < commands.size() && batch.size() < o.batch; ++at) {
       batch.push_back(LogRecord{0, o.campaign, commands[at]});
@@ -117,29 +90,24 @@ int RunSimulate(Node& node, const SimulateOptions& o) {
     uint64_t decided = 0;
     engine.WithState(partition,
                      [&](const EngineState&, uint64_t decided_end) { decided = decided_end; });
-    progress.Update(decided);
+    progress->Update(decided);
   }
   for (;;) {
     absl::Status st = engine.WaitForCommands(partition, commands.size(), absl::Milliseconds(100));
-    if (st.ok()) break;
+    if (st.ok()) return 0;
     if (!absl::IsDeadlineExceeded(st)) {
       std::fprintf(stderr, "simulate: engine stopped: %s\n", st.ToString().c_str());
       return 1;
     }
-    engine.WithState(
-        partition, [&](const EngineState&, uint64_t decided_end) { progress.Update(decided_end); });
+    engine.WithState(partition, [&](const EngineState&, uint64_t decided_end) {
+      progress->Update(decided_end);
+    });
   }
-  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  progress.Finish();
-  engine.Stop();
+}
 
-  const CampaignState* c = engine.partition(partition).state().Find(o.campaign);
-  if (c == nullptr) {
-    std::fprintf(stderr, "simulate: campaign %s was not created (see `ticketctl inspect`)\n",
-                 o.campaign.c_str());
-    return 1;
-  }
-  const auto& s = c->snap;
+void PrintSummary(Engine& engine, const SimulateOptions& o, const CampaignState& c,
+                  uint64_t commands, double secs) {
+  const auto& s = c.snap;
   uint64_t drawn = s.won() + s.lost() + s.sold_out();
   uint64_t under = s.won() + s.sold_out();
   std::vector<Hash> digests;
@@ -152,9 +120,9 @@ int RunSimulate(Node& node, const SimulateOptions& o) {
               static_cast<unsigned long long>(s.last_position()),
               static_cast<unsigned long long>(drawn),
               static_cast<unsigned long long>(s.rejected()));
-  std::printf("  won        %llu\n", static_cast<unsigned long long>(s.won()));
-  std::printf("  lost       %llu\n", static_cast<unsigned long long>(s.lost()));
-  std::printf("  sold_out   %llu\n", static_cast<unsigned long long>(s.sold_out()));
+  std::printf("  %-10s %llu\n", kWon, static_cast<unsigned long long>(s.won()));
+  std::printf("  %-10s %llu\n", kLost, static_cast<unsigned long long>(s.lost()));
+  std::printf("  %-10s %llu\n", kSoldOut, static_cast<unsigned long long>(s.sold_out()));
   std::printf("  stock_left %llu\n", static_cast<unsigned long long>(s.stock_left()));
   std::printf("  observed   %.4f%% of draws under the threshold (configured %.2f%%)\n",
               drawn ? 100.0 * static_cast<double>(under) / static_cast<double>(drawn) : 0.0,
@@ -162,8 +130,56 @@ int RunSimulate(Node& node, const SimulateOptions& o) {
   std::printf("  revealed   %s\n", s.revealed() ? "yes" : "no");
   std::printf("  digest     %s\n", ToHex(CombinedDigest(digests)).c_str());
   std::printf("  throughput %.0f entries/s (%llu commands in %.2f s, durable log + RocksDB)\n",
-              static_cast<double>(o.users) / secs,
-              static_cast<unsigned long long>(commands.size() - *end), secs);
+              static_cast<double>(o.users) / secs, static_cast<unsigned long long>(commands), secs);
+}
+
+}  // namespace
+
+int RunSimulate(Node& node, const SimulateOptions& o) {
+  if (o.users == 0 || o.batch == 0 || o.tick_ms == 0) {
+    std::fprintf(stderr, "simulate: --users, --batch and --tick-ms must be > 0\n");
+    return 2;
+  }
+  if (pb::Queueing q = pb::QUEUEING_FIFO; !ParseQueueing(o.queueing, &q)) {
+    std::fprintf(stderr, "simulate: --queueing must be %s or %s, not '%s'\n", kFifo, kRandom,
+                 o.queueing.c_str());
+    return 2;
+  }
+  const std::vector<std::string> commands = BuildCommands(o);
+  const int partition = PartitionFor(o.campaign, node.options().partitions);
+  absl::StatusOr<uint64_t> end = node.log().commands()->EndOffset(partition);
+  if (!end.ok()) {
+    std::fprintf(stderr, "simulate: %s\n", end.status().ToString().c_str());
+    return 2;
+  }
+  if (*end > 0 && !o.resume) {
+    std::fprintf(stderr,
+                 "simulate: the data dir already holds %llu commands; pass --resume to continue "
+                 "that run or use a fresh --data-dir\n",
+                 static_cast<unsigned long long>(*end));
+    return 2;
+  }
+  if (*end > commands.size()) {
+    std::fprintf(stderr, "simulate: the log holds more commands than this drop has\n");
+    return 2;
+  }
+
+  Engine& engine = node.engine();
+  engine.Start();
+  auto started = std::chrono::steady_clock::now();
+  Progress progress("simulate", commands.size());
+  if (int rc = Feed(node, o, commands, partition, *end, &progress); rc != 0) return rc;
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  progress.Finish();
+  engine.Stop();
+
+  const CampaignState* c = engine.partition(partition).state().Find(o.campaign);
+  if (c == nullptr) {
+    std::fprintf(stderr, "simulate: campaign %s was not created (see `ticketctl inspect`)\n",
+                 o.campaign.c_str());
+    return 1;
+  }
+  PrintSummary(engine, o, *c, commands.size() - *end, secs);
   return 0;
 }
 

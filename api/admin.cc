@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "api/api.h"
+#include "engine/core/names.h"
 
 namespace tl::api {
 
@@ -56,9 +57,12 @@ void Api::AdminCreate(const CallPtr& c) {
     cc->set_title(b["title"].get<std::string>());
   }
   if (b.contains("queueing")) {
-    if (!b["queueing"].is_string() || (b["queueing"] != "fifo" && b["queueing"] != "random"))
-      return c->Error(400, "invalid_field", "field 'queueing' must be \"fifo\" or \"random\"");
-    cc->set_queueing(b["queueing"] == "random" ? pb::QUEUEING_RANDOM : pb::QUEUEING_FIFO);
+    pb::Queueing q = pb::QUEUEING_FIFO;
+    if (!b["queueing"].is_string() || !ParseQueueing(b["queueing"].get<std::string>(), &q))
+      return c->Error(
+          400, "invalid_field",
+          absl::StrCat("field 'queueing' must be \"", kFifo, "\" or \"", kRandom, "\""));
+    cc->set_queueing(q);
   }
   cc->set_stock(stock);
   cc->set_win_bps(static_cast<uint32_t>(bps));

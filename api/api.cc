@@ -3,6 +3,7 @@
 #include <pthread.h>
 
 #include "api/views.h"
+#include "engine/core/names.h"
 
 namespace tl::api {
 
@@ -107,9 +108,9 @@ void Api::RefreshMetrics() {
       for (const auto& [id, cs] : s.campaigns) {
         metrics_->Set("ticketledger_stock_left", {{"campaign", id}},
                       static_cast<double>(cs->snap.stock_left()));
-        for (auto [name, v] : {std::pair{"won", cs->snap.won()},
-                               {"lost", cs->snap.lost()},
-                               {"sold_out", cs->snap.sold_out()}}) {
+        for (auto [name, v] : {std::pair{kWon, cs->snap.won()},
+                               {kLost, cs->snap.lost()},
+                               {kSoldOut, cs->snap.sold_out()}}) {
           metrics_->Set("ticketledger_draws_total", {{"campaign", id}, {"outcome", name}},
                         static_cast<double>(v));
         }

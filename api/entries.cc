@@ -4,6 +4,7 @@
 #include "absl/strings/str_split.h"
 #include "api/api.h"
 #include "api/views.h"
+#include "engine/core/names.h"
 
 namespace tl::api {
 
@@ -45,7 +46,7 @@ void Api::GetRequest(const CallPtr& c) {
     uint64_t decided = 0;
     backend_->WithState(partition,
                         [&](const EngineState&, uint64_t decided_end) { decided = decided_end; });
-    if (offset >= decided) return c->Json(200, {{"status", "pending"}, {"request", ref}});
+    if (offset >= decided) return c->Json(200, {{"status", kPending}, {"request", ref}});
     std::vector<pb::Event> events;
     if (absl::Status st = backend_->EventsFor(partition, offset, &events); !st.ok())
       return c->Error(500, "ledger_unreadable", st.message());

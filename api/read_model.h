@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 
 namespace tl::api {
 
@@ -37,6 +38,13 @@ struct ResultsView {
   std::vector<PositionRow> items;
   std::optional<uint64_t> next_cursor;
 };
+
+// The FailedPrecondition of a store that has applied its partition only up
+// to `applied` while the caller's fold holds `want`.
+inline absl::Status StoreBehind(const char* store, uint64_t applied, uint64_t want) {
+  return absl::FailedPreconditionError(
+      absl::StrCat(store, " has applied up to sequence ", applied, ", the api's fold ", want));
+}
 
 class ReadModel {
  public:

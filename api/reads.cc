@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "api/api.h"
 #include "api/views.h"
+#include "engine/core/names.h"
 
 namespace tl::api {
 
@@ -68,7 +69,7 @@ void Api::GetRanking(const CallPtr& c) {
         v.serving = cs.snap.serving();
         v.total = last;
         for (uint64_t p = offset + 1; p <= last && v.items.size() < limit; ++p)
-          v.items.emplace_back(p, std::string(cs.user_at(p)), StatusName(cs.status[p - 1]));
+          v.items.emplace_back(p, std::string(cs.user_at(p)), EntryStatusName(cs.status[p - 1]));
       }))
     return;
   auto answer = [c, offset](const RankingView& v) {
@@ -100,16 +101,12 @@ void Api::GetResults(const CallPtr& c) {
     return;
   const std::string outcome = c->req.Query("outcome").value_or("");
   int want = -1;
-  if (outcome == "won") {
-    want = static_cast<int>(EntryStatus::kWon);
-  } else if (outcome == "lost") {
-    want = static_cast<int>(EntryStatus::kLost);
-  } else if (outcome == "sold_out") {
-    want = static_cast<int>(EntryStatus::kSoldOut);
-  } else if (outcome == "cancelled") {
-    want = static_cast<int>(EntryStatus::kCancelled);
+  if (EntryStatus decided = EntryStatus::kQueued; ParseDecidedStatus(outcome, &decided)) {
+    want = static_cast<int>(decided);
   } else if (!outcome.empty()) {
-    return c->Error(400, "invalid_query", "outcome must be won, lost, sold_out or cancelled");
+    return c->Error(
+        400, "invalid_query",
+        absl::StrCat("outcome must be ", kWon, ", ", kLost, ", ", kSoldOut, " or ", kCancelled));
   }
   ResultsView v;
   if (!WithCampaign(c, [&](const CampaignState& cs) {
@@ -120,7 +117,7 @@ void Api::GetResults(const CallPtr& c) {
         for (; p <= scan_end && v.items.size() < limit; ++p) {
           EntryStatus st = cs.status[p - 1];
           if (want >= 0 && static_cast<int>(st) != want) continue;
-          v.items.emplace_back(p, std::string(cs.user_at(p)), StatusName(st));
+          v.items.emplace_back(p, std::string(cs.user_at(p)), EntryStatusName(st));
         }
         if (p <= serving) v.next_cursor = p - 1;
       }))

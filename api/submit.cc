@@ -7,6 +7,7 @@
 #include "absl/time/clock.h"
 #include "api/api.h"
 #include "api/views.h"
+#include "engine/core/names.h"
 
 namespace tl::api {
 
@@ -43,7 +44,7 @@ void Api::Submit(const CallPtr& c, pb::Command cmd, int wait_s, int ok_status) {
     }
     const std::string ref = absl::StrCat(pos->partition, "-", pos->offset);
     const std::string link = absl::StrCat("/v1/campaigns/", c->campaign, "/requests/", ref);
-    json accepted = {{"status", "accepted"},
+    json accepted = {{"status", kAccepted},
                      {"campaign", c->campaign},
                      {"request", ref},
                      {"links", {{"request", link}}}};

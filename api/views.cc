@@ -10,53 +10,17 @@ namespace tl::api {
 
 using json = nlohmann::json;
 
-const char* StatusName(EntryStatus s) {
-  switch (s) {
-    case EntryStatus::kQueued:
-      return "queued";
-    case EntryStatus::kWon:
-      return "won";
-    case EntryStatus::kLost:
-      return "lost";
-    case EntryStatus::kSoldOut:
-      return "sold_out";
-    case EntryStatus::kCancelled:
-      return "cancelled";
-  }
-  return "unknown";
-}
-
+// The HTTP status of a rejection; its code is the wire vocabulary's.
 std::pair<int, const char*> RejectionHttp(pb::RejectReason r) {
   switch (r) {
-    case pb::REJECT_DUPLICATE:
-      return {409, "duplicate"};
-    case pb::REJECT_CAMPAIGN_CLOSED:
-      return {409, "campaign_closed"};
     case pb::REJECT_UNKNOWN_CAMPAIGN:
-      return {404, "unknown_campaign"};
-    case pb::REJECT_CAMPAIGN_FULL:
-      return {409, "campaign_full"};
-    case pb::REJECT_NOT_YET_OPEN:
-      return {409, "not_yet_open"};
-    case pb::REJECT_INVALID_ARGUMENT:
-      return {400, "invalid_argument"};
-    case pb::REJECT_CAMPAIGN_EXISTS:
-      return {409, "campaign_exists"};
-    case pb::REJECT_NOT_CANCELLABLE:
-      return {409, "not_cancellable"};
-    case pb::REJECT_NOT_DRAINED:
-      return {409, "not_drained"};
-    case pb::REJECT_ALREADY_REVEALED:
-      return {409, "already_revealed"};
     case pb::REJECT_NOT_ENTERED:
-      return {404, "not_entered"};
+      return {404, RejectCode(r)};
+    case pb::REJECT_INVALID_ARGUMENT:
+      return {400, RejectCode(r)};
     default:
-      return {409, "rejected"};
+      return {409, RejectCode(r)};
   }
-}
-
-std::string Hex(const std::string& bytes) {
-  return ToHex(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
 }
 
 json CampaignJson(const CampaignState& c) {
@@ -67,22 +31,22 @@ json CampaignJson(const CampaignState& c) {
             {"stock", cfg.stock()},
             {"win_bps", cfg.win_bps()},
             {"admission_rate_per_s", cfg.admission_rate_per_s()},
-            {"queueing", cfg.queueing() == pb::QUEUEING_RANDOM ? "random" : "fifo"},
+            {"queueing", QueueingName(cfg.queueing())},
             {"opens_at_ms", cfg.opens_at_ms()},
             {"max_entries", cfg.max_entries()},
-            {"status", s.closed() ? "closed" : "open"},
+            {"status", CampaignStatusName(s.closed())},
             {"admission_paused", s.paused()},
             {"entries", c.entries()},
-            {"prequeued", s.prequeued()},
+            {kPrequeued, s.prequeued()},
             {"serving", s.serving()},
             {"drawn", s.won() + s.lost() + s.sold_out()},
-            {"won", s.won()},
-            {"lost", s.lost()},
-            {"sold_out", s.sold_out()},
-            {"cancelled", s.cancelled()},
+            {kWon, s.won()},
+            {kLost, s.lost()},
+            {kSoldOut, s.sold_out()},
+            {kCancelled, s.cancelled()},
             {"stock_left", s.stock_left()},
             {"restocked", s.restocked()},
-            {"seed_commitment", Hex(s.seed_commitment())}};
+            {"seed_commitment", ToHex(s.seed_commitment())}};
   if (s.revealed()) j["seed"] = ToHex(c.seed);
   return j;
 }
@@ -97,17 +61,17 @@ EntryView EntryViewOf(const CampaignState& c, std::string_view user) {
   auto it = c.position_of.find(absl::string_view(user.data(), user.size()));
   if (it == c.position_of.end()) {
     if (auto r = c.rejected_users.find(user); r != c.rejected_users.end()) {
-      v.status = "rejected";
-      v.reject_reason = pb::RejectReason_Name(static_cast<pb::RejectReason>(r->second));
+      v.status = kRejected;
+      v.reject_reason = RejectReasonName(static_cast<pb::RejectReason>(r->second));
     }
     return v;
   }
   if (it->second & kPrequeuedBit) {
-    v.status = "prequeued";
+    v.status = kPrequeued;
     return v;
   }
   v.position = it->second;
-  v.status = StatusName(c.status[v.position - 1]);
+  v.status = EntryStatusName(c.status[v.position - 1]);
   return v;
 }
 
@@ -136,17 +100,15 @@ void AppendJsonString(std::string* out, std::string_view s) {
 std::string EntryJsonText(std::string_view campaign, std::string_view user, const EntryView& v) {
   std::string out;
   out.reserve(256);
-  const bool queued = v.status == "queued";
+  const bool queued = v.status == kQueued;
   out += "{";
   if (queued && v.paused) out += "\"admission_paused\":true,";
   out += "\"campaign\":";
   AppendJsonString(&out, campaign);
   if (!v.status.empty()) {
-    if (v.status == "rejected") {
-      pb::RejectReason reason = pb::REJECT_REASON_UNSPECIFIED;
-      (void)pb::RejectReason_Parse(v.reject_reason, &reason);
-      absl::StrAppend(&out, ",\"reason\":\"", RejectionHttp(reason).second, "\"");
-    } else if (v.status == "prequeued") {
+    if (v.status == kRejected) {
+      absl::StrAppend(&out, ",\"reason\":\"", RejectCode(ParseRejectReason(v.reject_reason)), "\"");
+    } else if (v.status == kPrequeued) {
       absl::StrAppend(&out, ",\"opens_at_ms\":", v.opens_at_ms);
     } else if (queued) {
       const uint64_t distance = v.position > v.serving ? v.position - v.serving : 0;
@@ -182,12 +144,12 @@ json EntryJson(const CampaignState& c, std::string_view user) {
 }
 
 bool IsFinal(const EntryView& v) {
-  return !v.status.empty() && v.status != "queued" && v.status != "prequeued";
+  return !v.status.empty() && v.status != kQueued && v.status != kPrequeued;
 }
 
 bool IsFinal(const json& entry) {
   auto s = entry.find("status");
-  return s != entry.end() && *s != "queued" && *s != "prequeued";
+  return s != entry.end() && *s != kQueued && *s != kPrequeued;
 }
 
 std::pair<int, json> DescribeDecision(const std::vector<pb::Event>& events, const std::string& user,
@@ -198,7 +160,7 @@ std::pair<int, json> DescribeDecision(const std::vector<pb::Event>& events, cons
       auto [status, code] = RejectionHttp(e.entry_rejected().reason());
       json err = {{"code", code},
                   {"message", e.entry_rejected().detail()},
-                  {"reason", pb::RejectReason_Name(e.entry_rejected().reason())}};
+                  {"reason", RejectReasonName(e.entry_rejected().reason())}};
       if (e.entry_rejected().original_position())
         err["original_position"] = e.entry_rejected().original_position();
       return {status, json{{"error", err}}};
@@ -209,13 +171,13 @@ std::pair<int, json> DescribeDecision(const std::vector<pb::Event>& events, cons
     if (e.has_queue_entered() && e.queue_entered().user_id() == user) {
       body = {{"campaign", e.campaign_id()},
               {"user", e.queue_entered().user_id()},
-              {"status", "queued"},
+              {"status", kQueued},
               {"position", e.queue_entered().position()}};
       entry_event = true;
     } else if (e.has_entry_prequeued()) {
       body = {{"campaign", e.campaign_id()},
               {"user", e.entry_prequeued().user_id()},
-              {"status", "prequeued"}};
+              {"status", kPrequeued}};
       entry_event = true;
     } else if (e.has_draw_resolved() && e.draw_resolved().user_id() == user) {
       body["status"] = OutcomeName(e.draw_resolved().outcome());
@@ -223,13 +185,13 @@ std::pair<int, json> DescribeDecision(const std::vector<pb::Event>& events, cons
     } else if (e.has_entry_cancelled()) {
       body = {{"campaign", e.campaign_id()},
               {"user", e.entry_cancelled().user_id()},
-              {"status", "cancelled"},
+              {"status", kCancelled},
               {"position", e.entry_cancelled().position()}};
       entry_event = true;
     }
   }
   if (entry_event) {
-    if (body["status"] == "queued" && campaign) {
+    if (body["status"] == kQueued && campaign) {
       json now = EntryJson(*campaign, user);
       if (now.contains("status")) body = now;
     }

@@ -13,10 +13,9 @@
 
 namespace tl::api {
 
-const char* StatusName(EntryStatus s);
-// One mapping from a rejection to an HTTP status and error code.
+// One mapping from a rejection to an HTTP status and error code (the code
+// is RejectCode, engine/core/names.h).
 std::pair<int, const char*> RejectionHttp(pb::RejectReason r);
-std::string Hex(const std::string& bytes);
 
 nlohmann::json CampaignJson(const CampaignState& c);
 // An entry as the fold holds it.

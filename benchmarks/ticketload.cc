@@ -26,6 +26,7 @@
 #include "api/jwt.h"
 #include "benchmarks/ticketload_checks.h"
 #include "benchmarks/ticketload_http.h"
+#include "engine/core/names.h"
 #include "ops/app/secrets.h"
 
 namespace tl::load {
@@ -149,8 +150,8 @@ void Validate(Options& o) {
   if (o.enter_rate < 0 || o.ramp_s < 0 || o.steady_s < 0 || o.timeout_s <= 0 ||
       o.max_duration_s <= 0)
     throw std::invalid_argument("rates and durations must be positive");
-  if (!o.queueing.empty() && o.queueing != "fifo" && o.queueing != "random")
-    throw std::invalid_argument("--queueing must be fifo or random");
+  if (pb::Queueing q = pb::QUEUEING_FIFO; !o.queueing.empty() && !ParseQueueing(o.queueing, &q))
+    throw std::invalid_argument(std::string("--queueing must be ") + kFifo + " or " + kRandom);
 }
 
 // --- the coordinator -------------------------------------------------------
@@ -427,24 +428,10 @@ std::vector<Histogram> LagByPhase(const Stats& s, size_t phases) {
   return lag;
 }
 
-json BuildReport(const Options& o, const std::vector<Phase>& phases, const Stats& s,
-                 const Probe& probe, const Rss& rss, double end_s) {
-  json out;
-  out["campaign"] = o.campaign;
-  out["url"] = o.url;
-  out["profile"] = o.profile;
-  out["mode"] = o.requests ? "closed" : "open";
-  out["options"] = {
-      {"users", o.users},        {"ramp_s", o.ramp_s},         {"steady_s", o.steady_s},
-      {"stages", o.stages_spec}, {"start_rate", o.start_rate}, {"requests", o.requests},
-      {"conns", o.conns},        {"watch", o.watch},           {"enter_rate", o.enter_rate},
-      {"procs", o.procs},        {"threads", o.threads},       {"source_addrs", o.source_addrs},
-      {"stock", o.stock},        {"win_bps", o.win_bps},       {"admission_rate", o.admission_rate},
-      {"create", o.create}};
-  out["duration_s"] = end_s;
+// One row per phase; `total` and `lag_total` gather them.
+json PhaseRows(const Options& o, const std::vector<Phase>& phases, const Stats& s, const Rss& rss,
+               double end_s, PhaseStats* total, Histogram* lag_total) {
   const std::vector<Histogram> lag = LagByPhase(s, phases.size());
-  PhaseStats total;
-  Histogram lag_total;
   json rows = json::array();
   size_t bin_from = 0;  // rates count 202s per 100 ms bin: phases get whole bins
   for (size_t i = 0; i < phases.size(); ++i) {
@@ -481,10 +468,57 @@ json BuildReport(const Options& o, const std::vector<Phase>& phases, const Stats
     if (o.server_pid && rss.phase_peak_kb[i] >= 0)
       row["server_rss_peak_mb"] = static_cast<double>(rss.phase_peak_kb[i]) / 1024;
     rows.push_back(row);
-    total.Merge(ps);
-    lag_total.Merge(lag[i]);
+    total->Merge(ps);
+    lag_total->Merge(lag[i]);
   }
-  out["phases"] = rows;
+  return rows;
+}
+
+// The live channel's watchers; null when nobody watched.
+json WatchersJson(const Stats& s, const PhaseStats& total, const Histogram& lag_total) {
+  uint64_t watchers = 0, live = 0, reconnects = 0;
+  for (const VuRecord& r : s.records) {
+    watchers += r.watched;
+    live += r.watched && r.outcome != Outcome::kNone;
+    reconnects += r.reconnects;
+  }
+  if (watchers == 0) return nullptr;
+  uint64_t held = 0;
+  for (uint64_t v : s.watching_bins) held = std::max(held, v);
+  return {{"watchers", watchers},
+          {"streams_held_peak", held},
+          {"got_outcome_live", live},
+          {"messages", s.messages},
+          {"heartbeats", s.comments},
+          {"reconnects", reconnects},
+          {"updates_per_watcher",
+           {{"min", s.updates.min()},
+            {"p50", s.updates.Percentile(0.5)},
+            {"max", s.updates.max()},
+            {"mean", s.updates.mean()}}},
+          {"max_gap", Summary(s.max_gap)},
+          {"first_update", Summary(total.first_update)},
+          {"lag", Summary(lag_total)}};
+}
+
+json BuildReport(const Options& o, const std::vector<Phase>& phases, const Stats& s,
+                 const Probe& probe, const Rss& rss, double end_s) {
+  json out;
+  out["campaign"] = o.campaign;
+  out["url"] = o.url;
+  out["profile"] = o.profile;
+  out["mode"] = o.requests ? "closed" : "open";
+  out["options"] = {
+      {"users", o.users},        {"ramp_s", o.ramp_s},         {"steady_s", o.steady_s},
+      {"stages", o.stages_spec}, {"start_rate", o.start_rate}, {"requests", o.requests},
+      {"conns", o.conns},        {"watch", o.watch},           {"enter_rate", o.enter_rate},
+      {"procs", o.procs},        {"threads", o.threads},       {"source_addrs", o.source_addrs},
+      {"stock", o.stock},        {"win_bps", o.win_bps},       {"admission_rate", o.admission_rate},
+      {"create", o.create}};
+  out["duration_s"] = end_s;
+  PhaseStats total;
+  Histogram lag_total;
+  out["phases"] = PhaseRows(o, phases, s, rss, end_s, &total, &lag_total);
   const double first = std::min(0.0, static_cast<double>(s.first_send) / 1e6);
   const double active = std::max(static_cast<double>(s.last_ack) / 1e6 - first, 1e-3);
   const uint64_t attempted = total.arrivals + total.bg_arrivals;
@@ -516,30 +550,7 @@ json BuildReport(const Options& o, const std::vector<Phase>& phases, const Stats
                           {"p50_ms", Ms(total.ack.Percentile(0.5))},
                           {"p99_ms", Ms(total.ack.Percentile(0.99))}};
   }
-  uint64_t watchers = 0, live = 0, reconnects = 0;
-  for (const VuRecord& r : s.records) {
-    watchers += r.watched;
-    live += r.watched && r.outcome != Outcome::kNone;
-    reconnects += r.reconnects;
-  }
-  if (watchers) {
-    uint64_t held = 0;
-    for (uint64_t v : s.watching_bins) held = std::max(held, v);
-    out["watchers"] = {{"watchers", watchers},
-                       {"streams_held_peak", held},
-                       {"got_outcome_live", live},
-                       {"messages", s.messages},
-                       {"heartbeats", s.comments},
-                       {"reconnects", reconnects},
-                       {"updates_per_watcher",
-                        {{"min", s.updates.min()},
-                         {"p50", s.updates.Percentile(0.5)},
-                         {"max", s.updates.max()},
-                         {"mean", s.updates.mean()}}},
-                       {"max_gap", Summary(s.max_gap)},
-                       {"first_update", Summary(total.first_update)},
-                       {"lag", Summary(lag_total)}};
-  }
+  if (json w = WatchersJson(s, total, lag_total); !w.is_null()) out["watchers"] = w;
   if (probe.sent) {
     out["probe"] = {{"campaign", o.probe_campaign},   {"sent", probe.sent},
                     {"acked", probe.acked},           {"no_answer", probe.no_answer},
@@ -560,6 +571,9 @@ std::string Fmt(const char* f, auto... args) {
   return buf;
 }
 
+// A JSON count as printf's %llu wants it.
+unsigned long long Ull(const json& v) { return v.get<uint64_t>(); }
+
 std::string Errors(const json& e) {
   std::string s;
   for (auto it = e.begin(); it != e.end(); ++it)
@@ -567,7 +581,8 @@ std::string Errors(const json& e) {
   return s.empty() ? "-" : s;
 }
 
-void PrintReport(const json& r) {
+// The phase table and each phase's errors.
+void PrintPhases(const json& r) {
   std::printf("\nticketload: campaign %s at %s%s, %.1f s\n\n",
               r["campaign"].get<std::string>().c_str(), r["url"].get<std::string>().c_str(),
               r["profile"].get<std::string>().empty()
@@ -587,13 +602,12 @@ void PrintReport(const json& r) {
   auto row = [&](const std::string& name, double secs, const json& p) {
     const json &a = p["ack"], &f = p["first_update"], &l = p["lag"];
     std::printf("%-20s %7.1f %8llu %8llu %9.1f | %s %s %s %s %s | %s %s | %s %s\n", name.c_str(),
-                secs, static_cast<unsigned long long>(p["arrivals"].get<uint64_t>()),
-                static_cast<unsigned long long>(p["acked"].get<uint64_t>()),
-                p["entries_per_s"].get<double>(), cell(a, "p50_ms", 7, 2).c_str(),
-                cell(a, "p90_ms", 7, 2).c_str(), cell(a, "p99_ms", 7, 2).c_str(),
-                cell(a, "p999_ms", 7, 2).c_str(), cell(a, "max_ms", 7, 2).c_str(),
-                cell(f, "p50_ms", 6, 1).c_str(), cell(f, "p99_ms", 6, 1).c_str(),
-                cell(l, "p50_ms", 6, 1).c_str(), cell(l, "p99_ms", 6, 1).c_str());
+                secs, Ull(p["arrivals"]), Ull(p["acked"]), p["entries_per_s"].get<double>(),
+                cell(a, "p50_ms", 7, 2).c_str(), cell(a, "p90_ms", 7, 2).c_str(),
+                cell(a, "p99_ms", 7, 2).c_str(), cell(a, "p999_ms", 7, 2).c_str(),
+                cell(a, "max_ms", 7, 2).c_str(), cell(f, "p50_ms", 6, 1).c_str(),
+                cell(f, "p99_ms", 6, 1).c_str(), cell(l, "p50_ms", 6, 1).c_str(),
+                cell(l, "p99_ms", 6, 1).c_str());
   };
   for (const json& p : r["phases"]) {
     row(p["name"], p["end_s"].get<double>() - p["start_s"].get<double>(), p);
@@ -606,52 +620,44 @@ void PrintReport(const json& r) {
     if (bg["arrivals"].get<uint64_t>())
       extra += Fmt(
           "  entering stream: %llu arrived, %llu acked, %.1f entries/s, p50 %.2f ms, p99 %.2f ms",
-          static_cast<unsigned long long>(bg["arrivals"].get<uint64_t>()),
-          static_cast<unsigned long long>(bg["acked"].get<uint64_t>()),
-          bg["entries_per_s"].get<double>(), bg["ack"]["p50_ms"].get<double>(),
-          bg["ack"]["p99_ms"].get<double>());
+          Ull(bg["arrivals"]), Ull(bg["acked"]), bg["entries_per_s"].get<double>(),
+          bg["ack"]["p50_ms"].get<double>(), bg["ack"]["p99_ms"].get<double>());
     if (p.contains("server_rss_peak_mb"))
       extra += Fmt("  server RSS peak %.1f MB", p["server_rss_peak_mb"].get<double>());
     std::printf("%-20s errors: %s%s\n", p["name"].get<std::string>().c_str(),
                 Errors(p["errors"]).c_str(), extra.c_str());
   }
+}
+
+// The totals and the sections only some runs have.
+void PrintTotals(const json& r) {
   const json& t = r["total"];
   std::printf(
       "\nentries: %llu acked of %llu (+ %llu of %llu in the entering stream), failed %llu "
       "(%.3f%%), connect p50 %.2f ms p99 %.2f ms, generator lag max %.1f ms\n",
-      static_cast<unsigned long long>(t["acked"].get<uint64_t>()),
-      static_cast<unsigned long long>(t["arrivals"].get<uint64_t>()),
-      static_cast<unsigned long long>(t["background_acked"].get<uint64_t>()),
-      static_cast<unsigned long long>(t["background_arrivals"].get<uint64_t>()),
-      static_cast<unsigned long long>(t["failed"].get<uint64_t>()),
-      100 * t["fail_rate"].get<double>(), t["connect"]["p50_ms"].get<double>(),
-      t["connect"]["p99_ms"].get<double>(), t["client_lag_max_ms"].get<double>());
+      Ull(t["acked"]), Ull(t["arrivals"]), Ull(t["background_acked"]),
+      Ull(t["background_arrivals"]), Ull(t["failed"]), 100 * t["fail_rate"].get<double>(),
+      t["connect"]["p50_ms"].get<double>(), t["connect"]["p99_ms"].get<double>(),
+      t["client_lag_max_ms"].get<double>());
   if (r.contains("closed_loop")) {
     const json& c = r["closed_loop"];
     std::printf(
         "closed loop (ab -k -n %llu -c %llu): %llu complete, %llu failed, %.3f s, %.1f "
         "requests/s, time per request %.2f ms, p50 %.2f ms, p99 %.2f ms\n",
-        static_cast<unsigned long long>(c["requests"].get<uint64_t>()),
-        static_cast<unsigned long long>(c["concurrency"].get<uint64_t>()),
-        static_cast<unsigned long long>(c["complete"].get<uint64_t>()),
-        static_cast<unsigned long long>(c["failed"].get<uint64_t>()), c["seconds"].get<double>(),
-        c["requests_per_s"].get<double>(), c["time_per_request_ms"].get<double>(),
-        c["p50_ms"].get<double>(), c["p99_ms"].get<double>());
+        Ull(c["requests"]), Ull(c["concurrency"]), Ull(c["complete"]), Ull(c["failed"]),
+        c["seconds"].get<double>(), c["requests_per_s"].get<double>(),
+        c["time_per_request_ms"].get<double>(), c["p50_ms"].get<double>(),
+        c["p99_ms"].get<double>());
   }
   if (r.contains("watchers")) {
     const json& w = r["watchers"];
     std::printf(
         "watchers: %llu (streams held at once: %llu), outcome seen live %llu, %llu messages, "
         "%llu heartbeats, %llu reconnects; updates per watcher min %llu p50 %llu max %llu%s\n",
-        static_cast<unsigned long long>(w["watchers"].get<uint64_t>()),
-        static_cast<unsigned long long>(w["streams_held_peak"].get<uint64_t>()),
-        static_cast<unsigned long long>(w["got_outcome_live"].get<uint64_t>()),
-        static_cast<unsigned long long>(w["messages"].get<uint64_t>()),
-        static_cast<unsigned long long>(w["heartbeats"].get<uint64_t>()),
-        static_cast<unsigned long long>(w["reconnects"].get<uint64_t>()),
-        static_cast<unsigned long long>(w["updates_per_watcher"]["min"].get<uint64_t>()),
-        static_cast<unsigned long long>(w["updates_per_watcher"]["p50"].get<uint64_t>()),
-        static_cast<unsigned long long>(w["updates_per_watcher"]["max"].get<uint64_t>()),
+        Ull(w["watchers"]), Ull(w["streams_held_peak"]), Ull(w["got_outcome_live"]),
+        Ull(w["messages"]), Ull(w["heartbeats"]), Ull(w["reconnects"]),
+        Ull(w["updates_per_watcher"]["min"]), Ull(w["updates_per_watcher"]["p50"]),
+        Ull(w["updates_per_watcher"]["max"]),
         w["max_gap"]["n"].get<uint64_t>() == 0
             ? ""
             : Fmt("; largest gap between messages p50 %.0f ms p99 %.0f ms max %.0f ms",
@@ -671,11 +677,8 @@ void PrintReport(const json& r) {
         "newcomer probe (campaign %s): %llu sent, %llu acked, %llu no answer within %.0f s; "
         "latency "
         "(connect + request) p50 %.1f ms p99 %.1f ms max %.1f ms; errors: %s\n",
-        p["campaign"].get<std::string>().c_str(),
-        static_cast<unsigned long long>(p["sent"].get<uint64_t>()),
-        static_cast<unsigned long long>(p["acked"].get<uint64_t>()),
-        static_cast<unsigned long long>(p["no_answer"].get<uint64_t>()),
-        p["timeout_s"].get<double>(), p["latency"]["p50_ms"].get<double>(),
+        p["campaign"].get<std::string>().c_str(), Ull(p["sent"]), Ull(p["acked"]),
+        Ull(p["no_answer"]), p["timeout_s"].get<double>(), p["latency"]["p50_ms"].get<double>(),
         p["latency"]["p99_ms"].get<double>(), p["latency"]["max_ms"].get<double>(),
         Errors(p["errors"]).c_str());
   }
@@ -685,6 +688,11 @@ void PrintReport(const json& r) {
     std::printf("server RSS: start %.1f MB, peak %.1f MB, end %.1f MB\n", v(m["start"]),
                 v(m["peak"]), v(m["end"]));
   }
+}
+
+void PrintReport(const json& r) {
+  PrintPhases(r);
+  PrintTotals(r);
 }
 
 // Creates a campaign and waits until it is readable (the engine decides the
@@ -708,14 +716,7 @@ bool CreateCampaign(const Target& target, const std::string& admin, const json& 
   return false;
 }
 
-int Main(int argc, char** argv) {
-  std::signal(SIGPIPE, SIG_IGN);
-  Options o;
-  CLI::App app{
-      "ticketload: drives a ticket drop against a running ticketd and checks its invariants.\n"
-      "Exit 0 only when every check passes and the thresholds hold; 2 on bad flags or when\n"
-      "the run could not be made."};
-  app.get_formatter()->column_width(34);
+void AddFlags(CLI::App& app, Options& o) {
   app.add_option("--profile", o.profile,
                  "Scenario defaults (flags given win): gke, booking, ab, payment, crowd");
   app.add_option("--url", o.url, "ticketd base URL, http://host:port")->capture_default_str();
@@ -813,6 +814,95 @@ int Main(int argc, char** argv) {
                  "The win rate --check-win-rate expects (default: the campaign's)");
   app.add_flag("--skip-checks", o.skip_checks, "Only the thresholds; no invariant checks");
   app.add_flag("--quiet", o.quiet, "No progress lines on stderr");
+}
+
+// ticketd reachable, the campaign created (--create) and readable, the
+// probe campaign created; false (said on stderr) otherwise.
+bool PrepareCampaigns(const Target& target, const std::string& admin, Options& o) {
+  if (HttpResult h = SyncRequest(target, http::verb::get, "/healthz", "", "", 5); h.status == 0) {
+    std::fprintf(stderr, "ticketload: cannot reach ticketd at %s: %s\n", o.url.c_str(),
+                 h.body.c_str());
+    return false;
+  }
+  if (o.create) {
+    json body = {{"id", o.campaign},
+                 {"stock", o.stock},
+                 {"win_bps", o.win_bps},
+                 {"admission_rate_per_s", o.admission_rate}};
+    if (!o.queueing.empty()) body["queueing"] = o.queueing;
+    if (!CreateCampaign(target, admin, body, false)) return false;
+  }
+  HttpResult c = SyncRequest(target, http::verb::get, "/v1/campaigns/" + o.campaign, "", "");
+  if (c.status != 200) {
+    std::fprintf(stderr, "ticketload: campaign %s is not readable: %d %s\n", o.campaign.c_str(),
+                 c.status, c.body.c_str());
+    return false;
+  }
+  if (o.probe_interval_ms > 0) {
+    if (o.probe_campaign.empty()) o.probe_campaign = o.campaign.substr(0, 58) + "-probe";
+    json body = {{"id", o.probe_campaign},
+                 {"stock", 1'000'000'000},
+                 {"win_bps", 500},
+                 {"admission_rate_per_s", 0}};
+    if (!CreateCampaign(target, admin, body, true)) return false;
+  }
+  return true;
+}
+
+// The latency and failure thresholds, as checks.
+void AddThresholds(const Options& o, const json& total, std::vector<CheckResult>* checks) {
+  if (o.threshold_p95_ms > 0) {
+    const double p95 = total["ack"]["p95_ms"].get<double>();
+    checks->push_back({"threshold: entry p95 < " + Fmt("%g", o.threshold_p95_ms) + " ms",
+                       total["ack"]["n"].get<uint64_t>() > 0 && p95 < o.threshold_p95_ms,
+                       Fmt("p95 %.2f ms", p95)});
+  }
+  if (o.threshold_fail_rate >= 0) {
+    const double rate = total["fail_rate"].get<double>();
+    checks->push_back(
+        {"threshold: failures < " + Fmt("%g%%", 100 * o.threshold_fail_rate),
+         rate < o.threshold_fail_rate || (rate == 0 && o.threshold_fail_rate == 0),
+         Fmt("%.4f%% (%llu of %llu)", 100 * rate, Ull(total["failed"]),
+             static_cast<unsigned long long>(total["arrivals"].get<uint64_t>() +
+                                             total["background_arrivals"].get<uint64_t>()))});
+  }
+}
+
+// Prints the checks, records them in the report, writes it (--json);
+// returns the exit code.
+int ReportChecks(const Options& o, const std::vector<CheckResult>& checks, json* report) {
+  bool pass = true;
+  json jchecks = json::array();
+  std::printf("\nchecks:\n");
+  for (const CheckResult& ch : checks) {
+    pass = pass && ch.pass;
+    std::printf("  %s  %s: %s\n", ch.pass ? "PASS" : "FAIL", ch.name.c_str(), ch.detail.c_str());
+    jchecks.push_back({{"name", ch.name}, {"pass", ch.pass}, {"detail", ch.detail}});
+  }
+  if (checks.empty()) std::printf("  (none)\n");
+  std::printf("%s\n", pass ? "ALL PASS" : "FAILED");
+  (*report)["checks"] = jchecks;
+  (*report)["pass"] = pass;
+  if (!o.json_out.empty()) {
+    std::ofstream f(o.json_out);
+    f << report->dump(2) << "\n";
+    if (!f) {
+      std::fprintf(stderr, "ticketload: cannot write %s\n", o.json_out.c_str());
+      return 2;
+    }
+  }
+  return pass ? 0 : 1;
+}
+
+int Main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);
+  Options o;
+  CLI::App app{
+      "ticketload: drives a ticket drop against a running ticketd and checks its invariants.\n"
+      "Exit 0 only when every check passes and the thresholds hold; 2 on bad flags or when\n"
+      "the run could not be made."};
+  app.get_formatter()->column_width(34);
+  AddFlags(app, o);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -843,33 +933,7 @@ int Main(int argc, char** argv) {
 
   const int64_t admin_exp = epoch_ms / 1000 + 24 * 3600;
   const std::string admin = api::MintJwt(api::Claims{"ticketload", true, admin_exp}, o.jwt_secret);
-  if (HttpResult h = SyncRequest(target, http::verb::get, "/healthz", "", "", 5); h.status == 0) {
-    std::fprintf(stderr, "ticketload: cannot reach ticketd at %s: %s\n", o.url.c_str(),
-                 h.body.c_str());
-    return 2;
-  }
-  if (o.create) {
-    json body = {{"id", o.campaign},
-                 {"stock", o.stock},
-                 {"win_bps", o.win_bps},
-                 {"admission_rate_per_s", o.admission_rate}};
-    if (!o.queueing.empty()) body["queueing"] = o.queueing;
-    if (!CreateCampaign(target, admin, body, false)) return 2;
-  }
-  HttpResult c = SyncRequest(target, http::verb::get, "/v1/campaigns/" + o.campaign, "", "");
-  if (c.status != 200) {
-    std::fprintf(stderr, "ticketload: campaign %s is not readable: %d %s\n", o.campaign.c_str(),
-                 c.status, c.body.c_str());
-    return 2;
-  }
-  if (o.probe_interval_ms > 0) {
-    if (o.probe_campaign.empty()) o.probe_campaign = o.campaign.substr(0, 58) + "-probe";
-    json body = {{"id", o.probe_campaign},
-                 {"stock", 1'000'000'000},
-                 {"win_bps", 500},
-                 {"admission_rate_per_s", 0}};
-    if (!CreateCampaign(target, admin, body, true)) return 2;
-  }
+  if (!PrepareCampaigns(target, admin, o)) return 2;
   const std::vector<Phase> phases = MakePhases(o);
   const std::vector<int64_t> times = ArrivalTimes(o);
   if (!o.quiet) {
@@ -903,44 +967,8 @@ int Main(int argc, char** argv) {
     checks = CheckDrop(o, target, acked, &api);
     report["api"] = api;
   }
-  const json& total = report["total"];
-  if (o.threshold_p95_ms > 0) {
-    const double p95 = total["ack"]["p95_ms"].get<double>();
-    checks.push_back({"threshold: entry p95 < " + Fmt("%g", o.threshold_p95_ms) + " ms",
-                      total["ack"]["n"].get<uint64_t>() > 0 && p95 < o.threshold_p95_ms,
-                      Fmt("p95 %.2f ms", p95)});
-  }
-  if (o.threshold_fail_rate >= 0) {
-    const double rate = total["fail_rate"].get<double>();
-    checks.push_back(
-        {"threshold: failures < " + Fmt("%g%%", 100 * o.threshold_fail_rate),
-         rate < o.threshold_fail_rate || (rate == 0 && o.threshold_fail_rate == 0),
-         Fmt("%.4f%% (%llu of %llu)", 100 * rate,
-             static_cast<unsigned long long>(total["failed"].get<uint64_t>()),
-             static_cast<unsigned long long>(total["arrivals"].get<uint64_t>() +
-                                             total["background_arrivals"].get<uint64_t>()))});
-  }
-  bool pass = true;
-  json jchecks = json::array();
-  std::printf("\nchecks:\n");
-  for (const CheckResult& ch : checks) {
-    pass = pass && ch.pass;
-    std::printf("  %s  %s: %s\n", ch.pass ? "PASS" : "FAIL", ch.name.c_str(), ch.detail.c_str());
-    jchecks.push_back({{"name", ch.name}, {"pass", ch.pass}, {"detail", ch.detail}});
-  }
-  if (checks.empty()) std::printf("  (none)\n");
-  std::printf("%s\n", pass ? "ALL PASS" : "FAILED");
-  report["checks"] = jchecks;
-  report["pass"] = pass;
-  if (!o.json_out.empty()) {
-    std::ofstream f(o.json_out);
-    f << report.dump(2) << "\n";
-    if (!f) {
-      std::fprintf(stderr, "ticketload: cannot write %s\n", o.json_out.c_str());
-      return 2;
-    }
-  }
-  return pass ? 0 : 1;
+  AddThresholds(o, report["total"], &checks);
+  return ReportChecks(o, checks, &report);
 }
 
 }  // namespace

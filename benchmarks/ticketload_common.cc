@@ -4,23 +4,25 @@
 #include <cmath>
 
 #include "benchmarks/ticketload.h"
+#include "engine/core/names.h"
 
 namespace tl::load {
 
 std::chrono::steady_clock::time_point g_t0 = std::chrono::steady_clock::now();
 
+// The bench's outcomes by their wire names (engine/core/names.h).
 const char* OutcomeName(Outcome o) {
   switch (o) {
     case Outcome::kWon:
-      return "won";
+      return kWon;
     case Outcome::kLost:
-      return "lost";
+      return kLost;
     case Outcome::kSoldOut:
-      return "sold_out";
+      return kSoldOut;
     case Outcome::kCancelled:
-      return "cancelled";
+      return kCancelled;
     case Outcome::kRejected:
-      return "rejected";
+      return kRejected;
     case Outcome::kNone:
       break;
   }
@@ -28,11 +30,10 @@ const char* OutcomeName(Outcome o) {
 }
 
 Outcome OutcomeFromName(std::string_view s) {
-  if (s == "won") return Outcome::kWon;
-  if (s == "lost") return Outcome::kLost;
-  if (s == "sold_out") return Outcome::kSoldOut;
-  if (s == "cancelled") return Outcome::kCancelled;
-  if (s == "rejected") return Outcome::kRejected;
+  for (Outcome o : {Outcome::kWon, Outcome::kLost, Outcome::kSoldOut, Outcome::kCancelled,
+                    Outcome::kRejected}) {
+    if (s == OutcomeName(o)) return o;
+  }
   return Outcome::kNone;
 }
 

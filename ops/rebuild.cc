@@ -2,8 +2,10 @@
 
 #include <cstdio>
 #include <functional>
+#include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "engine/core/names.h"
 #include "engine/core/state.h"
 #include "engine/log/ledger_reader.h"
 #include "ops/ticketctl/progress.h"
@@ -75,7 +77,7 @@ int RebuildCampaign(const RebuildOptions& o, EventLog* ledger, proj::Sink* live,
     if (absl::Status st = CampaignEvents(ledger, p, o.campaign, &read_from, target.next_offset,
                                          &next_seq, &events);
         !st.ok())
-      return Refuse("ledger", st);
+      return Refuse(kLedgerLog, st);
     proj::Checkpoint to{target.next_offset, next_seq};
     if (absl::Status st = fresh->Apply(p, events, built, to); !st.ok()) return Refuse(store, st);
     built = to;
@@ -100,61 +102,40 @@ int RebuildCampaign(const RebuildOptions& o, EventLog* ledger, proj::Sink* live,
   return Refuse(store, absl::AbortedError("the live projector kept moving; try again"));
 }
 
+// The live Redis sink of `o` and the namespace readers use now.
+struct LiveRedis {
+  std::unique_ptr<proj::RedisSink> sink;
+  std::string current;
+  proj::RedisOptions options;
+};
+int OpenRedis(const RebuildOptions& o, LiveRedis* out) {
+  absl::StatusOr<proj::RedisOptions> ro = proj::ParseRedisUrl(o.redis_url);
+  if (!ro.ok()) return Refuse("--redis-url", ro.status());
+  ro->prefix = o.redis_prefix;
+  out->options = *ro;
+  out->sink = std::make_unique<proj::RedisSink>(*ro);
+  absl::StatusOr<std::string> current = out->sink->CurrentNamespace();
+  if (!current.ok()) return Refuse("redis unreachable", current.status());
+  out->current = *current;
+  return 0;
+}
+
 // One campaign, Redis: its keys are built in namespace "rc" and renamed over
 // the live ones in one MULTI/EXEC while the live checkpoint (WATCHed) is
 // still the one the build stopped at.
 int RebuildRedisCampaign(const RebuildOptions& o, EventLog* ledger) {
-  absl::StatusOr<proj::RedisOptions> ro = proj::ParseRedisUrl(o.redis_url);
-  if (!ro.ok()) return Refuse("--redis-url", ro.status());
-  ro->prefix = o.redis_prefix;
-  proj::RedisSink live(*ro);
-  absl::StatusOr<std::string> current = live.CurrentNamespace();
-  if (!current.ok()) return Refuse("redis unreachable", current.status());
-  proj::RedisConnection& conn = live.connection();
+  LiveRedis live;
+  if (int rc = OpenRedis(o, &live); rc != 0) return rc;
   const int p = PartitionFor(o.campaign, ledger->partitions());
   const std::string scratch = "rc";
-  const std::string live_base = o.redis_prefix + *current, fresh_base = o.redis_prefix + scratch;
-  const std::vector<std::string> parts = {":rank", ":status", ":summary"};
-  auto drop_fresh = [&] {
-    std::vector<std::string> del = {"DEL", absl::StrCat(fresh_base, ":ckpt:", p),
-                                    fresh_base + ":campaigns"};
-    for (const auto& part : parts) del.push_back(fresh_base + ":c:" + o.campaign + part);
-    (void)conn.Pipeline({del});
-  };
-  auto swap = [&](const proj::Checkpoint& target) -> absl::StatusOr<bool> {
-    const std::string ckpt_key = absl::StrCat(live_base, ":ckpt:", p);
-    auto w = conn.Pipeline({{"WATCH", ckpt_key, o.redis_prefix + "current"},
-                            {"GET", ckpt_key},
-                            {"GET", o.redis_prefix + "current"}});
-    if (!w.ok()) return w.status();
-    const std::string now =
-        (*w)[1]->type == REDIS_REPLY_STRING ? std::string((*w)[1]->str, (*w)[1]->len) : "0:1";
-    if (now != absl::StrCat(target.next_offset, ":", target.next_sequence) ||
-        (*w)[2]->type != REDIS_REPLY_STRING ||
-        std::string((*w)[2]->str, (*w)[2]->len) != *current) {
-      (void)conn.Pipeline({{"UNWATCH"}});
-      return false;
-    }
-    std::vector<std::vector<std::string>> exists, swap = {{"MULTI"}};
-    for (const auto& part : parts) {
-      exists.push_back({"EXISTS", fresh_base + ":c:" + o.campaign + part});
-      swap.push_back({"DEL", live_base + ":c:" + o.campaign + part});
-    }
-    auto found = conn.Pipeline(exists);
-    if (!found.ok()) return found.status();
-    for (size_t i = 0; i < parts.size(); ++i) {
-      if ((*found)[i]->integer == 1)
-        swap.push_back({"RENAME", fresh_base + ":c:" + o.campaign + parts[i],
-                        live_base + ":c:" + o.campaign + parts[i]});
-    }
-    swap.push_back({"EXEC"});
-    auto done = conn.Pipeline(swap);
-    if (!done.ok()) return done.status();
-    return done->back()->type == REDIS_REPLY_ARRAY;  // nil: a watched key moved
+  auto drop_fresh = [&] { (void)live.sink->DropCampaign(scratch, o.campaign, p); };
+  auto swap = [&](const proj::Checkpoint& target) {
+    return live.sink->SwapCampaign(scratch, live.current, o.campaign, p, target);
   };
   drop_fresh();
-  proj::RedisSink fresh(*ro, scratch, /*publish=*/false);
-  return RebuildCampaign(o, ledger, &live, &fresh, "namespace " + fresh_base, swap, drop_fresh);
+  proj::RedisSink fresh(live.options, scratch, /*publish=*/false);
+  return RebuildCampaign(o, ledger, live.sink.get(), &fresh,
+                         "namespace " + o.redis_prefix + scratch, swap, drop_fresh);
 }
 
 // One campaign, PostgreSQL: its rows are built in schema <schema>_rc and
@@ -169,95 +150,36 @@ int RebuildPostgresCampaign(const RebuildOptions& o, EventLog* ledger) {
   if (absl::Status st = fresh.DropSchema(scratch); !st.ok()) return Refuse("postgres", st);
   if (absl::Status st = fresh.Migrate(scratch); !st.ok()) return Refuse("postgres", st);
   const int p = PartitionFor(o.campaign, ledger->partitions());
-  auto swap = [&](const proj::Checkpoint& target) -> absl::StatusOr<bool> {
-    bool moved = false;
-    absl::Status st = live.Read([&](pqxx::work& tx) {
-      auto row = tx.exec_params(
-          "SELECT next_offset, next_sequence FROM checkpoints WHERE ledger_partition = $1 FOR "
-          "UPDATE",
-          p);
-      proj::Checkpoint now;
-      if (!row.empty()) now = {row[0][0].as<uint64_t>(), row[0][1].as<uint64_t>()};
-      if (!(now == target)) {
-        moved = true;
-        return;
-      }
-      const std::string src = tx.quote_name(scratch);
-      for (const char* table : {"entries", "stock_changes", "campaigns"}) {
-        tx.exec_params(absl::StrCat("DELETE FROM ", table, " WHERE campaign = $1"), o.campaign);
-        tx.exec_params(absl::StrCat("INSERT INTO ", table, " SELECT * FROM ", src, ".", table,
-                                    " WHERE campaign = $1"),
-                       o.campaign);
-      }
-      tx.commit();
-    });
-    if (!st.ok()) return st;
-    return !moved;
+  auto swap = [&](const proj::Checkpoint& target) {
+    return live.SwapCampaign(scratch, o.campaign, p, target);
   };
   return RebuildCampaign(o, ledger, &live, &fresh, "schema " + scratch, swap,
                          [&] { (void)fresh.DropSchema(scratch); });
 }
 
 int RebuildRedis(const RebuildOptions& o, EventLog* ledger) {
-  absl::StatusOr<proj::RedisOptions> ro = proj::ParseRedisUrl(o.redis_url);
-  if (!ro.ok()) return Refuse("--redis-url", ro.status());
-  ro->prefix = o.redis_prefix;
-  proj::RedisSink live(*ro);
-  absl::StatusOr<std::string> current = live.CurrentNamespace();
-  if (!current.ok()) return Refuse("redis unreachable", current.status());
-  proj::RedisConnection& conn = live.connection();
+  LiveRedis live;
+  if (int rc = OpenRedis(o, &live); rc != 0) return rc;
   // The namespace under construction is remembered, so an interrupted
   // rebuild resumes into it.
-  const std::string marker = o.redis_prefix + "rebuild";
-  auto r = conn.Pipeline({{"GET", marker}});
-  if (!r.ok()) return Refuse("redis", r.status());
-  std::string ns;
-  if ((*r)[0]->type == REDIS_REPLY_STRING) {
-    ns = std::string((*r)[0]->str, (*r)[0]->len);
-    std::fprintf(stderr, "resuming the rebuild into namespace %s\n", ns.c_str());
-  } else {
-    auto n = conn.Pipeline({{"INCR", o.redis_prefix + "rebuilds"}});
-    if (!n.ok()) return Refuse("redis", n.status());
-    ns = absl::StrCat("r", (*n)[0]->integer);
-    auto set = conn.Pipeline({{"SET", marker, ns}});
-    if (!set.ok()) return Refuse("redis", set.status());
-  }
-  proj::RedisSink fresh(*ro, ns, /*publish=*/false);
+  bool resumed = false;
+  absl::StatusOr<std::string> ns = live.sink->RebuildNamespace(&resumed);
+  if (!ns.ok()) return Refuse("redis", ns.status());
+  if (resumed) std::fprintf(stderr, "resuming the rebuild into namespace %s\n", ns->c_str());
+  proj::RedisSink fresh(live.options, *ns, /*publish=*/false);
   if (absl::Status st = Fill(ledger, &fresh, "rebuild redis"); !st.ok())
     return Refuse("rebuild", st);
-  // Drop a namespace's keys, SCAN by SCAN.
-  auto drop = [&](const std::string& victim) -> absl::Status {
-    std::string cursor = "0";
-    do {
-      auto s = conn.Pipeline(
-          {{"SCAN", cursor, "MATCH", o.redis_prefix + victim + ":*", "COUNT", "1000"}});
-      if (!s.ok()) return s.status();
-      const redisReply* res = (*s)[0].get();
-      cursor = std::string(res->element[0]->str, res->element[0]->len);
-      std::vector<std::string> unlink = {"UNLINK"};
-      for (size_t i = 0; i < res->element[1]->elements; ++i)
-        unlink.emplace_back(res->element[1]->element[i]->str, res->element[1]->element[i]->len);
-      if (unlink.size() > 1) {
-        if (auto u = conn.Pipeline({unlink}); !u.ok()) return u.status();
-      }
-    } while (cursor != "0");
-    return absl::OkStatus();
-  };
   if (o.dry_run) {
     std::printf("dry run: namespace %s built from the ledger; not swapped in (readers keep %s)\n",
-                ns.c_str(), current->c_str());
-    if (absl::Status st = drop(ns); !st.ok()) return Refuse("redis", st);
-    (void)conn.Pipeline({{"DEL", marker}});
+                ns->c_str(), live.current.c_str());
+    if (absl::Status st = live.sink->DropNamespace(*ns); !st.ok()) return Refuse("redis", st);
+    (void)live.sink->ForgetRebuild();
     return 0;
   }
-  // The swap: one MULTI/EXEC. The live projector's next batch finds the
-  // namespace moved and goes on from the new namespace's checkpoints.
-  auto swap = conn.Pipeline(
-      {{"MULTI"}, {"SET", o.redis_prefix + "current", ns}, {"DEL", marker}, {"EXEC"}});
-  if (!swap.ok() || swap->back()->type != REDIS_REPLY_ARRAY)
-    return Refuse("redis swap", swap.ok() ? absl::InternalError("EXEC failed") : swap.status());
-  std::printf("redis: namespace %s swapped in (was %s)\n", ns.c_str(), current->c_str());
-  if (absl::Status st = drop(*current); !st.ok()) return Refuse("dropping the old namespace", st);
+  if (absl::Status st = live.sink->SwapNamespace(*ns); !st.ok()) return Refuse("redis swap", st);
+  std::printf("redis: namespace %s swapped in (was %s)\n", ns->c_str(), live.current.c_str());
+  if (absl::Status st = live.sink->DropNamespace(live.current); !st.ok())
+    return Refuse("dropping the old namespace", st);
   return 0;
 }
 

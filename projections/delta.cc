@@ -45,7 +45,7 @@ std::map<std::string, CampaignDelta> Summarize(const std::vector<pb::Event>& eve
       case pb::Event::kEntryRejected:
         if (!e.entry_rejected().user_id().empty()) {
           d.rejections.emplace_back(e.entry_rejected().user_id(),
-                                    pb::RejectReason_Name(e.entry_rejected().reason()));
+                                    RejectReasonName(e.entry_rejected().reason()));
           d.rejected++;
         }
         break;
@@ -67,16 +67,15 @@ std::map<std::string, CampaignDelta> Summarize(const std::vector<pb::Event>& eve
       }
       case pb::Event::kStockChanged: {
         const auto& s = e.stock_changed();
-        d.stock.push_back({e.sequence(), s.delta(),
-                           s.reason() == pb::STOCK_RESTOCK ? "restock" : "cancellation",
-                           s.stock_left(), e.time_ms()});
+        d.stock.push_back(
+            {e.sequence(), s.delta(), StockReasonName(s.reason()), s.stock_left(), e.time_ms()});
         d.stock_left = s.stock_left();
         if (s.reason() == pb::STOCK_RESTOCK) d.restocked += s.delta();
         break;
       }
       case pb::Event::kEntryCancelled: {
         EntryRow& x = row(e.entry_cancelled().position(), e.entry_cancelled().user_id());
-        x.outcome = "cancelled";
+        x.outcome = kCancelled;
         x.decided_at_ms = e.time_ms();
         x.decided_sequence = e.sequence();
         d.cancelled++;

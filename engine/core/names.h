@@ -1,22 +1,146 @@
-// The wire names of the engine's enums, as the HTTP api and the read models
-// spell them (one spelling, so a result reads the same from every store).
+// The wire vocabulary: every name the engine's values are spelt with on the
+// wire (HTTP api, read models, logs, tools), spelt once here, so a result
+// reads the same from every store and a rename is one edit.
 #pragma once
 
+#include <string>
+#include <string_view>
+
+#include "engine/core/state.h"
 #include "ticketledger/v1/events.pb.h"
 
 namespace tl {
 
+// --- Entry statuses (GET entry "status", the Redis status hash, the
+// PostgreSQL entries.outcome column). An outcome is a status too.
+inline constexpr char kQueued[] = "queued";
+inline constexpr char kPrequeued[] = "prequeued";
+inline constexpr char kWon[] = "won";
+inline constexpr char kLost[] = "lost";
+inline constexpr char kSoldOut[] = "sold_out";
+inline constexpr char kCancelled[] = "cancelled";
+inline constexpr char kRejected[] = "rejected";
+// A request the engine has not decided yet (GET request).
+inline constexpr char kPending[] = "pending";
+// A request the engine took but has not answered yet (202).
+inline constexpr char kAccepted[] = "accepted";
+
 inline const char* OutcomeName(::ticketledger::v1::Outcome o) {
   switch (o) {
     case ::ticketledger::v1::OUTCOME_WON:
-      return "won";
+      return kWon;
     case ::ticketledger::v1::OUTCOME_LOST:
-      return "lost";
+      return kLost;
     case ::ticketledger::v1::OUTCOME_SOLD_OUT:
-      return "sold_out";
+      return kSoldOut;
     default:
       return "unknown";
   }
+}
+
+inline const char* EntryStatusName(EntryStatus s) {
+  switch (s) {
+    case EntryStatus::kQueued:
+      return kQueued;
+    case EntryStatus::kWon:
+      return kWon;
+    case EntryStatus::kLost:
+      return kLost;
+    case EntryStatus::kSoldOut:
+      return kSoldOut;
+    case EntryStatus::kCancelled:
+      return kCancelled;
+  }
+  return "unknown";
+}
+
+// A status an entry ends in (won, lost, sold_out, cancelled), by name; false
+// for any other name.
+inline bool ParseDecidedStatus(std::string_view name, EntryStatus* out) {
+  for (EntryStatus s :
+       {EntryStatus::kWon, EntryStatus::kLost, EntryStatus::kSoldOut, EntryStatus::kCancelled}) {
+    if (name == EntryStatusName(s)) {
+      *out = s;
+      return true;
+    }
+  }
+  return false;
+}
+
+// --- Campaign states.
+inline constexpr char kOpen[] = "open";
+inline constexpr char kClosed[] = "closed";
+inline const char* CampaignStatusName(bool closed) { return closed ? kClosed : kOpen; }
+
+// --- Queueing modes.
+inline constexpr char kFifo[] = "fifo";
+inline constexpr char kRandom[] = "random";
+inline const char* QueueingName(::ticketledger::v1::Queueing q) {
+  return q == ::ticketledger::v1::QUEUEING_RANDOM ? kRandom : kFifo;
+}
+// Returns false for a name that is not a queueing mode.
+inline bool ParseQueueing(std::string_view name, ::ticketledger::v1::Queueing* out) {
+  if (name == kFifo) {
+    *out = ::ticketledger::v1::QUEUEING_FIFO;
+  } else if (name == kRandom) {
+    *out = ::ticketledger::v1::QUEUEING_RANDOM;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+// --- Stock change reasons (PostgreSQL stock_changes.reason).
+inline const char* StockReasonName(::ticketledger::v1::StockReason r) {
+  return r == ::ticketledger::v1::STOCK_RESTOCK ? "restock" : "cancellation";
+}
+
+// --- Reject reasons: the enum's own name (REJECT_DUPLICATE, in the api's
+// error "reason" and the Redis status hash) and the short error code the
+// HTTP api answers with (duplicate).
+inline std::string RejectReasonName(::ticketledger::v1::RejectReason r) {
+  return ::ticketledger::v1::RejectReason_Name(r);
+}
+inline ::ticketledger::v1::RejectReason ParseRejectReason(const std::string& name) {
+  ::ticketledger::v1::RejectReason r = ::ticketledger::v1::REJECT_REASON_UNSPECIFIED;
+  (void)::ticketledger::v1::RejectReason_Parse(name, &r);
+  return r;
+}
+inline const char* RejectCode(::ticketledger::v1::RejectReason r) {
+  switch (r) {
+    case ::ticketledger::v1::REJECT_DUPLICATE:
+      return "duplicate";
+    case ::ticketledger::v1::REJECT_CAMPAIGN_CLOSED:
+      return "campaign_closed";
+    case ::ticketledger::v1::REJECT_UNKNOWN_CAMPAIGN:
+      return "unknown_campaign";
+    case ::ticketledger::v1::REJECT_CAMPAIGN_FULL:
+      return "campaign_full";
+    case ::ticketledger::v1::REJECT_NOT_YET_OPEN:
+      return "not_yet_open";
+    case ::ticketledger::v1::REJECT_INVALID_ARGUMENT:
+      return "invalid_argument";
+    case ::ticketledger::v1::REJECT_CAMPAIGN_EXISTS:
+      return "campaign_exists";
+    case ::ticketledger::v1::REJECT_NOT_CANCELLABLE:
+      return "not_cancellable";
+    case ::ticketledger::v1::REJECT_NOT_DRAINED:
+      return "not_drained";
+    case ::ticketledger::v1::REJECT_ALREADY_REVEALED:
+      return "already_revealed";
+    case ::ticketledger::v1::REJECT_NOT_ENTERED:
+      return "not_entered";
+    default:
+      return kRejected;
+  }
+}
+
+// --- The two logs, and their Kafka topics (ticketledger.<log>).
+inline constexpr char kCommandsLog[] = "commands";
+inline constexpr char kLedgerLog[] = "ledger";
+inline constexpr char kKafkaTopicPrefix[] = "ticketledger.";
+inline std::string KafkaTopic(std::string_view log) {
+  return std::string(kKafkaTopicPrefix) + std::string(log);
 }
 
 }  // namespace tl

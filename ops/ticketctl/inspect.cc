@@ -5,9 +5,9 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "engine/log/ledger_reader.h"
 #include "ops/ticketctl/describe.h"
 #include "ops/ticketctl/progress.h"
-#include "engine/log/ledger_reader.h"
 #include "ops/ticketctl/verbs.h"
 
 namespace tl::ctl {

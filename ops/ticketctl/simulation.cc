@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_format.h"
 #include "engine/core/fold.h"
+#include "engine/core/names.h"
 #include "ops/ticketctl/progress.h"
 
 namespace tl {
@@ -21,7 +22,9 @@ std::vector<std::string> BuildCommands(const SimulateOptions& o) {
     out.push_back(cmd.SerializeAsString());
     cmd.Clear();
   };
-  const bool random = o.queueing == "random";
+  pb::Queueing queueing = pb::QUEUEING_FIFO;
+  (void)ParseQueueing(o.queueing, &queueing);  // checked by RunSimulate
+  const bool random = queueing == pb::QUEUEING_RANDOM;
   const uint64_t t0 = o.start_ms;
   const uint64_t opens_at = random ? t0 + o.arrival_ms / 2 : 0;
   auto* create = cmd.mutable_create_campaign();
@@ -29,7 +32,7 @@ std::vector<std::string> BuildCommands(const SimulateOptions& o) {
   create->set_stock(o.stock);
   create->set_win_bps(o.win_bps);
   create->set_admission_rate_per_s(o.rate);
-  create->set_queueing(random ? pb::QUEUEING_RANDOM : pb::QUEUEING_FIFO);
+  create->set_queueing(queueing);
   create->set_opens_at_ms(opens_at);
   create->set_max_entries(o.users);
   add(t0);
@@ -127,9 +130,9 @@ void PrintSummary(Engine& engine, const CampaignState& c, const SimulateOptions&
               static_cast<unsigned long long>(s.last_position()),
               static_cast<unsigned long long>(drawn),
               static_cast<unsigned long long>(s.rejected()));
-  std::printf("  won        %llu\n", static_cast<unsigned long long>(s.won()));
-  std::printf("  lost       %llu\n", static_cast<unsigned long long>(s.lost()));
-  std::printf("  sold_out   %llu\n", static_cast<unsigned long long>(s.sold_out()));
+  std::printf("  %-10s %llu\n", kWon, static_cast<unsigned long long>(s.won()));
+  std::printf("  %-10s %llu\n", kLost, static_cast<unsigned long long>(s.lost()));
+  std::printf("  %-10s %llu\n", kSoldOut, static_cast<unsigned long long>(s.sold_out()));
   std::printf("  stock_left %llu\n", static_cast<unsigned long long>(s.stock_left()));
   std::printf("  observed   %.4f%% of draws under the threshold (configured %.2f%%)\n",
               drawn ? 100.0 * static_cast<double>(under) / static_cast<double>(drawn) : 0.0,

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 
+#include "engine/core/names.h"
 #include "engine/runtime/node.h"
 
 namespace tl {
@@ -15,7 +16,7 @@ struct SimulateOptions {
   uint64_t stock = 5000;
   uint32_t win_bps = 500;
   uint32_t rate = 0;                  // admission rate per second
-  std::string queueing = "fifo";      // fifo | random
+  std::string queueing = kFifo;       // fifo | random
   uint64_t arrival_ms = 1000;         // users arrive evenly over this long
   uint64_t tick_ms = 100;             // waiting-room tick interval
   uint64_t start_ms = 1767225600000;  // virtual clock start (2026-01-01)

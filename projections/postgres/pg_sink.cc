@@ -6,6 +6,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/time/time.h"
 #include "engine/core/hash.h"
+#include "engine/core/names.h"
 #include "projections/delta.h"
 
 namespace tl::proj {
@@ -14,10 +15,6 @@ namespace {
 std::string Time(uint64_t ms) {
   return absl::FormatTime("%Y-%m-%d %H:%M:%E3S+00", absl::FromUnixMillis(static_cast<int64_t>(ms)),
                           absl::UTCTimeZone());
-}
-
-std::string Hex(const std::string& bytes) {
-  return ToHex(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
 }
 
 // A nullable COPY field: nullptr is NULL.
@@ -55,12 +52,20 @@ absl::Status PgSink::Guarded(const std::function<absl::Status()>& fn) {
   }
 }
 
-absl::Status PgSink::Migrate(const std::string& schema) {
+absl::Status PgSink::Transaction(const std::string& search_path,
+                                 const std::function<absl::Status(pqxx::work&)>& fn) {
   absl::MutexLock lock(&mu_);
   if (absl::Status st = Connect(); !st.ok()) return st;
   return Guarded([&]() -> absl::Status {
-    for (const Migration& m : Migrations()) {
-      pqxx::work tx(*conn_);
+    pqxx::work tx(*conn_);
+    if (!search_path.empty()) tx.exec("SET LOCAL search_path TO " + tx.quote_name(search_path));
+    return fn(tx);
+  });
+}
+
+absl::Status PgSink::Migrate(const std::string& schema) {
+  for (const Migration& m : Migrations()) {
+    absl::Status st = Transaction("", [&](pqxx::work& tx) -> absl::Status {
       // One migrator at a time, whoever starts first.
       tx.exec("SELECT pg_advisory_xact_lock(7406001)");
       tx.exec(
@@ -70,7 +75,7 @@ absl::Status PgSink::Migrate(const std::string& schema) {
       pqxx::result done = tx.exec_params(
           "SELECT 1 FROM public.ticketledger_migrations WHERE schema_name = $1 AND version = $2",
           schema, m.version);
-      if (!done.empty()) continue;  // tx rolls back: nothing to do
+      if (!done.empty()) return absl::OkStatus();  // tx rolls back: nothing to do
       tx.exec("CREATE SCHEMA IF NOT EXISTS " + tx.quote_name(schema));
       tx.exec(absl::StrReplaceAll(m.sql, {{"{{schema}}", tx.quote_name(schema)}}));
       tx.exec_params(
@@ -78,24 +83,19 @@ absl::Status PgSink::Migrate(const std::string& schema) {
           "$2, $3)",
           schema, m.version, std::string(m.name));
       tx.commit();
-    }
-    if (schema == options_.schema) migrated_ = true;
-    return absl::OkStatus();
-  });
+      return absl::OkStatus();
+    });
+    if (!st.ok()) return st;
+  }
+  return absl::OkStatus();
 }
 
 absl::Status PgSink::Load(int partitions, std::vector<Checkpoint>* out) {
-  {
-    absl::MutexLock lock(&mu_);
-    if (absl::Status st = Connect(); !st.ok()) return st;
-  }
   if (absl::Status st = Migrate(options_.schema); !st.ok()) return st;
-  absl::MutexLock lock(&mu_);
   out->assign(partitions, Checkpoint{});
-  return Guarded([&]() -> absl::Status {
-    pqxx::work tx(*conn_);
-    pqxx::result r = tx.exec("SELECT ledger_partition, next_offset, next_sequence FROM " +
-                             tx.quote_name(options_.schema) + ".checkpoints");
+  return Transaction(options_.schema, [&](pqxx::work& tx) -> absl::Status {
+    pqxx::result r =
+        tx.exec("SELECT ledger_partition, next_offset, next_sequence FROM checkpoints");
     for (const auto& row : r) {
       int p = row[0].as<int>();
       if (p < 0 || p >= partitions)
@@ -108,27 +108,127 @@ absl::Status PgSink::Load(int partitions, std::vector<Checkpoint>* out) {
   });
 }
 
+namespace {
+
+// Moves partition's checkpoint from `from` to `to`, first thing in a batch:
+// if it is not where this batch began, FailedPrecondition (rolled back).
+absl::Status MoveCheckpoint(pqxx::work& tx, int partition, const Checkpoint& from,
+                            const Checkpoint& to) {
+  pqxx::result moved = tx.exec_params(
+      "UPDATE checkpoints SET next_offset = $1, next_sequence = $2 WHERE ledger_partition = $3 "
+      "AND next_offset = $4 AND next_sequence = $5",
+      to.next_offset, to.next_sequence, partition, from.next_offset, from.next_sequence);
+  if (moved.affected_rows() != 0) return absl::OkStatus();
+  pqxx::result inserted =
+      tx.exec_params("INSERT INTO checkpoints VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                     partition, to.next_offset, to.next_sequence);
+  if (inserted.affected_rows() == 0 || !(from == Checkpoint{}))
+    return absl::FailedPreconditionError("postgres: the checkpoint moved");
+  return absl::OkStatus();
+}
+
+using Deltas = std::map<std::string, CampaignDelta>;
+
+// New entries (with their outcome if decided in the same batch), by COPY.
+void CopyEntered(pqxx::work& tx, const Deltas& deltas, const std::string& part) {
+  pqxx::stream_to copy(
+      tx, "entries",
+      std::vector<std::string>{"campaign", "position", "user_id", "outcome", "draw_value",
+                               "entered_at", "decided_at", "ledger_partition", "entered_sequence",
+                               "decided_sequence"});
+  for (const auto& [id, d] : deltas) {
+    for (const auto& [pos, r] : d.entered) {
+      const bool open = r.outcome.empty();
+      const bool drawn = r.decided_sequence != 0 && r.outcome != kCancelled;
+      const std::string dv = std::to_string(r.draw_value), at = Time(r.decided_at_ms),
+                        seq = std::to_string(r.decided_sequence);
+      copy << std::make_tuple(id, std::to_string(pos), r.user, Nullable(r.outcome, open),
+                              Nullable(dv, !drawn), Time(r.entered_at_ms), Nullable(at, open), part,
+                              std::to_string(r.entered_sequence), Nullable(seq, open));
+    }
+  }
+  copy.complete();
+}
+
+// Outcomes of entries from earlier batches: one UPDATE from a temp table.
+void UpdateChanged(pqxx::work& tx, const Deltas& deltas) {
+  tx.exec(
+      "CREATE TEMP TABLE changed (campaign text, position bigint, outcome text, draw_value "
+      "numeric(20,0), decided_at timestamptz, decided_sequence bigint) ON COMMIT DROP");
+  {
+    pqxx::stream_to copy(tx, "changed");
+    for (const auto& [id, d] : deltas) {
+      for (const auto& [pos, r] : d.changed) {
+        const std::string dv = std::to_string(r.draw_value);
+        copy << std::make_tuple(id, std::to_string(pos), r.outcome,
+                                Nullable(dv, r.outcome == kCancelled), Time(r.decided_at_ms),
+                                std::to_string(r.decided_sequence));
+      }
+    }
+    copy.complete();
+  }
+  tx.exec(
+      "UPDATE entries e SET outcome = c.outcome, draw_value = COALESCE(c.draw_value, "
+      "e.draw_value), decided_at = c.decided_at, decided_sequence = c.decided_sequence FROM "
+      "changed c WHERE e.campaign = c.campaign AND e.position = c.position");
+}
+
+void CopyStock(pqxx::work& tx, const Deltas& deltas, const std::string& part) {
+  pqxx::stream_to copy(tx, "stock_changes",
+                       std::vector<std::string>{"ledger_partition", "sequence", "campaign", "delta",
+                                                "reason", "stock_left", "changed_at"});
+  for (const auto& [id, d] : deltas) {
+    for (const StockRow& s : d.stock)
+      copy << std::make_tuple(part, std::to_string(s.sequence), id, std::to_string(s.delta),
+                              s.reason, std::to_string(s.stock_left), Time(s.time_ms));
+  }
+  copy.complete();
+}
+
+// A campaign's row: inserted when created, then the values the batch set
+// and the counters it moved.
+void UpsertCampaign(pqxx::work& tx, int partition, const std::string& id, const CampaignDelta& d) {
+  if (d.created) {
+    const auto& cfg = d.created->config();
+    tx.exec_params(
+        "INSERT INTO campaigns (campaign, title, stock, win_bps, admission_rate_per_s, "
+        "queueing, seed_commitment, stock_left, created_at, ledger_partition, last_sequence) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $3, to_timestamp($8::double precision / 1000), "
+        "$9, $10)",
+        id, cfg.title(), cfg.stock(), cfg.win_bps(), cfg.admission_rate_per_s(),
+        std::string(QueueingName(cfg.queueing())), ToHex(d.created->seed_commitment()),
+        d.created_at_ms, partition, d.last_sequence);
+  }
+  auto opt = [](const std::optional<uint64_t>& v) {
+    return v ? std::optional<std::string>(std::to_string(*v)) : std::nullopt;
+  };
+  std::optional<std::string> entries = opt(d.entries), serving = opt(d.serving),
+                             stock_left = opt(d.stock_left);
+  std::optional<std::string> status, paused, seed;
+  if (d.closed) status = CampaignStatusName(*d.closed);
+  if (d.paused) paused = *d.paused ? "true" : "false";
+  if (d.seed) seed = ToHex(*d.seed);
+  auto p = [](const std::optional<std::string>& v) -> const char* {
+    return v ? v->c_str() : nullptr;
+  };
+  tx.exec_params(
+      "UPDATE campaigns SET entries = COALESCE($2::bigint, entries), serving = "
+      "COALESCE($3::bigint, serving), stock_left = COALESCE($4::bigint, stock_left), status = "
+      "COALESCE($5, status), admission_paused = COALESCE($6::boolean, admission_paused), seed "
+      "= COALESCE($7, seed), won = won + $8, lost = lost + $9, sold_out = sold_out + $10, "
+      "cancelled = cancelled + $11, restocked = restocked + $12, rejected = rejected + $13, "
+      "prequeued = prequeued + $14, last_sequence = $15 WHERE campaign = $1",
+      id, p(entries), p(serving), p(stock_left), p(status), p(paused), p(seed), d.won, d.lost,
+      d.sold_out, d.cancelled, d.restocked, d.rejected, d.prequeued_delta, d.last_sequence);
+}
+
+}  // namespace
+
 absl::Status PgSink::Apply(int partition, const std::vector<pb::Event>& events,
                            const Checkpoint& from, const Checkpoint& to) {
-  absl::MutexLock lock(&mu_);
-  if (absl::Status st = Connect(); !st.ok()) return st;
-  return Guarded([&]() -> absl::Status {
-    pqxx::work tx(*conn_);
-    const std::string schema = tx.quote_name(options_.schema);
-    tx.exec("SET LOCAL search_path TO " + schema);
-    // The checkpoint first: if it is not where this batch began, stop here.
-    pqxx::result moved = tx.exec_params(
-        "UPDATE checkpoints SET next_offset = $1, next_sequence = $2 WHERE ledger_partition = $3 "
-        "AND next_offset = $4 AND next_sequence = $5",
-        to.next_offset, to.next_sequence, partition, from.next_offset, from.next_sequence);
-    if (moved.affected_rows() == 0) {
-      pqxx::result inserted =
-          tx.exec_params("INSERT INTO checkpoints VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-                         partition, to.next_offset, to.next_sequence);
-      if (inserted.affected_rows() == 0 || !(from == Checkpoint{}))
-        return absl::FailedPreconditionError("postgres: the checkpoint moved");
-    }
-    const std::map<std::string, CampaignDelta> deltas = Summarize(events);
+  return Transaction(options_.schema, [&](pqxx::work& tx) -> absl::Status {
+    if (absl::Status st = MoveCheckpoint(tx, partition, from, to); !st.ok()) return st;
+    const Deltas deltas = Summarize(events);
     const std::string part = std::to_string(partition);
     bool any_entered = false, any_changed = false, any_stock = false;
     for (const auto& [id, d] : deltas) {
@@ -136,102 +236,17 @@ absl::Status PgSink::Apply(int partition, const std::vector<pb::Event>& events,
       any_changed |= !d.changed.empty();
       any_stock |= !d.stock.empty();
     }
-    if (any_entered) {
-      pqxx::stream_to copy(
-          tx, "entries",
-          std::vector<std::string>{"campaign", "position", "user_id", "outcome", "draw_value",
-                                   "entered_at", "decided_at", "ledger_partition",
-                                   "entered_sequence", "decided_sequence"});
-      for (const auto& [id, d] : deltas) {
-        for (const auto& [pos, r] : d.entered) {
-          const bool open = r.outcome.empty();
-          const bool drawn = r.decided_sequence != 0 && r.outcome != "cancelled";
-          const std::string dv = std::to_string(r.draw_value), at = Time(r.decided_at_ms),
-                            seq = std::to_string(r.decided_sequence);
-          copy << std::make_tuple(id, std::to_string(pos), r.user, Nullable(r.outcome, open),
-                                  Nullable(dv, !drawn), Time(r.entered_at_ms), Nullable(at, open),
-                                  part, std::to_string(r.entered_sequence), Nullable(seq, open));
-        }
-      }
-      copy.complete();
-    }
-    if (any_changed) {
-      // Outcomes of entries from earlier batches: one UPDATE from a temp table.
-      tx.exec(
-          "CREATE TEMP TABLE changed (campaign text, position bigint, outcome text, draw_value "
-          "numeric(20,0), decided_at timestamptz, decided_sequence bigint) ON COMMIT DROP");
-      {
-        pqxx::stream_to copy(tx, "changed");
-        for (const auto& [id, d] : deltas) {
-          for (const auto& [pos, r] : d.changed) {
-            const std::string dv = std::to_string(r.draw_value);
-            copy << std::make_tuple(id, std::to_string(pos), r.outcome,
-                                    Nullable(dv, r.outcome == "cancelled"), Time(r.decided_at_ms),
-                                    std::to_string(r.decided_sequence));
-          }
-        }
-        copy.complete();
-      }
-      tx.exec(
-          "UPDATE entries e SET outcome = c.outcome, draw_value = COALESCE(c.draw_value, "
-          "e.draw_value), decided_at = c.decided_at, decided_sequence = c.decided_sequence FROM "
-          "changed c WHERE e.campaign = c.campaign AND e.position = c.position");
-    }
-    if (any_stock) {
-      pqxx::stream_to copy(tx, "stock_changes",
-                           std::vector<std::string>{"ledger_partition", "sequence", "campaign",
-                                                    "delta", "reason", "stock_left", "changed_at"});
-      for (const auto& [id, d] : deltas) {
-        for (const StockRow& s : d.stock)
-          copy << std::make_tuple(part, std::to_string(s.sequence), id, std::to_string(s.delta),
-                                  s.reason, std::to_string(s.stock_left), Time(s.time_ms));
-      }
-      copy.complete();
-    }
-    for (const auto& [id, d] : deltas) {
-      if (d.created) {
-        const auto& cfg = d.created->config();
-        tx.exec_params(
-            "INSERT INTO campaigns (campaign, title, stock, win_bps, admission_rate_per_s, "
-            "queueing, seed_commitment, stock_left, created_at, ledger_partition, last_sequence) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, $3, to_timestamp($8::double precision / 1000), "
-            "$9, $10)",
-            id, cfg.title(), cfg.stock(), cfg.win_bps(), cfg.admission_rate_per_s(),
-            std::string(cfg.queueing() == pb::QUEUEING_RANDOM ? "random" : "fifo"),
-            Hex(d.created->seed_commitment()), d.created_at_ms, partition, d.last_sequence);
-      }
-      auto opt = [](const std::optional<uint64_t>& v) {
-        return v ? std::optional<std::string>(std::to_string(*v)) : std::nullopt;
-      };
-      std::optional<std::string> entries = opt(d.entries), serving = opt(d.serving),
-                                 stock_left = opt(d.stock_left);
-      std::optional<std::string> status, paused, seed;
-      if (d.closed) status = *d.closed ? "closed" : "open";
-      if (d.paused) paused = *d.paused ? "true" : "false";
-      if (d.seed) seed = Hex(*d.seed);
-      auto p = [](const std::optional<std::string>& v) -> const char* {
-        return v ? v->c_str() : nullptr;
-      };
-      tx.exec_params(
-          "UPDATE campaigns SET entries = COALESCE($2::bigint, entries), serving = "
-          "COALESCE($3::bigint, serving), stock_left = COALESCE($4::bigint, stock_left), status = "
-          "COALESCE($5, status), admission_paused = COALESCE($6::boolean, admission_paused), seed "
-          "= COALESCE($7, seed), won = won + $8, lost = lost + $9, sold_out = sold_out + $10, "
-          "cancelled = cancelled + $11, restocked = restocked + $12, rejected = rejected + $13, "
-          "prequeued = prequeued + $14, last_sequence = $15 WHERE campaign = $1",
-          id, p(entries), p(serving), p(stock_left), p(status), p(paused), p(seed), d.won, d.lost,
-          d.sold_out, d.cancelled, d.restocked, d.rejected, d.prequeued_delta, d.last_sequence);
-    }
+    if (any_entered) CopyEntered(tx, deltas, part);
+    if (any_changed) UpdateChanged(tx, deltas);
+    if (any_stock) CopyStock(tx, deltas, part);
+    for (const auto& [id, d] : deltas) UpsertCampaign(tx, partition, id, d);
     tx.commit();
     return absl::OkStatus();
   });
 }
 
 absl::Status PgSink::Swap(const std::string& rebuilt, const std::string& live) {
-  absl::MutexLock lock(&mu_);
-  if (absl::Status st = Connect(); !st.ok()) return st;
-  return Guarded([&]() -> absl::Status {
-    pqxx::work tx(*conn_);
+  return Transaction("", [&](pqxx::work& tx) -> absl::Status {
     const std::string old = live + "_old";
     tx.exec("DROP SCHEMA IF EXISTS " + tx.quote_name(old) + " CASCADE");
     tx.exec("ALTER SCHEMA " + tx.quote_name(live) + " RENAME TO " + tx.quote_name(old));
@@ -246,11 +261,36 @@ absl::Status PgSink::Swap(const std::string& rebuilt, const std::string& live) {
   });
 }
 
+absl::StatusOr<bool> PgSink::SwapCampaign(const std::string& fresh_schema,
+                                          const std::string& campaign, int partition,
+                                          const Checkpoint& at) {
+  bool swapped = false;
+  absl::Status st = Transaction(options_.schema, [&](pqxx::work& tx) -> absl::Status {
+    // Holding the live checkpoint row: the projector waits, then goes on.
+    auto row = tx.exec_params(
+        "SELECT next_offset, next_sequence FROM checkpoints WHERE ledger_partition = $1 FOR "
+        "UPDATE",
+        partition);
+    Checkpoint now;
+    if (!row.empty()) now = {row[0][0].as<uint64_t>(), row[0][1].as<uint64_t>()};
+    if (!(now == at)) return absl::OkStatus();  // moved on: rolled back
+    const std::string src = tx.quote_name(fresh_schema);
+    for (const char* table : {"entries", "stock_changes", "campaigns"}) {
+      tx.exec_params(absl::StrCat("DELETE FROM ", table, " WHERE campaign = $1"), campaign);
+      tx.exec_params(absl::StrCat("INSERT INTO ", table, " SELECT * FROM ", src, ".", table,
+                                  " WHERE campaign = $1"),
+                     campaign);
+    }
+    tx.commit();
+    swapped = true;
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return swapped;
+}
+
 absl::Status PgSink::DropSchema(const std::string& schema) {
-  absl::MutexLock lock(&mu_);
-  if (absl::Status st = Connect(); !st.ok()) return st;
-  return Guarded([&]() -> absl::Status {
-    pqxx::work tx(*conn_);
+  return Transaction("", [&](pqxx::work& tx) -> absl::Status {
     tx.exec("DROP SCHEMA IF EXISTS " + tx.quote_name(schema) + " CASCADE");
     tx.exec_params("DELETE FROM public.ticketledger_migrations WHERE schema_name = $1", schema);
     tx.commit();
@@ -259,11 +299,7 @@ absl::Status PgSink::DropSchema(const std::string& schema) {
 }
 
 absl::Status PgSink::Read(const std::function<void(pqxx::work&)>& fn) {
-  absl::MutexLock lock(&mu_);
-  if (absl::Status st = Connect(); !st.ok()) return st;
-  return Guarded([&]() -> absl::Status {
-    pqxx::work tx(*conn_);
-    tx.exec("SET LOCAL search_path TO " + tx.quote_name(options_.schema));
+  return Transaction(options_.schema, [&](pqxx::work& tx) {
     fn(tx);
     return absl::OkStatus();
   });

@@ -50,19 +50,29 @@ class PgSink final : public Sink {
                      const Checkpoint& to) override;
   // Replaces `live` with `rebuilt` atomically; the old tables are dropped.
   absl::Status Swap(const std::string& rebuilt, const std::string& live);
+  // Replaces `campaign`'s rows in the sink's schema with those in
+  // `fresh_schema`, in one transaction that holds the checkpoint row of
+  // `partition` (FOR UPDATE), so the projector waits and then goes on from
+  // there. false: that checkpoint is no longer `at`; nothing replaced.
+  absl::StatusOr<bool> SwapCampaign(const std::string& fresh_schema, const std::string& campaign,
+                                    int partition, const Checkpoint& at);
   absl::Status DropSchema(const std::string& schema);
-  // Runs `fn` in one transaction on the sink's schema. The api's reads and
-  // dumps only read; rebuild's per-campaign swap writes and commits inside
-  // `fn`. A transaction `fn` does not commit is rolled back.
+  // Runs `fn` in one transaction on the sink's schema (the api's reads and
+  // dumps). A transaction `fn` does not commit is rolled back.
   absl::Status Read(const std::function<void(pqxx::work&)>& fn);
 
  private:
   absl::Status Connect() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status Guarded(const std::function<absl::Status()>& fn) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The one way in: under the lock, connected, `fn` runs in one transaction
+  // (search_path set to `search_path` if not empty) with connection and SQL
+  // errors turned into Status; a transaction `fn` does not commit is rolled
+  // back.
+  absl::Status Transaction(const std::string& search_path,
+                           const std::function<absl::Status(pqxx::work&)>& fn);
   absl::Mutex mu_;
   PgOptions options_;
   std::unique_ptr<pqxx::connection> conn_ ABSL_GUARDED_BY(mu_);
-  bool migrated_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace tl::proj

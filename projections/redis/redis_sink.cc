@@ -7,20 +7,113 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "engine/core/hash.h"
+#include "engine/core/names.h"
 #include "projections/delta.h"
+#include "projections/redis/redis_keys.h"
 
 namespace tl::proj {
 namespace {
 
+namespace keys = redis_keys;
+
 using Reply = std::unique_ptr<redisReply, void (*)(void*)>;
+using Commands = std::vector<std::vector<std::string>>;
 
 timeval Tv(absl::Duration d) { return absl::ToTimeval(d); }
 
-std::string CheckpointValue(const Checkpoint& c) {
+// The rank and status rows of the positions a batch entered or decided,
+// the pre-queued users, and the rejections.
+void AppendEntries(const std::string& base, const std::string& id, const CampaignDelta& d,
+                   Commands* cmds) {
+  std::vector<std::string> zadd = {"ZADD", keys::Rank(base, id)};
+  std::vector<std::string> hset = {"HSET", keys::Status(base, id)};
+  for (const auto* rows : {&d.entered, &d.changed}) {
+    for (const auto& [pos, row] : *rows) {
+      if (row.entered_sequence != 0) {
+        zadd.push_back(std::to_string(pos));
+        zadd.push_back(row.user);
+      }
+      hset.push_back(row.user);
+      hset.push_back(keys::StatusValue(pos, row.outcome.empty() ? kQueued : row.outcome));
+    }
+  }
+  for (const std::string& u : d.prequeued) {
+    hset.push_back(u);
+    hset.push_back(keys::StatusValue(0, kPrequeued));
+  }
+  if (zadd.size() > 2) cmds->push_back(std::move(zadd));
+  if (hset.size() > 2) cmds->push_back(std::move(hset));
+  // A rejection never overwrites an entry (a duplicate's entry stands).
+  for (const auto& [user, reason] : d.rejections)
+    cmds->push_back({"HSETNX", keys::Status(base, id), user, keys::RejectedValue(reason)});
+}
+
+// The campaign's summary hash: its config when created, the values the
+// batch set, and the counters it moved.
+void AppendSummary(const std::string& base, const std::string& id, const CampaignDelta& d,
+                   Commands* cmds) {
+  const std::string summary_key = keys::Summary(base, id);
+  std::vector<std::string> summary = {"HSET", summary_key};
+  auto set = [&](const char* f, const std::string& v) {
+    summary.push_back(f);
+    summary.push_back(v);
+  };
+  if (d.created) {
+    const auto& cfg = d.created->config();
+    cmds->push_back({"SADD", keys::Campaigns(base), id});
+    set("title", cfg.title());
+    set("stock", std::to_string(cfg.stock()));
+    set("win_bps", std::to_string(cfg.win_bps()));
+    set("admission_rate_per_s", std::to_string(cfg.admission_rate_per_s()));
+    set("queueing", QueueingName(cfg.queueing()));
+    set("opens_at_ms", std::to_string(cfg.opens_at_ms()));
+    set("max_entries", std::to_string(cfg.max_entries()));
+    set("seed_commitment", ToHex(d.created->seed_commitment()));
+    set("created_at_ms", std::to_string(d.created_at_ms));
+    for (const char* counter : {kWon, kLost, kSoldOut, kCancelled, "restocked", kRejected,
+                                kPrequeued, "entries", "serving"})
+      set(counter, "0");
+    set("status", CampaignStatusName(false));
+    set("admission_paused", "0");
+  }
+  if (d.entries) set("entries", std::to_string(*d.entries));
+  if (d.serving) set("serving", std::to_string(*d.serving));
+  if (d.stock_left) set("stock_left", std::to_string(*d.stock_left));
+  if (d.closed) set("status", CampaignStatusName(*d.closed));
+  if (d.paused) set("admission_paused", *d.paused ? "1" : "0");
+  if (d.seed) set("seed", ToHex(*d.seed));
+  set("sequence", std::to_string(d.last_sequence));
+  cmds->push_back(std::move(summary));
+  for (auto [f, v] : {std::pair{kWon, d.won},
+                      {kLost, d.lost},
+                      {kSoldOut, d.sold_out},
+                      {kCancelled, d.cancelled},
+                      {"restocked", d.restocked},
+                      {kRejected, d.rejected},
+                      {kPrequeued, d.prequeued_delta}}) {
+    if (v != 0) cmds->push_back({"HINCRBY", summary_key, f, std::to_string(v)});
+  }
+}
+
+// One JSON message per campaign the batch touched (feeds the live channel).
+std::vector<std::string> PublishCommand(const std::string& prefix, const std::string& id,
+                                        const CampaignDelta& d) {
+  nlohmann::json msg = {
+      {"campaign", id}, {"sequence", d.last_sequence}, {"entered", d.entered.size()}};
+  if (d.entries) msg["entries"] = *d.entries;
+  if (d.serving) msg["serving"] = *d.serving;
+  if (d.stock_left) msg["stock_left"] = *d.stock_left;
+  if (d.closed) msg["status"] = CampaignStatusName(*d.closed);
+  return {"PUBLISH", keys::Events(prefix, id), msg.dump()};
+}
+
+}  // namespace
+
+std::string RedisCheckpointValue(const Checkpoint& c) {
   return absl::StrCat(c.next_offset, ":", c.next_sequence);
 }
 
-absl::StatusOr<Checkpoint> ParseCheckpoint(const redisReply* r) {
+absl::StatusOr<Checkpoint> ParseRedisCheckpoint(const redisReply* r) {
   Checkpoint c;
   if (r->type == REDIS_REPLY_NIL) return c;
   if (r->type != REDIS_REPLY_STRING)
@@ -32,8 +125,6 @@ absl::StatusOr<Checkpoint> ParseCheckpoint(const redisReply* r) {
         absl::StrCat("redis: unreadable checkpoint '", std::string(r->str, r->len), "'"));
   return c;
 }
-
-}  // namespace
 
 absl::StatusOr<RedisOptions> ParseRedisUrl(const std::string& url) {
   RedisOptions o;
@@ -142,7 +233,7 @@ RedisSink::RedisSink(RedisOptions options, std::string namespace_override, bool 
 
 absl::StatusOr<std::string> RedisSink::CurrentNamespace() {
   absl::MutexLock lock(&mu_);
-  const std::string key = conn_.options().prefix + "current";
+  const std::string key = keys::Current(conn_.options().prefix);
   auto r = conn_.Pipeline({{"SETNX", key, "v1"}, {"GET", key}});
   if (!r.ok()) return r.status();
   const redisReply* v = (*r)[1].get();
@@ -161,7 +252,7 @@ absl::Status RedisSink::Load(int partitions, std::vector<Checkpoint>* out) {
   absl::MutexLock lock(&mu_);
   std::vector<std::string> mget = {"MGET"};
   for (int p = 0; p < partitions; ++p)
-    mget.push_back(absl::StrCat(conn_.options().prefix, ns, ":ckpt:", p));
+    mget.push_back(keys::Checkpoint(conn_.options().prefix + ns, p));
   auto r = conn_.Pipeline({mget});
   if (!r.ok()) return r.status();
   const redisReply* arr = (*r)[0].get();
@@ -169,123 +260,37 @@ absl::Status RedisSink::Load(int partitions, std::vector<Checkpoint>* out) {
     return absl::UnavailableError("redis: MGET of the checkpoints failed");
   out->assign(partitions, Checkpoint{});
   for (int p = 0; p < partitions; ++p) {
-    absl::StatusOr<Checkpoint> c = ParseCheckpoint(arr->element[p]);
+    absl::StatusOr<Checkpoint> c = ParseRedisCheckpoint(arr->element[p]);
     if (!c.ok()) return c.status();
     (*out)[p] = *c;
   }
   return absl::OkStatus();
 }
 
-absl::Status RedisSink::Apply(int partition, const std::vector<pb::Event>& events,
-                              const Checkpoint& from, const Checkpoint& to) {
-  absl::MutexLock lock(&mu_);
-  const std::string& prefix = conn_.options().prefix;
-  const std::string current_key = prefix + "current";
-  // 1. Which namespace, and does the checkpoint still say `from`?
-  std::string ns = fixed_ns_;
-  if (ns.empty()) {
-    auto r = conn_.Pipeline({{"WATCH", current_key}, {"GET", current_key}});
-    if (!r.ok()) return r.status();
-    const redisReply* v = (*r)[1].get();
-    if (v->type != REDIS_REPLY_STRING) {
-      (void)conn_.Pipeline({{"UNWATCH"}});
-      return absl::FailedPreconditionError("redis: no current namespace yet");
-    }
-    ns = std::string(v->str, v->len);
+absl::StatusOr<std::string> RedisSink::WatchBase() {
+  if (!fixed_ns_.empty()) return conn_.options().prefix + fixed_ns_;
+  const std::string current = keys::Current(conn_.options().prefix);
+  auto r = conn_.Pipeline({{"WATCH", current}, {"GET", current}});
+  if (!r.ok()) return r.status();
+  const redisReply* v = (*r)[1].get();
+  if (v->type != REDIS_REPLY_STRING) {
+    (void)conn_.Pipeline({{"UNWATCH"}});
+    return absl::FailedPreconditionError("redis: no current namespace yet");
   }
-  const std::string base = prefix + ns;
-  const std::string ckpt_key = absl::StrCat(base, ":ckpt:", partition);
-  {
-    auto r = conn_.Pipeline({{"WATCH", ckpt_key}, {"GET", ckpt_key}});
-    if (!r.ok()) return r.status();
-    absl::StatusOr<Checkpoint> stored = ParseCheckpoint((*r)[1].get());
-    if (!stored.ok() || !(*stored == from)) {
-      (void)conn_.Pipeline({{"UNWATCH"}});
-      return stored.ok() ? absl::FailedPreconditionError("redis: the checkpoint moved")
-                         : stored.status();
-    }
-  }
-  // 2. The batch, folded per campaign into a few variadic commands.
-  std::vector<std::vector<std::string>> cmds;
-  cmds.push_back({"MULTI"});
-  for (auto& [id, d] : Summarize(events)) {
-    const std::string c = absl::StrCat(base, ":c:", id);
-    std::vector<std::string> zadd = {"ZADD", c + ":rank"};
-    std::vector<std::string> hset = {"HSET", c + ":status"};
-    for (const auto* rows : {&d.entered, &d.changed}) {
-      for (const auto& [pos, row] : *rows) {
-        if (row.entered_sequence != 0) {
-          zadd.push_back(std::to_string(pos));
-          zadd.push_back(row.user);
-        }
-        hset.push_back(row.user);
-        hset.push_back(absl::StrCat(pos, "|", row.outcome.empty() ? "queued" : row.outcome));
-      }
-    }
-    for (const std::string& u : d.prequeued) {
-      hset.push_back(u);
-      hset.push_back("0|prequeued");
-    }
-    if (zadd.size() > 2) cmds.push_back(std::move(zadd));
-    if (hset.size() > 2) cmds.push_back(std::move(hset));
-    // A rejection never overwrites an entry (a duplicate's entry stands).
-    for (const auto& [user, reason] : d.rejections)
-      cmds.push_back({"HSETNX", c + ":status", user, "0|rejected:" + reason});
-    std::vector<std::string> summary = {"HSET", c + ":summary"};
-    auto set = [&](const char* f, const std::string& v) {
-      summary.push_back(f);
-      summary.push_back(v);
-    };
-    if (d.created) {
-      const auto& cfg = d.created->config();
-      cmds.push_back({"SADD", base + ":campaigns", id});
-      set("title", cfg.title());
-      set("stock", std::to_string(cfg.stock()));
-      set("win_bps", std::to_string(cfg.win_bps()));
-      set("admission_rate_per_s", std::to_string(cfg.admission_rate_per_s()));
-      set("queueing", cfg.queueing() == pb::QUEUEING_RANDOM ? "random" : "fifo");
-      set("opens_at_ms", std::to_string(cfg.opens_at_ms()));
-      set("max_entries", std::to_string(cfg.max_entries()));
-      set("seed_commitment",
-          ToHex(reinterpret_cast<const uint8_t*>(d.created->seed_commitment().data()),
-                d.created->seed_commitment().size()));
-      set("created_at_ms", std::to_string(d.created_at_ms));
-      for (const char* counter : {"won", "lost", "sold_out", "cancelled", "restocked", "rejected",
-                                  "prequeued", "entries", "serving"})
-        set(counter, "0");
-      set("status", "open");
-      set("admission_paused", "0");
-    }
-    if (d.entries) set("entries", std::to_string(*d.entries));
-    if (d.serving) set("serving", std::to_string(*d.serving));
-    if (d.stock_left) set("stock_left", std::to_string(*d.stock_left));
-    if (d.closed) set("status", *d.closed ? "closed" : "open");
-    if (d.paused) set("admission_paused", *d.paused ? "1" : "0");
-    if (d.seed)
-      set("seed", ToHex(reinterpret_cast<const uint8_t*>(d.seed->data()), d.seed->size()));
-    set("sequence", std::to_string(d.last_sequence));
-    cmds.push_back(std::move(summary));
-    for (auto [f, v] : {std::pair{"won", d.won},
-                        {"lost", d.lost},
-                        {"sold_out", d.sold_out},
-                        {"cancelled", d.cancelled},
-                        {"restocked", d.restocked},
-                        {"rejected", d.rejected},
-                        {"prequeued", d.prequeued_delta}}) {
-      if (v != 0) cmds.push_back({"HINCRBY", c + ":summary", f, std::to_string(v)});
-    }
-    if (publish_) {
-      nlohmann::json msg = {
-          {"campaign", id}, {"sequence", d.last_sequence}, {"entered", d.entered.size()}};
-      if (d.entries) msg["entries"] = *d.entries;
-      if (d.serving) msg["serving"] = *d.serving;
-      if (d.stock_left) msg["stock_left"] = *d.stock_left;
-      if (d.closed) msg["status"] = *d.closed ? "closed" : "open";
-      cmds.push_back({"PUBLISH", prefix + "events:" + id, msg.dump()});
-    }
-  }
-  cmds.push_back({"SET", ckpt_key, CheckpointValue(to)});
-  cmds.push_back({"EXEC"});
+  return conn_.options().prefix + std::string(v->str, v->len);
+}
+
+absl::Status RedisSink::WatchCheckpoint(const std::string& key, const Checkpoint& from) {
+  auto r = conn_.Pipeline({{"WATCH", key}, {"GET", key}});
+  if (!r.ok()) return r.status();
+  absl::StatusOr<Checkpoint> stored = ParseRedisCheckpoint((*r)[1].get());
+  if (stored.ok() && *stored == from) return absl::OkStatus();
+  (void)conn_.Pipeline({{"UNWATCH"}});
+  return stored.ok() ? absl::FailedPreconditionError("redis: the checkpoint moved")
+                     : stored.status();
+}
+
+absl::Status RedisSink::Exec(const std::vector<std::vector<std::string>>& cmds) {
   auto r = conn_.Pipeline(cmds);
   if (!r.ok()) return r.status();
   const redisReply* exec = r->back().get();
@@ -300,6 +305,27 @@ absl::Status RedisSink::Apply(int partition, const std::vector<pb::Event>& event
           absl::StrCat("redis: a batch command failed: ", exec->element[i]->str));
   }
   return absl::OkStatus();
+}
+
+absl::Status RedisSink::Apply(int partition, const std::vector<pb::Event>& events,
+                              const Checkpoint& from, const Checkpoint& to) {
+  absl::MutexLock lock(&mu_);
+  // 1. Which namespace, and does the checkpoint still say `from`?
+  absl::StatusOr<std::string> base = WatchBase();
+  if (!base.ok()) return base.status();
+  const std::string ckpt_key = keys::Checkpoint(*base, partition);
+  if (absl::Status st = WatchCheckpoint(ckpt_key, from); !st.ok()) return st;
+  // 2. The batch, folded per campaign into a few variadic commands, and the
+  // checkpoint, in one MULTI/EXEC.
+  Commands cmds = {{"MULTI"}};
+  for (const auto& [id, d] : Summarize(events)) {
+    AppendEntries(*base, id, d, &cmds);
+    AppendSummary(*base, id, d, &cmds);
+    if (publish_) cmds.push_back(PublishCommand(conn_.options().prefix, id, d));
+  }
+  cmds.push_back({"SET", ckpt_key, RedisCheckpointValue(to)});
+  cmds.push_back({"EXEC"});
+  return Exec(cmds);
 }
 
 }  // namespace tl::proj

@@ -44,6 +44,11 @@ struct RedisOptions {
 // from $REDIS_PASSWORD.
 absl::StatusOr<RedisOptions> ParseRedisUrl(const std::string& url);
 
+// A checkpoint's value: "<next ledger offset>:<next sequence>"; a missing
+// key (nil) is the start, anything unreadable DataLoss.
+std::string RedisCheckpointValue(const Checkpoint& c);
+absl::StatusOr<Checkpoint> ParseRedisCheckpoint(const redisReply* r);
+
 // One connection; reconnects after an error. Not thread-safe: callers lock.
 class RedisConnection {
  public:
@@ -71,9 +76,38 @@ class RedisSink final : public Sink {
                      const Checkpoint& to) override;
   // The namespace readers use now (<prefix>current), creating it if missing.
   absl::StatusOr<std::string> CurrentNamespace();
-  RedisConnection& connection() { return conn_; }
+
+  // --- Rebuilds (redis_rebuild.cc; ops/rebuild.cc orchestrates them).
+  // The namespace a full rebuild fills: the one an interrupted rebuild left
+  // (*resumed = true), else a new one, remembered under <prefix>rebuild.
+  absl::StatusOr<std::string> RebuildNamespace(bool* resumed);
+  // Makes `ns` the namespace readers use and forgets the rebuild, in one
+  // MULTI/EXEC; the live projector's next batch finds the namespace moved.
+  absl::Status SwapNamespace(const std::string& ns);
+  // Forgets the rebuild in progress (a dry run's end).
+  absl::Status ForgetRebuild();
+  // Unlinks every key of namespace `ns`, SCAN by SCAN.
+  absl::Status DropNamespace(const std::string& ns);
+  // Deletes one campaign's keys, the campaign set and one partition's
+  // checkpoint in namespace `ns` (a one-campaign rebuild's scratch copy).
+  absl::Status DropCampaign(const std::string& ns, const std::string& campaign, int partition);
+  // Renames `campaign`'s keys in `fresh_ns` over those in `live_ns` in one
+  // MULTI/EXEC, under WATCH of the live checkpoint of `partition` and of
+  // <prefix>current. false: that checkpoint is no longer `at`, or the
+  // namespace moved; nothing swapped.
+  absl::StatusOr<bool> SwapCampaign(const std::string& fresh_ns, const std::string& live_ns,
+                                    const std::string& campaign, int partition,
+                                    const Checkpoint& at);
 
  private:
+  // Apply's steps, under mu_: WATCH <prefix>current (when following it) and
+  // return the namespace's key base; WATCH the checkpoint and check it is
+  // `from`; run the MULTI/EXEC and check every reply.
+  absl::StatusOr<std::string> WatchBase() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status WatchCheckpoint(const std::string& key, const Checkpoint& from)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status Exec(const std::vector<std::vector<std::string>>& cmds)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Mutex mu_;
   RedisConnection conn_ ABSL_GUARDED_BY(mu_);
   const std::string fixed_ns_;

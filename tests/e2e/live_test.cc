@@ -590,6 +590,32 @@ struct Expectations {
 
 // What is wrong with one watcher's view of its entry; empty if nothing.
 // `results` and `entries` are the API's answers once everything is decided.
+// The final message of `w` against the results and entries/me.
+void CheckFinal(const Watch& w, const json& final_entry, std::optional<uint64_t> position,
+                const std::map<std::string, Result>& results,
+                const std::map<std::string, json>& entries,
+                const std::function<void(const std::string&)>& add) {
+  const std::string status = final_entry["status"];
+  auto r = results.find(w.user);
+  if (r == results.end()) {
+    add("not in results");
+  } else {
+    if (r->second.outcome != status) add("final " + status + ", results " + r->second.outcome);
+    if (position && r->second.position != *position)
+      add("position " + std::to_string(*position) + ", results " +
+          std::to_string(r->second.position));
+  }
+  auto me = entries.find(w.user);
+  if (me == entries.end() || !me->second.is_object()) {
+    add("entries/me did not answer 200");
+  } else {
+    if (me->second.value("status", json()) != final_entry["status"])
+      add("final " + status + ", entries/me " + me->second.dump());
+    if (me->second.value("position", json()) != final_entry.value("position", json()))
+      add("final position differs from entries/me " + me->second.dump());
+  }
+}
+
 std::vector<std::string> Problems(const Watch& w, const Expectations& e,
                                   const std::map<std::string, Result>& results,
                                   const std::map<std::string, json>& entries) {
@@ -663,29 +689,10 @@ std::vector<std::string> Problems(const Watch& w, const Expectations& e,
     if (IsFinal(d["status"]) && !last) add(at + "a message after the final status");
   }
   const json& final_entry = w.messages.back().data;
-  if (!final_entry.is_object() || !IsFinal(final_entry.value("status", json()))) {
+  if (!final_entry.is_object() || !IsFinal(final_entry.value("status", json())))
     add("the last message is not a final status: " + w.messages.back().raw);
-  } else {
-    const std::string status = final_entry["status"];
-    auto r = results.find(w.user);
-    if (r == results.end()) {
-      add("not in results");
-    } else {
-      if (r->second.outcome != status) add("final " + status + ", results " + r->second.outcome);
-      if (position && r->second.position != *position)
-        add("position " + std::to_string(*position) + ", results " +
-            std::to_string(r->second.position));
-    }
-    auto me = entries.find(w.user);
-    if (me == entries.end() || !me->second.is_object()) {
-      add("entries/me did not answer 200");
-    } else {
-      if (me->second.value("status", json()) != final_entry["status"])
-        add("final " + status + ", entries/me " + me->second.dump());
-      if (me->second.value("position", json()) != final_entry.value("position", json()))
-        add("final position differs from entries/me " + me->second.dump());
-    }
-  }
+  else
+    CheckFinal(w, final_entry, position, results, entries, add);
   if (!w.ended_by_server) add("the server did not end the stream");
   if (e.websocket && w.ended_by_server && w.close_code != 1000)
     add("close code " + std::to_string(w.close_code));

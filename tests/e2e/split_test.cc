@@ -12,6 +12,7 @@
 #include <random>
 #include <set>
 
+#include "engine/core/names.h"
 #include "engine/log/kafka/kafka_log.h"
 #include "engine/runtime/ledger_follower.h"
 #include "engine/runtime/node.h"
@@ -129,6 +130,35 @@ void AppendLotteryCommands(KafkaLog* commands, const std::vector<std::string>& c
   }
 }
 
+// 1000 users each enter the race (waiting for the decision) and the
+// lottery, from 8 threads; returns the race's decisions by status.
+std::map<std::string, int> EnterRaceAndLottery(TicketdProcess& api) {
+  std::mutex mu;
+  std::map<std::string, int> race;
+  std::atomic<int> next{0};
+  std::vector<std::thread> pool;
+  for (int t = 0; t < 8; ++t) {
+    pool.emplace_back([&] {
+      auto client = api.Client();
+      for (int i; (i = next.fetch_add(1)) < 1000;) {
+        std::string user = "u" + std::to_string(i);
+        auto r = client->Post("/v1/campaigns/race/entries", Auth(Token(user), "wait=10"), "",
+                              "application/json");
+        ASSERT_TRUE(r && r->status == 200) << (r ? r->body : "no answer");
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          race[json::parse(r->body)["status"].get<std::string>()]++;
+        }
+        auto l = client->Post("/v1/campaigns/lottery/entries", Auth(Token(user)), "",
+                              "application/json");
+        ASSERT_TRUE(l && l->status == 202);
+      }
+    });
+  }
+  for (auto& t : pool) t.join();
+  return race;
+}
+
 TEST(Split, ThreeProcessesMatchSingleNodeDigests) {
   TempDir dir;
   TicketdProcess mock(TL_TICKETCTL, {"kafka-mock"}, {}, "^([0-9.:,]+)");
@@ -164,29 +194,7 @@ TEST(Split, ThreeProcessesMatchSingleNodeDigests) {
     ASSERT_TRUE(r);
     ASSERT_EQ(r->status, 201) << r->body;
   }
-  std::mutex mu;
-  std::map<std::string, int> race;
-  std::atomic<int> next{0};
-  std::vector<std::thread> pool;
-  for (int t = 0; t < 8; ++t) {
-    pool.emplace_back([&] {
-      auto client = api.Client();
-      for (int i; (i = next.fetch_add(1)) < 1000;) {
-        std::string user = "u" + std::to_string(i);
-        auto r = client->Post("/v1/campaigns/race/entries", Auth(Token(user), "wait=10"), "",
-                              "application/json");
-        ASSERT_TRUE(r && r->status == 200) << (r ? r->body : "no answer");
-        {
-          std::lock_guard<std::mutex> lock(mu);
-          race[json::parse(r->body)["status"].get<std::string>()]++;
-        }
-        auto l = client->Post("/v1/campaigns/lottery/entries", Auth(Token(user)), "",
-                              "application/json");
-        ASSERT_TRUE(l && l->status == 202);
-      }
-    });
-  }
-  for (auto& t : pool) t.join();
+  std::map<std::string, int> race = EnterRaceAndLottery(api);
   EXPECT_EQ(race["won"], 100);
   EXPECT_EQ(race["sold_out"], 900);
 
@@ -219,9 +227,9 @@ TEST(Split, ThreeProcessesMatchSingleNodeDigests) {
   // of the very same commands.
   ASSERT_EQ(api.Kill(SIGTERM), 0);
   ASSERT_EQ(engine.Kill(SIGTERM), 0);
-  auto commands = OpenTopic(brokers, "ticketledger.commands", kPartitions);
+  auto commands = OpenTopic(brokers, KafkaTopic(kCommandsLog), kPartitions);
   ASSERT_TRUE(commands.ok()) << commands.status();
-  auto ledger = OpenTopic(brokers, "ticketledger.ledger", kPartitions);
+  auto ledger = OpenTopic(brokers, KafkaTopic(kLedgerLog), kPartitions);
   ASSERT_TRUE(ledger.ok()) << ledger.status();
   std::string single;
   ExpectSameAsSingleNode(commands->get(), ledger->get(), dir.Sub("single"), &single);
@@ -244,7 +252,7 @@ TEST(Split, EngineKilledAtRandomPointsDecidesEveryCommandExactlyOnce) {
   TempDir dir;
   TicketdProcess mock(TL_TICKETCTL, {"kafka-mock"}, {}, "^([0-9.:,]+)");
   ASSERT_TRUE(mock.ok());
-  auto commands = OpenTopic(mock.match(), "ticketledger.commands", kPartitions);
+  auto commands = OpenTopic(mock.match(), KafkaTopic(kCommandsLog), kPartitions);
   ASSERT_TRUE(commands.ok()) << commands.status();
   // Sized to stay under the mock's 5 MiB per partition (it drops older
   // records beyond that, which readers rightly refuse as data loss).
@@ -262,7 +270,7 @@ TEST(Split, EngineKilledAtRandomPointsDecidesEveryCommandExactlyOnce) {
   EXPECT_EQ(kills, 10);
   TicketdProcess engine(dir.Sub("engine"), args);
   ASSERT_TRUE(engine.ok());
-  auto ledger = OpenTopic(mock.match(), "ticketledger.ledger", kPartitions);
+  auto ledger = OpenTopic(mock.match(), KafkaTopic(kLedgerLog), kPartitions);
   ASSERT_TRUE(ledger.ok()) << ledger.status();
   ExpectSameAsSingleNode(commands->get(), ledger->get(), dir.Sub("single"));
   EXPECT_EQ(engine.Kill(SIGTERM), 0);
@@ -288,7 +296,7 @@ TEST(Split, SecondEngineTakesOverADeadEnginesPartitions) {
   TempDir dir;
   TicketdProcess mock(TL_TICKETCTL, {"kafka-mock"}, {}, "^([0-9.:,]+)");
   ASSERT_TRUE(mock.ok());
-  auto commands = OpenTopic(mock.match(), "ticketledger.commands", kPartitions);
+  auto commands = OpenTopic(mock.match(), KafkaTopic(kCommandsLog), kPartitions);
   ASSERT_TRUE(commands.ok()) << commands.status();
   // Campaigns on every partition, so both engines have work.
   std::vector<std::string> campaigns;
@@ -330,7 +338,7 @@ TEST(Split, SecondEngineTakesOverADeadEnginesPartitions) {
   ASSERT_TRUE(metrics);
   EXPECT_GE(MetricValue(metrics->body, "ticketledger_kafka_rebalances_total"), 2) << metrics->body;
 
-  auto ledger = OpenTopic(mock.match(), "ticketledger.ledger", kPartitions);
+  auto ledger = OpenTopic(mock.match(), KafkaTopic(kLedgerLog), kPartitions);
   ASSERT_TRUE(ledger.ok()) << ledger.status();
   ExpectSameAsSingleNode(commands->get(), ledger->get(), dir.Sub("single"));
   metrics = b.Client()->Get("/metrics");
@@ -427,8 +435,8 @@ namespace {
 TEST(Split, BrokerOutageGives503AndLosesNothingAcknowledged) {
   TempDir dir;
   MockCluster mock(1);
-  mock.CreateTopic("ticketledger.commands", 2);
-  mock.CreateTopic("ticketledger.ledger", 2);
+  mock.CreateTopic(KafkaTopic(kCommandsLog), 2);
+  mock.CreateTopic(KafkaTopic(kLedgerLog), 2);
   std::vector<std::string> kafka = {"--kafka-brokers", mock.bootstraps(), "--kafka-timeout-ms",
                                     "2000"};
   std::vector<std::string> engine_args = {"--role", "engine", "--kafka-session-timeout-ms", "3000"},
@@ -503,9 +511,9 @@ TEST(Split, BrokerOutageGives503AndLosesNothingAcknowledged) {
   ASSERT_EQ(api.Kill(SIGTERM), 0);
   ASSERT_EQ(engine.Kill(SIGTERM), 0);
 
-  auto commands = OpenTopic(mock.bootstraps(), "ticketledger.commands", 2);
+  auto commands = OpenTopic(mock.bootstraps(), KafkaTopic(kCommandsLog), 2);
   ASSERT_TRUE(commands.ok()) << commands.status();
-  auto ledger = OpenTopic(mock.bootstraps(), "ticketledger.ledger", 2);
+  auto ledger = OpenTopic(mock.bootstraps(), KafkaTopic(kLedgerLog), 2);
   ASSERT_TRUE(ledger.ok()) << ledger.status();
   ExpectSameAsSingleNode(commands->get(), ledger->get(), dir.Sub("single"));
 }

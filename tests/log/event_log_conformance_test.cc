@@ -194,15 +194,21 @@ TEST_P(Conformance, WaitForDataSeesAnAppend) {
 INSTANTIATE_TEST_SUITE_P(Backends, Conformance, ::testing::Values("embedded", "kafka"),
                          [](const auto& info) { return info.param; });
 
-TEST(KafkaLog, BrokersDownFailsPromptlyAndAcknowledgesNothing) {
-  MockCluster cluster(1);
-  cluster.CreateTopic("down", 1);
+// A topic of `partitions` on the mock cluster, and the options of a log on it.
+KafkaLogOptions MockTopic(MockCluster& cluster, const std::string& topic, int partitions) {
+  cluster.CreateTopic(topic, partitions);
   KafkaLogOptions o;
   o.brokers = cluster.bootstraps();
-  o.topic = "down";
-  o.partitions = 1;
-  o.timeout = absl::Seconds(2);
+  o.topic = topic;
+  o.partitions = partitions;
   o.properties["log_level"] = "0";
+  return o;
+}
+
+TEST(KafkaLog, BrokersDownFailsPromptlyAndAcknowledgesNothing) {
+  MockCluster cluster(1);
+  KafkaLogOptions o = MockTopic(cluster, "down", 1);
+  o.timeout = absl::Seconds(2);
   auto log = KafkaLog::Open(o);
   ASSERT_TRUE(log.ok()) << log.status();
   ASSERT_TRUE((*log)->Append(0, Records("up", 1)).ok());
@@ -220,12 +226,7 @@ TEST(KafkaLog, RecordsDeletedByRetentionAreDataLossNotSkipped) {
   // The mock keeps at most 5 MiB per partition and drops the oldest records,
   // as a topic with retention would.
   MockCluster cluster(1);
-  cluster.CreateTopic("retained", 1);
-  KafkaLogOptions o;
-  o.brokers = cluster.bootstraps();
-  o.topic = "retained";
-  o.partitions = 1;
-  o.properties["log_level"] = "0";
+  KafkaLogOptions o = MockTopic(cluster, "retained", 1);
   auto log = KafkaLog::Open(o);
   ASSERT_TRUE(log.ok()) << log.status();
   std::vector<LogRecord> batch;
@@ -239,12 +240,7 @@ TEST(KafkaLog, RecordsDeletedByRetentionAreDataLossNotSkipped) {
 
 TEST(KafkaLog, TopicWithAnotherPartitionCountIsRefused) {
   MockCluster cluster(1);
-  cluster.CreateTopic("sized", 2);
-  KafkaLogOptions o;
-  o.brokers = cluster.bootstraps();
-  o.topic = "sized";
-  o.partitions = 2;
-  o.properties["log_level"] = "0";
+  KafkaLogOptions o = MockTopic(cluster, "sized", 2);
   ASSERT_TRUE(KafkaLog::Open(o).ok());
   o.partitions = 3;
   auto again = KafkaLog::Open(o);

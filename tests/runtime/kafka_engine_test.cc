@@ -4,6 +4,7 @@
 // any command twice.
 #include <gtest/gtest.h>
 
+#include "engine/core/names.h"
 #include "engine/log/kafka/kafka_log.h"
 #include "engine/runtime/node.h"
 #include "tests/support/harness.h"
@@ -78,9 +79,9 @@ KafkaSide OpenKafka(MockCluster& cluster) {
   o.brokers = cluster.bootstraps();
   o.partitions = kPartitions;
   o.properties["log_level"] = "3";
-  o.topic = "ticketledger.commands";
+  o.topic = KafkaTopic(kCommandsLog);
   k.commands = std::move(*KafkaLog::Open(o));
-  o.topic = "ticketledger.ledger";
+  o.topic = KafkaTopic(kLedgerLog);
   o.transactional_id = "ticketledger-engine";
   auto ledger = KafkaLog::Open(o);
   EXPECT_TRUE(ledger.ok()) << ledger.status();
@@ -103,8 +104,8 @@ TEST(KafkaEngine, SameDigestAsEmbeddedAndRecoversWithoutDuplicates) {
 
   // Kafka.
   MockCluster cluster(1);
-  cluster.CreateTopic("ticketledger.commands", kPartitions);
-  cluster.CreateTopic("ticketledger.ledger", kPartitions);
+  cluster.CreateTopic(KafkaTopic(kCommandsLog), kPartitions);
+  cluster.CreateTopic(KafkaTopic(kLedgerLog), kPartitions);
   TempDir state_dir;
   std::vector<uint64_t> ledger_end(kPartitions);
   {

@@ -7,6 +7,7 @@
 #include "absl/base/internal/endian.h"
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
+#include "engine/core/names.h"
 #include "engine/log/record_frame.h"
 
 namespace tl {
@@ -232,8 +233,8 @@ absl::StatusOr<std::unique_ptr<EmbeddedLogDb>> EmbeddedLogDb::Open(const std::st
   cf_options.write_buffer_size = 64 << 20;
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
       {rocksdb::kDefaultColumnFamilyName, cf_options},
-      {"commands", cf_options},
-      {"ledger", cf_options}};
+      {kCommandsLog, cf_options},
+      {kLedgerLog, cf_options}};
   std::unique_ptr<EmbeddedLogDb> out(new EmbeddedLogDb());
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = read_only
@@ -258,8 +259,8 @@ absl::StatusOr<std::unique_ptr<EmbeddedLogDb>> EmbeddedLogDb::Open(const std::st
     return absl::FailedPreconditionError(absl::StrCat("embedded log at ", path, " has ", stored,
                                                       " partitions; asked for ", partitions));
   }
-  out->commands_.reset(new EmbeddedLog("commands", raw, out->handles_[1], partitions, limits));
-  out->ledger_.reset(new EmbeddedLog("ledger", raw, out->handles_[2], partitions, limits));
+  out->commands_.reset(new EmbeddedLog(kCommandsLog, raw, out->handles_[1], partitions, limits));
+  out->ledger_.reset(new EmbeddedLog(kLedgerLog, raw, out->handles_[2], partitions, limits));
   if (absl::Status st = out->commands_->Recover(); !st.ok()) return st;
   if (absl::Status st = out->ledger_->Recover(); !st.ok()) return st;
   return out;

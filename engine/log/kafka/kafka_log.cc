@@ -23,6 +23,14 @@ absl::Status Set(rd_kafka_conf_t* conf, const std::string& key, const std::strin
   return absl::OkStatus();
 }
 
+// A transaction call's error, consumed.
+absl::Status TxnError(std::string_view what, rd_kafka_error_t* e) {
+  absl::Status st = absl::UnavailableError(
+      absl::StrCat("kafka ", std::string(what), ": ", rd_kafka_error_string(e)));
+  rd_kafka_error_destroy(e);
+  return st;
+}
+
 }  // namespace
 
 struct KafkaLog::Delivery {
@@ -221,21 +229,32 @@ absl::StatusOr<uint64_t> KafkaLog::AppendAnswering(int partition, std::vector<Lo
   std::vector<Writer*> group(writers_.queued().begin(), writers_.queued().end());
   std::vector<std::vector<Delivery>> deliveries(group.size());
   append_mu_.Unlock();
-  absl::Status status;
   const bool txn = !options_.transactional_id.empty();
-  auto txn_error = [](std::string_view what, rd_kafka_error_t* e) {
-    absl::Status st = absl::UnavailableError(
-        absl::StrCat("kafka ", std::string(what), ": ", rd_kafka_error_string(e)));
-    rd_kafka_error_destroy(e);
-    return st;
-  };
+  absl::Status status;
   if (txn) {
     if (rd_kafka_error_t* e = rd_kafka_begin_transaction(producer_))
-      status = txn_error("begin_transaction", e);
+      status = TxnError("begin_transaction", e);
   }
-  for (size_t g = 0; g < group.size() && status.ok(); ++g) {
-    deliveries[g].resize(group[g]->records->size());
-    for (size_t i = 0; i < group[g]->records->size() && status.ok(); ++i) {
+  if (status.ok()) status = Produce(group, &deliveries);
+  if (absl::Status st = Flush(); status.ok()) status = st;
+  if (txn) status = FinishTransaction(group, deliveries, status);
+  char fatal[256];
+  if (rd_kafka_resp_err_t f = rd_kafka_fatal_error(producer_, fatal, sizeof fatal); f)
+    status = absl::UnavailableError(absl::StrCat("kafka producer fatal error: ", fatal));
+  append_mu_.Lock();
+  const absl::Status failed = Answer(group, deliveries, status);
+  writers_.Finish(group.size(), &w);
+  append_mu_.Unlock();
+  if (!failed.ok() && options_.on_append_error) options_.on_append_error(failed);
+  append_mu_.Lock();  // MutexLock releases it
+  return w.result;
+}
+
+absl::Status KafkaLog::Produce(const std::vector<Writer*>& group,
+                               std::vector<std::vector<Delivery>>* deliveries) {
+  for (size_t g = 0; g < group.size(); ++g) {
+    (*deliveries)[g].resize(group[g]->records->size());
+    for (size_t i = 0; i < group[g]->records->size(); ++i) {
       const LogRecord& r = (*group[g]->records)[i];
       for (;;) {
         rd_kafka_resp_err_t err = rd_kafka_producev(
@@ -245,68 +264,78 @@ absl::StatusOr<uint64_t> KafkaLog::AppendAnswering(int partition, std::vector<Lo
             RD_KAFKA_V_VALUE(const_cast<char*>(r.value.data()), r.value.size()),
             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADER("schema-version", "1", -1),
             RD_KAFKA_V_HEADER("content-type", options_.content_type.c_str(), -1),
-            RD_KAFKA_V_OPAQUE(&deliveries[g][i]), RD_KAFKA_V_END);
+            RD_KAFKA_V_OPAQUE(&(*deliveries)[g][i]), RD_KAFKA_V_END);
         if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
           rd_kafka_poll(producer_, 10);
           continue;
         }
-        if (err) status = Kafka("produce", err);
+        if (err) return Kafka("produce", err);
         break;
       }
     }
   }
+  return absl::OkStatus();
+}
+
+absl::Status KafkaLog::Flush() {
   rd_kafka_resp_err_t flushed = rd_kafka_flush(producer_, Ms(options_.timeout));
-  if (flushed) {
-    // Never acknowledge what the brokers have not confirmed: purge what is
-    // left and fail the whole group (the caller answers 503).
-    rd_kafka_purge(producer_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-    rd_kafka_poll(producer_, 0);
-    if (status.ok()) status = Kafka("append", flushed);
-  }
-  if (txn) {
-    for (const auto& group_deliveries : deliveries) {
-      for (const Delivery& d : group_deliveries) {
-        if (status.ok() && d.err != RD_KAFKA_RESP_ERR_NO_ERROR) status = Kafka("delivery", d.err);
-      }
-    }
-    if (status.ok() && options_.consumer_group != nullptr) {
-      // The consumed command offsets, in the same transaction as the events.
-      std::map<int, uint64_t> consumed;
-      for (const Writer* x : group) {
-        if (x->commands_end > 0)
-          consumed[x->partition] = std::max(consumed[x->partition], x->commands_end);
-      }
-      if (!consumed.empty()) {
-        rd_kafka_topic_partition_list_t* offsets =
-            rd_kafka_topic_partition_list_new(static_cast<int>(consumed.size()));
-        for (const auto& [p, end] : consumed)
-          rd_kafka_topic_partition_list_add(offsets, options_.consumed_topic.c_str(), p)->offset =
-              static_cast<int64_t>(end);
-        rd_kafka_error_t* e = rd_kafka_send_offsets_to_transaction(
-            producer_, offsets, options_.consumer_group, Ms(options_.timeout));
-        rd_kafka_topic_partition_list_destroy(offsets);
-        if (e) status = txn_error("send_offsets_to_transaction", e);
-      }
-    }
-    if (status.ok()) {
-      const absl::Time began = absl::Now();
-      if (rd_kafka_error_t* e = rd_kafka_commit_transaction(producer_, Ms(options_.timeout)))
-        status = txn_error("commit_transaction", e);
-      else if (options_.on_transaction_committed)
-        options_.on_transaction_committed(absl::Now() - began);
-    }
-    if (!status.ok()) {
-      // Nothing of this group is acknowledged; read_committed readers never
-      // see an aborted transaction's records (on a real cluster).
-      if (rd_kafka_error_t* e = rd_kafka_abort_transaction(producer_, Ms(options_.timeout)))
-        rd_kafka_error_destroy(e);
+  if (!flushed) return absl::OkStatus();
+  // Never acknowledge what the brokers have not confirmed: purge what is
+  // left and fail the whole group (the caller answers 503).
+  rd_kafka_purge(producer_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+  rd_kafka_poll(producer_, 0);
+  return Kafka("append", flushed);
+}
+
+absl::Status KafkaLog::FinishTransaction(const std::vector<Writer*>& group,
+                                         const std::vector<std::vector<Delivery>>& deliveries,
+                                         absl::Status status) {
+  for (const auto& group_deliveries : deliveries) {
+    for (const Delivery& d : group_deliveries) {
+      if (status.ok() && d.err != RD_KAFKA_RESP_ERR_NO_ERROR) status = Kafka("delivery", d.err);
     }
   }
-  char fatal[256];
-  if (rd_kafka_resp_err_t f = rd_kafka_fatal_error(producer_, fatal, sizeof fatal); f)
-    status = absl::UnavailableError(absl::StrCat("kafka producer fatal error: ", fatal));
+  if (status.ok() && options_.consumer_group != nullptr) status = SendConsumedOffsets(group);
+  if (status.ok()) {
+    const absl::Time began = absl::Now();
+    if (rd_kafka_error_t* e = rd_kafka_commit_transaction(producer_, Ms(options_.timeout)))
+      status = TxnError("commit_transaction", e);
+    else if (options_.on_transaction_committed)
+      options_.on_transaction_committed(absl::Now() - began);
+  }
+  if (!status.ok()) {
+    // Nothing of this group is acknowledged; read_committed readers never
+    // see an aborted transaction's records (on a real cluster).
+    if (rd_kafka_error_t* e = rd_kafka_abort_transaction(producer_, Ms(options_.timeout)))
+      rd_kafka_error_destroy(e);
+  }
+  return status;
+}
+
+// The consumed command offsets, in the same transaction as the events.
+absl::Status KafkaLog::SendConsumedOffsets(const std::vector<Writer*>& group) {
+  std::map<int, uint64_t> consumed;
+  for (const Writer* x : group) {
+    if (x->commands_end > 0)
+      consumed[x->partition] = std::max(consumed[x->partition], x->commands_end);
+  }
+  if (consumed.empty()) return absl::OkStatus();
+  rd_kafka_topic_partition_list_t* offsets =
+      rd_kafka_topic_partition_list_new(static_cast<int>(consumed.size()));
+  for (const auto& [p, end] : consumed)
+    rd_kafka_topic_partition_list_add(offsets, options_.consumed_topic.c_str(), p)->offset =
+        static_cast<int64_t>(end);
+  rd_kafka_error_t* e = rd_kafka_send_offsets_to_transaction(
+      producer_, offsets, options_.consumer_group, Ms(options_.timeout));
+  rd_kafka_topic_partition_list_destroy(offsets);
+  if (e) return TxnError("send_offsets_to_transaction", e);
+  return absl::OkStatus();
+}
+
+absl::Status KafkaLog::Answer(const std::vector<Writer*>& group,
+                              const std::vector<std::vector<Delivery>>& deliveries,
+                              const absl::Status& status) {
   absl::Status failed;  // the first failure of this group, for the observer
-  append_mu_.Lock();
   for (size_t g = 0; g < group.size(); ++g) {
     Writer* x = group[g];
     absl::Status st = status;
@@ -320,11 +349,7 @@ absl::StatusOr<uint64_t> KafkaLog::AppendAnswering(int partition, std::vector<Lo
       if (failed.ok()) failed = x->result.status();
     }
   }
-  writers_.Finish(group.size(), &w);
-  append_mu_.Unlock();
-  if (!failed.ok() && options_.on_append_error) options_.on_append_error(failed);
-  append_mu_.Lock();  // MutexLock releases it
-  return w.result;
+  return failed;
 }
 
 absl::StatusOr<uint64_t> KafkaLog::EndOffset(int partition) {

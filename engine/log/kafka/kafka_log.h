@@ -93,6 +93,21 @@ class KafkaLog final : public EventLog {
   absl::StatusOr<int> TopicPartitions();  // NotFound if the topic does not exist
   absl::Status CreateTopic();
   static void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* m, void*);
+  // AppendAnswering's steps, run by the group's leader: produce every
+  // writer's records (delivery reports into `deliveries`); flush, purging
+  // what the brokers did not confirm; in transactional mode, check the
+  // deliveries, send the consumed offsets, commit (or abort); then answer
+  // each writer (under append_mu_), returning the group's first failure.
+  absl::Status Produce(const std::vector<Writer*>& group,
+                       std::vector<std::vector<Delivery>>* deliveries);
+  absl::Status Flush();
+  absl::Status FinishTransaction(const std::vector<Writer*>& group,
+                                 const std::vector<std::vector<Delivery>>& deliveries,
+                                 absl::Status status);
+  absl::Status SendConsumedOffsets(const std::vector<Writer*>& group);
+  absl::Status Answer(const std::vector<Writer*>& group,
+                      const std::vector<std::vector<Delivery>>& deliveries,
+                      const absl::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(append_mu_);
 
   KafkaLogOptions options_;
   int partitions_ = 0;

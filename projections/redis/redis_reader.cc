@@ -1,0 +1,130 @@
+#include "projections/redis/redis_reader.h"
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "engine/core/names.h"
+#include "projections/redis/redis_keys.h"
+
+namespace tl::proj {
+namespace {
+
+std::string Str(const redisReply* r) {
+  return r && r->type == REDIS_REPLY_STRING ? std::string(r->str, r->len) : "";
+}
+
+uint64_t Num(const redisReply* r) {
+  uint64_t v = 0;
+  if (r && r->type == REDIS_REPLY_STRING) (void)absl::SimpleAtoi(Str(r), &v);
+  if (r && r->type == REDIS_REPLY_INTEGER) v = static_cast<uint64_t>(r->integer);
+  return v;
+}
+
+// A Redis checkpoint -> the next sequence it applies (1: nothing applied).
+uint64_t CheckpointSequence(const redisReply* r) {
+  absl::StatusOr<Checkpoint> c = ParseRedisCheckpoint(r);
+  return c.ok() ? c->next_sequence : 1;
+}
+
+// "<position>|<status>" -> (position, status)
+std::pair<uint64_t, std::string> SplitStatus(const std::string& v) {
+  size_t bar = v.find('|');
+  uint64_t pos = 0;
+  if (bar == std::string::npos) return {0, v};
+  (void)absl::SimpleAtoi(v.substr(0, bar), &pos);
+  return {pos, v.substr(bar + 1)};
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::unique_ptr<redisReply, void (*)(void*)>>> RedisReader::ReadRedis(
+    const std::function<std::vector<std::vector<std::string>>(const std::string& base)>& commands) {
+  const std::string& prefix = conn_.options().prefix;
+  auto cur = conn_.Pipeline({{"GET", redis_keys::Current(prefix)}});
+  if (!cur.ok()) return cur.status();
+  std::string ns = Str((*cur)[0].get());
+  if (ns.empty()) return absl::FailedPreconditionError("redis: no read model yet");
+  std::vector<std::vector<std::string>> cmds = {{"MULTI"}};
+  for (auto& c : commands(prefix + ns)) cmds.push_back(std::move(c));
+  cmds.push_back({"EXEC"});
+  auto r = conn_.Pipeline(cmds);
+  if (!r.ok()) return r.status();
+  if (r->back()->type != REDIS_REPLY_ARRAY || r->back()->elements != cmds.size() - 2)
+    return absl::UnavailableError("redis: the read transaction failed");
+  return r;
+}
+
+absl::StatusOr<api::EntryView> RedisReader::Entry(int partition, uint64_t min_sequence,
+                                                  const std::string& campaign,
+                                                  const std::string& user) {
+  absl::MutexLock lock(&mu_);
+  auto r = ReadRedis([&](const std::string& base) {
+    return std::vector<std::vector<std::string>>{
+        {"GET", redis_keys::Checkpoint(base, partition)},
+        {"HGET", redis_keys::Status(base, campaign), user},
+        {"HMGET", redis_keys::Summary(base, campaign), "serving", "admission_rate_per_s",
+         "admission_paused", "opens_at_ms"}};
+  });
+  if (!r.ok()) return r.status();
+  const redisReply* exec = r->back().get();
+  uint64_t applied = CheckpointSequence(exec->element[0]);
+  if (applied < min_sequence) return api::StoreBehind("redis", applied, min_sequence);
+  api::EntryView v;
+  const redisReply* summary = exec->element[2];
+  if (summary->type == REDIS_REPLY_ARRAY && summary->elements == 4) {
+    v.serving = Num(summary->element[0]);
+    v.rate = static_cast<uint32_t>(Num(summary->element[1]));
+    v.paused = Str(summary->element[2]) == "1";
+    v.opens_at_ms = Num(summary->element[3]);
+  }
+  auto [pos, status] = SplitStatus(Str(exec->element[1]));
+  v.position = pos;
+  absl::string_view st = status;
+  if (absl::ConsumePrefix(&st, redis_keys::kRejectedPrefix)) {
+    v.reject_reason = std::string(st);
+    v.status = kRejected;
+  } else {
+    v.status = status;
+  }
+  return v;
+}
+
+absl::StatusOr<api::RankingView> RedisReader::Ranking(int partition, uint64_t min_sequence,
+                                                      const std::string& campaign, uint64_t offset,
+                                                      uint64_t limit) {
+  absl::MutexLock lock(&mu_);
+  std::string base_used;
+  auto r = ReadRedis([&](const std::string& base) {
+    base_used = base;
+    return std::vector<std::vector<std::string>>{
+        {"GET", redis_keys::Checkpoint(base, partition)},
+        {"ZRANGEBYSCORE", redis_keys::Rank(base, campaign), std::to_string(offset + 1), "+inf",
+         "WITHSCORES", "LIMIT", "0", std::to_string(limit)},
+        {"HMGET", redis_keys::Summary(base, campaign), "serving", "entries"}};
+  });
+  if (!r.ok()) return r.status();
+  const redisReply* exec = r->back().get();
+  uint64_t applied = CheckpointSequence(exec->element[0]);
+  if (applied < min_sequence) return api::StoreBehind("redis", applied, min_sequence);
+  api::RankingView v;
+  v.serving = Num(exec->element[2]->element[0]);
+  v.total = Num(exec->element[2]->element[1]);
+  const redisReply* rank = exec->element[1];
+  std::vector<std::string> hmget = {"HMGET", redis_keys::Status(base_used, campaign)};
+  for (size_t i = 0; i + 1 < rank->elements; i += 2) {
+    v.items.emplace_back(Num(rank->element[i + 1]), Str(rank->element[i]), "");
+    hmget.push_back(Str(rank->element[i]));
+  }
+  if (!v.items.empty()) {
+    // Statuses only move forward (queued -> decided), so reading them after
+    // the ranking can only show them newer, never older than the fold.
+    auto st = conn_.Pipeline({hmget});
+    if (!st.ok()) return st.status();
+    const redisReply* arr = (*st)[0].get();
+    for (size_t i = 0; i < v.items.size() && i < arr->elements; ++i)
+      std::get<2>(v.items[i]) = SplitStatus(Str(arr->element[i])).second;
+  }
+  return v;
+}
+
+}  // namespace tl::proj

@@ -8,6 +8,7 @@
 #include "ops/progress.h"
 #include "projections/postgres/pg_sink.h"
 #include "projections/projector.h"
+#include "projections/redis/redis_keys.h"
 #include "projections/redis/redis_sink.h"
 
 namespace tl {
@@ -120,39 +121,41 @@ int RebuildRedisCampaign(const RebuildOptions& o, EventLog* ledger) {
   proj::RedisConnection& conn = live.connection();
   const int p = PartitionFor(o.campaign, ledger->partitions());
   const std::string scratch = "rc";
-  const std::string live_base = o.redis_prefix + *current, fresh_base = o.redis_prefix + scratch;
-  const std::vector<std::string> parts = {":rank", ":status", ":summary"};
+  const std::string live_base = proj::redis_keys::Base(o.redis_prefix, *current),
+                    fresh_base = proj::redis_keys::Base(o.redis_prefix, scratch);
+  const std::string current_key = proj::redis_keys::Current(o.redis_prefix);
+  const std::vector<std::string> parts = {"rank", "status", "summary"};
   auto drop_fresh = [&] {
-    std::vector<std::string> del = {"DEL", absl::StrCat(fresh_base, ":ckpt:", p),
-                                    fresh_base + ":campaigns"};
-    for (const auto& part : parts) del.push_back(fresh_base + ":c:" + o.campaign + part);
+    std::vector<std::string> del = {"DEL", proj::redis_keys::CheckpointKey(fresh_base, p),
+                                    proj::redis_keys::Campaigns(fresh_base)};
+    for (const auto& part : parts)
+      del.push_back(proj::redis_keys::Campaign(fresh_base, o.campaign, part));
     (void)conn.Pipeline({del});
   };
   auto swap = [&](const proj::Checkpoint& target) -> absl::StatusOr<bool> {
-    const std::string ckpt_key = absl::StrCat(live_base, ":ckpt:", p);
-    auto w = conn.Pipeline({{"WATCH", ckpt_key, o.redis_prefix + "current"},
-                            {"GET", ckpt_key},
-                            {"GET", o.redis_prefix + "current"}});
+    const std::string ckpt_key = proj::redis_keys::CheckpointKey(live_base, p);
+    auto w =
+        conn.Pipeline({{"WATCH", ckpt_key, current_key}, {"GET", ckpt_key}, {"GET", current_key}});
     if (!w.ok()) return w.status();
-    const std::string now =
-        (*w)[1]->type == REDIS_REPLY_STRING ? std::string((*w)[1]->str, (*w)[1]->len) : "0:1";
-    if (now != absl::StrCat(target.next_offset, ":", target.next_sequence) ||
-        (*w)[2]->type != REDIS_REPLY_STRING ||
+    const std::string now = (*w)[1]->type == REDIS_REPLY_STRING
+                                ? std::string((*w)[1]->str, (*w)[1]->len)
+                                : proj::redis_keys::CheckpointValue(proj::Checkpoint{});
+    if (now != proj::redis_keys::CheckpointValue(target) || (*w)[2]->type != REDIS_REPLY_STRING ||
         std::string((*w)[2]->str, (*w)[2]->len) != *current) {
       (void)conn.Pipeline({{"UNWATCH"}});
       return false;
     }
     std::vector<std::vector<std::string>> exists, swap = {{"MULTI"}};
     for (const auto& part : parts) {
-      exists.push_back({"EXISTS", fresh_base + ":c:" + o.campaign + part});
-      swap.push_back({"DEL", live_base + ":c:" + o.campaign + part});
+      exists.push_back({"EXISTS", proj::redis_keys::Campaign(fresh_base, o.campaign, part)});
+      swap.push_back({"DEL", proj::redis_keys::Campaign(live_base, o.campaign, part)});
     }
     auto found = conn.Pipeline(exists);
     if (!found.ok()) return found.status();
     for (size_t i = 0; i < parts.size(); ++i) {
       if ((*found)[i]->integer == 1)
-        swap.push_back({"RENAME", fresh_base + ":c:" + o.campaign + parts[i],
-                        live_base + ":c:" + o.campaign + parts[i]});
+        swap.push_back({"RENAME", proj::redis_keys::Campaign(fresh_base, o.campaign, parts[i]),
+                        proj::redis_keys::Campaign(live_base, o.campaign, parts[i])});
     }
     swap.push_back({"EXEC"});
     auto done = conn.Pipeline(swap);
@@ -259,8 +262,10 @@ int RebuildRedis(const RebuildOptions& o, EventLog* ledger) {
   }
   // The swap: one MULTI/EXEC. The live projector's next batch finds the
   // namespace moved and goes on from the new namespace's checkpoints.
-  auto swap = conn.Pipeline(
-      {{"MULTI"}, {"SET", o.redis_prefix + "current", ns}, {"DEL", marker}, {"EXEC"}});
+  auto swap = conn.Pipeline({{"MULTI"},
+                             {"SET", proj::redis_keys::Current(o.redis_prefix), ns},
+                             {"DEL", marker},
+                             {"EXEC"}});
   if (!swap.ok() || swap->back()->type != REDIS_REPLY_ARRAY)
     return Refuse("redis swap", swap.ok() ? absl::InternalError("EXEC failed") : swap.status());
   std::printf("redis: namespace %s swapped in (was %s)\n", ns.c_str(), current->c_str());

@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "projections/redis/redis_keys.h"
 
 namespace tl::proj {
 namespace {
@@ -33,15 +34,6 @@ absl::Status Behind(const char* store, uint64_t applied, uint64_t want) {
       absl::StrCat(store, " has applied up to sequence ", applied, ", the api's fold ", want));
 }
 
-// "<position>|<status>" -> (position, status)
-std::pair<uint64_t, std::string> SplitStatus(const std::string& v) {
-  size_t bar = v.find('|');
-  uint64_t pos = 0;
-  if (bar == std::string::npos) return {0, v};
-  (void)absl::SimpleAtoi(v.substr(0, bar), &pos);
-  return {pos, v.substr(bar + 1)};
-}
-
 }  // namespace
 
 StoreReadModel::StoreReadModel(std::optional<RedisOptions> redis, std::optional<PgOptions> pg)
@@ -53,12 +45,12 @@ StoreReadModel::StoreReadModel(std::optional<RedisOptions> redis, std::optional<
 absl::StatusOr<std::vector<std::unique_ptr<redisReply, void (*)(void*)>>> StoreReadModel::ReadRedis(
     const std::function<std::vector<std::vector<std::string>>(const std::string& base)>& commands) {
   const std::string& prefix = redis_options_->prefix;
-  auto cur = redis_->Pipeline({{"GET", prefix + "current"}});
+  auto cur = redis_->Pipeline({{"GET", redis_keys::Current(prefix)}});
   if (!cur.ok()) return cur.status();
   std::string ns = Str((*cur)[0].get());
   if (ns.empty()) return absl::FailedPreconditionError("redis: no read model yet");
   std::vector<std::vector<std::string>> cmds = {{"MULTI"}};
-  for (auto& c : commands(prefix + ns)) cmds.push_back(std::move(c));
+  for (auto& c : commands(redis_keys::Base(prefix, ns))) cmds.push_back(std::move(c));
   cmds.push_back({"EXEC"});
   auto r = redis_->Pipeline(cmds);
   if (!r.ok()) return r.status();
@@ -73,12 +65,11 @@ absl::StatusOr<api::EntryView> StoreReadModel::Entry(int partition, uint64_t min
   if (!redis_options_) return absl::UnimplementedError("no Redis read model");
   absl::MutexLock lock(&redis_mu_);
   auto r = ReadRedis([&](const std::string& base) {
-    const std::string c = base + ":c:" + campaign;
     return std::vector<std::vector<std::string>>{
-        {"GET", absl::StrCat(base, ":ckpt:", partition)},
-        {"HGET", c + ":status", user},
-        {"HMGET", c + ":summary", "serving", "admission_rate_per_s", "admission_paused",
-         "opens_at_ms"}};
+        {"GET", redis_keys::CheckpointKey(base, partition)},
+        {"HGET", redis_keys::Campaign(base, campaign, "status"), user},
+        {"HMGET", redis_keys::Campaign(base, campaign, "summary"), "serving",
+         "admission_rate_per_s", "admission_paused", "opens_at_ms"}};
   });
   if (!r.ok()) return r.status();
   const redisReply* exec = r->back().get();
@@ -92,7 +83,7 @@ absl::StatusOr<api::EntryView> StoreReadModel::Entry(int partition, uint64_t min
     v.paused = Str(summary->element[2]) == "1";
     v.opens_at_ms = Num(summary->element[3]);
   }
-  auto [pos, status] = SplitStatus(Str(exec->element[1]));
+  auto [pos, status] = redis_keys::SplitStatus(Str(exec->element[1]));
   v.position = pos;
   absl::string_view st = status;
   if (absl::ConsumePrefix(&st, "rejected:")) {
@@ -112,12 +103,11 @@ absl::StatusOr<api::RankingView> StoreReadModel::Ranking(int partition, uint64_t
   std::string base_used;
   auto r = ReadRedis([&](const std::string& base) {
     base_used = base;
-    const std::string c = base + ":c:" + campaign;
     return std::vector<std::vector<std::string>>{
-        {"GET", absl::StrCat(base, ":ckpt:", partition)},
-        {"ZRANGEBYSCORE", c + ":rank", std::to_string(offset + 1), "+inf", "WITHSCORES", "LIMIT",
-         "0", std::to_string(limit)},
-        {"HMGET", c + ":summary", "serving", "entries"}};
+        {"GET", redis_keys::CheckpointKey(base, partition)},
+        {"ZRANGEBYSCORE", redis_keys::Campaign(base, campaign, "rank"), std::to_string(offset + 1),
+         "+inf", "WITHSCORES", "LIMIT", "0", std::to_string(limit)},
+        {"HMGET", redis_keys::Campaign(base, campaign, "summary"), "serving", "entries"}};
   });
   if (!r.ok()) return r.status();
   const redisReply* exec = r->back().get();
@@ -127,7 +117,7 @@ absl::StatusOr<api::RankingView> StoreReadModel::Ranking(int partition, uint64_t
   v.serving = Num(exec->element[2]->element[0]);
   v.total = Num(exec->element[2]->element[1]);
   const redisReply* rank = exec->element[1];
-  std::vector<std::string> hmget = {"HMGET", base_used + ":c:" + campaign + ":status"};
+  std::vector<std::string> hmget = {"HMGET", redis_keys::Campaign(base_used, campaign, "status")};
   for (size_t i = 0; i + 1 < rank->elements; i += 2) {
     v.items.emplace_back(Num(rank->element[i + 1]), Str(rank->element[i]), "");
     hmget.push_back(Str(rank->element[i]));
@@ -139,7 +129,7 @@ absl::StatusOr<api::RankingView> StoreReadModel::Ranking(int partition, uint64_t
     if (!st.ok()) return st.status();
     const redisReply* arr = (*st)[0].get();
     for (size_t i = 0; i < v.items.size() && i < arr->elements; ++i)
-      std::get<2>(v.items[i]) = SplitStatus(Str(arr->element[i])).second;
+      std::get<2>(v.items[i]) = redis_keys::SplitStatus(Str(arr->element[i])).second;
   }
   return v;
 }

@@ -8,6 +8,7 @@
 #include "absl/time/clock.h"
 #include "engine/core/hash.h"
 #include "projections/delta.h"
+#include "projections/redis/redis_keys.h"
 
 namespace tl::proj {
 namespace {
@@ -16,21 +17,12 @@ using Reply = std::unique_ptr<redisReply, void (*)(void*)>;
 
 timeval Tv(absl::Duration d) { return absl::ToTimeval(d); }
 
-std::string CheckpointValue(const Checkpoint& c) {
-  return absl::StrCat(c.next_offset, ":", c.next_sequence);
-}
-
 absl::StatusOr<Checkpoint> ParseCheckpoint(const redisReply* r) {
   Checkpoint c;
   if (r->type == REDIS_REPLY_NIL) return c;
   if (r->type != REDIS_REPLY_STRING)
     return absl::DataLossError("redis: a checkpoint key holds something else");
-  std::vector<absl::string_view> parts = absl::StrSplit(absl::string_view(r->str, r->len), ':');
-  if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &c.next_offset) ||
-      !absl::SimpleAtoi(parts[1], &c.next_sequence))
-    return absl::DataLossError(
-        absl::StrCat("redis: unreadable checkpoint '", std::string(r->str, r->len), "'"));
-  return c;
+  return redis_keys::ParseCheckpointValue(absl::string_view(r->str, r->len));
 }
 
 }  // namespace
@@ -142,7 +134,7 @@ RedisSink::RedisSink(RedisOptions options, std::string namespace_override, bool 
 
 absl::StatusOr<std::string> RedisSink::CurrentNamespace() {
   absl::MutexLock lock(&mu_);
-  const std::string key = conn_.options().prefix + "current";
+  const std::string key = redis_keys::Current(conn_.options().prefix);
   auto r = conn_.Pipeline({{"SETNX", key, "v1"}, {"GET", key}});
   if (!r.ok()) return r.status();
   const redisReply* v = (*r)[1].get();
@@ -161,7 +153,7 @@ absl::Status RedisSink::Load(int partitions, std::vector<Checkpoint>* out) {
   absl::MutexLock lock(&mu_);
   std::vector<std::string> mget = {"MGET"};
   for (int p = 0; p < partitions; ++p)
-    mget.push_back(absl::StrCat(conn_.options().prefix, ns, ":ckpt:", p));
+    mget.push_back(redis_keys::CheckpointKey(redis_keys::Base(conn_.options().prefix, ns), p));
   auto r = conn_.Pipeline({mget});
   if (!r.ok()) return r.status();
   const redisReply* arr = (*r)[0].get();
@@ -180,7 +172,7 @@ absl::Status RedisSink::Apply(int partition, const std::vector<pb::Event>& event
                               const Checkpoint& from, const Checkpoint& to) {
   absl::MutexLock lock(&mu_);
   const std::string& prefix = conn_.options().prefix;
-  const std::string current_key = prefix + "current";
+  const std::string current_key = redis_keys::Current(prefix);
   // 1. Which namespace, and does the checkpoint still say `from`?
   std::string ns = fixed_ns_;
   if (ns.empty()) {
@@ -193,8 +185,8 @@ absl::Status RedisSink::Apply(int partition, const std::vector<pb::Event>& event
     }
     ns = std::string(v->str, v->len);
   }
-  const std::string base = prefix + ns;
-  const std::string ckpt_key = absl::StrCat(base, ":ckpt:", partition);
+  const std::string base = redis_keys::Base(prefix, ns);
+  const std::string ckpt_key = redis_keys::CheckpointKey(base, partition);
   {
     auto r = conn_.Pipeline({{"WATCH", ckpt_key}, {"GET", ckpt_key}});
     if (!r.ok()) return r.status();
@@ -209,9 +201,10 @@ absl::Status RedisSink::Apply(int partition, const std::vector<pb::Event>& event
   std::vector<std::vector<std::string>> cmds;
   cmds.push_back({"MULTI"});
   for (auto& [id, d] : Summarize(events)) {
-    const std::string c = absl::StrCat(base, ":c:", id);
-    std::vector<std::string> zadd = {"ZADD", c + ":rank"};
-    std::vector<std::string> hset = {"HSET", c + ":status"};
+    const std::string status_key = redis_keys::Campaign(base, id, "status");
+    const std::string summary_key = redis_keys::Campaign(base, id, "summary");
+    std::vector<std::string> zadd = {"ZADD", redis_keys::Campaign(base, id, "rank")};
+    std::vector<std::string> hset = {"HSET", status_key};
     for (const auto* rows : {&d.entered, &d.changed}) {
       for (const auto& [pos, row] : *rows) {
         if (row.entered_sequence != 0) {
@@ -219,26 +212,27 @@ absl::Status RedisSink::Apply(int partition, const std::vector<pb::Event>& event
           zadd.push_back(row.user);
         }
         hset.push_back(row.user);
-        hset.push_back(absl::StrCat(pos, "|", row.outcome.empty() ? "queued" : row.outcome));
+        hset.push_back(redis_keys::StatusValue(pos, row.outcome.empty() ? "queued" : row.outcome));
       }
     }
     for (const std::string& u : d.prequeued) {
       hset.push_back(u);
-      hset.push_back("0|prequeued");
+      hset.push_back(redis_keys::StatusValue(0, "prequeued"));
     }
     if (zadd.size() > 2) cmds.push_back(std::move(zadd));
     if (hset.size() > 2) cmds.push_back(std::move(hset));
     // A rejection never overwrites an entry (a duplicate's entry stands).
     for (const auto& [user, reason] : d.rejections)
-      cmds.push_back({"HSETNX", c + ":status", user, "0|rejected:" + reason});
-    std::vector<std::string> summary = {"HSET", c + ":summary"};
+      cmds.push_back(
+          {"HSETNX", status_key, user, redis_keys::StatusValue(0, "rejected:" + reason)});
+    std::vector<std::string> summary = {"HSET", summary_key};
     auto set = [&](const char* f, const std::string& v) {
       summary.push_back(f);
       summary.push_back(v);
     };
     if (d.created) {
       const auto& cfg = d.created->config();
-      cmds.push_back({"SADD", base + ":campaigns", id});
+      cmds.push_back({"SADD", redis_keys::Campaigns(base), id});
       set("title", cfg.title());
       set("stock", std::to_string(cfg.stock()));
       set("win_bps", std::to_string(cfg.win_bps()));
@@ -272,7 +266,7 @@ absl::Status RedisSink::Apply(int partition, const std::vector<pb::Event>& event
                         {"restocked", d.restocked},
                         {"rejected", d.rejected},
                         {"prequeued", d.prequeued_delta}}) {
-      if (v != 0) cmds.push_back({"HINCRBY", c + ":summary", f, std::to_string(v)});
+      if (v != 0) cmds.push_back({"HINCRBY", summary_key, f, std::to_string(v)});
     }
     if (publish_) {
       nlohmann::json msg = {
@@ -281,10 +275,10 @@ absl::Status RedisSink::Apply(int partition, const std::vector<pb::Event>& event
       if (d.serving) msg["serving"] = *d.serving;
       if (d.stock_left) msg["stock_left"] = *d.stock_left;
       if (d.closed) msg["status"] = *d.closed ? "closed" : "open";
-      cmds.push_back({"PUBLISH", prefix + "events:" + id, msg.dump()});
+      cmds.push_back({"PUBLISH", redis_keys::Events(prefix, id), msg.dump()});
     }
   }
-  cmds.push_back({"SET", ckpt_key, CheckpointValue(to)});
+  cmds.push_back({"SET", ckpt_key, redis_keys::CheckpointValue(to)});
   cmds.push_back({"EXEC"});
   auto r = conn_.Pipeline(cmds);
   if (!r.ok()) return r.status();

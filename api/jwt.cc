@@ -19,6 +19,28 @@ std::string HmacSha256(std::string_view key, std::string_view data) {
   return std::string(reinterpret_cast<const char*>(out), len);
 }
 
+// A NumericDate as whole seconds; false if it is not a number or does not fit
+// int64 (converting such a double is undefined, and a wrapped value would turn
+// a far-future nbf into a past one).
+bool Seconds(const nlohmann::json& v, int64_t* out) {
+  if (v.is_number_unsigned()) {
+    if (v.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) return false;
+    *out = static_cast<int64_t>(v.get<uint64_t>());
+    return true;
+  }
+  if (v.is_number_integer()) {
+    *out = v.get<int64_t>();
+    return true;
+  }
+  if (v.is_number_float()) {
+    const double d = v.get<double>();
+    if (!(d > -9.2e18 && d < 9.2e18)) return false;  // NaN too
+    *out = static_cast<int64_t>(d);
+    return true;
+  }
+  return false;
+}
+
 absl::Status Bad(std::string_view why) {
   return absl::UnauthenticatedError(absl::StrCat("invalid token: ", std::string(why)));
 }
@@ -90,10 +112,11 @@ absl::StatusOr<Claims> VerifyJwt(std::string_view token, std::string_view secret
   c.sub = sub->get<std::string>();
   auto exp = payload.find("exp");
   if (exp == payload.end() || !exp->is_number()) return Bad("no exp claim");
-  c.exp = exp->get<int64_t>();
+  if (!Seconds(*exp, &c.exp)) return Bad("exp claim out of range");
   if (c.exp <= now_s) return Bad("expired");
   auto nbf = payload.find("nbf");
-  if (nbf != payload.end() && (!nbf->is_number() || nbf->get<int64_t>() > now_s))
+  int64_t nbf_s = 0;
+  if (nbf != payload.end() && (!Seconds(*nbf, &nbf_s) || nbf_s > now_s))
     return Bad("not valid yet");
   auto role = payload.find("role");
   c.admin = role != payload.end() && role->is_string() && *role == "admin";

@@ -206,9 +206,19 @@ void Engine::Start() {
       Run(p);
     });
   }
+  if (ticker_options_.tick_ms > 0) {
+    ticker_ = std::make_unique<Ticker>(
+        commands_, owned(),
+        [this](int p, const std::function<void(const EngineState&, uint64_t)>& fn) {
+          WithState(p, fn);
+        },
+        ticker_options_);
+    ticker_->Start();
+  }
 }
 
 void Engine::Stop() {
+  ticker_.reset();  // no Tick after Stop: the partitions may go to another engine
   stop_ = true;
   for (auto& part : parts_) {
     if (part && part->thread.joinable()) part->thread.join();

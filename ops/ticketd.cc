@@ -212,9 +212,12 @@ int main(int argc, char** argv) {
                  "Commands waiting to be stored before new ones get 503")
       ->envname("TICKETD_APPEND_QUEUE_MAX")
       ->capture_default_str();
-  app.add_option("--tick-ms", api.tick_ms, "Waiting-room tick interval (0 = no ticks)")
-      ->envname("TICKETD_TICK_MS")
-      ->capture_default_str();
+  uint64_t tick_ms = 100;
+  auto* tick_opt = app.add_option("--tick-ms", tick_ms,
+                                  "Waiting-room tick interval of the engine, which ticks the "
+                                  "partitions it owns (roles all and engine; 0 = no ticks)")
+                       ->envname("TICKETD_TICK_MS")
+                       ->capture_default_str();
   app.add_option("--wait-s-max", api.wait_s_max, "Cap for the Prefer: wait=N header")
       ->envname("TICKETD_WAIT_S_MAX")
       ->capture_default_str()
@@ -263,6 +266,17 @@ int main(int argc, char** argv) {
                "Create campaign 'demo' (stock 10, 50% win, 20 admitted/s) if missing")
       ->envname("TICKETD_DEMO");
   CLI11_PARSE(app, argc, argv);
+  if (tick_opt->count() > 0 && role != "all" && role != "engine") {
+    std::fprintf(stderr,
+                 "ticketd: --tick-ms (TICKETD_TICK_MS) is not an option of role %s: the "
+                 "waiting-room ticker runs in the engine (roles all and engine), which ticks the "
+                 "partitions it owns\n",
+                 role.c_str());
+    return 2;
+  }
+  // The engine's waiting-room ticker (roles all and engine).
+  tl::TickerOptions ticker;
+  ticker.tick_ms = tick_ms;
 
   absl::StatusOr<std::string> jwt = tl::ReadSecret(jwt_secret_file, "TICKETD_JWT_SECRET");
   absl::StatusOr<std::string> seed = tl::ReadSecret(seed_secret_file, "TICKETLEDGER_SEED_SECRET");
@@ -336,6 +350,13 @@ int main(int argc, char** argv) {
   tl::api::Metrics metrics;
   metrics.Declare("ticketledger_kafka_produce_errors_total", "counter",
                   "Kafka appends that failed (produce, delivery or transaction errors)");
+  if (role == "all" || role == "engine") {
+    metrics.Declare("ticketledger_ticks_total", "counter",
+                    "Tick commands the engine's ticker appended");
+    ticker.on_appended = [&metrics](uint64_t n) {
+      metrics.Add("ticketledger_ticks_total", {}, static_cast<double>(n));
+    };
+  }
   if (role != "all") {
     kafka.timeout = absl::Milliseconds(append_timeout_ms);
     kafka.on_append_error = [&metrics](const absl::Status&) {
@@ -381,6 +402,7 @@ int main(int argc, char** argv) {
       go.session_timeout_ms = session_timeout_ms;
       go.config = node_options.config;
       go.limits = node_options.limits;
+      go.ticker = ticker;
       engine_member =
           std::make_unique<tl::EngineGroup>(commands.get(), commands_topic, store.get(), go);
       if (absl::Status st = engine_member->Start(); !st.ok()) return fail(st);
@@ -549,7 +571,10 @@ int main(int argc, char** argv) {
     };
   }
   tl::api::RegisterOpsRoutes(&router, &metrics, ops, offload);
-  if (node) node->engine().Start();
+  if (node) {
+    node->engine().set_ticker(ticker);
+    node->engine().Start();
+  }
   if (follower) follower->Start();
 
   tl::api::CorsPolicy cors;

@@ -410,7 +410,15 @@ TEST(Split, SecondEngineTakesOverADeadEnginesPartitions) {
     ASSERT_TRUE(r);
     ASSERT_EQ(r->status, 200) << r->body;
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // a tick already on its way
+  std::this_thread::sleep_for(std::chrono::seconds(1));  // a tick already on its way lands
+  // A tick that admits nobody leaves no event, so the ledger cannot show it
+  // decided: end each partition with a command that has events (an entry).
+  for (const std::string& id : queues) {
+    auto e =
+        c->Post("/v1/campaigns/" + id + "/entries", Auth(Token("last")), "", "application/json");
+    ASSERT_TRUE(e);
+    ASSERT_EQ(e->status, 202) << e->body;
+  }
   EXPECT_EQ(api.Kill(SIGTERM), 0);
 
   auto ledger = OpenTopic(mock.match(), "ticketledger.ledger", kPartitions);

@@ -1,7 +1,5 @@
 #include "api/api.h"
 
-#include <pthread.h>
-
 #include "api/views.h"
 #include "engine/core/names.h"
 
@@ -37,7 +35,6 @@ Api::Api(ApiBackend* backend, ApiOptions options, Metrics* metrics)
                     "Ledger events folded, per partition (rate() gives the fold rate)");
   metrics_->Declare("ticketledger_draws_total", "counter", "Draws by campaign and outcome");
   metrics_->Declare("ticketledger_stock_left", "gauge", "Stock left by campaign");
-  metrics_->Declare("ticketledger_ticks_total", "counter", "Tick commands appended");
   metrics_->Declare("ticketledger_reads_total", "counter",
                     "Entry, ranking and results reads by source: a read model (redis, postgres) "
                     "or the api's own fold (no read model, or it was behind or away)");
@@ -73,17 +70,9 @@ void Api::Register(Router* router) {
   }
 }
 
-void Api::Start() {
-  live_.Start();
-  if (options_.tick_ms > 0 && !ticking_.exchange(true))
-    ticker_ = std::thread([this] {
-      pthread_setname_np(pthread_self(), "tl-ticker");
-      TickLoop();
-    });
-}
+void Api::Start() { live_.Start(); }
 
 void Api::Stop() {
-  if (ticking_.exchange(false) && ticker_.joinable()) ticker_.join();
   // In this order: what the appender still stores may wait for a decision,
   // and what waits for a decision may wait for an outcome.
   appender_.Stop();

@@ -7,7 +7,8 @@
 //                 completion (decisions.h, live.h)
 //   reads.cc    — the read path: the fold, or a read model when caught up
 //   entries.cc, admin.cc, streams.cc — the handlers by resource
-//   ticker.cc   — the waiting-room ticker (Tick commands)
+// The waiting-room ticker is not here: it runs with the engine that owns a
+// partition (engine/runtime/ticker.h), so no api replica is special.
 // JSON shapes live in views.h, the live channel in live.h.
 #pragma once
 
@@ -36,7 +37,6 @@ namespace tl::api {
 struct ApiOptions {
   std::string jwt_secret;      // HS256 key for user and admin tokens
   int wait_s_max = 10;         // cap for `Prefer: wait=N`
-  uint64_t tick_ms = 100;      // waiting-room tick interval (0 = no ticks)
   double user_rate_per_s = 5;  // token bucket per user (0 = off)
   double user_burst = 10;
   double ip_rate_per_s = 0;  // token bucket per client address (0 = off)
@@ -77,9 +77,8 @@ class Api {
   static const std::vector<Route>& Routes();
   void Register(Router* router);
 
-  // Starts the live hub and the ticker. Stop stops the ticker, stores and
-  // answers what is queued, answers every waiting request and lets go of
-  // the live streams: call it while the HTTP server still runs.
+  // Starts the live hub. Stop stores and answers what is queued, answers every waiting request and
+  // lets go of the live streams: call it while the HTTP server still runs.
   void Start();
   void Stop();
   // Ready: the engine has no error and has decided (nearly) every command.
@@ -118,8 +117,6 @@ class Api {
   // admin.cc
   void AdminCreate(const CallPtr& c);
   void AdminCommand(const CallPtr& c);
-  // ticker.cc
-  void TickLoop();
 
   ApiBackend* const backend_;
   const ApiOptions options_;
@@ -130,8 +127,6 @@ class Api {
   CommandAppender appender_;
   DecisionWaiters decisions_;
   LiveHub live_;
-  std::atomic<bool> ticking_{false};
-  std::thread ticker_;
 };
 
 // The OpenAPI 3 document (api/openapi.json, embedded at build time).

@@ -30,10 +30,10 @@ if [[ "${SPLIT:-}" == 1 ]]; then
   for _ in $(seq 100); do [[ -s "$WORK/mock.out" ]] && break; sleep 0.1; done
   BROKERS=$(head -1 "$WORK/mock.out")
   build/ticketd --dev --role engine --kafka-brokers "$BROKERS" --partitions 4 --port 0 \
-    --data-dir "$WORK/engine" >"$WORK/engine.out" 2>"$WORK/engine.err" &
+    --tick-ms 0 --data-dir "$WORK/engine" >"$WORK/engine.out" 2>"$WORK/engine.err" &
   EXTRA_PIDS="$EXTRA_PIDS $!"
   build/ticketd --dev --role api --kafka-brokers "$BROKERS" --partitions 4 --port "$PORT" \
-    --data-dir "$WORK/api" --user-rate 0 --tick-ms 0 --io-threads "$THREADS" --conns-per-address-max 20000 \
+    --data-dir "$WORK/api" --user-rate 0 --io-threads "$THREADS" --conns-per-address-max 20000 \
     >"$WORK/ticketd.out" 2>"$WORK/ticketd.err" &
   PID=$!
   sleep 4  # the engine's group assigns its partitions

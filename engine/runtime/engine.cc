@@ -192,9 +192,21 @@ void Engine::Start() {
                    commands_->WaitForData(p, parts_[p]->engine->checkpoint().command_next_offset(),
                                           absl::Milliseconds(50));
                  });
+  if (ticker_options_.tick_ms > 0) {
+    ticker_ = std::make_unique<Ticker>(
+        commands_, owned(),
+        [this](int p, const std::function<void(const EngineState&, uint64_t)>& fn) {
+          WithState(p, fn);
+        },
+        ticker_options_);
+    ticker_->Start();
+  }
 }
 
-void Engine::Stop() { workers_.Stop(); }
+void Engine::Stop() {
+  ticker_.reset();  // no Tick after Stop: the partitions may go to another engine
+  workers_.Stop();
+}
 
 absl::StatusOr<size_t> Engine::Round(int p) {
   Part& part = *parts_[p];

@@ -35,6 +35,7 @@
 #include "engine/log/event_log.h"
 #include "engine/log/partition_worker.h"
 #include "engine/runtime/state_store.h"
+#include "engine/runtime/ticker.h"
 #include "ticketledger/v1/events.pb.h"
 
 namespace tl {
@@ -118,6 +119,10 @@ class Engine {
   void set_on_decided(std::function<void(int partition, uint64_t decided_end)> fn) {
     on_decided_ = std::move(fn);
   }
+  // With tick_ms > 0, Start also starts the waiting-room ticker over the
+  // owned partitions (appending Tick commands to the commands log) and Stop
+  // stops it first. Set before Start.
+  void set_ticker(TickerOptions options) { ticker_options_ = std::move(options); }
 
  private:
   struct Part {
@@ -130,6 +135,8 @@ class Engine {
 
   EventLog* const commands_;
   std::function<void(int, uint64_t)> on_decided_;
+  TickerOptions ticker_options_;
+  std::unique_ptr<Ticker> ticker_;
   std::vector<std::unique_ptr<Part>> parts_;  // null: a partition this engine does not own
   PartitionWorkers workers_;                  // last: its threads stop before the rest goes
 };

@@ -135,6 +135,7 @@ void EngineGroup::OpenPending() {
     o.ledger = std::move(*ledger);
     o.engine = std::make_unique<Engine>(commands_, o.ledger.get(), store_, options_.config,
                                         options_.limits, std::vector<int>{p});
+    o.engine->set_ticker(options_.ticker);
     o.engine->Start();  // recovers (catch-up from the ledger) on its thread
   }
 }

@@ -43,6 +43,9 @@ struct EngineGroupOptions {
   int session_timeout_ms = 10000;
   EngineConfig config;
   Limits limits;
+  // The waiting-room ticker of each partition this member owns: it starts
+  // when the partition is taken and stops before it is given back.
+  TickerOptions ticker;
 };
 
 class EngineGroup {

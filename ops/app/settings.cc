@@ -205,9 +205,16 @@ void AddApiSettings(CLI::App* app, Settings* s) {
                   "Commands waiting to be stored before new ones get 503")
       ->envname("TICKETD_APPEND_QUEUE_MAX")
       ->capture_default_str();
-  app->add_option("--tick-ms", s->api.tick_ms, "Waiting-room tick interval (0 = no ticks)")
+  app->add_option_function<uint64_t>(
+         "--tick-ms",
+         [s](const uint64_t& ms) {
+           s->ticker.tick_ms = ms;
+           s->tick_ms_given = true;
+         },
+         "Waiting-room tick interval of the engine, which ticks the partitions it owns (roles "
+         "all and engine; 0 = no ticks)")
       ->envname("TICKETD_TICK_MS")
-      ->capture_default_str();
+      ->default_str(std::to_string(s->ticker.tick_ms));
   app->add_option("--wait-s-max", s->api.wait_s_max, "Cap for the Prefer: wait=N header")
       ->envname("TICKETD_WAIT_S_MAX")
       ->capture_default_str()
@@ -286,6 +293,7 @@ absl::Status LoadSecrets(Settings* s) {
 
 Settings::Settings() {
   node.data_dir = "./ticketledger-data";
+  ticker.tick_ms = 100;
   streams_memory_mb = api.live.streams_memory_bytes >> 20;
 }
 
@@ -306,6 +314,11 @@ absl::Status FinishSettings(Settings* s) {
       return absl::InvalidArgumentError("--kafka-property wants key=value (one has no '=')");
     s->kafka.properties[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
+  if (s->tick_ms_given && s->role != "all" && s->role != "engine")
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--tick-ms (TICKETD_TICK_MS) is not an option of role ", s->role,
+        ": the waiting-room ticker runs in the engine (roles all and engine), which ticks the "
+        "partitions it owns"));
   if (s->kafka_role() && s->kafka.brokers.empty())
     return absl::InvalidArgumentError(absl::StrCat("--role ", s->role, " needs --kafka-brokers"));
   s->kafka.partitions = s->partitions_given ? s->node.partitions : 0;

@@ -13,6 +13,7 @@
 #include "api/http/server.h"
 #include "engine/log/kafka/kafka_log.h"
 #include "engine/runtime/node.h"
+#include "engine/runtime/ticker.h"
 
 namespace tl::app {
 
@@ -22,6 +23,8 @@ struct Settings {
   std::string role = "all";
   NodeOptions node;               // data_dir, partitions, the seed secret
   bool partitions_given = false;  // the Kafka roles adopt the topics' count if not
+  TickerOptions ticker;           // the engine's waiting-room ticker (all, engine)
+  bool tick_ms_given = false;     // refused for roles api and projector
   http::ServerOptions server;
   api::ApiOptions api;  // the token secret among them
   size_t streams_memory_mb = 0;

@@ -5,6 +5,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "engine/core/hash.h"
 #include "engine/core/names.h"
@@ -143,12 +144,26 @@ absl::StatusOr<RedisOptions> ParseRedisUrl(const std::string& url) {
       return absl::InvalidArgumentError("the Redis URL's database is not a number");
     rest = rest.substr(0, slash);
   }
-  if (size_t colon = rest.rfind(':'); colon != absl::string_view::npos) {
-    if (!absl::SimpleAtoi(rest.substr(colon + 1), &o.port) || o.port <= 0 || o.port > 65535)
+  // host[:port], or [ipv6]:port: the address inside the brackets, without them.
+  absl::string_view host = rest, port;
+  bool has_port = false;
+  if (absl::ConsumePrefix(&rest, "[")) {
+    size_t close = rest.find(']');
+    if (close == absl::string_view::npos)
+      return absl::InvalidArgumentError("the Redis URL's IPv6 address has no closing ']'");
+    host = rest.substr(0, close);
+    port = rest.substr(close + 1);
+    has_port = !port.empty();
+    if (has_port && !absl::ConsumePrefix(&port, ":"))
       return absl::InvalidArgumentError("the Redis URL's port is not a port");
-    rest = rest.substr(0, colon);
+  } else if (size_t colon = rest.rfind(':'); colon != absl::string_view::npos) {
+    host = rest.substr(0, colon);
+    port = rest.substr(colon + 1);
+    has_port = true;
   }
-  if (!rest.empty()) o.host = std::string(rest);
+  if (has_port && (!absl::SimpleAtoi(port, &o.port) || o.port <= 0 || o.port > 65535))
+    return absl::InvalidArgumentError("the Redis URL's port is not a port");
+  if (!host.empty()) o.host = std::string(host);
   if (o.password.empty()) {
     if (const char* p = std::getenv("REDIS_PASSWORD")) o.password = p;
   }

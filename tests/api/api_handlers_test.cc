@@ -31,7 +31,6 @@ class Handlers : public ::testing::Test {
     backend_ = std::make_unique<api::NodeBackend>(node_.get());
     api::ApiOptions ao;
     ao.jwt_secret = kSecret;
-    ao.tick_ms = 0;
     ao.user_rate_per_s = 0;
     ao.offload = [](std::function<void()> fn) { fn(); };  // inline: no blocking store here
     api_ = std::make_unique<api::Api>(backend_.get(), ao, &metrics_);

@@ -288,10 +288,26 @@ TEST(Split, EngineKilledAtRandomPointsDecidesEveryCommandExactlyOnce) {
               static_cast<unsigned long long>(records), 2 * (1 + 3 * 3000));
 }
 
+// The api role has no ticker: --tick-ms there is a usage error that says
+// where the ticker runs, before anything connects.
+TEST(Split, ApiRoleRefusesTickMs) {
+  TempDir dir;
+  TicketdProcess api(TL_TICKETD, {"--port", "0", "--data-dir", dir.path()},
+                     {"--role", "api", "--kafka-brokers", "127.0.0.1:1", "--tick-ms", "50"},
+                     "(--tick-ms .*the waiting-room ticker runs in the engine.*)",
+                     /*merge_stderr=*/true);
+  EXPECT_TRUE(api.ok()) << "no usage error naming the engine";
+  EXPECT_EQ(api.Kill(0), 2);  // already exiting: 0 only waits
+}
+
 // Two engines in one consumer group share the partitions; when one is
 // SIGKILLed mid-run the group gives its partitions to the other, which
 // catches up from the ledger, fences the dead one's transactional ids, and
-// ends on single-node's digest with every event once.
+// ends on single-node's digest with every event once. The waiting rooms
+// move with the partitions: each engine ticks the queues of the partitions
+// it owns (the api, any number of replicas, ticks nothing), so the queue of
+// a campaign on the dead engine's partitions keeps moving after the takeover,
+// as the api shows.
 TEST(Split, SecondEngineTakesOverADeadEnginesPartitions) {
   TempDir dir;
   TicketdProcess mock(TL_TICKETCTL, {"kafka-mock"}, {}, "^([0-9.:,]+)");
@@ -326,6 +342,49 @@ TEST(Split, SecondEngineTakesOverADeadEnginesPartitions) {
   ASSERT_GE(owned_a, 1);
   ASSERT_GE(owned_b, 1);
 
+  // A waiting room on every partition (2 admitted/s, 150 people: none
+  // drains during the test), entered through an api that does not tick.
+  TicketdProcess api(dir.Sub("api"),
+                     {"--role", "api", "--kafka-brokers", mock.match(), "--user-rate", "0"});
+  ASSERT_TRUE(api.ok());
+  auto c = api.Client();
+  c->set_read_timeout(30, 0);
+  std::vector<std::string> queues;
+  covered.clear();
+  for (int i = 0; covered.size() < kPartitions; ++i) {
+    std::string id = "queue" + std::to_string(i);
+    if (covered.insert(PartitionFor(id, kPartitions)).second) queues.push_back(id);
+  }
+  for (const std::string& id : queues) {
+    auto r = c->Post(
+        "/v1/admin/campaigns", Auth(Token("ops", true), "wait=10"),
+        json{{"id", id}, {"stock", 100000}, {"win_bps", 10000}, {"admission_rate_per_s", 2}}.dump(),
+        "application/json");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 201) << r->body;
+    for (int u = 0; u < 150; ++u) {
+      auto e = c->Post("/v1/campaigns/" + id + "/entries", Auth(Token("u" + std::to_string(u))), "",
+                       "application/json");
+      ASSERT_TRUE(e);
+      ASSERT_EQ(e->status, 202) << e->body;
+    }
+  }
+  auto serving = [&](const std::string& id) -> int64_t {
+    auto r = c->Get("/v1/campaigns/" + id);
+    if (!r || r->status != 200) return -1;
+    return json::parse(r->body)["serving"].get<int64_t>();
+  };
+  // Served until a queue moves past `floor` (or 30 s pass).
+  auto moved_past = [&](const std::string& id, int64_t floor) {
+    int64_t now = serving(id);
+    for (int i = 0; i < 300 && now <= floor; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      now = serving(id);
+    }
+    return now;
+  };
+  for (const std::string& id : queues) EXPECT_GT(moved_past(id, 0), 0) << id << ": not ticked";
+
   AppendLotteryCommands(commands->get(), campaigns, 1500);
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   EXPECT_EQ(a.Kill(SIGKILL), -SIGKILL);
@@ -337,6 +396,39 @@ TEST(Split, SecondEngineTakesOverADeadEnginesPartitions) {
   auto metrics = b.Client()->Get("/metrics");
   ASSERT_TRUE(metrics);
   EXPECT_GE(MetricValue(metrics->body, "ticketledger_kafka_rebalances_total"), 2) << metrics->body;
+  // Every queue, the dead engine's included, keeps moving: b ticks them now.
+  std::map<std::string, int64_t> at_takeover;
+  for (const std::string& id : queues) at_takeover[id] = serving(id);
+  for (const std::string& id : queues) {
+    const int64_t later = moved_past(id, at_takeover[id]);
+    EXPECT_GT(later, at_takeover[id]) << id << " (partition " << PartitionFor(id, kPartitions)
+                                      << ") stopped moving after the takeover";
+    EXPECT_LT(later, 150) << id << " drained: the test could not see it move";
+  }
+  metrics = b.Client()->Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_GT(MetricValue(metrics->body, "ticketledger_ticks_total"), 0) << metrics->body;
+  auto api_metrics = c->Get("/metrics");
+  ASSERT_TRUE(api_metrics);
+  EXPECT_EQ(MetricValue(api_metrics->body, "ticketledger_ticks_total"), -1);  // the api never ticks
+  // Paused queues need no ticks: the commands end stops moving, so the
+  // replay below sees the whole log.
+  for (const std::string& id : queues) {
+    auto r = c->Post("/v1/admin/campaigns/" + id + "/pause", Auth(Token("ops", true), "wait=10"),
+                     "{}", "application/json");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(1));  // a tick already on its way lands
+  // A tick that admits nobody leaves no event, so the ledger cannot show it
+  // decided: end each partition with a command that has events (an entry).
+  for (const std::string& id : queues) {
+    auto e =
+        c->Post("/v1/campaigns/" + id + "/entries", Auth(Token("last")), "", "application/json");
+    ASSERT_TRUE(e);
+    ASSERT_EQ(e->status, 202) << e->body;
+  }
+  EXPECT_EQ(api.Kill(SIGTERM), 0);
 
   auto ledger = OpenTopic(mock.match(), KafkaTopic(kLedgerLog), kPartitions);
   ASSERT_TRUE(ledger.ok()) << ledger.status();
@@ -440,7 +532,7 @@ TEST(Split, BrokerOutageGives503AndLosesNothingAcknowledged) {
   std::vector<std::string> kafka = {"--kafka-brokers", mock.bootstraps(), "--kafka-timeout-ms",
                                     "2000"};
   std::vector<std::string> engine_args = {"--role", "engine", "--kafka-session-timeout-ms", "3000"},
-                           api_args = {"--role", "api", "--user-rate", "0", "--tick-ms", "0"};
+                           api_args = {"--role", "api", "--user-rate", "0"};
   engine_args.insert(engine_args.end(), kafka.begin(), kafka.end());
   api_args.insert(api_args.end(), kafka.begin(), kafka.end());
   TicketdProcess engine(dir.Sub("engine"), engine_args);

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "absl/strings/numbers.h"
+#include "engine/core/check.h"
 
 namespace tl {
 namespace {
@@ -28,6 +29,7 @@ Hash SeedCommitment(const Seed& seed) {
 }
 
 unsigned __int128 WinThreshold(uint32_t win_bps) {
+  TL_CHECK_LE(win_bps, 10000u);  // decide refuses any other rate before it gets here
   return (static_cast<unsigned __int128>(win_bps) << 64) / 10000;
 }
 

@@ -18,7 +18,7 @@ DIR=${2:-/tmp/ticketledger-recovery-$USERS}
 RUNS=${3:-2}
 if [[ ! -d "$DIR/log" ]]; then
   echo "== ledger: ticketctl simulate --users $USERS into $DIR =="
-  build/ticketctl simulate --sim-dir "$DIR" --users "$USERS" --stock $((USERS / 20)) \
+  build/ticketctl --dev simulate --data-dir "$DIR" --users "$USERS" --stock $((USERS / 20)) \
     --win-bps 500 --batch 4096 | grep -E "throughput|digest" || true
 fi
 for run in $(seq 1 "$RUNS"); do

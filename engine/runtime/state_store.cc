@@ -52,6 +52,37 @@ bool SplitItem(rocksdb::Slice key, std::string_view* campaign, uint64_t* n) {
   return true;
 }
 
+// Reads the entry pages under prefix into the campaigns already loaded.
+absl::Status LoadEntryPages(rocksdb::Iterator* it, const std::string& prefix, EngineState* state) {
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    std::string_view campaign;
+    uint64_t page;
+    if (!SplitItem(it->key(), &campaign, &page)) return Corrupt("malformed entry page key");
+    CampaignState* c = state->Find(campaign);
+    if (c == nullptr)
+      return Corrupt(absl::StrCat("entries of unknown campaign ", std::string(campaign)));
+    if (page * kPageEntries != c->by_position.size())
+      return Corrupt(
+          absl::StrCat("campaign ", std::string(campaign), ": entry page ", page, " out of order"));
+    std::string_view v = it->value().ToStringView();
+    while (!v.empty()) {
+      if (v.size() < 2 || v.size() < size_t{2} + static_cast<uint8_t>(v[1]))
+        return Corrupt("truncated entry page");
+      auto status = static_cast<EntryStatus>(v[0]);
+      if (static_cast<uint8_t>(status) > static_cast<uint8_t>(EntryStatus::kCancelled))
+        return Corrupt("unknown entry status");
+      size_t len = static_cast<uint8_t>(v[1]);
+      c->names.emplace_back(v.substr(2, len));
+      v.remove_prefix(2 + len);
+      c->by_position.push_back(static_cast<uint32_t>(c->names.size() - 1));
+      c->status.push_back(status);
+      if (!c->position_of.emplace(UserKey(c->names.back()), c->by_position.size()).second)
+        return Corrupt(absl::StrCat("campaign ", std::string(campaign), ": user at two positions"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(const std::string& path) {
@@ -120,32 +151,7 @@ absl::Status StateStore::Load(int partition, const EngineConfig& config, EngineS
     state->campaigns.emplace(std::move(id), std::move(c));
   }
   prefix = Prefix('e', partition);
-  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-    std::string_view campaign;
-    uint64_t page;
-    if (!SplitItem(it->key(), &campaign, &page)) return Corrupt("malformed entry page key");
-    CampaignState* c = state->Find(campaign);
-    if (c == nullptr)
-      return Corrupt(absl::StrCat("entries of unknown campaign ", std::string(campaign)));
-    if (page * kPageEntries != c->by_position.size())
-      return Corrupt(
-          absl::StrCat("campaign ", std::string(campaign), ": entry page ", page, " out of order"));
-    std::string_view v = it->value().ToStringView();
-    while (!v.empty()) {
-      if (v.size() < 2 || v.size() < size_t{2} + static_cast<uint8_t>(v[1]))
-        return Corrupt("truncated entry page");
-      auto status = static_cast<EntryStatus>(v[0]);
-      if (static_cast<uint8_t>(status) > static_cast<uint8_t>(EntryStatus::kCancelled))
-        return Corrupt("unknown entry status");
-      size_t len = static_cast<uint8_t>(v[1]);
-      c->names.emplace_back(v.substr(2, len));
-      v.remove_prefix(2 + len);
-      c->by_position.push_back(static_cast<uint32_t>(c->names.size() - 1));
-      c->status.push_back(status);
-      if (!c->position_of.emplace(UserKey(c->names.back()), c->by_position.size()).second)
-        return Corrupt(absl::StrCat("campaign ", std::string(campaign), ": user at two positions"));
-    }
-  }
+  if (absl::Status st = LoadEntryPages(it.get(), prefix, state); !st.ok()) return st;
   prefix = Prefix('q', partition);
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
     std::string_view campaign;

@@ -130,217 +130,40 @@ class Auditor {
       slot->out.id = e.campaign_id();
     }
     Campaign& c = *slot;
-    auto bad = [&](const std::string& check, const std::string& detail) {
-      report_->violations_total++;
-      if (c.listed[check]++ < kListedPerCheck)
-        report_->violations.push_back(
-            {c.out.id, check,
-             absl::StrCat(detail, " (ledger partition ", partition, ", offset ", offset,
-                          ", sequence ", e.sequence(), ")")});
-    };
+    event_ = &e;
+    partition_ = partition;
+    offset_ = offset;
     if (!c.created && e.body_case() != pb::Event::kCampaignCreated &&
         e.body_case() != pb::Event::kEntryRejected) {
-      bad("campaign exists", "an event for a campaign that was never created");
+      Bad(c, "campaign exists", "an event for a campaign that was never created");
       return;
     }
-    const bool after_close = c.out.closed;
     switch (e.body_case()) {
-      case pb::Event::kCampaignCreated: {
-        if (c.created) return bad("campaign exists", "created twice");
-        c.created = true;
-        c.cfg = e.campaign_created().config();
-        c.commitment = e.campaign_created().seed_commitment();
-        c.created_ms = e.time_ms();
-        c.out.win_bps = c.cfg.win_bps();
-        c.out.stock = c.out.stock_left = c.cfg.stock();
-        if (auto it = options_.seeds.find(c.out.id); it != options_.seeds.end()) {
-          Hash h = SeedCommitment(it->second);
-          if (std::string(h.begin(), h.end()) != c.commitment) {
-            report_->error = absl::StrCat("the --seed-file seed for campaign ", c.out.id,
-                                          " does not match its commitment");
-          } else {
-            c.have_seed = true;
-            c.drawer = Drawer(it->second);
-            c.out.seed = "given with --seed-file; matches the commitment";
-          }
-        }
-        break;
-      }
-      case pb::Event::kEntryPrequeued: {
-        const std::string& u = e.entry_prequeued().user_id();
-        if (after_close) bad("after close", "a user pre-queued after the close");
-        if (c.position_of.count(u)) return bad("one entry per user", "user " + u + " twice");
-        c.users.push_back(u);  // held until the queue opens; not a position
-        c.position_of.emplace(UserKey(c.users.back()), 0);
-        break;
-      }
-      case pb::Event::kQueueEntered: {
-        const auto& q = e.queue_entered();
-        if (after_close && q.prequeue_key().empty())
-          bad("after close", "an entry taken after the close");
-        if (q.position() != c.out.entries + 1)
-          bad("gapless positions",
-              absl::StrCat("position ", q.position(), " follows ", c.out.entries));
-        auto it = c.position_of.find(q.user_id());
-        if (it != c.position_of.end() && !(it->second == 0 && !q.prequeue_key().empty())) {
-          bad("one entry per user",
-              absl::StrCat("user ", q.user_id(), " at position ", q.position(),
-                           " already holds position ", it->second));
-        }
-        c.out.entries = std::max(c.out.entries, q.position());
-        c.users.push_back(q.user_id());
-        if (it != c.position_of.end()) {
-          it->second = q.position();
-        } else {
-          c.position_of.emplace(UserKey(c.users.back()), q.position());
-        }
-        if (c.status.size() < q.position()) {
-          c.status.resize(q.position(), kUndrawn);
-          c.values.resize(q.position(), 0);
-          c.by_position.resize(q.position(), nullptr);
-        }
-        c.by_position[q.position() - 1] = &c.users.back();
-        break;
-      }
-      case pb::Event::kEntryAdmitted: {
-        const auto& a = e.entry_admitted();
-        if (a.position() != c.serving + 1)
-          bad("admission order",
-              absl::StrCat("position ", a.position(), " admitted after ", c.serving));
-        if (a.position() > c.out.entries)
-          bad("admission order", absl::StrCat("position ", a.position(), " admitted but only ",
-                                              c.out.entries, " entered"));
-        c.serving = std::max(c.serving, a.position());
-        c.out.admitted++;
-        const uint64_t rate = c.cfg.admission_rate_per_s();
-        if (rate > 0) {
-          // Credit only accrues with time: rate x elapsed since creation is
-          // the most that may have been admitted by this event's time.
-          const uint64_t elapsed = e.time_ms() > c.created_ms ? e.time_ms() - c.created_ms : 0;
-          const unsigned __int128 allowed = (unsigned __int128)rate * elapsed / 1000;
-          if (c.out.admitted > allowed)
-            bad("admission rate",
-                absl::StrCat(c.out.admitted, " admitted by ", elapsed, " ms at ", rate,
-                             "/s (at most ", static_cast<uint64_t>(allowed), ")"));
-        }
-        break;
-      }
-      case pb::Event::kDrawResolved: {
-        const auto& d = e.draw_resolved();
-        const uint64_t pos = d.position();
-        if (pos == 0 || pos > c.serving || pos > c.status.size())
-          return bad("draw order", absl::StrCat("position ", pos, " drawn before admission"));
-        if (c.status[pos - 1] != kUndrawn)
-          return bad("draw order", absl::StrCat("position ", pos, " drawn twice"));
-        if (c.by_position[pos - 1] == nullptr || *c.by_position[pos - 1] != d.user_id())
-          bad("draw order", absl::StrCat("position ", pos, " drawn for user ", d.user_id(),
-                                         ", who does not hold it"));
-        uint64_t value = d.draw_value();
-        if (c.have_seed) {
-          uint64_t v = c.drawer.DrawValue(c.out.id, pos, d.user_id());
-          c.out.rederived++;
-          if (v != value)
-            bad("draw value",
-                absl::StrCat("position ", pos, ": logged ", value, ", the seed gives ", v));
-          value = v;
-        }
-        c.values[pos - 1] = d.draw_value();
-        const bool under = UnderThreshold(value, c.cfg.win_bps());
-        const bool stock_before = c.out.stock_left > 0;
-        pb::Outcome want = !under         ? pb::OUTCOME_LOST
-                           : stock_before ? pb::OUTCOME_WON
-                                          : pb::OUTCOME_SOLD_OUT;
-        if (d.outcome() != want)
-          bad("outcome", absl::StrCat("position ", pos, ": logged ", pb::Outcome_Name(d.outcome()),
-                                      ", the draw value and stock "
-                                      "left give ",
-                                      pb::Outcome_Name(want)));
-        if (d.outcome() == pb::OUTCOME_WON) {
-          if (!stock_before)
-            bad("stock", absl::StrCat("position ", pos, " won after stock ran out"));
-          else
-            c.out.stock_left--;
-          c.out.won++;
-          c.status[pos - 1] = kWon;
-        } else if (d.outcome() == pb::OUTCOME_SOLD_OUT) {
-          c.out.sold_out++;
-          c.status[pos - 1] = kSoldOut;
-        } else {
-          c.out.lost++;
-          c.status[pos - 1] = kLost;
-        }
-        if (d.stock_left() != c.out.stock_left)
-          bad("stock", absl::StrCat("position ", pos, ": stock_left logged ", d.stock_left(),
-                                    ", should be ", c.out.stock_left));
-        c.out.drawn++;
-        // The statistics: draws made while stock remained, and every value.
-        if (stock_before) {
-          c.out.rate.n++;
-          c.out.rate.k += under;
-        }
-        c.out.uniformity.n++;
-        c.out.uniformity.bins[d.draw_value() >> 60]++;
-        break;
-      }
-      case pb::Event::kStockChanged: {
-        const auto& s = e.stock_changed();
-        if (s.delta() < 0 && static_cast<uint64_t>(-s.delta()) > c.out.stock_left)
-          bad("stock", "stock would go negative");
-        c.out.stock_left =
-            static_cast<uint64_t>(static_cast<int64_t>(c.out.stock_left) + s.delta());
-        if (s.reason() == pb::STOCK_RESTOCK) c.out.restocked += s.delta();
-        if (s.stock_left() != c.out.stock_left)
-          bad("stock",
-              absl::StrCat("stock_left logged ", s.stock_left(), ", should be ", c.out.stock_left));
-        if (c.out.won - c.out.cancelled > c.out.stock + c.out.restocked)
-          bad("stock", "wins minus cancellations exceed stock plus restocks");
-        break;
-      }
-      case pb::Event::kEntryCancelled: {
-        const uint64_t pos = e.entry_cancelled().position();
-        if (pos == 0 || pos > c.status.size() || c.status[pos - 1] != kWon)
-          return bad("cancellation", absl::StrCat("position ", pos, " cancelled but not won"));
-        c.status[pos - 1] = kCancelled;
-        c.out.cancelled++;
-        break;
-      }
+      case pb::Event::kCampaignCreated:
+        return OnCreated(c, e);
+      case pb::Event::kEntryPrequeued:
+        return OnPrequeued(c, e);
+      case pb::Event::kQueueEntered:
+        return OnQueueEntered(c, e);
+      case pb::Event::kEntryAdmitted:
+        return OnAdmitted(c, e);
+      case pb::Event::kDrawResolved:
+        return OnDrawResolved(c, e);
+      case pb::Event::kStockChanged:
+        return OnStockChanged(c, e);
+      case pb::Event::kEntryCancelled:
+        return OnCancelled(c, e);
       case pb::Event::kCampaignClosed:
-        if (after_close) bad("after close", "closed twice");
+        if (c.out.closed) Bad(c, "after close", "closed twice");
         c.out.closed = true;
-        break;
-      case pb::Event::kSeedRevealed: {
-        const std::string& s = e.seed_revealed().seed();
-        if (!after_close) bad("seed", "revealed before the close");
-        if (c.serving < c.out.entries) bad("seed", "revealed while positions waited to be drawn");
-        Hash h = Sha256(s);
-        if (s.size() != 32 || std::string(h.begin(), h.end()) != c.commitment) {
-          bad("seed", "SHA-256 of the revealed seed is not the commitment in CampaignCreated");
-          break;
-        }
-        c.revealed = true;
-        if (!c.have_seed) {
-          // Every draw so far is re-derived now; later draws online.
-          Seed seed;
-          std::copy(s.begin(), s.end(), seed.begin());
-          c.drawer = Drawer(seed);
-          c.have_seed = true;
-          c.out.seed = "revealed; SHA-256 matches the commitment";
-          for (uint64_t pos = 1; pos <= c.status.size(); ++pos) {
-            if (c.status[pos - 1] == kUndrawn || c.by_position[pos - 1] == nullptr) continue;
-            uint64_t v = c.drawer.DrawValue(c.out.id, pos, *c.by_position[pos - 1]);
-            c.out.rederived++;
-            if (v != c.values[pos - 1])
-              bad("draw value", absl::StrCat("position ", pos, ": logged ", c.values[pos - 1],
-                                             ", the seed gives ", v));
-          }
-        }
-        break;
-      }
+        return;
+      case pb::Event::kSeedRevealed:
+        return OnSeedRevealed(c, e);
       case pb::Event::kEntryRejected:
       case pb::Event::kAdmissionPaused:
       case pb::Event::kAdmissionResumed:
       case pb::Event::BODY_NOT_SET:
-        break;
+        return;
     }
   }
 
@@ -354,60 +177,275 @@ class Auditor {
         a.not_checked.push_back(
             "draw values not re-derived (no seed): outcomes checked against the logged values");
       }
-      BinomialTest& r = a.rate;
-      r.p0 = a.win_bps / 10000.0;
-      r.observed = r.n ? double(r.k) / r.n : 0;
-      WilsonInterval(r.k, r.n, kZ95, r.wilson95);
-      WilsonInterval(r.k, r.n, kZ999, r.wilson999);
-      r.p_value = BinomialTwoSidedP(r.k, r.n, r.p0);
-      UniformityTest& u = a.uniformity;
-      if (u.n > 0) {
-        const double expect = u.n / 16.0;
-        for (uint64_t b : u.bins) u.chi_square += (b - expect) * (b - expect) / expect;
-        u.p_value = ChiSquareUpperP(u.chi_square, 15);
-      }
-      std::vector<std::string> verdict;
-      if (r.n < 100 || (a.win_bps > 0 && a.win_bps < 10000 && r.n * r.p0 < 10)) {
-        verdict.push_back(
-            absl::StrFormat("too few eligible draws (%d) for the rate test to mean much", r.n));
-      } else if (a.win_bps == 10000 || a.win_bps == 0) {
-        verdict.push_back(
-            absl::StrFormat("win rate %.0f%% by construction; every outcome checked", r.p0 * 100));
-      } else if (r.p_value < 0.001) {
-        report_->violations_total++;
-        report_->violations.push_back(
-            {a.id, "win rate",
-             absl::StrFormat("%d wins in %d eligible draws (%.4f%%) against %.2f%% configured: "
-                             "exact binomial p = %.3g < 0.001",
-                             r.k, r.n, 100 * r.observed, 100 * r.p0, r.p_value)});
-        verdict.push_back("the observed win rate is NOT consistent with the configured rate");
-      } else {
-        verdict.push_back(absl::StrFormat(
-            "the observed win rate %.4f%% is consistent with the configured %.2f%% (p = %.3g)",
-            100 * r.observed, 100 * r.p0, r.p_value));
-      }
-      if (u.n >= 160) {
-        if (u.p_value < 0.001) {
-          report_->violations_total++;
-          report_->violations.push_back(
-              {a.id, "uniformity",
-               absl::StrFormat("draw values are not uniform: chi-square %.1f on 15 degrees of "
-                               "freedom, p = %.3g < 0.001",
-                               u.chi_square, u.p_value)});
-          verdict.push_back("the draw values are NOT uniform");
-        } else {
-          verdict.push_back(absl::StrFormat("the draw values look uniform (p = %.3g)", u.p_value));
-        }
-      }
-      a.verdict = absl::StrJoin(verdict, "; ");
+      ComputeStatistics(a);
+      a.verdict = Verdict(a);
       report_->campaigns.push_back(a);
     }
   }
 
  private:
+  // A finding about the event being checked, listed up to kListedPerCheck
+  // times per check and campaign.
+  void Bad(Campaign& c, const std::string& check, const std::string& detail) {
+    report_->violations_total++;
+    if (c.listed[check]++ < kListedPerCheck)
+      report_->violations.push_back(
+          {c.out.id, check,
+           absl::StrCat(detail, " (ledger partition ", partition_, ", offset ", offset_,
+                        ", sequence ", event_->sequence(), ")")});
+  }
+
+  void OnCreated(Campaign& c, const pb::Event& e) {
+    if (c.created) return Bad(c, "campaign exists", "created twice");
+    c.created = true;
+    c.cfg = e.campaign_created().config();
+    c.commitment = e.campaign_created().seed_commitment();
+    c.created_ms = e.time_ms();
+    c.out.win_bps = c.cfg.win_bps();
+    c.out.stock = c.out.stock_left = c.cfg.stock();
+    if (auto it = options_.seeds.find(c.out.id); it != options_.seeds.end()) {
+      Hash h = SeedCommitment(it->second);
+      if (std::string(h.begin(), h.end()) != c.commitment) {
+        report_->error = absl::StrCat("the --seed-file seed for campaign ", c.out.id,
+                                      " does not match its commitment");
+      } else {
+        c.have_seed = true;
+        c.drawer = Drawer(it->second);
+        c.out.seed = "given with --seed-file; matches the commitment";
+      }
+    }
+  }
+
+  void OnPrequeued(Campaign& c, const pb::Event& e) {
+    const std::string& u = e.entry_prequeued().user_id();
+    if (c.out.closed) Bad(c, "after close", "a user pre-queued after the close");
+    if (c.position_of.count(u)) return Bad(c, "one entry per user", "user " + u + " twice");
+    c.users.push_back(u);  // held until the queue opens; not a position
+    c.position_of.emplace(UserKey(c.users.back()), 0);
+  }
+
+  void OnQueueEntered(Campaign& c, const pb::Event& e) {
+    const auto& q = e.queue_entered();
+    if (c.out.closed && q.prequeue_key().empty())
+      Bad(c, "after close", "an entry taken after the close");
+    if (q.position() != c.out.entries + 1)
+      Bad(c, "gapless positions",
+          absl::StrCat("position ", q.position(), " follows ", c.out.entries));
+    auto it = c.position_of.find(q.user_id());
+    if (it != c.position_of.end() && !(it->second == 0 && !q.prequeue_key().empty())) {
+      Bad(c, "one entry per user",
+          absl::StrCat("user ", q.user_id(), " at position ", q.position(),
+                       " already holds position ", it->second));
+    }
+    c.out.entries = std::max(c.out.entries, q.position());
+    c.users.push_back(q.user_id());
+    if (it != c.position_of.end()) {
+      it->second = q.position();
+    } else {
+      c.position_of.emplace(UserKey(c.users.back()), q.position());
+    }
+    if (c.status.size() < q.position()) {
+      c.status.resize(q.position(), kUndrawn);
+      c.values.resize(q.position(), 0);
+      c.by_position.resize(q.position(), nullptr);
+    }
+    c.by_position[q.position() - 1] = &c.users.back();
+  }
+
+  void OnAdmitted(Campaign& c, const pb::Event& e) {
+    const auto& a = e.entry_admitted();
+    if (a.position() != c.serving + 1)
+      Bad(c, "admission order",
+          absl::StrCat("position ", a.position(), " admitted after ", c.serving));
+    if (a.position() > c.out.entries)
+      Bad(c, "admission order",
+          absl::StrCat("position ", a.position(), " admitted but only ", c.out.entries,
+                       " entered"));
+    c.serving = std::max(c.serving, a.position());
+    c.out.admitted++;
+    const uint64_t rate = c.cfg.admission_rate_per_s();
+    if (rate > 0) {
+      // Credit only accrues with time: rate x elapsed since creation is
+      // the most that may have been admitted by this event's time.
+      const uint64_t elapsed = e.time_ms() > c.created_ms ? e.time_ms() - c.created_ms : 0;
+      const unsigned __int128 allowed = (unsigned __int128)rate * elapsed / 1000;
+      if (c.out.admitted > allowed)
+        Bad(c, "admission rate",
+            absl::StrCat(c.out.admitted, " admitted by ", elapsed, " ms at ", rate, "/s (at most ",
+                         static_cast<uint64_t>(allowed), ")"));
+    }
+  }
+
+  void OnDrawResolved(Campaign& c, const pb::Event& e) {
+    const auto& d = e.draw_resolved();
+    const uint64_t pos = d.position();
+    if (pos == 0 || pos > c.serving || pos > c.status.size())
+      return Bad(c, "draw order", absl::StrCat("position ", pos, " drawn before admission"));
+    if (c.status[pos - 1] != kUndrawn)
+      return Bad(c, "draw order", absl::StrCat("position ", pos, " drawn twice"));
+    if (c.by_position[pos - 1] == nullptr || *c.by_position[pos - 1] != d.user_id())
+      Bad(c, "draw order",
+          absl::StrCat("position ", pos, " drawn for user ", d.user_id(),
+                       ", who does not hold it"));
+    uint64_t value = d.draw_value();
+    if (c.have_seed) {
+      uint64_t v = c.drawer.DrawValue(c.out.id, pos, d.user_id());
+      c.out.rederived++;
+      if (v != value)
+        Bad(c, "draw value",
+            absl::StrCat("position ", pos, ": logged ", value, ", the seed gives ", v));
+      value = v;
+    }
+    c.values[pos - 1] = d.draw_value();
+    const bool under = UnderThreshold(value, c.cfg.win_bps());
+    const bool stock_before = c.out.stock_left > 0;
+    pb::Outcome want = !under         ? pb::OUTCOME_LOST
+                       : stock_before ? pb::OUTCOME_WON
+                                      : pb::OUTCOME_SOLD_OUT;
+    if (d.outcome() != want)
+      Bad(c, "outcome",
+          absl::StrCat("position ", pos, ": logged ", pb::Outcome_Name(d.outcome()),
+                       ", the draw value and stock "
+                       "left give ",
+                       pb::Outcome_Name(want)));
+    if (d.outcome() == pb::OUTCOME_WON) {
+      if (!stock_before)
+        Bad(c, "stock", absl::StrCat("position ", pos, " won after stock ran out"));
+      else
+        c.out.stock_left--;
+      c.out.won++;
+      c.status[pos - 1] = kWon;
+    } else if (d.outcome() == pb::OUTCOME_SOLD_OUT) {
+      c.out.sold_out++;
+      c.status[pos - 1] = kSoldOut;
+    } else {
+      c.out.lost++;
+      c.status[pos - 1] = kLost;
+    }
+    if (d.stock_left() != c.out.stock_left)
+      Bad(c, "stock",
+          absl::StrCat("position ", pos, ": stock_left logged ", d.stock_left(), ", should be ",
+                       c.out.stock_left));
+    c.out.drawn++;
+    // The statistics: draws made while stock remained, and every value.
+    if (stock_before) {
+      c.out.rate.n++;
+      c.out.rate.k += under;
+    }
+    c.out.uniformity.n++;
+    c.out.uniformity.bins[d.draw_value() >> 60]++;
+  }
+
+  void OnStockChanged(Campaign& c, const pb::Event& e) {
+    const auto& s = e.stock_changed();
+    if (s.delta() < 0 && static_cast<uint64_t>(-s.delta()) > c.out.stock_left)
+      Bad(c, "stock", "stock would go negative");
+    c.out.stock_left = static_cast<uint64_t>(static_cast<int64_t>(c.out.stock_left) + s.delta());
+    if (s.reason() == pb::STOCK_RESTOCK) c.out.restocked += s.delta();
+    if (s.stock_left() != c.out.stock_left)
+      Bad(c, "stock",
+          absl::StrCat("stock_left logged ", s.stock_left(), ", should be ", c.out.stock_left));
+    if (c.out.won - c.out.cancelled > c.out.stock + c.out.restocked)
+      Bad(c, "stock", "wins minus cancellations exceed stock plus restocks");
+  }
+
+  void OnCancelled(Campaign& c, const pb::Event& e) {
+    const uint64_t pos = e.entry_cancelled().position();
+    if (pos == 0 || pos > c.status.size() || c.status[pos - 1] != kWon)
+      return Bad(c, "cancellation", absl::StrCat("position ", pos, " cancelled but not won"));
+    c.status[pos - 1] = kCancelled;
+    c.out.cancelled++;
+  }
+
+  void OnSeedRevealed(Campaign& c, const pb::Event& e) {
+    const std::string& s = e.seed_revealed().seed();
+    if (!c.out.closed) Bad(c, "seed", "revealed before the close");
+    if (c.serving < c.out.entries) Bad(c, "seed", "revealed while positions waited to be drawn");
+    Hash h = Sha256(s);
+    if (s.size() != 32 || std::string(h.begin(), h.end()) != c.commitment)
+      return Bad(c, "seed",
+                 "SHA-256 of the revealed seed is not the commitment in CampaignCreated");
+    c.revealed = true;
+    if (c.have_seed) return;
+    // Every draw so far is re-derived now; later draws online.
+    Seed seed;
+    std::copy(s.begin(), s.end(), seed.begin());
+    c.drawer = Drawer(seed);
+    c.have_seed = true;
+    c.out.seed = "revealed; SHA-256 matches the commitment";
+    for (uint64_t pos = 1; pos <= c.status.size(); ++pos) {
+      if (c.status[pos - 1] == kUndrawn || c.by_position[pos - 1] == nullptr) continue;
+      uint64_t v = c.drawer.DrawValue(c.out.id, pos, *c.by_position[pos - 1]);
+      c.out.rederived++;
+      if (v != c.values[pos - 1])
+        Bad(c, "draw value",
+            absl::StrCat("position ", pos, ": logged ", c.values[pos - 1], ", the seed gives ", v));
+    }
+  }
+
+  // The win-rate and uniformity tests over the counts the events gave.
+  static void ComputeStatistics(CampaignAudit& a) {
+    BinomialTest& r = a.rate;
+    r.p0 = a.win_bps / 10000.0;
+    r.observed = r.n ? double(r.k) / r.n : 0;
+    WilsonInterval(r.k, r.n, kZ95, r.wilson95);
+    WilsonInterval(r.k, r.n, kZ999, r.wilson999);
+    r.p_value = BinomialTwoSidedP(r.k, r.n, r.p0);
+    UniformityTest& u = a.uniformity;
+    if (u.n > 0) {
+      const double expect = u.n / 16.0;
+      for (uint64_t b : u.bins) u.chi_square += (b - expect) * (b - expect) / expect;
+      u.p_value = ChiSquareUpperP(u.chi_square, 15);
+    }
+  }
+
+  // What the statistics say; a failed test is also a violation.
+  std::string Verdict(const CampaignAudit& a) {
+    const BinomialTest& r = a.rate;
+    const UniformityTest& u = a.uniformity;
+    std::vector<std::string> verdict;
+    if (r.n < 100 || (a.win_bps > 0 && a.win_bps < 10000 && r.n * r.p0 < 10)) {
+      verdict.push_back(
+          absl::StrFormat("too few eligible draws (%d) for the rate test to mean much", r.n));
+    } else if (a.win_bps == 10000 || a.win_bps == 0) {
+      verdict.push_back(
+          absl::StrFormat("win rate %.0f%% by construction; every outcome checked", r.p0 * 100));
+    } else if (r.p_value < 0.001) {
+      report_->violations_total++;
+      report_->violations.push_back(
+          {a.id, "win rate",
+           absl::StrFormat("%d wins in %d eligible draws (%.4f%%) against %.2f%% configured: "
+                           "exact binomial p = %.3g < 0.001",
+                           r.k, r.n, 100 * r.observed, 100 * r.p0, r.p_value)});
+      verdict.push_back("the observed win rate is NOT consistent with the configured rate");
+    } else {
+      verdict.push_back(absl::StrFormat(
+          "the observed win rate %.4f%% is consistent with the configured %.2f%% (p = %.3g)",
+          100 * r.observed, 100 * r.p0, r.p_value));
+    }
+    if (u.n >= 160) {
+      if (u.p_value < 0.001) {
+        report_->violations_total++;
+        report_->violations.push_back(
+            {a.id, "uniformity",
+             absl::StrFormat("draw values are not uniform: chi-square %.1f on 15 degrees of "
+                             "freedom, p = %.3g < 0.001",
+                             u.chi_square, u.p_value)});
+        verdict.push_back("the draw values are NOT uniform");
+      } else {
+        verdict.push_back(absl::StrFormat("the draw values look uniform (p = %.3g)", u.p_value));
+      }
+    }
+    return absl::StrJoin(verdict, "; ");
+  }
+
   const AuditOptions& options_;
   AuditReport* report_;
   std::map<std::string, std::unique_ptr<Campaign>> campaigns_;
+  // The event being checked, for the findings' location.
+  const pb::Event* event_ = nullptr;
+  int partition_ = 0;
+  uint64_t offset_ = 0;
 };
 
 constexpr char kWrongSecret[] = "wrong secret";
@@ -514,24 +552,228 @@ std::string FirstDifference(EventLog* commands, EventLog* ledger, int p,
 
 double ChiSquareUpperP(double x, double dof) { return GammaQ(dof / 2, x / 2); }
 
+namespace {
+
+// Re-decides every partition on its own thread, beside the ledger pass (on
+// the other core); redecided[p] gets the digest chain or "!" and the error.
+std::thread StartDeterminism(EventLog* commands, int partitions, const AuditOptions& options,
+                             std::vector<std::string>* redecided) {
+  return std::thread([commands, partitions, &options, redecided] {
+    for (int p = 0; p < partitions; ++p) {
+      absl::StatusOr<std::string> digest = Redecide(commands, p, options.config, nullptr);
+      // StrCat, not "!" + std::string: GCC 12 at -O3 reports a false -Wrestrict on that.
+      (*redecided)[p] = digest.ok() ? *digest : absl::StrCat("!", digest.status().message());
+    }
+  });
+}
+
+// A batch of one partition's distinct events, decoded (LedgerReader's policy).
+struct Batch {
+  int partition = 0;
+  LedgerBatch ledger;
+  absl::Status status;
+};
+
+// The reading pass: every partition up to its end offset at the start, in
+// order. After a sequence error (a gap or a forged repeat: a violation) the
+// next partition is read still; nothing is read after a failed or short read.
+class BatchReader {
+ public:
+  BatchReader(EventLog* ledger, const std::vector<uint64_t>& ends) : ledger_(ledger), ends_(ends) {}
+
+  // Reads and decodes the next batch into b; false when the ledger is done.
+  bool Read(Batch* b) {
+    while (read_p_ < ledger_->partitions() &&
+           (reader_ ? reader_->position().offset : 0) >= ends_[read_p_]) {
+      ++read_p_;
+      reader_.reset();
+    }
+    if (read_p_ >= ledger_->partitions()) return false;
+    if (!reader_)
+      reader_ = std::make_unique<LedgerReader>(ledger_, read_p_, LedgerPosition{}, kReadBatch);
+    b->partition = read_p_;
+    b->status = reader_->Next(&b->ledger, ends_[read_p_]);
+    if (LedgerReader::IsSequenceError(b->status)) {
+      ++read_p_;
+      reader_.reset();
+    } else if (!b->status.ok() || b->ledger.read == 0) {
+      read_p_ = ledger_->partitions();
+    }
+    return true;
+  }
+
+ private:
+  EventLog* ledger_;
+  const std::vector<uint64_t>& ends_;
+  int read_p_ = 0;
+  std::unique_ptr<LedgerReader> reader_;  // of partition read_p_
+};
+
+// Hands batches to the checks. Pipelined, a reader thread reads and parses
+// batches ahead of the checks (the two halves cost about the same) through a
+// short queue. (With the re-decide running, both cores are already busy: a
+// third thread only adds switching, measured 25 s instead of 22 s, so then
+// the checks read inline.)
+class BatchQueue {
+ public:
+  BatchQueue(BatchReader* source, bool pipelined) : source_(source), pipelined_(pipelined) {
+    if (pipelined_) reader_ = std::thread([this] { ReadAhead(); });
+  }
+  ~BatchQueue() { Stop(); }
+
+  // The next batch, or null when the ledger is done.
+  std::unique_ptr<Batch> Take() {
+    if (!pipelined_) {
+      if (!inline_) inline_ = std::make_unique<Batch>();
+      if (!source_->Read(inline_.get())) return nullptr;
+      return std::move(inline_);
+    }
+    absl::MutexLock lock(&mu_);
+    auto ready = [&] { return !full_.empty() || reader_done_; };
+    mu_.Await(absl::Condition(&ready));
+    if (full_.empty()) return nullptr;
+    std::unique_ptr<Batch> b = std::move(full_.front());
+    full_.pop_front();
+    return b;
+  }
+
+  // Gives a checked batch back for reuse.
+  void Return(std::unique_ptr<Batch> b) {
+    if (!pipelined_) {
+      inline_ = std::move(b);
+      return;
+    }
+    absl::MutexLock lock(&mu_);
+    spare_.push_back(std::move(b));
+  }
+
+  // Stops the reader thread (the checks take no more batches).
+  void Stop() {
+    {
+      absl::MutexLock lock(&mu_);
+      consumer_gone_ = true;
+    }
+    if (reader_.joinable()) reader_.join();
+  }
+
+ private:
+  void ReadAhead() {
+    for (;;) {
+      std::unique_ptr<Batch> b;
+      {
+        absl::MutexLock lock(&mu_);
+        auto room = [&] { return full_.size() < 3 || consumer_gone_; };
+        mu_.Await(absl::Condition(&room));
+        if (consumer_gone_) break;
+        if (!spare_.empty()) {
+          b = std::move(spare_.front());
+          spare_.pop_front();
+        }
+      }
+      if (!b) b = std::make_unique<Batch>();
+      if (!source_->Read(b.get())) break;
+      absl::MutexLock lock(&mu_);
+      full_.push_back(std::move(b));
+    }
+    absl::MutexLock lock(&mu_);
+    reader_done_ = true;
+  }
+
+  BatchReader* source_;
+  const bool pipelined_;
+  std::unique_ptr<Batch> inline_;
+  absl::Mutex mu_;
+  std::deque<std::unique_ptr<Batch>> full_, spare_;
+  bool reader_done_ = false, consumer_gone_ = false;
+  std::thread reader_;
+};
+
+// The consumer: checks one batch of one partition; false when the ledger is
+// unreadable (report.error says why) and the audit stops.
+bool CheckBatch(const Batch& b, Auditor* auditor, std::vector<EventsHash>* ledger_hash,
+                AuditReport* report) {
+  const int p = b.partition;
+  if (LedgerReader::IsSequenceError(b.status)) {
+    report->violations_total++;
+    report->violations.push_back({"", "ledger", std::string(b.status.message())});
+  } else if (!b.status.ok()) {
+    report->error = absl::StrCat("ledger unreadable: ", b.status.message());
+    return false;
+  }
+  for (size_t i = 0; i < b.ledger.size(); ++i) {
+    const LogRecord& r = b.ledger.records[i];
+    const pb::Event& e = b.ledger.events[i];
+    if (ledger_hash) (*ledger_hash)[p].Add(e.command_events(), r.value);
+    report->ledger_events++;
+    auditor->Event(e, p, r.offset);
+  }
+  report->ledger_records += b.ledger.read;
+  return true;
+}
+
+// Compares the re-decided digest chains with the ledger's; where they
+// differ, names the first difference. Sets report.determinism.
+void ReportDeterminism(EventLog* ledger, EventLog* commands, const AuditOptions& options,
+                       std::vector<std::string>& redecided,
+                       const std::vector<EventsHash>& ledger_hash, AuditReport* report) {
+  if (commands == nullptr) {
+    report->determinism = "not checked: no commands log";
+    return;
+  }
+  if (!options.determinism) {
+    report->determinism = "not checked (--no-determinism)";
+    return;
+  }
+  if (!options.have_secret) {
+    report->determinism =
+        "not checked: re-deciding needs the engine's seed secret (TICKETLEDGER_SEED_SECRET or "
+        "--seed-secret-file)";
+    return;
+  }
+  bool same = true, wrong_secret = false;
+  for (int p = 0; p < ledger->partitions(); ++p) {
+    if (!redecided[p].empty() && redecided[p][0] != '!' && redecided[p] == ledger_hash[p].Final())
+      continue;
+    // They differ: read both again to name the first difference.
+    redecided[p] = FirstDifference(commands, ledger, p, options.config);
+    if (redecided[p].empty()) continue;
+    if (redecided[p] == kWrongSecret) {
+      wrong_secret = true;
+      continue;
+    }
+    same = false;
+    report->violations_total++;
+    report->violations.push_back({"", "determinism", redecided[p]});
+  }
+  if (wrong_secret)
+    report->determinism =
+        "not checked: the engine secret given does not reproduce the campaigns' seed "
+        "commitments (give the engine's TICKETLEDGER_SEED_SECRET)";
+  else
+    report->determinism = same ? "re-deciding every command gives the identical ledger, byte for "
+                                 "byte"
+                               : "re-deciding the commands gives a DIFFERENT ledger";
+}
+
+uint64_t CountCommands(EventLog* commands) {
+  uint64_t n = 0;
+  for (int p = 0; p < (commands ? commands->partitions() : 0); ++p) {
+    absl::StatusOr<uint64_t> end = commands->EndOffset(p);
+    if (end.ok()) n += *end;
+  }
+  return n;
+}
+
+}  // namespace
+
 AuditReport Audit(EventLog* ledger, EventLog* commands, const AuditOptions& options,
                   const std::function<void(uint64_t, uint64_t)>& progress) {
   AuditReport report;
-  // Determinism runs beside the ledger pass, on the other core.
   std::vector<std::string> redecided(ledger->partitions());
   std::vector<EventsHash> ledger_hash(ledger->partitions());
   std::thread determinism;
   const bool redecide = options.determinism && commands != nullptr && options.have_secret;
-  if (redecide) {
-    determinism = std::thread([&] {
-      for (int p = 0; p < ledger->partitions(); ++p) {
-        absl::StatusOr<std::string> digest = Redecide(commands, p, options.config, nullptr);
-        // StrCat, not "!" + std::string: GCC 12 at -O3 reports a false -Wrestrict on that.
-        redecided[p] = digest.ok() ? *digest : absl::StrCat("!", digest.status().message());
-      }
-    });
-  }
-  Auditor auditor(options, &report);
+  if (redecide) determinism = StartDeterminism(commands, ledger->partitions(), options, &redecided);
   uint64_t total = 0, done = 0;
   std::vector<uint64_t> ends(ledger->partitions());
   for (int p = 0; p < ledger->partitions(); ++p) {
@@ -544,151 +786,23 @@ AuditReport Audit(EventLog* ledger, EventLog* commands, const AuditOptions& opti
     ends[p] = *end;
     total += *end;
   }
-  // A reader thread reads and parses batches ahead of the checks (the two
-  // halves cost about the same), handing them over through a short queue.
-  struct Batch {
-    int partition = 0;
-    LedgerBatch ledger;  // the distinct events, decoded (LedgerReader's policy)
-    absl::Status status;
-  };
-  // (With the re-decide running, both cores are already busy: a third
-  // thread only adds switching, measured 25 s instead of 22 s, so then the
-  // checks read inline.)
-  absl::Mutex qmu;
-  std::deque<std::unique_ptr<Batch>> full, spare;
-  bool reader_done = false, consumer_gone = false;
-  int read_p = 0;
-  std::unique_ptr<LedgerReader> ledger_reader;  // of partition read_p
-  // Reads and decodes the next batch into b; false when the ledger is done.
-  auto read_batch = [&](Batch* b) {
-    while (read_p < ledger->partitions() &&
-           (ledger_reader ? ledger_reader->position().offset : 0) >= ends[read_p]) {
-      ++read_p;
-      ledger_reader.reset();
-    }
-    if (read_p >= ledger->partitions()) return false;
-    if (!ledger_reader)
-      ledger_reader = std::make_unique<LedgerReader>(ledger, read_p, LedgerPosition{}, kReadBatch);
-    b->partition = read_p;
-    b->status = ledger_reader->Next(&b->ledger, ends[read_p]);
-    if (LedgerReader::IsSequenceError(b->status)) {
-      ++read_p;  // a gap or a forged repeat: a violation; the next partition is read still
-      ledger_reader.reset();
-    } else if (!b->status.ok() || b->ledger.read == 0) {
-      read_p = ledger->partitions();  // nothing after a failed or short read
-    }
-    return true;
-  };
-  const bool pipelined = !redecide;
-  std::thread reader;
-  if (pipelined) {
-    reader = std::thread([&] {
-      for (;;) {
-        std::unique_ptr<Batch> b;
-        {
-          absl::MutexLock lock(&qmu);
-          auto room = [&] { return full.size() < 3 || consumer_gone; };
-          qmu.Await(absl::Condition(&room));
-          if (consumer_gone) break;
-          if (!spare.empty()) {
-            b = std::move(spare.front());
-            spare.pop_front();
-          }
-        }
-        if (!b) b = std::make_unique<Batch>();
-        if (!read_batch(b.get())) break;
-        absl::MutexLock lock(&qmu);
-        full.push_back(std::move(b));
-      }
-      absl::MutexLock lock(&qmu);
-      reader_done = true;
-    });
-  }
-  auto inline_batch = std::make_unique<Batch>();
-  for (;;) {
-    std::unique_ptr<Batch> b;
-    if (!pipelined) {
-      if (!read_batch(inline_batch.get())) break;
-      b = std::move(inline_batch);
-    } else {
-      absl::MutexLock lock(&qmu);
-      auto ready = [&] { return !full.empty() || reader_done; };
-      qmu.Await(absl::Condition(&ready));
-      if (full.empty()) break;
-      b = std::move(full.front());
-      full.pop_front();
-    }
-    const int p = b->partition;
-    if (LedgerReader::IsSequenceError(b->status)) {
-      report.violations_total++;
-      report.violations.push_back({"", "ledger", std::string(b->status.message())});
-    } else if (!b->status.ok()) {
-      report.error = absl::StrCat("ledger unreadable: ", b->status.message());
-      break;
-    }
-    for (size_t i = 0; i < b->ledger.size(); ++i) {
-      const LogRecord& r = b->ledger.records[i];
-      const pb::Event& e = b->ledger.events[i];
-      if (redecide) ledger_hash[p].Add(e.command_events(), r.value);
-      report.ledger_events++;
-      auditor.Event(e, p, r.offset);
-    }
-    report.ledger_records += b->ledger.read;
-    done += b->ledger.read;
-    if (progress) progress(done, total);
-    if (!pipelined) {
-      inline_batch = std::move(b);
-    } else {
-      absl::MutexLock lock(&qmu);
-      spare.push_back(std::move(b));
-    }
-    if (!report.error.empty()) break;
-  }
+  Auditor auditor(options, &report);
+  BatchReader source(ledger, ends);
   {
-    absl::MutexLock lock(&qmu);
-    consumer_gone = true;
-  }
-  if (reader.joinable()) reader.join();
+    BatchQueue queue(&source, /*pipelined=*/!redecide);
+    while (std::unique_ptr<Batch> b = queue.Take()) {
+      if (!CheckBatch(*b, &auditor, redecide ? &ledger_hash : nullptr, &report)) break;
+      done += b->ledger.read;
+      if (progress) progress(done, total);
+      queue.Return(std::move(b));
+      if (!report.error.empty()) break;
+    }
+  }  // the reader thread stops here
   if (determinism.joinable()) determinism.join();
   if (!report.error.empty()) return report;
   auditor.Finish();
-  if (commands == nullptr) {
-    report.determinism = "not checked: no commands log";
-  } else if (!options.determinism) {
-    report.determinism = "not checked (--no-determinism)";
-  } else if (!options.have_secret) {
-    report.determinism =
-        "not checked: re-deciding needs the engine's seed secret (TICKETLEDGER_SEED_SECRET or "
-        "--seed-secret-file)";
-  } else {
-    bool same = true, wrong_secret = false;
-    for (int p = 0; p < ledger->partitions(); ++p) {
-      if (!redecided[p].empty() && redecided[p][0] != '!' && redecided[p] == ledger_hash[p].Final())
-        continue;
-      // They differ: read both again to name the first difference.
-      redecided[p] = FirstDifference(commands, ledger, p, options.config);
-      if (redecided[p].empty()) continue;
-      if (redecided[p] == kWrongSecret) {
-        wrong_secret = true;
-        continue;
-      }
-      same = false;
-      report.violations_total++;
-      report.violations.push_back({"", "determinism", redecided[p]});
-    }
-    if (wrong_secret)
-      report.determinism =
-          "not checked: the engine secret given does not reproduce the campaigns' seed "
-          "commitments (give the engine's TICKETLEDGER_SEED_SECRET)";
-    else
-      report.determinism = same ? "re-deciding every command gives the identical ledger, byte for "
-                                  "byte"
-                                : "re-deciding the commands gives a DIFFERENT ledger";
-  }
-  for (int p = 0; p < (commands ? commands->partitions() : 0); ++p) {
-    absl::StatusOr<uint64_t> end = commands->EndOffset(p);
-    if (end.ok()) report.commands += *end;
-  }
+  ReportDeterminism(ledger, commands, options, redecided, ledger_hash, &report);
+  report.commands = CountCommands(commands);
   return report;
 }
 

@@ -103,8 +103,13 @@ std::vector<std::string> DriveRequests(int port) {
   EXPECT_TRUE(r && r->status == 201) << (r ? r->body : "no answer");
   r = c.Post("/v1/campaigns/logs/entries", Bearer(user), "", "application/json");
   EXPECT_TRUE(r && r->status == 202) << (r ? r->body : "no answer");
-  r = c.Get("/v1/campaigns/logs/entries/me", Bearer(user));
-  EXPECT_TRUE(r && r->status == 200);
+  // 202 is durable, not yet decided: the entry shows once the engine has it.
+  for (int i = 0; i < 100; ++i) {
+    r = c.Get("/v1/campaigns/logs/entries/me", Bearer(user));
+    if (r && r->status == 200) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(r && r->status == 200) << (r ? r->body : "no answer");
   r = c.Post("/v1/campaigns/logs/stream-tickets", Bearer(user), "", "application/json");
   EXPECT_TRUE(r && r->status == 201);
   const std::string ticket = r ? nlohmann::json::parse(r->body).value("ticket", "") : "";

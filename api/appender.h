@@ -18,8 +18,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "engine/log/command_log.h"
 #include "engine/log/event_log.h"
-#include "engine/runtime/node.h"
 #include "ticketledger/v1/commands.pb.h"
 
 namespace tl::api {

@@ -1,7 +1,7 @@
 // Role all: the HTTP api and the engine on the embedded log in one process,
 // and the read models when stores are configured.
-#include "api/backend.h"
 #include "engine/runtime/node.h"
+#include "ops/app/backends.h"
 #include "ops/app/http_api.h"
 #include "ops/app/projections.h"
 #include "ops/app/roles.h"
@@ -23,7 +23,7 @@ class AllRole final : public Role {
     host.metrics->Declare("ticketledger_ticks_total", "counter",
                           "Tick commands the engine's ticker appended");
     node_->engine().set_ticker(std::move(ticker));
-    backend_ = std::make_unique<api::NodeBackend>(node_.get());
+    backend_ = std::make_unique<NodeBackend>(node_.get());
     if (absl::Status st = projections_.Start(*host.settings, node_->log().ledger()); !st.ok())
       return st;
     return api_.Open(host, backend_.get(), &projections_);

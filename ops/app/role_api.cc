@@ -1,6 +1,6 @@
 // Role api: HTTP over Kafka. Commands go to the commands topic; reads are
 // folded from the ledger by a follower.
-#include "api/backend.h"
+#include "ops/app/backends.h"
 #include "ops/app/http_api.h"
 #include "ops/app/kafka_logs.h"
 #include "ops/app/roles.h"
@@ -13,8 +13,8 @@ class ApiRole final : public Role {
   absl::Status Open(const Host& host) override {
     if (absl::Status st = OpenKafkaLogs(*host.settings, host.metrics, &logs_); !st.ok()) return st;
     follower_ = NewLedgerFollower(logs_, *host.settings);
-    backend_ = std::make_unique<api::SplitBackend>(logs_.commands.get(), logs_.ledger.get(),
-                                                   follower_.get(), host.settings->node.limits);
+    backend_ = std::make_unique<SplitBackend>(logs_.commands.get(), logs_.ledger.get(),
+                                              follower_.get(), host.settings->node.limits);
     return api_.Open(host, backend_.get(), nullptr);
   }
 

@@ -11,6 +11,7 @@
 #include "api/ops_routes.h"
 #include "api/router.h"
 #include "engine/runtime/node.h"
+#include "ops/app/backends.h"
 #include "tests/support/temp_dir.h"
 
 namespace tl::testing {
@@ -28,7 +29,7 @@ class Handlers : public ::testing::Test {
     auto opened = Node::Open(o);
     ASSERT_TRUE(opened.ok()) << opened.status();
     node_ = std::move(*opened);
-    backend_ = std::make_unique<api::NodeBackend>(node_.get());
+    backend_ = std::make_unique<app::NodeBackend>(node_.get());
     api::ApiOptions ao;
     ao.jwt_secret = kSecret;
     ao.user_rate_per_s = 0;
@@ -82,7 +83,7 @@ class Handlers : public ::testing::Test {
 
   TempDir dir_;
   std::unique_ptr<Node> node_;
-  std::unique_ptr<api::NodeBackend> backend_;
+  std::unique_ptr<app::NodeBackend> backend_;
   api::Metrics metrics_;
   std::unique_ptr<api::Api> api_;
   api::Router router_;

@@ -1,8 +1,8 @@
-#include "api/backend.h"
+#include "ops/app/backends.h"
 
 #include "absl/strings/str_cat.h"
 
-namespace tl::api {
+namespace tl::app {
 
 absl::Status NodeBackend::Ready() {
   Engine& engine = node_->engine();
@@ -27,4 +27,4 @@ absl::Status SplitBackend::Ready() {
   return absl::OkStatus();
 }
 
-}  // namespace tl::api
+}  // namespace tl::app

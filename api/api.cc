@@ -31,8 +31,7 @@ Api::Api(ApiBackend* backend, ApiOptions options, Metrics* metrics)
                     "Requests waiting for a decision (Prefer: wait)");
   metrics_->Declare("ticketledger_engine_lag_commands", "gauge",
                     "Commands appended but not yet decided, per partition");
-  metrics_->Declare("ticketledger_engine_events_total", "counter",
-                    "Ledger events folded, per partition (rate() gives the fold rate)");
+  DeclareEngineEvents(metrics_);
   metrics_->Declare("ticketledger_draws_total", "counter", "Draws by campaign and outcome");
   metrics_->Declare("ticketledger_stock_left", "gauge", "Stock left by campaign");
   metrics_->Declare("ticketledger_reads_total", "counter",

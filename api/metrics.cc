@@ -197,4 +197,9 @@ void DeclareLimitHits(Metrics* metrics) {
                    "limit");
 }
 
+void DeclareEngineEvents(Metrics* metrics) {
+  metrics->Declare("ticketledger_engine_events_total", "counter",
+                   "Ledger events folded, per partition (rate() gives the fold rate)");
+}
+
 }  // namespace tl::api

@@ -83,4 +83,8 @@ class Metrics {
 // so each declares it through this one spelling.
 void DeclareLimitHits(Metrics* metrics);
 
+// ticketledger_engine_events_total{partition}: the api's fold (roles all and
+// api) and the engine role both report it.
+void DeclareEngineEvents(Metrics* metrics);
+
 }  // namespace tl::api

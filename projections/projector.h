@@ -15,8 +15,8 @@
 // is dropped if it is byte-identical to the first one; a different one, or a
 // gap in sequences, is DATA_LOSS and stops the partition. A store that fails
 // (down, timing out) is retried with backoff capped at `backoff_max`,
-// forever (PartitionWorkers): status() and
-// Lag() say which store is behind and by how much while it is away, and
+// forever (PartitionWorkers): status() and Status() say which store is
+// behind and by how much while it is away, and
 // once it is back the partition catches up from its checkpoint.
 #pragma once
 

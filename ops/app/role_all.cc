@@ -16,13 +16,7 @@ class AllRole final : public Role {
     auto opened = Node::Open(host.settings->node);
     if (!opened.ok()) return opened.status();
     node_ = std::move(*opened);
-    TickerOptions ticker = host.settings->ticker;
-    ticker.on_appended = [metrics = host.metrics](uint64_t n) {
-      metrics->Add("ticketledger_ticks_total", {}, static_cast<double>(n));
-    };
-    host.metrics->Declare("ticketledger_ticks_total", "counter",
-                          "Tick commands the engine's ticker appended");
-    node_->engine().set_ticker(std::move(ticker));
+    node_->engine().set_ticker(CountedTicker(*host.settings, host.metrics));
     backend_ = std::make_unique<NodeBackend>(node_.get());
     if (absl::Status st = projections_.Start(*host.settings, node_->log().ledger()); !st.ok())
       return st;

@@ -20,11 +20,22 @@ void DeclareEngineMetrics(api::Metrics* metrics) {
                    "Commands not yet decided, per partition this engine owns");
   metrics->Declare("ticketledger_engine_partitions_owned", "gauge",
                    "Command partitions the group gives this engine");
+  api::DeclareEngineEvents(metrics);
+}
+
+}  // namespace
+
+TickerOptions CountedTicker(const Settings& s, api::Metrics* metrics) {
   metrics->Declare("ticketledger_ticks_total", "counter",
                    "Tick commands the engine's ticker appended");
-  metrics->Declare("ticketledger_engine_events_total", "counter",
-                   "Ledger events folded, per partition (rate() gives the fold rate)");
+  TickerOptions ticker = s.ticker;
+  ticker.on_appended = [metrics](uint64_t n) {
+    metrics->Add("ticketledger_ticks_total", {}, static_cast<double>(n));
+  };
+  return ticker;
 }
+
+namespace {
 
 class EngineRole final : public Role {
  public:
@@ -48,10 +59,7 @@ class EngineRole final : public Role {
     go.session_timeout_ms = s.session_timeout_ms;
     go.config = s.node.config;
     go.limits = s.node.limits;
-    go.ticker = s.ticker;
-    go.ticker.on_appended = [metrics = host.metrics](uint64_t n) {
-      metrics->Add("ticketledger_ticks_total", {}, static_cast<double>(n));
-    };
+    go.ticker = CountedTicker(s, host.metrics);
     member_ =
         std::make_unique<EngineGroup>(logs_.commands.get(), s.commands_topic, store_.get(), go);
     if (absl::Status st = member_->Start(); !st.ok()) return st;

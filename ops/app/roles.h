@@ -51,6 +51,10 @@ class Role {
   virtual std::string Where() const = 0;
 };
 
+// The engine's waiting-room ticker as the settings ask for it, counting the
+// Ticks it appends in ticketledger_ticks_total (roles all and engine).
+TickerOptions CountedTicker(const Settings& s, api::Metrics* metrics);
+
 std::unique_ptr<Role> NewAllRole();
 std::unique_ptr<Role> NewApiRole();
 std::unique_ptr<Role> NewEngineRole();

@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "api/api.h"
 #include "api/http/server.h"
+#include "engine/core/names.h"
 #include "engine/log/kafka/kafka_log.h"
 #include "engine/runtime/node.h"
 #include "engine/runtime/ticker.h"
@@ -31,8 +32,8 @@ struct Settings {
   std::vector<std::string> cors_origins;
 
   KafkaLogOptions kafka;
-  std::string commands_topic = "ticketledger.commands";
-  std::string ledger_topic = "ticketledger.ledger";
+  std::string commands_topic = KafkaTopic(kCommandsLog);
+  std::string ledger_topic = KafkaTopic(kLedgerLog);
   std::string transactional_id = "ticketledger-engine";
   std::string engine_group = "ticketledger-engine";
   int session_timeout_ms = 10000;

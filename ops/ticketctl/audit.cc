@@ -8,6 +8,7 @@
 #include <fstream>
 #include <memory>
 
+#include "engine/core/names.h"
 #include "engine/log/embedded/embedded_log.h"
 #include "engine/log/kafka/kafka_log.h"
 #include "ops/app/secrets.h"
@@ -34,11 +35,11 @@ absl::Status OpenLogs(const Global& g, const std::string& brokers, Logs* logs) {
     KafkaLogOptions ko;
     ko.brokers = brokers;
     ko.partitions = 0;
-    ko.topic = "ticketledger.ledger";
+    ko.topic = KafkaTopic(kLedgerLog);
     auto l = KafkaLog::Open(ko);
     if (!l.ok()) return l.status();
     logs->kafka_ledger = std::move(*l);
-    ko.topic = "ticketledger.commands";
+    ko.topic = KafkaTopic(kCommandsLog);
     auto c = KafkaLog::Open(ko);
     if (c.ok()) logs->kafka_commands = std::move(*c);
     logs->ledger = logs->kafka_ledger.get();

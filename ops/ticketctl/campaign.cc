@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "absl/time/clock.h"
+#include "engine/core/names.h"
 #include "ops/ticketctl/describe.h"
 #include "ops/ticketctl/verbs.h"
 
@@ -16,7 +17,7 @@ struct CampaignArgs {
   pb::Command cmd;
   uint64_t stock = 0, opens_at_ms = 0, max_entries = 0, units = 0;
   uint32_t win_bps = 10000, rate = 0;
-  std::string title, queueing = "fifo";
+  std::string title, queueing = kFifo;
 };
 
 // Exit 0 when the command was accepted, 1 when it was rejected.
@@ -58,7 +59,7 @@ void AddCreate(CLI::App& campaign, CampaignArgs& a) {
       ->capture_default_str();
   create->add_option("--queueing", a.queueing, "fifo or random (pre-queue until --opens-at-ms)")
       ->capture_default_str()
-      ->check(CLI::IsMember({"fifo", "random"}));
+      ->check(CLI::IsMember({kFifo, kRandom}));
   create->add_option("--opens-at-ms", a.opens_at_ms, "Opening time, unix ms (0 = now)");
   create->add_option("--max-entries", a.max_entries, "Entry cap (0 = engine default)");
   create->add_option("--title", a.title, "Human-readable title");
@@ -67,7 +68,9 @@ void AddCreate(CLI::App& campaign, CampaignArgs& a) {
     c->set_stock(a.stock);
     c->set_win_bps(a.win_bps);
     c->set_admission_rate_per_s(a.rate);
-    c->set_queueing(a.queueing == "random" ? pb::QUEUEING_RANDOM : pb::QUEUEING_FIFO);
+    pb::Queueing q = pb::QUEUEING_FIFO;
+    (void)ParseQueueing(a.queueing, &q);  // checked by IsMember above
+    c->set_queueing(q);
     c->set_opens_at_ms(a.opens_at_ms);
     c->set_max_entries(a.max_entries);
     c->set_title(a.title);

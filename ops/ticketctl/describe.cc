@@ -6,10 +6,6 @@
 
 namespace tl::ctl {
 
-std::string Hex(const std::string& bytes) {
-  return ToHex(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
-}
-
 // One line per event, for people.
 std::string Describe(const pb::Event& e) {
   std::string body;
@@ -20,7 +16,8 @@ std::string Describe(const pb::Event& e) {
           "CampaignCreated stock=%d win_bps=%d rate=%d/s queueing=%s opens_at_ms=%d "
           "max_entries=%d commitment=%s",
           c.stock(), c.win_bps(), c.admission_rate_per_s(), pb::Queueing_Name(c.queueing()),
-          c.opens_at_ms(), c.max_entries(), Hex(e.campaign_created().seed_commitment()));
+          c.opens_at_ms(), c.max_entries(),
+          ToHex(std::string_view(e.campaign_created().seed_commitment())));
       break;
     }
     case pb::Event::kQueueEntered:
@@ -59,7 +56,8 @@ std::string Describe(const pb::Event& e) {
       body = absl::StrFormat("CampaignClosed entries=%d", e.campaign_closed().entries());
       break;
     case pb::Event::kSeedRevealed:
-      body = absl::StrFormat("SeedRevealed seed=%s", Hex(e.seed_revealed().seed()));
+      body = absl::StrFormat("SeedRevealed seed=%s",
+                             ToHex(std::string_view(e.seed_revealed().seed())));
       break;
     case pb::Event::kAdmissionPaused:
       body = "AdmissionPaused";

@@ -7,8 +7,6 @@
 #include "ticketledger/v1/events.pb.h"
 
 namespace tl::ctl {
-
-std::string Hex(const std::string& bytes);
 std::string Describe(const pb::Event& e);
 
 }  // namespace tl::ctl

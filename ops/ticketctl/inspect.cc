@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "engine/core/names.h"
 #include "engine/log/ledger_reader.h"
 #include "ops/ticketctl/describe.h"
 #include "ops/ticketctl/progress.h"
@@ -31,7 +32,7 @@ void PrintState(const std::string& id, const CampaignState& c) {
       "max_entries=%llu\n",
       (ull)cfg.stock(), cfg.win_bps(), cfg.admission_rate_per_s(),
       pb::Queueing_Name(cfg.queueing()).c_str(), (ull)cfg.opens_at_ms(), (ull)cfg.max_entries());
-  std::printf("  commitment   %s\n", Hex(s.seed_commitment()).c_str());
+  std::printf("  commitment   %s\n", ToHex(std::string_view(s.seed_commitment())).c_str());
   if (s.revealed()) std::printf("  seed         %s\n", ToHex(c.seed).c_str());
   std::printf("  queue        last position %llu, serving %llu, waiting %llu, pre-queued %llu\n",
               (ull)s.last_position(), (ull)s.serving(), (ull)c.waiting(), (ull)s.prequeued());
@@ -49,12 +50,10 @@ void PrintUser(const CampaignState& c, const std::string& user) {
   } else if (it->second & kPrequeuedBit) {
     std::printf("  user %s      in the pre-queue\n", user.c_str());
   } else {
-    static const char* kStatus[] = {"queued", "won", "lost", "sold_out", "cancelled"};
     const uint64_t pos = it->second;
     const uint64_t serving = c.snap.serving();
     std::printf("  user %s      position %llu, %s, people ahead %llu\n", user.c_str(), (ull)pos,
-                kStatus[static_cast<int>(c.status[pos - 1])],
-                (ull)(pos > serving ? pos - serving - 1 : 0));
+                EntryStatusName(c.status[pos - 1]), (ull)(pos > serving ? pos - serving - 1 : 0));
   }
 }
 

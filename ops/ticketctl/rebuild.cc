@@ -4,6 +4,7 @@
 
 #include <memory>
 
+#include "engine/core/names.h"
 #include "engine/log/embedded/embedded_log.h"
 #include "engine/log/kafka/kafka_log.h"
 #include "ops/ticketctl/verbs.h"
@@ -23,7 +24,7 @@ int Run(const Global& g, const RebuildArgs& a) {
   if (!a.kafka_brokers.empty()) {
     KafkaLogOptions ko;
     ko.brokers = a.kafka_brokers;
-    ko.topic = "ticketledger.ledger";
+    ko.topic = KafkaTopic(kLedgerLog);
     ko.partitions = 0;
     auto opened = KafkaLog::Open(ko);
     if (!opened.ok()) return Fail(opened.status());

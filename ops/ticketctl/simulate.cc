@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <memory>
 
+#include "engine/core/names.h"
 #include "ops/ticketctl/simulation.h"
 #include "ops/ticketctl/verbs.h"
 
@@ -35,7 +36,7 @@ void AddOptions(CLI::App& sim, SimulateArgs& a) {
       ->capture_default_str();
   sim.add_option("--queueing", so.queueing, "fifo or random")
       ->capture_default_str()
-      ->check(CLI::IsMember({"fifo", "random"}));
+      ->check(CLI::IsMember({kFifo, kRandom}));
   sim.add_option("--arrival-ms", so.arrival_ms, "Users arrive evenly over this many virtual ms")
       ->capture_default_str();
   sim.add_option("--tick-ms", so.tick_ms, "Waiting-room tick interval (virtual ms)")

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "engine/core/fold.h"
 #include "engine/core/names.h"
@@ -66,8 +67,8 @@ std::vector<std::string> BuildCommands(const SimulateOptions& o) {
 std::string Invalid(const SimulateOptions& o) {
   if (o.users == 0 || o.batch == 0 || o.tick_ms == 0)
     return "--users, --batch and --tick-ms must be > 0";
-  if (o.queueing != "fifo" && o.queueing != "random")
-    return "--queueing must be fifo or random, not '" + o.queueing + "'";
+  if (pb::Queueing q; !ParseQueueing(o.queueing, &q))
+    return absl::StrCat("--queueing must be ", kFifo, " or ", kRandom, ", not '", o.queueing, "'");
   return "";
 }
 

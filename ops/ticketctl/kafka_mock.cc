@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/strings/numbers.h"
+#include "engine/log/kafka/kafka_log.h"
 #include "ops/app/signals.h"
 #include "ops/ticketctl/verbs.h"
 
@@ -34,6 +35,7 @@ int Run(const MockArgs& a) {
   app::BlockStopSignals();  // before librdkafka starts its threads
   char err[256];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  RouteKafkaLogs(conf);
   rd_kafka_conf_set(conf, "log_level", "3", err, sizeof err);  // the host handle has no brokers
   rd_kafka_t* host = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
   if (host == nullptr) return Fail(absl::UnavailableError(err));

@@ -8,6 +8,7 @@
 
 #include "absl/base/internal/endian.h"
 #include "absl/strings/str_cat.h"
+#include "engine/core/check.h"
 #include "engine/core/draw.h"
 
 namespace tl {
@@ -191,6 +192,9 @@ absl::Status StateStore::Load(int partition, const EngineConfig& config, EngineS
 
 absl::Status StateStore::Commit(int partition, EngineState* state, const pb::Checkpoint& cp,
                                 bool sync) {
+  // The caller's promise: the checkpoint describes this very state.
+  TL_CHECK_EQ(cp.next_sequence(), state->next_sequence);
+  TL_CHECK_EQ(state->answer.left, 0u);  // the digest is whole only between command answers
   rocksdb::WriteBatch batch;
   std::string value;
   for (auto& [id, c] : state->campaigns) {
@@ -208,6 +212,8 @@ absl::Status StateStore::Commit(int partition, EngineState* state, const pb::Che
       uint64_t last = std::min(c->snap.last_position(), (page + 1) * kPageEntries);
       for (uint64_t pos = page * kPageEntries + 1; pos <= last; ++pos) {
         std::string_view user = c->user_at(pos);
+        // One length byte: decide admits no user id over limits.user_id_bytes_max (128).
+        TL_CHECK_LE(user.size(), 255u);
         value.push_back(static_cast<char>(c->status[pos - 1]));
         value.push_back(static_cast<char>(static_cast<uint8_t>(user.size())));
         value.append(user);

@@ -25,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "tests/support/promtool.h"
 #include "tests/support/servers.h"
 #include "tests/support/temp_dir.h"
@@ -128,6 +129,7 @@ std::string FillGrafanaVariables(std::string expr) {
 // their values) on its series.
 struct Page {
   std::string role;
+  std::string text;
   std::map<std::string, std::string> types;
   std::map<std::string, std::map<std::string, std::set<std::string>>> labels;
   std::map<std::string, std::string> samples;  // series as printed -> value
@@ -150,6 +152,7 @@ struct Page {
 Page ParsePage(const std::string& role, const std::string& text) {
   Page p;
   p.role = role;
+  p.text = text;
   static const std::regex type_re("^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) ([a-z]+)$");
   static const std::regex sample_re("^([a-zA-Z_:][a-zA-Z0-9_:]*)(\\{(.*)\\})? (\\S+)$");
   static const std::regex label_re("([a-zA-Z_][a-zA-Z0-9_]*)=\"((?:[^\"\\\\]|\\\\.)*)\"");
@@ -270,8 +273,8 @@ TEST(Monitoring, DashboardIsImportableAndEveryQueryParses) {
 // drop; one /metrics page each.
 class MonitoringAgainstRealTicketd : public ::testing::Test {
  protected:
-  // A campaign with `users` entries through `t`, one entry read back, one
-  // live stream opened, and one request over the header limit.
+  // A campaign with `users` entries through `t`, one entry read back until
+  // decided, and one request over the header limit.
   static void Drop(const TicketdProcess& t, const std::string& campaign, int users) {
     auto c = t.Client();
     c->set_read_timeout(30, 0);
@@ -297,12 +300,51 @@ class MonitoringAgainstRealTicketd : public ::testing::Test {
       me = r->body;
     }
     ASSERT_TRUE(std::regex_search(me, decided)) << me;
-    auto events = c->Get("/v1/campaigns/" + campaign + "/events", Auth(Token("u0")),
-                         [](const char*, size_t) { return false; });  // first bytes are enough
-    (void)events;
     // 9 KiB of headers: 431 and a limit hit (header_bytes).
     auto big = t.Client()->Get("/healthz", httplib::Headers{{"X-Padding", std::string(9000, 'x')}});
     EXPECT_TRUE(!big || big->status == 431);
+  }
+
+  // A user in the waiting room of --demo's campaign, paused, follows its
+  // entry over SSE; the admission resumes: the ticker moves the queue
+  // (ticketledger_ticks_total) and the live hub fans each change out to the
+  // stream (ticketledger_live_*) until the outcome ends it.
+  static void WatchTheQueueMove(const TicketdProcess& t) {
+    auto c = t.Client();
+    auto admin = [&](const std::string& action) {
+      auto r = c->Post("/v1/admin/campaigns/demo/" + action, Auth(Token("ops", true), "wait=10"),
+                       "", "application/json");
+      ASSERT_TRUE(r);
+      ASSERT_LT(r->status, 300) << action << ": " << r->body;
+    };
+    admin("pause");
+    auto q = c->Post("/v1/campaigns/demo/entries", Auth(Token("queued")), "", "application/json");
+    ASSERT_TRUE(q);
+    ASSERT_EQ(q->status, 202) << q->body;
+    absl::Mutex mu;
+    std::string stream;
+    std::thread reader([&] {
+      auto s = t.Client();
+      s->set_read_timeout(30, 0);
+      s->Get("/v1/campaigns/demo/events", Auth(Token("queued")), [&](const char* d, size_t n) {
+        absl::MutexLock lock(&mu);
+        stream.append(d, n);
+        return true;
+      });
+    });
+    auto messages = [&] {
+      absl::MutexLock lock(&mu);
+      size_t n = 0;
+      for (size_t at = stream.find("data:"); at != std::string::npos;
+           at = stream.find("data:", at + 1))
+        ++n;
+      return n;
+    };
+    for (int i = 0; i < 100 && messages() == 0; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    admin("resume");
+    reader.join();  // the server ends the stream after the outcome
+    EXPECT_GE(messages(), 2u) << stream;
   }
 
   // /metrics of `t` once `done` holds for it (or after 30 s); the last page
@@ -334,15 +376,11 @@ TEST_F(MonitoringAgainstRealTicketd, EveryMetricTheDashboardAndTheRulesNameIsExp
                        {"--demo", "--redis-url", redis.url(), "--redis-prefix", "all:"});
     ASSERT_TRUE(all.ok());
     Drop(all, "mon", kUsers);
-    // One entry in the waiting room of --demo's campaign: the ticker moves
-    // its queue (ticketledger_ticks_total).
-    auto q = all.Client()->Post("/v1/campaigns/demo/entries", Auth(Token("queued")), "",
-                                "application/json");
-    ASSERT_TRUE(q);
-    ASSERT_EQ(q->status, 202) << q->body;
+    WatchTheQueueMove(all);
     pages.push_back(ParsePage("all", Scrape(all, [&](const std::string& p) {
                                 return drawn(p) && ProjectionsCaughtUp(p) &&
-                                       FamilySum(p, "ticketledger_ticks_total") > 0;
+                                       FamilySum(p, "ticketledger_ticks_total") > 0 &&
+                                       FamilySum(p, "ticketledger_live_messages_total") > 0;
                               })));
     EXPECT_EQ(all.Kill(SIGTERM), 0);
   }
@@ -376,6 +414,9 @@ TEST_F(MonitoringAgainstRealTicketd, EveryMetricTheDashboardAndTheRulesNameIsExp
   for (const Page& p : pages) {
     SCOPED_TRACE(p.role);
     ASSERT_FALSE(p.types.empty()) << "no /metrics page";
+    if (HavePromtool()) {
+      EXPECT_EQ(PromtoolProblems(p.text), "");
+    }
     // Every role reports readiness, and each was ready.
     EXPECT_EQ(p.samples.count("ticketledger_ready") ? p.samples.at("ticketledger_ready") : "none",
               "1");

@@ -289,8 +289,7 @@ class MonitoringAgainstRealTicketd : public ::testing::Test {
       ASSERT_TRUE(e);
       ASSERT_EQ(e->status, 202) << e->body;
     }
-    // Read until decided (the reads counter), then one live stream: its
-    // first message is the final status, and the server ends it.
+    // Read until decided (ticketledger_reads_total).
     static const std::regex decided("\"status\":\"(won|lost|sold_out)\"");
     std::string me;
     for (int i = 0; i < 300 && !std::regex_search(me, decided); ++i) {
@@ -318,6 +317,7 @@ class MonitoringAgainstRealTicketd : public ::testing::Test {
       ASSERT_LT(r->status, 300) << action << ": " << r->body;
     };
     admin("pause");
+    if (HasFatalFailure()) return;
     auto q = c->Post("/v1/campaigns/demo/entries", Auth(Token("queued")), "", "application/json");
     ASSERT_TRUE(q);
     ASSERT_EQ(q->status, 202) << q->body;
@@ -376,7 +376,9 @@ TEST_F(MonitoringAgainstRealTicketd, EveryMetricTheDashboardAndTheRulesNameIsExp
                        {"--demo", "--redis-url", redis.url(), "--redis-prefix", "all:"});
     ASSERT_TRUE(all.ok());
     Drop(all, "mon", kUsers);
+    if (HasFatalFailure()) return;
     WatchTheQueueMove(all);
+    if (HasFatalFailure()) return;
     pages.push_back(ParsePage("all", Scrape(all, [&](const std::string& p) {
                                 return drawn(p) && ProjectionsCaughtUp(p) &&
                                        FamilySum(p, "ticketledger_ticks_total") > 0 &&
@@ -401,6 +403,7 @@ TEST_F(MonitoringAgainstRealTicketd, EveryMetricTheDashboardAndTheRulesNameIsExp
                                                          redis.url(), "--redis-prefix", "split:"}));
     ASSERT_TRUE(projector.ok());
     Drop(api, "mon", kUsers);
+    if (HasFatalFailure()) return;
     ASSERT_TRUE(WaitProjectionsCaughtUp(projector, 60));
     pages.push_back(ParsePage("api", Scrape(api, drawn)));
     pages.push_back(ParsePage("engine", Scrape(engine, [](const std::string& p) {

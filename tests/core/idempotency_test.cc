@@ -25,7 +25,7 @@ pb::Command Restock(const std::string& id, uint64_t units, uint64_t t) {
   return c;
 }
 
-TEST(Idempotency, AKeyedCommandIsAppliedOnceAndItsRepeatsCauseNoEvent) {
+TEST(EngineIdempotency, AKeyedCommandIsAppliedOnceAndItsRepeatsCauseNoEvent) {
   Harness h;
   h.Create("c", 10, 10000);
   const pb::Command restock = Keyed(Restock("c", 5, kT0 + 1), "ops", "k1", "hash-a");
@@ -42,7 +42,7 @@ TEST(Idempotency, AKeyedCommandIsAppliedOnceAndItsRepeatsCauseNoEvent) {
   EXPECT_EQ(e->command_offset, 1u);  // the original command answers the repeats
 }
 
-TEST(Idempotency, TheKeyWithAnotherRequestIsRefusedAndTheOriginalStays) {
+TEST(EngineIdempotency, TheKeyWithAnotherRequestIsRefusedAndTheOriginalStays) {
   Harness h;
   h.Create("c", 10, 10000);
   h.Run(Keyed(Restock("c", 5, kT0 + 1), "ops", "k1", "hash-a"));
@@ -54,7 +54,7 @@ TEST(Idempotency, TheKeyWithAnotherRequestIsRefusedAndTheOriginalStays) {
   EXPECT_TRUE(h.Run(Keyed(Restock("c", 5, kT0 + 3), "ops", "k1", "hash-a")).empty());
 }
 
-TEST(Idempotency, KeysAreScopedByActorAndCampaign) {
+TEST(EngineIdempotency, KeysAreScopedByActorAndCampaign) {
   Harness h;
   h.Create("c", 10, 10000);
   h.Create("d", 10, 10000);
@@ -65,7 +65,7 @@ TEST(Idempotency, KeysAreScopedByActorAndCampaign) {
   EXPECT_EQ(h.C("d").snap.restocked(), 1u);
 }
 
-TEST(Idempotency, AnEntryRepeatedWithItsKeyIsNotADuplicateRejection) {
+TEST(EngineIdempotency, AnEntryRepeatedWithItsKeyIsNotADuplicateRejection) {
   Harness h;
   h.Create("c", 10, 10000);
   pb::Command enter = Harness::Cmd("c", kT0 + 1);
@@ -75,7 +75,7 @@ TEST(Idempotency, AnEntryRepeatedWithItsKeyIsNotADuplicateRejection) {
   EXPECT_TRUE(h.Run(enter).empty());  // not REJECT_DUPLICATE: the same request, answered
 }
 
-TEST(Idempotency, MalformedKeysAreRejectedNamingWhatIsWrong) {
+TEST(EngineIdempotency, MalformedKeysAreRejectedNamingWhatIsWrong) {
   Harness h;
   h.Create("c", 10, 10000);
   std::vector<pb::Event> r =
@@ -87,7 +87,7 @@ TEST(Idempotency, MalformedKeysAreRejectedNamingWhatIsWrong) {
   EXPECT_EQ(h.C("c").snap.restocked(), 0u);
 }
 
-TEST(Idempotency, AKeyIsForgottenAfterItsAgeByCommandTime) {
+TEST(EngineIdempotency, AKeyIsForgottenAfterItsAgeByCommandTime) {
   Harness h;
   h.Create("c", 10, 10000);
   const uint64_t t = kT0 + 1;
@@ -99,7 +99,7 @@ TEST(Idempotency, AKeyIsForgottenAfterItsAgeByCommandTime) {
   EXPECT_EQ(h.C("c").snap.restocked(), 2u);
 }
 
-TEST(Idempotency, AnActorKeepsAtMostItsBoundOldestForgottenFirst) {
+TEST(EngineIdempotency, AnActorKeepsAtMostItsBoundOldestForgottenFirst) {
   IdempotencyTable t;
   for (size_t i = 0; i <= IdempotencyTable::kPerActorMax; ++i)
     t.Remember({"u", "c", "k" + std::to_string(i), "h", i, kT0});
@@ -110,7 +110,7 @@ TEST(Idempotency, AnActorKeepsAtMostItsBoundOldestForgottenFirst) {
   EXPECT_NE(t.Find("v", "c", "k0", kT0), nullptr);  // v is untouched by u's bound
 }
 
-TEST(Idempotency, TheTableIsRebuiltByFoldingTheLedgerAlone) {
+TEST(EngineIdempotency, TheTableIsRebuiltByFoldingTheLedgerAlone) {
   Harness h;
   h.Create("c", 10, 10000);
   h.Run(Keyed(Restock("c", 2, kT0 + 1), "ops", "k1", "h1"));
@@ -126,7 +126,7 @@ TEST(Idempotency, TheTableIsRebuiltByFoldingTheLedgerAlone) {
   EXPECT_EQ(e->command_offset, 2u);
 }
 
-TEST(Idempotency, RestoredEntriesKeepTheirAgeOrder) {
+TEST(EngineIdempotency, RestoredEntriesKeepTheirAgeOrder) {
   IdempotencyTable t;
   t.Restore(7, {"u", "c", "late", "h", 2, kT0});
   t.Restore(3, {"u", "c", "early", "h", 1, kT0});

@@ -121,7 +121,8 @@ TEST(Export, PagesEqualTheCliFileAndResumeByOffset) {
     ASSERT_EQ(r->status, 200) << r->body;
   }
   // A duplicate (a rejection in the ledger), a restock, a cancellation.
-  auto dup = c->Post("/v1/campaigns/exp/entries", Auth(Token("user-0")), "", "application/json");
+  auto dup =
+      c->Post("/v1/campaigns/exp/entries", Auth(Token("user-0"), "wait=5"), "", "application/json");
   ASSERT_TRUE(dup);
   EXPECT_EQ(dup->status, 409);
   Admin(*c, "/v1/admin/campaigns/exp/restock", {{"units", 2}});

@@ -1,0 +1,291 @@
+// Strings in English and Korean, and the language switch.
+//
+// The language is localStorage.tl_lang when the user picked one with the
+// switch, else <html lang>, which ticketd sets from Accept-Language.
+//   t('key', {n: 3})       the string in the current language, {n} filled in
+//   lang() / setLang('ko') read / change (saved, <html lang> updated, the page
+//                          re-rendered through the 'tl-langchange' event)
+//   mountLangSwitch(el)    two buttons, EN / 한국어, with aria-pressed
+//   applyI18n(root)        fills [data-i18n], [data-i18n-placeholder],
+//                          [data-i18n-aria-label], [data-i18n-title]
+//   addStrings({en:{}, ko:{}})  a page's own strings
+export const LANGS = ['en', 'ko'];
+const STORAGE_KEY = 'tl_lang';
+
+const strings = {
+  en: {
+    'app.name': 'ticketledger',
+    'lang.label': 'Language',
+    'lang.en': 'English',
+    'lang.ko': '한국어',
+    'common.loading': 'Loading…',
+    'common.error': 'Error',
+    'common.network_error': 'Could not reach the server ({detail}).',
+    'common.http_error': '{status} {code}: {message}',
+    'common.signed_in_as': 'Signed in as {user}',
+    'common.sign_out': 'Sign out',
+    'common.sign_in': 'Sign in',
+    'common.dev_sign_in': 'Development sign-in',
+    'common.dev_hint': 'This server runs with --dev: sign in with any name. In production the ticket seller\'s site signs you in.',
+    'common.name': 'Name',
+    'common.admin': 'Administrator',
+    'common.skip': 'Skip to content',
+    'common.cancel': 'Cancel',
+    'common.confirm': 'Confirm',
+    'common.close': 'Close',
+    'common.yes': 'Yes',
+    'common.no': 'No',
+    'common.none': '—',
+    'common.seconds': '{n} s',
+    'common.minutes': '{m} min {s} s',
+    'common.hours': '{h} h {m} min',
+    'common.not_found': 'No campaign “{id}”.',
+
+    'status.open': 'Open',
+    'status.closed': 'Closed',
+    'queueing.fifo': 'First come, first served',
+    'queueing.random': 'Random order at opening',
+
+    'index.title': 'Open drops',
+    'index.lead': 'Join a drop: your place in the queue and your draw are recorded in a ledger that anyone can check after the reveal.',
+    'index.none': 'No drop is open right now.',
+    'index.stock': '{n} left of {total}',
+    'index.win': '{pct} chance per entry',
+    'index.entries': '{n} entered',
+    'index.join': 'Open the waiting room',
+    'index.admin': 'Operator dashboard',
+    'index.opens': 'Opens {time}',
+
+    'drop.title': 'Waiting room',
+    'drop.loading': 'Loading the drop…',
+    'drop.sign_in_needed': 'Sign in to enter this drop.',
+    'drop.prod_sign_in': 'Open this page from the ticket seller\'s site to sign in.',
+    'drop.enter': 'Enter the drop',
+    'drop.entering': 'Entering…',
+    'drop.closed': 'This drop is closed.',
+    'drop.closed_no_entry': 'This drop is closed; you did not enter it.',
+    'drop.position': 'Your position',
+    'drop.ahead': 'People ahead',
+    'drop.wait': 'Estimated wait',
+    'drop.serving': 'Now serving',
+    'drop.progress': 'Progress to your turn',
+    'drop.wait_paused': 'paused',
+    'drop.state': 'State',
+    'drop.state.queued': 'In the queue',
+    'drop.state.prequeued': 'In the pre-queue: the order is drawn at the opening',
+    'drop.state.paused': 'Admission is paused by the operator',
+    'drop.state.admitted': 'Admitted: your draw is being made',
+    'drop.opens_at': 'The queue opens at {time}; everyone who entered before then gets a random place.',
+    'drop.outcome.won': 'You won!',
+    'drop.outcome.lost': 'Not this time: your draw did not win.',
+    'drop.outcome.sold_out': 'Sold out: your draw would have won, but the stock had run out.',
+    'drop.outcome.cancelled': 'You left the queue.',
+    'drop.outcome.rejected': 'Your entry was refused: {reason}.',
+    'drop.announce.position': 'Position {pos}, {ahead} people ahead.',
+    'drop.announce.admitted': 'Admitted. Your draw is being made.',
+    'drop.live': 'Live',
+    'drop.disconnected': 'Disconnected: reconnecting in {s} s…',
+    'drop.reconnecting': 'Reconnecting…',
+    'drop.polling': 'Live updates unavailable: checking every {s} s.',
+    'drop.leave': 'Leave the queue',
+    'drop.leave_confirm': 'Leave the queue? You lose your place.',
+    'drop.verify.title': 'Verify my draw',
+    'drop.verify.lead': 'The seed is revealed: your browser recomputes your own draw from the published rule.',
+    'drop.verify.run': 'Check my draw',
+    'drop.verify.seed_ok': 'The revealed seed matches the commitment published when the drop was created.',
+    'drop.verify.seed_bad': 'The revealed seed does NOT match the published commitment.',
+    'drop.verify.value': 'Your draw value: {v}',
+    'drop.verify.threshold': 'Winning threshold (win rate {pct}): values below {t}',
+    'drop.verify.under': 'Your value is below the threshold: your draw wins if stock remains.',
+    'drop.verify.over': 'Your value is not below the threshold: your draw loses.',
+    'drop.verify.follows': 'The published outcome “{outcome}” follows from the rule.',
+    'drop.verify.contradicts': 'The published outcome “{outcome}” does NOT follow from the rule.',
+    'drop.verify.stock_note': 'What this checks: the seed against its commitment, and your draw value against the win rate. Whether stock remained at your position depends on everyone ahead of you: the full check of every draw in order is on the verifier page.',
+    'drop.verify.full': 'Check every draw of this drop',
+    'drop.verify.unavailable': 'Could not check: {why}',
+    'drop.verify.no_draw': 'You have no draw to check (you left the queue).',
+    'drop.verify.not_revealed': 'The seed will be revealed after the drop closes; then you can check your draw here.',
+    'drop.stats': '{stock} of {total} left · {entries} entered',
+  },
+  ko: {
+    'app.name': 'ticketledger',
+    'lang.label': '언어',
+    'lang.en': 'English',
+    'lang.ko': '한국어',
+    'common.loading': '불러오는 중…',
+    'common.error': '오류',
+    'common.network_error': '서버에 연결할 수 없습니다 ({detail}).',
+    'common.http_error': '{status} {code}: {message}',
+    'common.signed_in_as': '{user} 님으로 로그인됨',
+    'common.sign_out': '로그아웃',
+    'common.sign_in': '로그인',
+    'common.dev_sign_in': '개발용 로그인',
+    'common.dev_hint': '이 서버는 --dev 모드입니다. 아무 이름으로나 로그인하세요. 실제 서비스에서는 티켓 판매 사이트가 로그인시켜 줍니다.',
+    'common.name': '이름',
+    'common.admin': '관리자',
+    'common.skip': '본문으로 건너뛰기',
+    'common.cancel': '취소',
+    'common.confirm': '확인',
+    'common.close': '닫기',
+    'common.yes': '예',
+    'common.no': '아니요',
+    'common.none': '—',
+    'common.seconds': '{n}초',
+    'common.minutes': '{m}분 {s}초',
+    'common.hours': '{h}시간 {m}분',
+    'common.not_found': '“{id}” 응모가 없습니다.',
+
+    'status.open': '진행 중',
+    'status.closed': '마감',
+    'queueing.fifo': '선착순',
+    'queueing.random': '오픈 시 무작위 순서',
+
+    'index.title': '진행 중인 응모',
+    'index.lead': '응모에 참여하세요. 대기 순번과 추첨 결과는 원장에 기록되어, 시드 공개 후 누구나 확인할 수 있습니다.',
+    'index.none': '지금 진행 중인 응모가 없습니다.',
+    'index.stock': '{total}개 중 {n}개 남음',
+    'index.win': '응모당 당첨 확률 {pct}',
+    'index.entries': '{n}명 응모',
+    'index.join': '대기실 열기',
+    'index.admin': '운영자 대시보드',
+    'index.opens': '{time} 오픈',
+
+    'drop.title': '대기실',
+    'drop.loading': '응모 정보를 불러오는 중…',
+    'drop.sign_in_needed': '응모하려면 로그인하세요.',
+    'drop.prod_sign_in': '티켓 판매 사이트에서 이 페이지를 열어 로그인하세요.',
+    'drop.enter': '응모하기',
+    'drop.entering': '응모 중…',
+    'drop.closed': '마감된 응모입니다.',
+    'drop.closed_no_entry': '마감된 응모입니다. 응모하지 않으셨습니다.',
+    'drop.position': '내 순번',
+    'drop.ahead': '내 앞 대기 인원',
+    'drop.wait': '예상 대기 시간',
+    'drop.serving': '현재 입장 순번',
+    'drop.progress': '내 차례까지 진행률',
+    'drop.wait_paused': '일시 중지',
+    'drop.state': '상태',
+    'drop.state.queued': '대기 중',
+    'drop.state.prequeued': '사전 대기 중: 오픈 시 순서가 추첨됩니다',
+    'drop.state.paused': '운영자가 입장을 일시 중지했습니다',
+    'drop.state.admitted': '입장: 추첨 중입니다',
+    'drop.opens_at': '대기열은 {time}에 열립니다. 그 전에 응모한 모든 분은 무작위 순번을 받습니다.',
+    'drop.outcome.won': '당첨되었습니다!',
+    'drop.outcome.lost': '아쉽게도 당첨되지 않았습니다.',
+    'drop.outcome.sold_out': '품절: 추첨은 당첨이었지만 재고가 소진되었습니다.',
+    'drop.outcome.cancelled': '대기열에서 나왔습니다.',
+    'drop.outcome.rejected': '응모가 거절되었습니다: {reason}.',
+    'drop.announce.position': '순번 {pos}, 앞에 {ahead}명.',
+    'drop.announce.admitted': '입장했습니다. 추첨 중입니다.',
+    'drop.live': '실시간',
+    'drop.disconnected': '연결 끊김: {s}초 후 다시 연결합니다…',
+    'drop.reconnecting': '다시 연결하는 중…',
+    'drop.polling': '실시간 업데이트를 사용할 수 없어 {s}초마다 확인합니다.',
+    'drop.leave': '대기열에서 나가기',
+    'drop.leave_confirm': '대기열에서 나가시겠습니까? 순번을 잃게 됩니다.',
+    'drop.verify.title': '내 추첨 검증',
+    'drop.verify.lead': '시드가 공개되었습니다. 브라우저가 공개된 규칙으로 내 추첨을 다시 계산합니다.',
+    'drop.verify.run': '내 추첨 확인',
+    'drop.verify.seed_ok': '공개된 시드가 응모 생성 때 게시된 커밋과 일치합니다.',
+    'drop.verify.seed_bad': '공개된 시드가 게시된 커밋과 일치하지 않습니다.',
+    'drop.verify.value': '내 추첨 값: {v}',
+    'drop.verify.threshold': '당첨 기준 (당첨률 {pct}): {t} 미만',
+    'drop.verify.under': '내 값이 기준보다 작습니다. 재고가 남아 있으면 당첨입니다.',
+    'drop.verify.over': '내 값이 기준보다 작지 않습니다. 낙첨입니다.',
+    'drop.verify.follows': '게시된 결과 “{outcome}”는 규칙과 일치합니다.',
+    'drop.verify.contradicts': '게시된 결과 “{outcome}”는 규칙과 일치하지 않습니다.',
+    'drop.verify.stock_note': '확인 범위: 시드와 커밋, 그리고 당첨률에 대한 내 추첨 값. 내 순번에서 재고가 남았는지는 앞선 모든 응모자에 달려 있으므로, 모든 추첨을 순서대로 확인하려면 검증 페이지를 이용하세요.',
+    'drop.verify.full': '이 응모의 모든 추첨 확인',
+    'drop.verify.unavailable': '확인할 수 없음: {why}',
+    'drop.verify.no_draw': '확인할 추첨이 없습니다 (대기열에서 나옴).',
+    'drop.verify.not_revealed': '시드는 응모 마감 후 공개됩니다. 그때 여기서 내 추첨을 확인할 수 있습니다.',
+    'drop.stats': '{total}개 중 {stock}개 남음 · {entries}명 응모',
+  },
+};
+
+export function addStrings(more) {
+  for (const l of LANGS) Object.assign(strings[l], (more && more[l]) || {});
+}
+
+function stored() {
+  try {
+    return localStorage.getItem(STORAGE_KEY);
+  } catch {
+    return null; // storage disabled
+  }
+}
+
+export function lang() {
+  const s = stored();
+  if (LANGS.includes(s)) return s;
+  const doc = (document.documentElement.lang || 'en').toLowerCase().slice(0, 2);
+  return LANGS.includes(doc) ? doc : 'en';
+}
+
+export function t(key, vars) {
+  const l = lang();
+  let s = strings[l][key];
+  if (s === undefined) s = strings.en[key];
+  if (s === undefined) return key;
+  if (vars) s = s.replace(/\{(\w+)\}/g, (m, k) => (vars[k] === undefined ? m : String(vars[k])));
+  return s;
+}
+
+export function applyI18n(root = document) {
+  for (const el of root.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
+  for (const el of root.querySelectorAll('[data-i18n-placeholder]')) el.placeholder = t(el.dataset.i18nPlaceholder);
+  for (const el of root.querySelectorAll('[data-i18n-aria-label]')) el.setAttribute('aria-label', t(el.dataset.i18nAriaLabel));
+  for (const el of root.querySelectorAll('[data-i18n-title]')) el.title = t(el.dataset.i18nTitle);
+}
+
+export function setLang(l) {
+  if (!LANGS.includes(l)) return;
+  try {
+    localStorage.setItem(STORAGE_KEY, l);
+  } catch {}
+  document.documentElement.lang = l;
+  applyI18n();
+  window.dispatchEvent(new CustomEvent('tl-langchange', { detail: { lang: l } }));
+}
+
+// Two toggle buttons; the current language's has aria-pressed="true".
+export function mountLangSwitch(el) {
+  el.replaceChildren();
+  el.classList.add('lang-switch');
+  el.setAttribute('role', 'group');
+  el.setAttribute('aria-label', t('lang.label'));
+  const buttons = LANGS.map((l) => {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.lang = l;
+    b.dataset.lang = l;
+    b.textContent = strings[l][`lang.${l}`];
+    b.addEventListener('click', () => setLang(l));
+    el.append(b);
+    return b;
+  });
+  const sync = () => {
+    for (const b of buttons) b.setAttribute('aria-pressed', String(b.dataset.lang === lang()));
+    el.setAttribute('aria-label', t('lang.label'));
+  };
+  sync();
+  window.addEventListener('tl-langchange', sync);
+}
+
+// Numbers and times in the page's language.
+export function fmtInt(n) {
+  return n === null || n === undefined ? t('common.none') : new Intl.NumberFormat(lang()).format(n);
+}
+export function fmtPct(fraction, digits = 1) {
+  return new Intl.NumberFormat(lang(), { style: 'percent', maximumFractionDigits: digits }).format(fraction);
+}
+export function fmtTime(ms) {
+  return new Intl.DateTimeFormat(lang(), { dateStyle: 'medium', timeStyle: 'medium' }).format(new Date(ms));
+}
+export function fmtDuration(s) {
+  if (s === null || s === undefined) return t('common.none');
+  s = Math.max(0, Math.round(s));
+  if (s < 60) return t('common.seconds', { n: s });
+  if (s < 3600) return t('common.minutes', { m: Math.floor(s / 60), s: s % 60 });
+  return t('common.hours', { h: Math.floor(s / 3600), m: Math.floor((s % 3600) / 60) });
+}

@@ -519,20 +519,28 @@ class Harness {
     this.currentStep = name;
     log(`STEP ${name}`);
     const started = Date.now();
+    let result;
+    let error = null;
     try {
-      return await fn();
-    } finally {
-      // Late events (a response that arrives as the step ends) still belong to it.
-      await sleep(50);
-      for (const p of this.pages) p.expected = [];
-      this.currentStep = null;
-      const problems = this.pages.flatMap((p) => p.problems.splice(0));
-      if (problems.length) {
-        // eslint-disable-next-line no-unsafe-finally
-        throw new Error(`step "${name}" had unexpected browser problems:\n  ${problems.join('\n  ')}`);
-      }
-      log(`  ok (${Date.now() - started} ms)`);
+      result = await fn();
+    } catch (e) {
+      error = e;
     }
+    // Late events (a response that arrives as the step ends) still belong to it.
+    await sleep(50);
+    for (const p of this.pages) p.expected = [];
+    this.currentStep = null;
+    const problems = this.pages.flatMap((p) => p.problems.splice(0));
+    if (problems.length) {
+      const msg = `step "${name}" had unexpected browser problems:\n  ${problems.join('\n  ')}`;
+      throw new Error(error ? `${msg}\nand failed: ${error.stack || error}` : msg);
+    }
+    if (error) {
+      error.message = `step "${name}": ${error.message}`;
+      throw error;
+    }
+    log(`  ok (${Date.now() - started} ms)`);
+    return result;
   }
 
   async cleanup() {

@@ -200,10 +200,10 @@ function renderDetail() {
   $('#winrate').textContent = text;
   $('#detail-drop').href = `/drops/${encodeURIComponent(c.id)}`;
   $('#detail-verify').href = `/verify/${encodeURIComponent(c.id)}`;
-  const closed = c.status === 'closed';
+  // Every control stays available: the API is the judge, and its refusal
+  // (a reveal before close, a second close) is shown as it answers.
   $('#act-pause').disabled = c.admission_paused;
   $('#act-resume').disabled = !c.admission_paused;
-  $('#act-reveal').hidden = !closed || !!c.seed;
   renderCharts(c, h);
 }
 

@@ -108,6 +108,8 @@ function renderConn() {
   }
   $('#conn-text').textContent = text;
   box.hidden = S.conn === 'idle' || S.conn === 'done';
+  // While the stream is down the numbers are the last known: shown dimmed.
+  $('#queue').classList.toggle('stale', S.conn === 'down' && !S.pollOk);
 }
 
 function renderEntry() {
@@ -387,7 +389,7 @@ function renderVerify() {
     out.replaceChildren(el('p', { class: 'verdict unknown', id: 'verify-verdict', dataset: { verdict: 'unknown' }, text: t('drop.verify.unavailable', { why: r.error }) }));
     return;
   }
-  const outcomeName = t(`drop.outcome.${e.status}`);
+  const outcomeName = t(`outcome.${e.status}`);
   const items = [
     el('li', { class: r.seedOk ? 'pass' : 'fail', text: r.seedOk ? t('drop.verify.seed_ok') : t('drop.verify.seed_bad') }),
     el('li', { class: 'info' }, t('drop.verify.value', { v: '' }), el('code', { text: r.value })),

@@ -94,14 +94,22 @@ run('drop', async (h) => {
 
   await h.step('ticketd stopped and restarted: the page says so, reconnects and catches up', async () => {
     page.expectFailure(/\/v1\//, 'failed'); // the attempts while it is down
+    const downAt = Date.now();
     await srv.stop();
     await page.waitFor('#conn.down');
     const text = await page.text('#conn-text');
     assert(/Disconnected|checking every/.test(text), `disconnected shown: "${text}"`);
     await page.screenshot('drop-disconnected');
-    await sleep(1500);
+    await sleep(2500);
     await srv.start();
     await page.waitFor('#conn.live, #outcome:not([hidden])', { timeout: 40000 });
+    // Backoff, not a storm: 1 s doubling (±20%), and no entry poll within 10 s.
+    const down = (Date.now() - downAt) / 1000;
+    const streams = page.requestsSince(downAt, /\/events/).length;
+    const polls = page.requestsSince(downAt, /\/entries\/me/).length;
+    log(`  down ${down.toFixed(1)} s: ${streams} stream attempts, ${polls} entry polls`);
+    assert(streams <= Math.ceil(Math.log2(down + 1)) + 2, `reconnects back off (${streams} attempts in ${down.toFixed(1)} s)`);
+    assert(polls <= Math.floor(down / 10), `no polling faster than every 10 s (${polls} in ${down.toFixed(1)} s)`);
     const me = await api.entry(mine, C);
     if (me.status === 'queued') {
       await until('the page to match the API after the restart', async () => {
@@ -145,6 +153,23 @@ run('drop', async (h) => {
     const verdict = await page.raw.$eval('#verify-verdict', (e) => e.dataset.verdict);
     assertEqual(verdict, 'pass', `verify my draw (${await page.text('#verify-out')})`);
     await page.screenshot('drop-verified');
+  });
+
+  await h.step('a random queue: the pre-queue before its opening, then a place', async () => {
+    const opensAt = Date.now() + 5000;
+    await api.createCampaign(admin, { id: 'spring', title: 'Spring drop', stock: 3, win_bps: 10000, admission_rate_per_s: 50, queueing: 'random', opens_at_ms: opensAt });
+    const crowd = await h.tokens('early', 10);
+    await api.enterMany(crowd.map((u) => u.token), 'spring');
+    await page.goto(`${srv.url}/drops/spring`);
+    await page.waitFor('#enter:not([hidden])');
+    await page.click('#enter-btn');
+    await page.waitText('#state', /pre-queue/i);
+    assert(await page.visible('#opens'), 'the opening time is shown');
+    await page.screenshot('drop-prequeue');
+    await page.waitFor('#outcome:not([hidden])', { timeout: 20000 });
+    const me = await api.entry(mine, 'spring');
+    assertEqual(await page.raw.$eval('#outcome-text', (e) => e.dataset.outcome), me.status, 'random queue outcome = API');
+    assert(me.position >= 1 && me.position <= 11, `a place drawn in the pre-queue: ${me.position}`);
   });
 
   await h.step('Korean, 360 px: the same entry, no horizontal scroll, and the switch', async () => {

@@ -306,6 +306,8 @@ export class TestPage {
     this.expected = []; // {re, status} for the current step
     this.problems = [];
     this.shots = [];
+    this.requests = []; // {at, method, url}: what the page asked, to check its pacing
+    page.on('request', (req) => this.requests.push({ at: Date.now(), method: req.method(), url: req.url() }));
     page.on('console', (msg) => {
       const type = msg.type();
       const loc = msg.location() || {};
@@ -359,6 +361,11 @@ export class TestPage {
   problem(msg) {
     log(`  PROBLEM [${this.name}] ${msg}`);
     this.problems.push(`${this.h.currentStep || '(no step)'}: ${msg}`);
+  }
+
+  // The requests since `since` (ms) whose URL matches `re`.
+  requestsSince(since, re) {
+    return this.requests.filter((r) => r.at >= since && re.test(r.url));
   }
 
   async goto(url, opts = {}) {

@@ -145,8 +145,16 @@ function renderEntry() {
     $('#progress').setAttribute('aria-valuetext', `${pct}%`);
     $('#state').textContent = stateText(e);
     const prequeued = e.status === 'prequeued';
+    // Before a random queue opens there is no place yet: the opening instead.
+    show('#stats', !prequeued);
+    show('#progress-box', !prequeued);
     show('#opens', prequeued && !!e.opens_at_ms);
-    if (prequeued && e.opens_at_ms) $('#opens').textContent = t('drop.opens_at', { time: fmtTime(e.opens_at_ms) });
+    if (prequeued && e.opens_at_ms) {
+      const left = Math.max(0, Math.ceil((e.opens_at_ms - Date.now()) / 1000));
+      $('#opens').textContent = `${t('drop.opens_at', { time: fmtTime(e.opens_at_ms) })} ${t('drop.opens_in', { d: fmtDuration(left) })}`;
+      clearTimeout(S.opensTimer);
+      S.opensTimer = setTimeout(renderEntry, 1000);
+    }
     $('#leave').hidden = !queued || e.queue_distance === 0;
   }
   show('#outcome', !!final);

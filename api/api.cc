@@ -59,8 +59,14 @@ const std::vector<Api::Route>& Api::Routes() {
       {"GET", "/v1/campaigns/{id}/results", "results", &Api::GetResults},
       {"GET", "/v1/campaigns/{id}/ledger", "ledger", &Api::GetLedger},
       {"GET", "/v1/campaigns/{id}", "get_campaign", &Api::GetCampaign},
+      {"GET", "/v1/campaigns", "list_campaigns", &Api::ListCampaigns},
       {"POST", "/v1/admin/campaigns", "admin_create", &Api::AdminCreate},
       {"POST", "/v1/admin/campaigns/{id}/{action}", "admin_command", &Api::AdminCommand},
+      {"GET", "/v1/admin/overview", "admin_overview", &Api::AdminOverview},
+      {"GET", "/v1/session", "get_session", &Api::GetSession},
+      {"POST", "/v1/session", "post_session", &Api::PostSession},
+      {"DELETE", "/v1/session", "delete_session", &Api::DeleteSession},
+      {"POST", "/v1/dev/session", "dev_session", &Api::DevSession},
   };
   return kRoutes;
 }

@@ -147,7 +147,7 @@ run('drop', async (h) => {
     const c = await api.campaign(C);
     assert(c.seed, 'seed revealed');
     await page.reload();
-    await page.waitFor('#verify-btn:not([hidden])');
+    await page.waitFor('#verify:not([hidden]) #verify-btn:not([hidden])', { visible: true });
     await page.click('#verify-btn');
     await page.waitFor('#verify-verdict');
     const verdict = await page.raw.$eval('#verify-verdict', (e) => e.dataset.verdict);

@@ -99,6 +99,7 @@ run('drop', async (h) => {
     await page.waitFor('#conn.down');
     const text = await page.text('#conn-text');
     assert(/Disconnected|checking every/.test(text), `disconnected shown: "${text}"`);
+    await until('the live region to say the connection is lost', async () => /Connection lost/.test(await page.text('#announce')));
     await page.screenshot('drop-disconnected');
     await sleep(2500);
     await srv.start();

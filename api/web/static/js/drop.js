@@ -97,7 +97,18 @@ function stateText(e) {
   return t('drop.state.queued');
 }
 
+// The connection line counts down every second, so it is no live region;
+// screen readers hear only its changes of state, through the announcer.
+function announceConn() {
+  const was = S.connAnnounced || 'idle';
+  const down = S.conn === 'down';
+  if (down && was !== 'down') announce(t('drop.announce.down'), true);
+  if (S.conn === 'live' && was === 'down') announce(t('drop.announce.up'), true);
+  if (S.conn === 'live' || down) S.connAnnounced = S.conn;
+}
+
 function renderConn() {
+  announceConn();
   const box = $('#conn');
   box.className = `conn ${S.conn}`;
   let text = '';

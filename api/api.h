@@ -6,6 +6,7 @@
 //                 (appender.h), 202 once durable; Prefer: wait as a
 //                 completion (decisions.h, live.h)
 //   reads.cc    — the read path: the fold, or a read model when caught up
+//   ledger.cc   — the public ledger export after the reveal (schemas/EXPORT.md)
 //   entries.cc, admin.cc, streams.cc — the handlers by resource
 // The waiting-room ticker is not here: it runs with the engine that owns a
 // partition (engine/runtime/ticker.h), so no api replica is special.
@@ -128,6 +129,10 @@ class Api {
   std::optional<nlohmann::json> StoredEntry(int partition, const std::string& campaign,
                                             const std::string& user);
   void CountRead(const char* route, const absl::Status& st, const char* store);
+  // ledger.cc
+  void GetLedger(const CallPtr& c);
+  struct ExportCursors;  // where recent export pages ended, and how many are being built
+  static std::shared_ptr<ExportCursors> NewExportCursors();
   // streams.cc
   void StreamTicket(const CallPtr& c);
   void StreamEvents(const CallPtr& c);
@@ -156,6 +161,7 @@ class Api {
   CommandAppender appender_;
   DecisionWaiters decisions_;
   LiveHub live_;
+  std::shared_ptr<ExportCursors> export_cursors_;
 };
 
 // The OpenAPI 3 document (api/openapi.json, embedded at build time).

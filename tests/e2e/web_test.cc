@@ -18,6 +18,7 @@
 #include "api/api.h"
 #include "api/pages.h"
 #include "api/web_assets.h"
+#include "tests/support/servers.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/ticketd_process.h"
 
@@ -568,6 +569,76 @@ TEST(Web, AdminOverview) {
   ASSERT_EQ(o["campaigns"].size(), 1u);
   EXPECT_EQ(o["campaigns"][0], Body(c->Get("/v1/campaigns/web")));
   EXPECT_EQ(o["campaigns_truncated"], false);
+}
+
+// With a read model the overview shows its store: caught up, then away.
+TEST(Web, AdminOverviewShowsTheReadModels) {
+  TempDir dir;
+  RedisServer redis(dir.Sub("redis"));
+  ASSERT_TRUE(redis.ok()) << "could not start redis-server";
+  TicketdProcess d(dir.Sub("data"), {"--redis-url", redis.url()});
+  ASSERT_TRUE(d.ok());
+  auto c = d.Client();
+  Create(*c, "web");
+  json store;
+  for (int i = 0; i < 100; ++i) {
+    auto r = c->Get("/v1/admin/overview", Auth(Token("ops", true)));
+    ASSERT_TRUE(r && r->status == 200);
+    json o = Body(r);
+    ASSERT_EQ(o["projections"].size(), 1u) << o;
+    store = o["projections"][0];
+    if (store["lag_events"] == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(store["store"], "redis");
+  EXPECT_EQ(store["ok"], true);
+  EXPECT_EQ(store["lag_events"], 0);
+  EXPECT_EQ(store["error"], "");
+  // Redis goes away; new events cannot reach it.
+  redis.Stop();
+  Create(*c, "web2");
+  for (int i = 0; i < 200; ++i) {
+    auto r = c->Get("/v1/admin/overview", Auth(Token("ops", true)));
+    ASSERT_TRUE(r && r->status == 200);
+    store = Body(r)["projections"][0];
+    if (store["ok"] == false) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(store["ok"], false) << store;
+  EXPECT_GT(store["lag_events"].get<uint64_t>(), 0u) << store;
+  EXPECT_NE(store["error"], "") << store;
+}
+
+// Role api over Kafka: the overview says so and shows its follower's lag.
+TEST(Web, AdminOverviewOfTheApiRoleShowsKafka) {
+  TempDir dir;
+  TicketdProcess mock(TL_TICKETCTL, {"kafka-mock"}, {}, "^([0-9.:,]+)");
+  ASSERT_TRUE(mock.ok());
+  const std::vector<std::string> kafka = {"--kafka-brokers", mock.match()};
+  std::vector<std::string> engine_args = {"--role", "engine"}, api_args = {"--role", "api"};
+  engine_args.insert(engine_args.end(), kafka.begin(), kafka.end());
+  api_args.insert(api_args.end(), kafka.begin(), kafka.end());
+  TicketdProcess engine(dir.Sub("engine"), engine_args);
+  ASSERT_TRUE(engine.ok());
+  TicketdProcess api(dir.Sub("api"), api_args);
+  ASSERT_TRUE(api.ok());
+  auto c = api.Client();
+  auto r = c->Post("/v1/admin/campaigns", Auth(Token("ops", true), "wait=10"),
+                   json{{"id", "web"}, {"stock", 5}, {"win_bps", 5000}}.dump(), "application/json");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 201) << r->body;
+  r = c->Get("/v1/admin/overview", Auth(Token("ops", true)));
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  json o = Body(r);
+  EXPECT_EQ(o["role"], "api");
+  ASSERT_TRUE(o["kafka"].is_object()) << o;
+  EXPECT_TRUE(o["kafka"]["consumer_lag"].is_number_unsigned()) << o;
+  EXPECT_FALSE(o["partitions"].empty());
+  for (const json& part : o["partitions"]) EXPECT_TRUE(part["end"].is_number_unsigned()) << part;
+  EXPECT_EQ(o["projections"], json::array());
+  ASSERT_EQ(o["campaigns"].size(), 1u);
+  EXPECT_EQ(o["campaigns"][0]["id"], "web");
 }
 
 }  // namespace

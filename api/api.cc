@@ -19,7 +19,8 @@ Api::Api(ApiBackend* backend, ApiOptions options, Metrics* metrics)
                                static_cast<double>(records));
                 }),
       decisions_(backend->partitions()),
-      live_(backend, options_.live, metrics) {
+      live_(backend, options_.live, metrics),
+      export_cursors_(NewExportCursors()) {
   DeclareLimitHits(metrics_);  // the append queue and live streams refuse too
   metrics_->Declare("ticketledger_log_append_seconds", "histogram",
                     "Durable append of one batch of commands (group commit)");
@@ -58,9 +59,16 @@ const std::vector<Api::Route>& Api::Routes() {
       {"POST", "/v1/campaigns/{id}/stream-tickets", "stream_ticket", &Api::StreamTicket},
       {"GET", "/v1/campaigns/{id}/ranking", "ranking", &Api::GetRanking},
       {"GET", "/v1/campaigns/{id}/results", "results", &Api::GetResults},
+      {"GET", "/v1/campaigns/{id}/ledger", "ledger", &Api::GetLedger},
       {"GET", "/v1/campaigns/{id}", "get_campaign", &Api::GetCampaign},
+      {"GET", "/v1/campaigns", "list_campaigns", &Api::ListCampaigns},
       {"POST", "/v1/admin/campaigns", "admin_create", &Api::AdminCreate},
       {"POST", "/v1/admin/campaigns/{id}/{action}", "admin_command", &Api::AdminCommand},
+      {"GET", "/v1/admin/overview", "admin_overview", &Api::AdminOverview},
+      {"GET", "/v1/session", "get_session", &Api::GetSession},
+      {"POST", "/v1/session", "post_session", &Api::PostSession},
+      {"DELETE", "/v1/session", "delete_session", &Api::DeleteSession},
+      {"POST", "/v1/dev/session", "dev_session", &Api::DevSession},
   };
   return kRoutes;
 }

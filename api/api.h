@@ -6,6 +6,7 @@
 //                 (appender.h), 202 once durable; Prefer: wait as a
 //                 completion (decisions.h, live.h)
 //   reads.cc    — the read path: the fold, or a read model when caught up
+//   ledger.cc   — the public ledger export after the reveal (schemas/EXPORT.md)
 //   entries.cc, admin.cc, streams.cc — the handlers by resource
 // The waiting-room ticker is not here: it runs with the engine that owns a
 // partition (engine/runtime/ticker.h), so no api replica is special.
@@ -34,6 +35,18 @@
 
 namespace tl::api {
 
+// The browser session (session.cc): an HttpOnly cookie holding the user's JWT.
+inline constexpr char kSessionCookie[] = "tl_session";
+inline constexpr int64_t kDevSessionSeconds = 12 * 3600;  // POST /v1/dev/session
+// The header a cookie-authenticated request other than GET must carry (else 403 csrf).
+inline constexpr char kRequestedWith[] = "ticketledger";
+// The most campaigns /v1/admin/overview lists (the rest: GET /v1/campaigns?after=).
+inline constexpr size_t kOverviewCampaignsMax = 1000;
+// The tl_session cookie's value in a request, if any.
+std::optional<std::string> SessionCookie(const http::Request& req);
+// A Set-Cookie value for the session (an empty value and max age 0 clear it).
+std::string SessionCookieHeader(absl::string_view value, int64_t max_age_s, bool secure);
+
 struct ApiOptions {
   std::string jwt_secret;      // HS256 key for user and admin tokens
   int wait_s_max = 10;         // cap for `Prefer: wait=N`
@@ -49,11 +62,18 @@ struct ApiOptions {
   size_t append_queue_max = 65'536;
   int append_writers = 2;  // threads appending command batches
   int stream_ticket_ttl_s = 300;
+  // ticketd --dev: GET /v1/session says so and POST /v1/dev/session signs anyone in.
+  bool dev = false;
+  bool cookie_secure = false;  // the session cookie gets `Secure` (served over HTTPS)
+  std::string role = "all";    // ticketd's role, for /v1/admin/overview
   LiveOptions live;
   // Set by ticketd: the read models' readiness (not ready = a store is
   // behind; writes go on) and their metrics.
   std::function<absl::Status()> extra_ready;
   std::function<void(Metrics*)> extra_metrics;
+  // Set by ticketd: the read models' state per store for /v1/admin/overview
+  // ([{"store","ok","lag_events","error"}]); null: none.
+  std::function<nlohmann::json()> extra_overview;
   // Set by ticketd when Redis/PostgreSQL are configured: entries, rankings
   // and results read from them while they are caught up.
   ReadModel* read_model = nullptr;
@@ -116,6 +136,10 @@ class Api {
   std::optional<nlohmann::json> StoredEntry(int partition, const std::string& campaign,
                                             const std::string& user);
   void CountRead(const char* route, const absl::Status& st, const char* store);
+  // ledger.cc
+  void GetLedger(const CallPtr& c);
+  struct ExportCursors;  // where recent export pages ended, and how many are being built
+  static std::shared_ptr<ExportCursors> NewExportCursors();
   // streams.cc
   void StreamTicket(const CallPtr& c);
   void StreamEvents(const CallPtr& c);
@@ -124,6 +148,16 @@ class Api {
   // admin.cc
   void AdminCreate(const CallPtr& c);
   void AdminCommand(const CallPtr& c);
+  // session.cc
+  void GetSession(const CallPtr& c);
+  void PostSession(const CallPtr& c);
+  void DeleteSession(const CallPtr& c);
+  void DevSession(const CallPtr& c);
+  nlohmann::json SessionJson(const Claims* claims) const;
+  void SetSession(const CallPtr& c, const Claims& claims, const std::string& token);
+  // overview.cc
+  void ListCampaigns(const CallPtr& c);
+  void AdminOverview(const CallPtr& c);
 
   ApiBackend* const backend_;
   const ApiOptions options_;
@@ -134,6 +168,7 @@ class Api {
   CommandAppender appender_;
   DecisionWaiters decisions_;
   LiveHub live_;
+  std::shared_ptr<ExportCursors> export_cursors_;
 };
 
 // The OpenAPI 3 document (api/openapi.json, embedded at build time).

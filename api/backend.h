@@ -7,6 +7,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -39,6 +40,9 @@ class ApiBackend {
   // `fn(partition, decided_end)` after every step of the engine (or fold of
   // the follower). Set before the engine or follower starts.
   virtual void OnProgress(std::function<void(int, uint64_t)> fn) = 0;
+  // Ledger events of a Kafka log not yet folded here (the split api role's
+  // follower); nullopt: no Kafka consumer in this process.
+  virtual std::optional<uint64_t> ConsumerLag() { return std::nullopt; }
 };
 
 }  // namespace tl::api

@@ -43,19 +43,38 @@ void Api::Run(void (Api::*fn)(const CallPtr&), const CallPtr& c) {
 
 bool Api::Authenticate(const CallPtr& c, bool admin) {
   absl::string_view auth = c->req.Header("Authorization");
-  if (auth.empty()) {
+  std::optional<std::string> cookie;
+  if (auth.empty()) cookie = SessionCookie(c->req);
+  if (auth.empty() && !cookie) {
     c->headers.emplace_back("WWW-Authenticate", "Bearer");
-    c->Error(401, "unauthenticated", "missing Authorization: Bearer <token>");
+    c->Error(401, "unauthenticated", "missing Authorization: Bearer <token> (or a session cookie)");
     return false;
   }
-  if (!absl::StartsWith(auth, "Bearer ")) {
+  if (!cookie && !absl::StartsWith(auth, "Bearer ")) {
     c->headers.emplace_back("WWW-Authenticate", "Bearer");
     c->Error(401, "unauthenticated", "Authorization must be 'Bearer <token>'");
     return false;
   }
-  absl::StatusOr<Claims> claims = VerifyJwt(std::string_view(auth.data() + 7, auth.size() - 7),
-                                            options_.jwt_secret, absl::ToUnixSeconds(absl::Now()));
+  // A browser sends the cookie along with any request to this origin, also
+  // one another site makes it send: what changes state must carry a header
+  // only a script of this origin can add.
+  if (cookie && c->req.method != "GET" && c->req.method != "HEAD" &&
+      c->req.Header("X-Requested-With") != kRequestedWith) {
+    c->Error(403, "csrf",
+             absl::StrCat("a request signed in by the session cookie must carry X-Requested-With: ",
+                          kRequestedWith));
+    return false;
+  }
+  absl::StatusOr<Claims> claims = VerifyJwt(
+      cookie ? std::string_view(*cookie) : std::string_view(auth.data() + 7, auth.size() - 7),
+      options_.jwt_secret, absl::ToUnixSeconds(absl::Now()));
   if (!claims.ok()) {
+    if (cookie) {
+      c->headers.emplace_back("Set-Cookie", SessionCookieHeader("", 0, options_.cookie_secure));
+      c->Error(401, "unauthenticated",
+               absl::StrCat("session cookie: ", std::string(claims.status().message())));
+      return false;
+    }
     c->headers.emplace_back("WWW-Authenticate", "Bearer error=\"invalid_token\"");
     c->Error(401, "unauthenticated", claims.status().message());
     return false;

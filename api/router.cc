@@ -39,8 +39,16 @@ bool MatchPath(absl::string_view tmpl, absl::string_view path, std::vector<std::
   params->clear();
   std::vector<absl::string_view> t = absl::StrSplit(tmpl, '/');
   std::vector<absl::string_view> p = absl::StrSplit(path, '/');
-  if (t.size() != p.size()) return false;
+  // A final {path} takes the rest of the path, one segment or more (/assets/{path}).
+  const bool rest = !t.empty() && t.back() == "{path}";
+  if (rest ? p.size() < t.size() : t.size() != p.size()) return false;
   for (size_t i = 0; i < t.size(); ++i) {
+    if (rest && i + 1 == t.size()) {
+      absl::string_view tail = path.substr(static_cast<size_t>(p[i].data() - path.data()));
+      if (tail.empty()) return false;
+      params->emplace_back(tail);
+      break;
+    }
     if (t[i].size() > 2 && t[i].front() == '{' && t[i].back() == '}') {
       if (p[i].empty()) return false;
       params->emplace_back(p[i]);

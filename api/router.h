@@ -72,7 +72,10 @@ class Router {
   std::vector<Route> routes_;
 };
 
-// Matches `path` against an OpenAPI template; fills the parameters.
+// Matches `path` against an OpenAPI template; fills the parameters. A
+// parameter is one path segment, except a final `{path}`, which takes the
+// rest of the path (one segment or more: /assets/{path} matches
+// /assets/js/app.js with path "js/app.js").
 bool MatchPath(absl::string_view tmpl, absl::string_view path, std::vector<std::string>* params);
 
 }  // namespace tl::api

@@ -3,7 +3,9 @@
 # the campaign "demo" (stock 10, 50% win, 20 positions admitted per second),
 # lets 30 users in, follows the last one through the waiting room to its
 # outcome, and shows the results. Stops ticketd at the end.
-# PORT=8080 by default; KEEP=1 leaves ticketd running.
+# PORT=8080 by default; KEEP=1 leaves ticketd running (then open the pages
+# it prints: the waiting room and the operator dashboard, signed in with any
+# name through the development sign-in that --dev offers).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PORT=${PORT:-8080}
@@ -21,6 +23,17 @@ done
 curl -sf "$API/readyz" >/dev/null || { cat "$DATA/ticketd.err"; exit 1; }
 token() { build/ticketctl --dev token --user "$1" 2>/dev/null; }
 say() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
+pages() {
+  echo "  waiting room:       $API/drops/demo   (sign in with any name: ticketd runs with --dev)"
+  echo "  open drops:         $API/"
+  echo "  operator dashboard: $API/admin   (\"Development sign-in (admin)\", or paste"
+  echo "                      the token of: build/ticketctl --dev token --user ops --admin)"
+  echo "  verifier:           $API/verify/demo   (after close and reveal)"
+}
+
+printf '\n\033[1mThe pages (in a browser on this machine)\033[0m\n'
+pages
+[[ "${KEEP:-0}" == 1 ]] || echo "  (this run stops ticketd at the end: KEEP=1 ops/demo.sh keeps it for the browser)"
 
 say "curl $API/v1/campaigns/demo"
 curl -s "$API/v1/campaigns/demo"; echo
@@ -50,4 +63,5 @@ say "curl $API/v1/campaigns/demo"
 curl -s "$API/v1/campaigns/demo"; echo
 if [[ "${KEEP:-0}" == 1 ]]; then
   echo; echo "ticketd keeps running on $API (pid $PID, data in $DATA); stop it with: kill $PID"
+  pages
 fi

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Installs every Debian package ticketledger needs to build, test and run.
-# Idempotent: runs apt-get only for packages that are missing.
+# Installs every Debian package ticketledger needs to build, test and run,
+# then the pages' npm packages (api/web/package-lock.json) into
+# api/web/node_modules. Idempotent: runs apt-get only for packages that are
+# missing, and npm only when node_modules is missing or older than the lock file.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 PACKAGES=(
   # toolchain
@@ -26,6 +29,8 @@ PACKAGES=(
   # the read models: client libraries, and the servers the tests start on
   # free ports in temporary directories (PostgreSQL under /usr/lib/postgresql/15/bin)
   libhiredis-dev libpqxx-dev redis-server postgresql-15
+  # the pages' browser tests: Debian's chromium, driven by puppeteer-core (npm)
+  chromium
 )
 
 missing=()
@@ -34,12 +39,31 @@ for p in "${PACKAGES[@]}"; do
     missing+=("$p")
   fi
 done
+# Node.js runs the browser tests and npm installs the pages' packages: Debian's
+# unless a node is already on the PATH.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  for p in nodejs npm; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+      missing+=("$p")
+    fi
+  done
+fi
 if ((${#missing[@]} == 0)); then
   echo "install-deps: all ${#PACKAGES[@]} packages present"
-  exit 0
+else
+  SUDO=""
+  if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+  echo "install-deps: installing ${missing[*]}"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
-SUDO=""
-if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
-echo "install-deps: installing ${missing[*]}"
-$SUDO apt-get update -q
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+
+# The pages' npm packages (uPlot, embedded into ticketd at build time;
+# puppeteer-core for the browser tests), exactly as the lock file pins them.
+if [[ ! -d api/web/node_modules || api/web/package-lock.json -nt api/web/node_modules ]]; then
+  echo "install-deps: npm ci --prefix api/web (the pages' packages from api/web/package-lock.json)"
+  npm ci --prefix api/web --no-audit --no-fund
+  touch api/web/node_modules
+else
+  echo "install-deps: api/web/node_modules is up to date with its lock file"
+fi

@@ -63,6 +63,7 @@ class SplitBackend final : public api::ApiBackend {
   void OnProgress(std::function<void(int, uint64_t)> fn) override {
     follower_->set_on_progress(std::move(fn));
   }
+  std::optional<uint64_t> ConsumerLag() override { return follower_->lag(); }
 
  private:
   EventLog* commands_;

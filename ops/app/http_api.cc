@@ -1,6 +1,7 @@
 #include "ops/app/http_api.h"
 
 #include "absl/time/clock.h"
+#include "api/pages.h"
 #include "engine/log/event_log.h"
 
 namespace tl::app {
@@ -37,8 +38,12 @@ absl::Status HttpApi::Open(const Host& host, api::ApiBackend* backend,
     options.read_model = read_model_.get();
   }
   options.offload = host.offload;
+  options.dev = host.settings->dev;
+  options.role = host.settings->role;
+  if (projections) options.extra_overview = [projections] { return projections->Overview(); };
   service_ = std::make_unique<api::Api>(backend, options, host.metrics);
   service_->Register(host.router);
+  api::RegisterPageRoutes(host.router);
   api::Api* service = service_.get();
   host.ops->ready = [service] { return service->Ready(); };
   host.ops->read_models = [projections] {

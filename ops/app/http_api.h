@@ -16,9 +16,10 @@ namespace tl::app {
 
 class HttpApi {
  public:
-  // Registers the api routes and the ops hooks (readiness, metrics). Call
-  // before the engine or follower behind `backend` starts: the api hooks
-  // their progress. `projections`: this process's projectors (may be null).
+  // Registers the api routes, the pages (api/pages.h) and the ops hooks
+  // (readiness, metrics). Call before the engine or follower behind
+  // `backend` starts: the api hooks their progress. `projections`: this
+  // process's projectors (may be null).
   absl::Status Open(const Host& host, api::ApiBackend* backend, const Projections* projections);
   // With --demo, creates campaign "demo" if missing; then starts the api.
   absl::Status Serve();

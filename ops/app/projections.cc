@@ -70,6 +70,21 @@ void Projections::RefreshMetrics(api::Metrics* metrics) const {
   }
 }
 
+nlohmann::json Projections::Overview() const {
+  nlohmann::json stores = nlohmann::json::array();
+  for (const auto& pr : projectors_) {
+    uint64_t lag = 0;
+    for (const auto& part : pr->Status())
+      lag += part.ledger_end > part.applied_offset ? part.ledger_end - part.applied_offset : 0;
+    absl::Status st = pr->status();
+    stores.push_back({{"store", pr->sink_name()},
+                      {"ok", st.ok()},
+                      {"lag_events", lag},
+                      {"error", std::string(st.message())}});
+  }
+  return stores;
+}
+
 void Projections::Stop() {
   for (auto& pr : projectors_) pr->Stop();
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <vector>
 
@@ -32,6 +33,8 @@ class Projections {
   // OK, or the trouble of the first store that is behind or away.
   absl::Status status() const;
   void RefreshMetrics(api::Metrics* metrics) const;
+  // Per store, for /v1/admin/overview: [{"store","ok","lag_events","error"}].
+  nlohmann::json Overview() const;
   void Stop();
 
  private:

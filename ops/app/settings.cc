@@ -36,7 +36,8 @@ void AddRoleSettings(CLI::App* app, Settings* s) {
   app->add_option("--seed-secret-file", s->seed_secret_file,
                   "File with the draw seed secret (else $TICKETLEDGER_SEED_SECRET)");
   app->add_flag("--dev", s->dev,
-                "Use development secrets when none are given (never in production)")
+                "Use development secrets when none are given, and let the pages sign anyone in "
+                "by name (POST /v1/dev/session); never in production")
       ->envname("TICKETD_DEV");
   app->add_flag("--demo", s->demo,
                 "Create campaign 'demo' (stock 10, 50% win, 20 admitted/s) if missing")
@@ -198,6 +199,10 @@ void AddLiveSettings(CLI::App* app, Settings* s) {
          "none by default")
       ->envname("TICKETD_CORS_ORIGINS")
       ->delimiter(',');
+  app->add_flag("--cookie-secure", s->api.cookie_secure,
+                "Mark the pages' session cookie Secure (browsers then send it over HTTPS only: "
+                "set it when ticketd or its proxy serves HTTPS)")
+      ->envname("TICKETD_COOKIE_SECURE");
 }
 
 void AddApiSettings(CLI::App* app, Settings* s) {

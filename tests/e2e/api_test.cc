@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "api/ops_routes.h"
+#include "api/pages.h"
 #include "api/views.h"
 #include "engine/core/draw.h"
 #include "tests/support/servers.h"
@@ -465,6 +466,7 @@ TEST(Api, OpenApiDocumentMatchesTheRoutes) {
   };
   for (const auto& route : api::Api::Routes()) serve(route.method, route.path);
   for (const auto& [method, path] : api::OpsRoutes()) serve(method, path);
+  for (const auto& [method, path] : api::PageRoutes()) serve(method, path);
   EXPECT_EQ(documented, served);
 }
 

@@ -124,7 +124,19 @@ std::vector<std::string> DriveRequests(int port) {
   // Refused by the transport before any route: headers over 8 KiB.
   r = c.Get("/v1/campaigns/logs", {{"X-Padding", std::string(9000, 'p')}});
   EXPECT_TRUE(r && r->status == 431);
-  return {admin, user, user + "x", ticket};
+  // A browser session: the token becomes the tl_session cookie, which the
+  // browser then sends with every request.
+  const std::string browser = api::MintJwt({"bob", false, exp + 1}, kJwtSecret);
+  r = c.Post("/v1/session", Bearer(browser), "", "application/json");
+  EXPECT_TRUE(r && r->status == 200 &&
+              r->get_header_value("Set-Cookie").find(browser) != std::string::npos);
+  const httplib::Headers cookie = {{"Cookie", "tl_session=" + browser},
+                                   {"X-Requested-With", "ticketledger"}};
+  r = c.Post("/v1/campaigns/logs/entries", cookie, "", "application/json");
+  EXPECT_TRUE(r && r->status == 202) << (r ? r->body : "no answer");
+  r = c.Get("/v1/session", cookie);
+  EXPECT_TRUE(r && r->status == 200);
+  return {admin, user, user + "x", ticket, browser};
 }
 
 TEST(TicketdLogs, NothingSecretAndOneAccessLinePerRequest) {

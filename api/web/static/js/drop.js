@@ -1,0 +1,565 @@
+// The waiting room of one drop (/drops/{id}).
+//
+// Sign in (production: #token=<JWT> exchanged for an HttpOnly cookie; with
+// ticketd --dev also any name), enter once (an Idempotency-Key kept in
+// localStorage, so a retry after a lost answer never enters twice), then
+// follow the entry over the live channel (SSE, the same-origin cookie):
+// position, people ahead, estimated wait, admission state and the outcome.
+//
+// No request of a normal visit answers 4xx: whether this user has an entry
+// is learnt from the live channel's first message (a user without an entry
+// gets one without a status), and GET entries/me is asked only when this
+// browser remembers entering. A lost stream is reopened with backoff
+// (1 s doubling to 30 s, ±20%), resuming from its last event id; while it is
+// down for long the entry is polled, never faster than every 10 s.
+import {
+  api, el, showError, errorText, getSession, devSignIn, exchangeToken, signOut, takeTokenFromFragment,
+  idFromPath, randomId, storageGet, storageSet, $,
+} from './common.js';
+import { t, applyI18n, mountLangSwitch, fmtInt, fmtPct, fmtTime, fmtDuration } from './i18n.js';
+
+const FINAL = new Set(['won', 'lost', 'sold_out', 'cancelled', 'rejected']);
+// A cancelled entry was a win given back (the engine cancels only won entries).
+const DRAWN = new Set(['won', 'lost', 'sold_out', 'cancelled']);
+const POLL_MS = 10000; // fallback polling: never faster
+const CAMPAIGN_REFRESH_MS = 15000;
+const BACKOFF_MAX_S = 30;
+const ANNOUNCE_EVERY_MS = 3000;
+
+const id = idFromPath('/drops/');
+const base = `/v1/campaigns/${encodeURIComponent(id)}`;
+
+const S = {
+  session: null,
+  campaign: null,
+  entry: null, // the last entry json with a status
+  known: false, // the first answer about this user's entry has arrived
+  conn: 'idle', // idle | connecting | live | down | polling | done
+  es: null,
+  lastEventId: '',
+  attempts: 0,
+  retryAt: 0,
+  retryTimer: 0,
+  pollTimer: 0,
+  lastPoll: 0,
+  pollOk: false,
+  entering: false,
+  announced: { text: '', at: 0, pending: '' },
+  verify: null, // {state: 'idle'|'running'|'done', result}
+};
+
+const recKey = () => `tl_entry:${S.session.user}:${id}`;
+const record = () => storageGet(recKey()) || {};
+const saveRecord = (r) => storageSet(recKey(), r);
+
+// ---------------------------------------------------------------- rendering
+
+function show(sel, on) {
+  $(sel).hidden = !on;
+}
+
+function renderSession() {
+  const box = $('#session');
+  if (!S.session || !S.session.signed_in) {
+    box.replaceChildren();
+    return;
+  }
+  box.replaceChildren(
+    el('span', { id: 'whoami', text: t('common.signed_in_as', { user: S.session.user }) }),
+    el('button', { type: 'button', class: 'secondary small', id: 'signout', text: t('common.sign_out'), onclick: onSignOut }),
+  );
+}
+
+function renderCampaign() {
+  const c = S.campaign;
+  if (!c) return;
+  $('#title').textContent = c.title || c.id;
+  document.title = `${c.title || c.id} · ${t('app.name')}`;
+  const facts = [
+    t('drop.stats', { stock: fmtInt(c.stock_left), total: fmtInt(c.stock + (c.restocked || 0)), entries: fmtInt(c.entries) }),
+    t('index.win', { pct: fmtPct(c.win_bps / 10000, 2) }),
+    t(`queueing.${c.queueing}`),
+    t(`status.${c.status}`),
+  ];
+  $('#campaign-meta').textContent = facts.join(' · ');
+  $('#verify-full').href = `/verify/${encodeURIComponent(c.id)}`;
+}
+
+function reasonText(code) {
+  const s = t(`reason.${code}`);
+  return s === `reason.${code}` ? code || '?' : s;
+}
+
+function stateText(e) {
+  if (e.status === 'prequeued') return t('drop.state.prequeued');
+  if (e.admission_paused) return t('drop.state.paused');
+  if (e.status === 'queued' && e.queue_distance === 0) return t('drop.state.admitted');
+  return t('drop.state.queued');
+}
+
+// The connection line counts down every second, so it is no live region;
+// screen readers hear only its changes of state, through the announcer.
+function announceConn() {
+  const was = S.connAnnounced || 'idle';
+  const down = S.conn === 'down';
+  if (down && was !== 'down') announce(t('drop.announce.down'), true);
+  if (S.conn === 'live' && was === 'down') announce(t('drop.announce.up'), true);
+  if (S.conn === 'live' || down) S.connAnnounced = S.conn;
+}
+
+function renderConn() {
+  announceConn();
+  const box = $('#conn');
+  box.className = `conn ${S.conn}`;
+  let text = '';
+  if (S.conn === 'live') text = t('drop.live');
+  else if (S.conn === 'connecting') text = t('drop.reconnecting');
+  else if (S.conn === 'down') {
+    const s = Math.max(0, Math.ceil((S.retryAt - Date.now()) / 1000));
+    text = S.pollOk ? t('drop.polling', { s: POLL_MS / 1000 }) : t('drop.disconnected', { s });
+  }
+  $('#conn-text').textContent = text;
+  box.hidden = S.conn === 'idle' || S.conn === 'done';
+  // While the stream is down the numbers are the last known: shown dimmed.
+  $('#queue').classList.toggle('stale', S.conn === 'down' && !S.pollOk);
+}
+
+function renderEntry() {
+  const e = S.entry;
+  const c = S.campaign;
+  const signedIn = S.session && S.session.signed_in;
+  const final = e && FINAL.has(e.status);
+  const open = c && c.status === 'open';
+  show('#signin', !!c && !signedIn);
+  show('#enter', !!(signedIn && S.known && !e && open));
+  // Entered but not yet decided (the stream's first word can come first):
+  // the button waits rather than invite a second entry.
+  const pending = S.entering || (signedIn && !e && !!record().entered);
+  $('#enter-btn').disabled = pending;
+  $('#enter-btn').textContent = pending ? t('drop.entering') : t('drop.enter');
+  const closedNoEntry = signedIn && S.known && !e && c && !open;
+  show('#closed', !!closedNoEntry);
+  if (closedNoEntry) $('#closed').textContent = t('drop.closed_no_entry');
+  if (!signedIn && c && !open) {
+    show('#closed', true);
+    $('#closed').textContent = t('drop.closed');
+  }
+  show('#queue', !!(signedIn && e && !final));
+  if (e && !final) {
+    const queued = e.status === 'queued';
+    $('#position').textContent = queued ? fmtInt(e.position) : t('common.none');
+    $('#ahead').textContent = queued ? fmtInt(e.people_ahead) : t('common.none');
+    $('#wait').textContent = !queued ? t('common.none') : e.estimated_wait_s === null ? t('drop.wait_paused') : fmtDuration(e.estimated_wait_s);
+    $('#serving').textContent = queued ? fmtInt(e.serving) : t('common.none');
+    const start = record().start || e.queue_distance || 1;
+    const pct = queued ? Math.round(100 * (1 - Math.min(e.queue_distance, start) / Math.max(start, 1))) : 0;
+    $('#progress').value = pct;
+    $('#progress').setAttribute('aria-valuetext', `${pct}%`);
+    $('#state').textContent = stateText(e);
+    const prequeued = e.status === 'prequeued';
+    // Before a random queue opens there is no place yet: the opening instead.
+    show('#stats', !prequeued);
+    show('#progress-box', !prequeued);
+    show('#opens', prequeued && !!e.opens_at_ms);
+    if (prequeued && e.opens_at_ms) {
+      const left = Math.max(0, Math.ceil((e.opens_at_ms - Date.now()) / 1000));
+      $('#opens').textContent = `${t('drop.opens_at', { time: fmtTime(e.opens_at_ms) })} ${t('drop.opens_in', { d: fmtDuration(left) })}`;
+      clearTimeout(S.opensTimer);
+      S.opensTimer = setTimeout(renderEntry, 1000);
+    }
+  }
+  show('#outcome', !!final);
+  if (final) {
+    const o = $('#outcome-text');
+    o.className = `outcome ${e.status}`;
+    o.textContent = e.status === 'rejected' ? t('drop.outcome.rejected', { reason: reasonText(e.reason) }) : t(`drop.outcome.${e.status}`);
+    o.dataset.outcome = e.status;
+    $('#outcome-meta').textContent = e.position ? t('drop.outcome_meta', { pos: fmtInt(e.position), user: e.user }) : '';
+    $('#leave').hidden = e.status !== 'won';
+  }
+  renderVerify();
+  renderConn();
+}
+
+function render() {
+  applyI18n();
+  renderSession();
+  renderCampaign();
+  show('#loading', !S.campaign && !$('#error').textContent);
+  renderEntry();
+}
+
+// Screen readers hear position changes through the live region, at most one
+// every few seconds (a fast queue would otherwise talk without pause); state
+// changes (admitted, the outcome) at once.
+function announce(text, urgent = false) {
+  const a = S.announced;
+  if (text === a.text) return;
+  const now = Date.now();
+  if (!urgent && now - a.at < ANNOUNCE_EVERY_MS) {
+    a.pending = text;
+    clearTimeout(a.timer);
+    a.timer = setTimeout(() => announce(a.pending, true), ANNOUNCE_EVERY_MS - (now - a.at));
+    return;
+  }
+  clearTimeout(a.timer);
+  a.text = text;
+  a.at = now;
+  $('#announce').textContent = text;
+}
+
+// ---------------------------------------------------------------- the entry
+
+function onEntry(e) {
+  if (!e || typeof e !== 'object') return;
+  S.known = true;
+  if (!e.status) {
+    // No entry for this user (yet). A closed drop will never have one.
+    S.entry = null;
+    if (S.campaign && S.campaign.status === 'closed') closeStream('done');
+    render();
+    return;
+  }
+  const prev = S.entry;
+  S.entry = e;
+  const r = record();
+  let changed = !r.entered;
+  r.entered = true;
+  if (e.status === 'queued' && (r.start === undefined || e.queue_distance > r.start || r.position !== e.position)) {
+    r.start = e.queue_distance;
+    r.position = e.position;
+    changed = true;
+  }
+  if (changed) saveRecord(r);
+  if (FINAL.has(e.status)) {
+    announce(e.status === 'rejected' ? t('drop.outcome.rejected', { reason: reasonText(e.reason) }) : t(`drop.outcome.${e.status}`), true);
+    closeStream('done');
+    if (!prev || !FINAL.has(prev.status)) setTimeout(() => $('#outcome-text').focus(), 0);
+    refreshCampaign();
+  } else if (e.status === 'queued') {
+    if (e.queue_distance === 0) announce(t('drop.announce.admitted'), true);
+    else announce(t('drop.announce.position', { pos: fmtInt(e.position), ahead: fmtInt(e.people_ahead) }));
+  } else if (e.status === 'prequeued') {
+    announce(t('drop.state.prequeued'), !prev || prev.status !== 'prequeued');
+  }
+  render();
+}
+
+async function enter() {
+  if (S.entering) return;
+  const r = record();
+  if (!r.idem) r.idem = randomId(); // kept until this entry is known: a retry reuses it
+  saveRecord(r);
+  S.entering = true;
+  showError($('#error'), null);
+  render();
+  const res = await api(`${base}/entries`, { method: 'POST', headers: { 'Idempotency-Key': r.idem } });
+  S.entering = false;
+  if (res.ok || (res.status === 409 && res.error && res.error.code === 'duplicate')) {
+    const now = record();
+    now.entered = true;
+    saveRecord(now);
+    // The stream (open since sign-in) brings the position within a moment.
+    if (!S.es) openStream();
+  } else {
+    showError($('#error'), res);
+  }
+  render();
+}
+
+// ---------------------------------------------------------------- the stream
+
+function closeStream(next) {
+  if (S.es) {
+    S.es.close();
+    S.es = null;
+  }
+  clearTimeout(S.retryTimer);
+  if (next === 'done') stopPolling();
+  S.conn = next || 'idle';
+  renderConn();
+}
+
+function openStream() {
+  if (S.es) return;
+  clearTimeout(S.retryTimer);
+  const url = `${base}/events${S.lastEventId ? `?last_event_id=${encodeURIComponent(S.lastEventId)}` : ''}`;
+  const es = new EventSource(url);
+  S.es = es;
+  S.conn = 'connecting';
+  renderConn();
+  es.addEventListener('open', () => {
+    if (S.es !== es) return;
+    S.conn = 'live';
+    renderConn();
+  });
+  es.addEventListener('status', (ev) => {
+    if (S.es !== es) return;
+    if (ev.lastEventId) S.lastEventId = ev.lastEventId;
+    S.attempts = 0;
+    S.pollOk = false;
+    S.conn = 'live';
+    stopPolling();
+    let data;
+    try {
+      data = JSON.parse(ev.data);
+    } catch {
+      return;
+    }
+    onEntry(data);
+  });
+  es.addEventListener('error', () => {
+    if (S.es !== es) return;
+    // Our own backoff replaces EventSource's fixed retry, so the screen can
+    // say when the next attempt is, and resume from the last event id.
+    es.close();
+    S.es = null;
+    if (S.entry && FINAL.has(S.entry.status)) return closeStream('done');
+    scheduleReconnect();
+  });
+}
+
+function scheduleReconnect() {
+  S.attempts += 1;
+  const s = Math.min(BACKOFF_MAX_S, 2 ** (S.attempts - 1)) * (0.8 + 0.4 * Math.random());
+  S.retryAt = Date.now() + s * 1000;
+  S.conn = 'down';
+  clearTimeout(S.retryTimer);
+  S.retryTimer = setTimeout(openStream, s * 1000);
+  startPolling();
+  tickCountdown();
+}
+
+function tickCountdown() {
+  renderConn();
+  if (S.conn === 'down') setTimeout(tickCountdown, 1000);
+}
+
+// While the stream is down the entry is still asked for, every 10 s (a
+// proxy that buffers SSE would otherwise leave the page frozen).
+function startPolling() {
+  if (S.pollTimer || !record().entered) return;
+  const due = Math.max(0, S.lastPoll + POLL_MS - Date.now());
+  S.pollTimer = setTimeout(poll, Math.max(due, POLL_MS));
+}
+
+function stopPolling() {
+  clearTimeout(S.pollTimer);
+  S.pollTimer = 0;
+}
+
+async function poll() {
+  S.pollTimer = 0;
+  if (S.conn === 'live' || S.conn === 'done') return;
+  S.lastPoll = Date.now();
+  const r = await api(`${base}/entries/me`);
+  if (r.ok) {
+    S.pollOk = true;
+    onEntry(r.body);
+  }
+  if (S.conn !== 'live' && S.conn !== 'done') startPolling();
+}
+
+// ---------------------------------------------------------------- the campaign
+
+async function refreshCampaign() {
+  const r = await api(base);
+  if (r.ok) {
+    S.campaign = r.body;
+    render();
+  }
+  return r;
+}
+
+// Kept fresh while the page is open (stock left, closed, the revealed seed).
+function campaignLoop() {
+  setTimeout(async () => {
+    if (document.visibilityState === 'visible') await refreshCampaign();
+    campaignLoop();
+  }, CAMPAIGN_REFRESH_MS);
+}
+
+// ---------------------------------------------------------------- verify my draw
+
+function renderVerify() {
+  const e = S.entry;
+  const c = S.campaign;
+  const drawn = e && DRAWN.has(e.status);
+  show('#verify', !!(e && FINAL.has(e.status) && e.status !== 'rejected'));
+  if (!e) return;
+  const out = $('#verify-out');
+  const revealed = !!(c && c.seed);
+  $('#verify-btn').hidden = !(drawn && revealed);
+  $('#verify-lead').hidden = !(drawn && revealed);
+  if (!drawn) {
+    out.replaceChildren(el('p', { class: 'meta', text: t('drop.verify.no_draw') }));
+    return;
+  }
+  if (!revealed) {
+    out.replaceChildren(el('p', { class: 'meta', id: 'verify-wait', text: t('drop.verify.not_revealed') }));
+    return;
+  }
+  const v = S.verify;
+  if (!v || v.state !== 'done') {
+    out.replaceChildren();
+    return;
+  }
+  const r = v.result;
+  if (r.error) {
+    out.replaceChildren(el('p', { class: 'verdict unknown', id: 'verify-verdict', dataset: { verdict: 'unknown' }, text: t('drop.verify.unavailable', { why: r.error }) }));
+    return;
+  }
+  const outcomeName = t(`outcome.${e.status}`);
+  const items = [
+    el('li', { class: r.seedOk ? 'pass' : 'fail', text: r.seedOk ? t('drop.verify.seed_ok') : t('drop.verify.seed_bad') }),
+    el('li', { class: 'info' }, t('drop.verify.value', { v: '' }), el('code', { text: r.value })),
+    el('li', { class: 'info' }, t('drop.verify.threshold', { pct: fmtPct(c.win_bps / 10000, 2), t: '' }), el('code', { text: r.threshold })),
+    el('li', { class: 'info', text: r.under ? t('drop.verify.under') : t('drop.verify.over') }),
+  ];
+  const good = r.seedOk && r.follows;
+  out.replaceChildren(
+    el('ul', { class: 'checks' }, items),
+    el('p', {
+      class: `verdict ${good ? 'pass' : 'fail'}`,
+      id: 'verify-verdict',
+      dataset: { verdict: good ? 'pass' : 'fail' },
+      text: good ? t('drop.verify.follows', { outcome: outcomeName }) : t('drop.verify.contradicts', { outcome: outcomeName }),
+    }),
+  );
+}
+
+// Recomputes this user's draw from the revealed seed: the seed against its
+// commitment, the draw value against the threshold. won and sold_out need a
+// value under the threshold, lost one at or over it; whether stock remained
+// at this position (won vs sold_out) depends on every draw before it and is
+// the verifier page's check, not this panel's.
+async function runVerify() {
+  const e = S.entry;
+  const c = S.campaign;
+  S.verify = { state: 'running' };
+  $('#verify-btn').disabled = true;
+  let result;
+  try {
+    const draw = await import('./draw.js');
+    const commitment = await draw.commitmentOf(c.seed);
+    const value = await draw.drawValue(c.seed, c.id, e.position, e.user);
+    const under = draw.isUnder(value, c.win_bps);
+    const follows = e.status === 'lost' ? !under : under;
+    result = {
+      seedOk: commitment === String(c.seed_commitment).toLowerCase(),
+      value: value.toString(),
+      threshold: draw.winThreshold(c.win_bps).toString(),
+      under,
+      follows,
+    };
+  } catch (err) {
+    result = { error: String((err && err.message) || err) };
+  }
+  S.verify = { state: 'done', result };
+  $('#verify-btn').disabled = false;
+  renderVerify();
+}
+
+// ---------------------------------------------------------------- sign-in
+
+async function afterSignIn() {
+  S.entry = null;
+  S.known = false;
+  S.verify = null;
+  render();
+  const r = record();
+  if (r.entered) {
+    // This browser entered before: show the entry at once (reload, reopened tab).
+    const res = await api(`${base}/entries/me`);
+    if (res.ok) onEntry(res.body);
+    else if (res.status === 404) saveRecord({ idem: r.idem }); // gone (a wiped server): the stream says
+    else showError($('#error'), res);
+  }
+  if (!S.entry || !FINAL.has(S.entry.status)) openStream();
+}
+
+async function onDevSignIn(ev) {
+  ev.preventDefault();
+  const name = $('#dev-user').value.trim();
+  if (!name) return;
+  $('#dev-submit').disabled = true;
+  const r = await devSignIn(name, false);
+  $('#dev-submit').disabled = false;
+  if (!r.ok) return showError($('#error'), r);
+  showError($('#error'), null);
+  S.session = r.body && r.body.signed_in ? r.body : await getSession();
+  await afterSignIn();
+}
+
+async function onSignOut() {
+  closeStream('idle');
+  stopPolling();
+  const r = await signOut();
+  if (!r.ok) showError($('#error'), r);
+  S.session = await getSession();
+  S.entry = null;
+  S.known = false;
+  render();
+}
+
+// ---------------------------------------------------------------- leave
+
+function confirmDialog(text) {
+  const d = $('#confirm');
+  $('#confirm-text').textContent = text;
+  return new Promise((resolve) => {
+    d.addEventListener('close', () => resolve(d.returnValue === 'ok'), { once: true });
+    d.showModal();
+    $('#confirm-ok').focus();
+  });
+}
+
+// Gives a win back (DELETE entries/me; the engine cancels only won entries
+// and returns the unit to the stock). The answer waits for the decision.
+async function leave() {
+  if (!(await confirmDialog(t('drop.leave_confirm')))) return;
+  $('#leave').disabled = true;
+  const r = await api(`${base}/entries/me`, { method: 'DELETE', headers: { Prefer: 'wait=5' } });
+  $('#leave').disabled = false;
+  if (!r.ok) return showError($('#error'), r);
+  showError($('#error'), null);
+  if (r.body && r.body.status) onEntry(r.body);
+}
+
+// ---------------------------------------------------------------- start
+
+async function main() {
+  mountLangSwitch($('#lang'));
+  window.addEventListener('tl-langchange', render);
+  $('#dev-form').addEventListener('submit', onDevSignIn);
+  $('#enter-btn').addEventListener('click', enter);
+  $('#leave').addEventListener('click', leave);
+  $('#verify-btn').addEventListener('click', runVerify);
+  window.addEventListener('online', () => {
+    if (S.conn === 'down') openStream();
+  });
+  render();
+  if (!id) {
+    showError($('#error'), t('common.not_found', { id: '' }));
+    return render();
+  }
+  const token = takeTokenFromFragment();
+  if (token) {
+    const r = await exchangeToken(token);
+    if (!r.ok) showError($('#error'), `${t('common.sign_in')}: ${errorText(r)}`);
+  }
+  const [session, camp] = await Promise.all([getSession(), api(base)]);
+  S.session = session;
+  if (!camp.ok) {
+    showError($('#error'), camp.status === 404 ? t('common.not_found', { id }) : errorText(camp));
+    return render();
+  }
+  S.campaign = camp.body;
+  $('#dev-form').hidden = !session.dev;
+  $('#prod-signin').hidden = !!session.dev;
+  campaignLoop();
+  render();
+  if (session.signed_in) await afterSignIn();
+}
+
+main();

@@ -69,6 +69,9 @@ void Api::AdminCreate(const CallPtr& c) {
   cc->set_admission_rate_per_s(static_cast<uint32_t>(rate));
   cc->set_opens_at_ms(opens);
   cc->set_max_entries(max_entries);
+  absl::StatusOr<std::string> nonce = NewSeedNonce();
+  if (!nonce.ok()) return c->Error(503, "no_randomness", nonce.status().message());
+  cc->set_seed_nonce(*std::move(nonce));
   Submit(c, std::move(cmd), std::max(PreferWait(c), 5), 201);
 }
 

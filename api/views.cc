@@ -48,7 +48,8 @@ json CampaignJson(const CampaignState& c) {
             {kCancelled, s.cancelled()},
             {"stock_left", s.stock_left()},
             {"restocked", s.restocked()},
-            {"seed_commitment", ToHex(s.seed_commitment())}};
+            {"seed_commitment", ToHex(s.seed_commitment())},
+            {"seed_nonce", ToHex(cfg.seed_nonce())}};
   if (s.revealed()) j["seed"] = ToHex(c.seed);
   return j;
 }

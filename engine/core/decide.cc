@@ -224,6 +224,10 @@ void DecideCreate(const EngineState& s, const EngineConfig& config, const Limits
     return em.Reject("", pb::REJECT_INVALID_ARGUMENT,
                      absl::StrCat("max_entries is ", req.max_entries(), "; the limit is ",
                                   limits.entries_per_campaign_max));
+  if (req.seed_nonce().size() > 32)
+    return em.Reject(
+        "", pb::REJECT_INVALID_ARGUMENT,
+        absl::StrCat("seed_nonce is ", req.seed_nonce().size(), " bytes; the limit is 32"));
   if (req.queueing() != pb::QUEUEING_UNSPECIFIED && req.queueing() != pb::QUEUEING_FIFO &&
       req.queueing() != pb::QUEUEING_RANDOM)
     return em.Reject("", pb::REJECT_INVALID_ARGUMENT,
@@ -234,7 +238,8 @@ void DecideCreate(const EngineState& s, const EngineConfig& config, const Limits
     created->mutable_config()->set_queueing(pb::QUEUEING_FIFO);
   if (req.max_entries() == 0)
     created->mutable_config()->set_max_entries(limits.entries_per_campaign_max);
-  Hash commitment = SeedCommitment(DeriveSeed(config.seed_secret, cmd.campaign_id()));
+  Hash commitment =
+      SeedCommitment(DeriveSeed(config.seed_secret, cmd.campaign_id(), req.seed_nonce()));
   created->set_seed_commitment(
       std::string(reinterpret_cast<const char*>(commitment.data()), commitment.size()));
 }

@@ -14,9 +14,10 @@ void Put(SHA256_CTX* ctx, std::string_view s) { SHA256_Update(ctx, s.data(), s.s
 
 }  // namespace
 
-Seed DeriveSeed(std::string_view secret, std::string_view campaign_id) {
-  std::string msg = "ticketledger/seed/v1|";
+Seed DeriveSeed(std::string_view secret, std::string_view campaign_id, std::string_view nonce) {
+  std::string msg = nonce.empty() ? "ticketledger/seed/v1|" : "ticketledger/seed/v2|";
   msg.append(campaign_id);
+  if (!nonce.empty()) msg.append("|").append(ToHex(nonce));
   Seed out;
   unsigned int len = 0;
   HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),

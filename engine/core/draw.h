@@ -13,8 +13,12 @@
 //   printf 'ticketledger/draw/v1|c1|42|alice' |
 //     openssl dgst -sha256 -mac HMAC -macopt hexkey:<seed hex>
 //
-// Per-campaign seeds are derived from the engine's secret, so the engine's
-// output is a pure function of its log and its config:
+// Per-campaign seeds are derived from the engine's secret and the nonce the
+// create command carries (CreateCampaign.seed_nonce), so the engine's output
+// is a pure function of its log and its config, and the same secret and
+// campaign id in two deployments give unrelated seeds:
+//   seed = HMAC-SHA256(secret, "ticketledger/seed/v2|" campaign "|" hex(nonce))
+// and, for campaigns created without a nonce (older ledgers),
 //   seed = HMAC-SHA256(secret, "ticketledger/seed/v1|" campaign)
 // CampaignCreated publishes SHA-256(seed); SeedRevealed publishes the seed.
 #pragma once
@@ -32,7 +36,8 @@ namespace tl {
 
 using Seed = std::array<uint8_t, 32>;
 
-Seed DeriveSeed(std::string_view secret, std::string_view campaign_id);
+// `nonce` raw bytes (lowercase hex in the message); empty: the v1 rule.
+Seed DeriveSeed(std::string_view secret, std::string_view campaign_id, std::string_view nonce = {});
 Hash SeedCommitment(const Seed& seed);
 
 // floor(win_bps * 2^64 / 10000); 2^64 itself for win_bps = 10000.

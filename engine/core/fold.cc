@@ -26,7 +26,7 @@ absl::Status FoldCreated(EngineState* s, const EngineConfig& config, const pb::E
   // Without the secret (a process that only folds) the seed stays unknown
   // until SeedRevealed.
   if (!config.seed_secret.empty()) {
-    c->seed = DeriveSeed(config.seed_secret, e.campaign_id());
+    c->seed = DeriveSeed(config.seed_secret, e.campaign_id(), created.config().seed_nonce());
     Hash commitment = SeedCommitment(c->seed);
     if (created.seed_commitment() !=
         std::string_view(reinterpret_cast<const char*>(commitment.data()), commitment.size()))

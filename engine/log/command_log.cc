@@ -1,8 +1,18 @@
 #include "engine/log/command_log.h"
 
+#include <openssl/rand.h>
+
 #include "engine/log/decode.h"
 
 namespace tl {
+
+absl::StatusOr<std::string> NewSeedNonce() {
+  std::string nonce(16, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(nonce.data()), static_cast<int>(nonce.size())) !=
+      1)
+    return absl::UnavailableError("no random bytes for the campaign's seed nonce (RAND_bytes)");
+  return nonce;
+}
 
 absl::StatusOr<CommandPosition> AppendCommand(EventLog* commands, const pb::Command& command) {
   CommandPosition pos;

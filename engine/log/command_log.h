@@ -23,6 +23,12 @@ struct CommandPosition {
 // return). The one way commands enter a log, for every role.
 absl::StatusOr<CommandPosition> AppendCommand(EventLog* commands, const pb::Command& command);
 
+// 16 fresh random bytes (OpenSSL's RAND_bytes) for CreateCampaign.seed_nonce
+// (engine/core/draw.h): whoever makes a create command draws them here; the
+// engine only reads them from the command, so its decisions stay a function
+// of the log.
+absl::StatusOr<std::string> NewSeedNonce();
+
 // The events caused by the command at `command_offset`, found by binary
 // search over the ledger (command offsets never decrease along a partition).
 absl::Status EventsForCommand(EventLog* ledger, int partition, uint64_t command_offset,

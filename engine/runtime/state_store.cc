@@ -142,7 +142,8 @@ absl::Status StateStore::Load(int partition, const EngineConfig& config, EngineS
     if (!c->snap.ParseFromArray(it->value().data(), static_cast<int>(it->value().size())))
       return Corrupt("campaign snapshot does not parse");
     if (!config.seed_secret.empty()) {
-      c->seed = DeriveSeed(config.seed_secret, c->snap.campaign_id());
+      c->seed =
+          DeriveSeed(config.seed_secret, c->snap.campaign_id(), c->snap.config().seed_nonce());
       Hash commitment = SeedCommitment(c->seed);
       if (c->snap.seed_commitment() !=
           std::string_view(reinterpret_cast<const char*>(commitment.data()), commitment.size()))

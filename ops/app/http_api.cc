@@ -16,6 +16,9 @@ absl::Status CreateDemoCampaign(api::ApiBackend* backend) {
   c->set_stock(10);
   c->set_win_bps(5000);
   c->set_admission_rate_per_s(20);
+  absl::StatusOr<std::string> nonce = NewSeedNonce();
+  if (!nonce.ok()) return nonce.status();
+  c->set_seed_nonce(*std::move(nonce));
   bool exists = false;
   backend->WithState(PartitionFor("demo", backend->partitions()),
                      [&](const EngineState& s, uint64_t) { exists = s.Find("demo") != nullptr; });

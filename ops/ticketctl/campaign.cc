@@ -1,11 +1,16 @@
 // `ticketctl campaign create|close|reveal|restock|pause|resume`: append one
 // command to the data dir's commands log, let the engine decide it, print
-// the events it produced.
+// the events it produced. `campaign seed` prints the operator's copy of a seed.
 #include <cstdio>
 #include <memory>
+#include <optional>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "engine/core/draw.h"
+#include "engine/core/hash.h"
 #include "engine/core/names.h"
+#include "engine/log/command_log.h"
 #include "ops/ticketctl/describe.h"
 #include "ops/ticketctl/verbs.h"
 
@@ -18,12 +23,17 @@ struct CampaignArgs {
   uint64_t stock = 0, opens_at_ms = 0, max_entries = 0, units = 0;
   uint32_t win_bps = 10000, rate = 0;
   std::string title, queueing = kFifo;
+  bool print_seed = false;
 };
 
 // Exit 0 when the command was accepted, 1 when it was rejected.
 int SubmitAndReport(const Global& g, pb::Command cmd) {
   if (!cmd.has_create_campaign()) {
     if (absl::Status st = RequireDataDir(g); !st.ok()) return Fail(st);
+  } else {
+    absl::StatusOr<std::string> nonce = NewSeedNonce();
+    if (!nonce.ok()) return Fail(nonce.status());
+    cmd.mutable_create_campaign()->set_seed_nonce(*std::move(nonce));
   }
   auto node = OpenNode(g, g.data_dir);
   if (!node.ok()) return Fail(node.status());
@@ -44,6 +54,31 @@ int SubmitAndReport(const Global& g, pb::Command cmd) {
     rejected |= e.has_entry_rejected();
   }
   return rejected ? app::kExitFailure : app::kExitOk;
+}
+
+// `campaign seed ID`: the operator's copy of a campaign's draw seed, in hex,
+// as the engine derives it (the secret and the campaign's nonce, draw.h).
+// `audit --campaign ID --seed-file` re-derives an unrevealed campaign's
+// draws with it. Exit 2 when there is no such campaign.
+int PrintSeed(const Global& g, const std::string& id) {
+  if (absl::Status st = RequireDataDir(g); !st.ok()) return Fail(st);
+  auto node = OpenNode(g, g.data_dir);
+  if (!node.ok()) return Fail(node.status());
+  Engine& engine = (*node)->engine();
+  const int p = PartitionFor(id, engine.partitions());
+  absl::StatusOr<uint64_t> end = (*node)->log().commands()->EndOffset(p);
+  if (!end.ok()) return Fail(end.status());
+  engine.Start();  // recovers the partition's state (and decides what waits)
+  absl::Status st = engine.WaitForCommands(p, *end, absl::Seconds(30));
+  std::optional<Seed> seed;
+  engine.WithState(p, [&](const EngineState& s, uint64_t) {
+    if (const CampaignState* c = s.Find(id)) seed = c->seed;
+  });
+  engine.Stop();
+  if (!st.ok()) return Fail(st);
+  if (!seed) return Fail(absl::NotFoundError(absl::StrCat("no campaign ", id)));
+  std::printf("%s\n", ToHex(*seed).c_str());
+  return app::kExitOk;
 }
 
 void AddCreate(CLI::App& campaign, CampaignArgs& a) {
@@ -105,7 +140,12 @@ Verb AddCampaign(CLI::App& app, const Global& g) {
            [](pb::Command& c) { c.mutable_pause_admission(); });
   AddSteer(*campaign, *a, "resume", "Move the serving counter again",
            [](pb::Command& c) { c.mutable_resume_admission(); });
+  AddSteer(*campaign, *a, "seed",
+           "Print the campaign's draw seed in hex (the operator's copy, for audit --seed-file; "
+           "never share it before the reveal)",
+           [a](pb::Command&) { a->print_seed = true; });
   return {campaign, [a, &g] {
+            if (a->print_seed) return PrintSeed(g, a->id);
             a->cmd.set_campaign_id(a->id);
             return SubmitAndReport(g, a->cmd);
           }};

@@ -14,9 +14,9 @@ std::string Describe(const pb::Event& e) {
       const auto& c = e.campaign_created().config();
       body = absl::StrFormat(
           "CampaignCreated stock=%d win_bps=%d rate=%d/s queueing=%s opens_at_ms=%d "
-          "max_entries=%d commitment=%s",
+          "max_entries=%d nonce=%s commitment=%s",
           c.stock(), c.win_bps(), c.admission_rate_per_s(), pb::Queueing_Name(c.queueing()),
-          c.opens_at_ms(), c.max_entries(),
+          c.opens_at_ms(), c.max_entries(), ToHex(std::string_view(c.seed_nonce())),
           ToHex(std::string_view(e.campaign_created().seed_commitment())));
       break;
     }

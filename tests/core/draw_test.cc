@@ -91,6 +91,22 @@ TEST(Draw, PrequeueKeyAndCommitment) {
   EXPECT_NE(DeriveSeed("secret", "c1"), DeriveSeed("secret2", "c1"));
 }
 
+// The seed derivation, both versions, pinned to values openssl computes
+// from the rule in draw.h (independent of this code):
+//   printf 'ticketledger/seed/v1|c1' | openssl dgst -sha256 -mac HMAC -macopt key:secret
+//   printf 'ticketledger/seed/v2|c1|00112233445566778899aabbccddeeff' | openssl dgst ...
+TEST(Draw, SeedsDeriveFromTheSecretTheCampaignAndItsNonce) {
+  std::string nonce;
+  ASSERT_TRUE(FromHex("00112233445566778899aabbccddeeff", &nonce));
+  EXPECT_EQ(ToHex(DeriveSeed("secret", "c1")),
+            "3e2fa2ecc22319417014aa0bdabe9403f0efb89078bb0fdeb218a35e86d050c6");
+  EXPECT_EQ(ToHex(DeriveSeed("secret", "c1", nonce)),
+            "25a8626a5b57bbf11b9129a837493166b74658e823967218032090ff3ba3de59");
+  // Two deployments sharing the secret and the campaign id, with their own
+  // nonces, commit to unrelated seeds.
+  EXPECT_NE(DeriveSeed("secret", "c1", nonce), DeriveSeed("secret", "c1", nonce + "x"));
+}
+
 TEST(Draw, RateIsTheConfiguredOneOverManyDraws) {
   Drawer d(DeriveSeed("rate-test", "c"));
   int under = 0;

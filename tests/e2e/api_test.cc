@@ -225,8 +225,12 @@ TEST(Api, FivePercentLotteryMatchesTheDrawFunction) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   ASSERT_EQ(campaign["drawn"], kUsers);
-  // Re-derive every draw from the seed: the wins must be exactly these.
-  Drawer drawer(DeriveSeed(kSeedSecret, "lottery"));
+  // Re-derive every draw from the seed (the secret and the campaign's nonce,
+  // which the api drew): the wins must be exactly these.
+  std::string nonce;
+  ASSERT_TRUE(FromHex(campaign["seed_nonce"].get<std::string>(), &nonce));
+  ASSERT_EQ(nonce.size(), 16u);
+  Drawer drawer(DeriveSeed(kSeedSecret, "lottery", nonce));
   std::vector<json> ranking = Ranking(*c, "lottery");
   ASSERT_EQ(ranking.size(), static_cast<size_t>(kUsers));
   int predicted = 0;

@@ -91,6 +91,11 @@ absl::Status PartitionEngine::Recover() {
 absl::Status PartitionEngine::FoldBatch(LedgerBatch& batch, Answer& pending) {
   bool folded = false;
   for (size_t i = 0; i < batch.size(); ++i) {
+    if (i + kPrefetchAhead < batch.size()) {
+      const pb::Event& ahead = batch.events[i + kPrefetchAhead];
+      if (ahead.has_queue_entered())
+        PrefetchUser(state_, ahead.campaign_id(), ahead.queue_entered().user_id());
+    }
     // Swapped in, never copied or destroyed: a warm replay allocates
     // nothing per event here.
     if (pending.size == 0) pending.want = batch.events[i].command_events();

@@ -180,6 +180,14 @@ class Auditor {
     }
   }
 
+  // Brings the index slots a later QueueEntered will probe into the cache
+  // (a hint only; see PrefetchUser).
+  void Prefetch(const pb::Event& e) const {
+    if (!e.has_queue_entered()) return;
+    auto it = campaigns_.find(e.campaign_id());
+    if (it != campaigns_.end()) it->second->position_of.prefetch(e.queue_entered().user_id());
+  }
+
   // `identical[p]`: re-deciding partition p gave its ledger byte for byte.
   void Finish(const std::vector<bool>& identical) {
     for (auto& [id, slot] : campaigns_) {
@@ -518,17 +526,30 @@ absl::StatusOr<std::string> Redecide(
   std::vector<LogRecord> in;
   absl::StatusOr<uint64_t> end = commands->EndOffset(p);
   if (!end.ok()) return end.status();
-  pb::Command cmd;
+  // Commands are decoded kPrefetchAhead ahead of the one decided, so that
+  // its user's index slots can be prefetched; an undecodable command is the
+  // error once every command before it is decided.
+  std::vector<pb::Command> cmds;
   for (uint64_t at = 0; at < *end;) {
     if (absl::Status st = commands->Read(p, at, kReadBatch, &in); !st.ok() || in.empty())
       return absl::DataLossError(absl::StrCat("commands partition ", p, " unreadable at ", at));
     at = in.back().offset + 1;
-    for (const LogRecord& r : in) {
-      if (absl::Status st = DecodeCommand(r, p, &cmd); !st.ok()) return st;
+    if (cmds.size() < in.size()) cmds.resize(in.size());
+    size_t decoded = 0;
+    absl::Status bad;
+    for (size_t i = 0; i < in.size(); ++i) {
+      for (; bad.ok() && decoded < in.size() && decoded <= i + kPrefetchAhead; ++decoded) {
+        bad = DecodeCommand(in[decoded], p, &cmds[decoded]);
+        if (!bad.ok()) break;
+        if (decoded > i && cmds[decoded].has_request_entry())
+          PrefetchUser(state, cmds[decoded].campaign_id(), cmds[decoded].request_entry().user_id());
+      }
+      if (i >= decoded) return bad;
+      const uint64_t offset = in[i].offset;
       auto emit = [&](const pb::Event& e, std::string&& bytes) {
-        return each ? each(e, bytes, r.offset) : absl::OkStatus();
+        return each ? each(e, bytes, offset) : absl::OkStatus();
       };
-      if (absl::Status st = DecideAndFold(&state, config, Limits(), cmd, r.offset, &events, emit);
+      if (absl::Status st = DecideAndFold(&state, config, Limits(), cmds[i], offset, &events, emit);
           !st.ok())
         return st;
     }
@@ -666,6 +687,8 @@ bool CheckBatch(const Batch& b, Auditor* auditor, std::vector<EventsHash>* ledge
     return false;
   }
   for (size_t i = 0; i < b.ledger.size(); ++i) {
+    if (i + kPrefetchAhead < b.ledger.size())
+      auditor->Prefetch(b.ledger.events[i + kPrefetchAhead]);
     const LogRecord& r = b.ledger.records[i];
     const pb::Event& e = b.ledger.events[i];
     if (ledger_hash) (*ledger_hash)[p].Add(e.command_events(), r.value);

@@ -24,7 +24,8 @@ fi
 for run in $(seq 1 "$RUNS"); do
   echo "== run $run: ticketctl replay (recovery into an empty state store) =="
   # replay exits 1 when the data dir's own state store is of another digest
-  # version or not yet caught up; the timing stands either way.
+  # version or not yet caught up; the timing stands either way. (--dev: the
+  # simulation's development secret, which replay needs as simulate did.)
   /usr/bin/time -f "recovery: %e s wall, %U s user, %S s sys, %M KB peak" \
-    build/ticketctl --data-dir "$DIR" replay 2>&1 | grep -E "^replayed|^recovery" || true
+    build/ticketctl --dev --data-dir "$DIR" replay 2>&1 | grep -E "^replayed|^recovery" || true
 done

@@ -44,6 +44,7 @@ absl::Status CampaignEvents(EventLog* ledger, int p, const std::string& id, uint
                             uint64_t to, uint64_t* next_seq, std::vector<pb::Event>* out) {
   out->clear();
   LedgerReader reader(ledger, p, {*from, *next_seq}, 65536);
+  reader.ReadAhead(2, to);
   LedgerBatch batch;
   while (reader.position().offset < to) {
     if (absl::Status st = reader.Next(&batch, to); !st.ok()) return st;

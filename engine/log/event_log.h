@@ -51,6 +51,8 @@ class EventLog {
     return Append(partition, std::move(records));
   }
   // Reads up to `max_records` records from `from` into `out` (cleared first).
+  // It may return fewer while more are there (the embedded log stops at a
+  // chunk boundary rather than cut a chunk short).
   virtual absl::Status Read(int partition, uint64_t from, size_t max_records,
                             std::vector<LogRecord>* out) = 0;
   // The offset the next appended record will get (= number of records).

@@ -1,9 +1,13 @@
 #include "engine/log/ledger_reader.h"
 
 #include <algorithm>
+#include <deque>
+#include <thread>
 
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "engine/core/check.h"
 #include "engine/log/decode.h"
 
 namespace tl {
@@ -28,7 +32,93 @@ LedgerReader::LedgerReader(EventLog* ledger, int partition, LedgerPosition from,
     : ledger_(ledger),
       partition_(partition),
       batch_records_(std::max<size_t>(batch_records, 1)),
-      position_(from) {}
+      position_(from),
+      handed_(from) {}
+
+struct LedgerReader::Ahead {
+  struct Slot {
+    LedgerBatch batch;
+    absl::Status status;
+    LedgerPosition after;  // the reading side's position after this batch
+  };
+  Ahead(size_t b, uint64_t e) : batches(b), end(e) {}
+  const size_t batches;
+  const uint64_t end;
+  absl::Mutex mu;
+  std::deque<std::unique_ptr<Slot>> ready ABSL_GUARDED_BY(mu);   // read, in order
+  std::vector<std::unique_ptr<Slot>> spare ABSL_GUARDED_BY(mu);  // handed back for reuse
+  // After an error or the end of what is there: nothing more is read until
+  // the caller has taken it and asks again.
+  bool paused ABSL_GUARDED_BY(mu) = false;
+  bool stop ABSL_GUARDED_BY(mu) = false;
+  std::thread thread;
+};
+
+LedgerReader::~LedgerReader() {
+  if (!ahead_) return;
+  {
+    absl::MutexLock lock(&ahead_->mu);
+    ahead_->stop = true;
+  }
+  ahead_->thread.join();
+}
+
+void LedgerReader::ReadAhead(size_t batches, uint64_t end) {
+  TL_CHECK(ahead_ == nullptr);
+  if (batches == 0) return;
+  ahead_ = std::make_unique<Ahead>(batches, end);
+  ahead_->thread = std::thread([this] { ReadAheadLoop(); });
+}
+
+void LedgerReader::ReadAheadLoop() {
+  Ahead& a = *ahead_;
+  for (;;) {
+    std::unique_ptr<Ahead::Slot> slot;
+    {
+      absl::MutexLock lock(&a.mu);
+      auto room = [&a]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(a.mu) {
+        return a.stop || (!a.paused && a.ready.size() < a.batches);
+      };
+      a.mu.Await(absl::Condition(&room));
+      if (a.stop) return;
+      if (!a.spare.empty()) {
+        slot = std::move(a.spare.back());
+        a.spare.pop_back();
+      }
+    }
+    if (!slot) slot = std::make_unique<Ahead::Slot>();
+    slot->status = Read(&slot->batch, a.end);
+    slot->after = position_;
+    absl::MutexLock lock(&a.mu);
+    a.paused = !slot->status.ok() || slot->batch.read == 0;
+    a.ready.push_back(std::move(slot));
+  }
+}
+
+absl::Status LedgerReader::Next(LedgerBatch* out, uint64_t end) {
+  if (!ahead_) {
+    absl::Status st = Read(out, end);
+    handed_ = position_;
+    return st;
+  }
+  Ahead& a = *ahead_;
+  TL_CHECK(end == kNoEnd || end == a.end);
+  std::unique_ptr<Ahead::Slot> slot;
+  {
+    absl::MutexLock lock(&a.mu);
+    if (a.ready.empty() && a.paused) a.paused = false;  // asked again: read on
+    auto have = [&a]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(a.mu) { return !a.ready.empty(); };
+    a.mu.Await(absl::Condition(&have));
+    slot = std::move(a.ready.front());
+    a.ready.pop_front();
+  }
+  std::swap(*out, slot->batch);  // the caller's old buffers go back for reuse
+  handed_ = slot->after;
+  absl::Status st = std::move(slot->status);
+  absl::MutexLock lock(&a.mu);
+  a.spare.push_back(std::move(slot));
+  return st;
+}
 
 bool LedgerReader::IsSequenceError(const absl::Status& st) {
   return absl::IsDataLoss(st) && st.GetPayload(kSequencePayload).has_value();
@@ -101,7 +191,7 @@ absl::Status LedgerReader::CheckRepeat(const LogRecord& r, uint64_t seq, const L
       seq, ", which was already read at offset ", first->offset, " (a forged or corrupt ledger)"));
 }
 
-absl::Status LedgerReader::Next(LedgerBatch* out, uint64_t end) {
+absl::Status LedgerReader::Read(LedgerBatch* out, uint64_t end) {
   out->records.clear();
   out->read = 0;
   if (!failed_.ok()) {

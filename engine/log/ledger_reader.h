@@ -22,11 +22,22 @@
 // scanning forward from offset sequence-1 (a sequence's first record is
 // never earlier). Repeats are rare, so nothing is hashed per record.
 //
-// Not thread-safe: one reader per partition and thread.
+// Read-ahead (ReadAhead, for readers that go through a long stretch:
+// recovery, audit, rebuild, inspect): a second thread owned by the reader
+// reads and decodes the next batches -- at most a fixed number in flight --
+// while the caller works on the one Next handed out. Nothing else changes:
+// the same batches in the same order, the same policy, each error where it
+// would have come without read-ahead (after the batches before it), and the
+// thread stops with the reader (an early stop waits only for the batch being
+// read).
+//
+// Not thread-safe: one reader per partition and thread (the read-ahead
+// thread is the reader's own).
 #pragma once
 
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -53,15 +64,28 @@ struct LedgerBatch {
 
 class LedgerReader {
  public:
+  static constexpr uint64_t kNoEnd = std::numeric_limits<uint64_t>::max();
+
   LedgerReader(EventLog* ledger, int partition, LedgerPosition from = {},
                size_t batch_records = 8192);
+  ~LedgerReader();  // stops the read-ahead thread, if any
+  LedgerReader(const LedgerReader&) = delete;
+  LedgerReader& operator=(const LedgerReader&) = delete;
+
+  // From now on a second thread reads and decodes up to `batches` batches
+  // (none at or past `end`) ahead of the caller. Call before the first Next;
+  // every Next must then pass `end` or nothing. After the end of what is
+  // there (read 0) or an error has been handed out, the next call to Next
+  // reads again, as without read-ahead. `batches` 0: no read-ahead.
+  void ReadAhead(size_t batches, uint64_t end = kNoEnd);
 
   // Reads the next records (at most batch_records, none at or past `end`)
-  // into `out` (replaced). At the end of what is there, `out->read` is 0.
-  absl::Status Next(LedgerBatch* out, uint64_t end = std::numeric_limits<uint64_t>::max());
+  // into `out` (replaced; its buffers are reused). At the end of what is
+  // there, `out->read` is 0.
+  absl::Status Next(LedgerBatch* out, uint64_t end = kNoEnd);
 
-  // After the records consumed so far.
-  const LedgerPosition& position() const { return position_; }
+  // After the records handed out so far.
+  const LedgerPosition& position() const { return handed_; }
   int partition() const { return partition_; }
 
   // Whether `st` is a sequence error of this policy (a gap, or a different
@@ -70,10 +94,16 @@ class LedgerReader {
   static bool IsSequenceError(const absl::Status& st);
 
  private:
-  struct Run {  // sequences first_seq.. were read from offsets first_offset..
+  struct Ahead;  // the read-ahead thread and its queue of batches
+  struct Run {   // sequences first_seq.. were read from offsets first_offset..
     uint64_t first_seq;
     uint64_t first_offset;
   };
+  // The next batch under the policy, on the thread that reads: the caller's
+  // (no read-ahead) or the read-ahead thread.
+  absl::Status Read(LedgerBatch* out, uint64_t end);
+  // The read-ahead thread's loop.
+  void ReadAheadLoop();
   // Checks a repeat of `seq` at `r` against the first record of `seq`.
   absl::Status CheckRepeat(const LogRecord& r, uint64_t seq, const LedgerBatch& batch,
                            uint64_t batch_first_seq);
@@ -84,12 +114,16 @@ class LedgerReader {
   EventLog* const ledger_;
   const int partition_;
   const size_t batch_records_;
+  // The reading side's state (the read-ahead thread's while it runs).
   LedgerPosition position_;
   absl::Status failed_;  // a DATA_LOSS met: returned from then on
   std::vector<LogRecord> lookup_;
   std::vector<Run> runs_;  // by first_seq; runs_.back() extends to position_.next_sequence
   uint64_t last_offset_ = 0;
   pb::Event scratch_;
+  // The caller's side.
+  LedgerPosition handed_;         // after the batches handed out
+  std::unique_ptr<Ahead> ahead_;  // null: no read-ahead
 };
 
 }  // namespace tl

@@ -34,6 +34,7 @@
 #include "engine/core/step.h"
 #include "engine/log/decode.h"
 #include "engine/log/event_log.h"
+#include "engine/log/ledger_reader.h"
 #include "engine/log/partition_worker.h"
 #include "engine/runtime/state_store.h"
 #include "engine/runtime/ticker.h"
@@ -65,7 +66,19 @@ class PartitionEngine {
   std::function<void(uint64_t, uint64_t)> on_progress;
 
  private:
+  // Batches Recover's reader keeps read ahead of the fold.
+  static constexpr size_t kRecoveryReadAhead = 2;
+  // A command answer being gathered by Recover: its first `size` events.
+  struct Answer {
+    std::vector<pb::Event> events;
+    std::vector<LogRecord> records;
+    size_t size = 0;
+    uint32_t want = 0;  // the first event's command_events
+  };
   absl::Status Commit();
+  // Recover's catch-up over one batch: folds whole command answers only
+  // (the rest waits in `pending`), then commits if it folded any.
+  absl::Status FoldBatch(LedgerBatch& batch, Answer& pending);
 
   const int partition_;
   EventLog* const commands_;

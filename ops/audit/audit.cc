@@ -9,7 +9,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "absl/synchronization/mutex.h"
 #include "engine/core/decide.h"
 #include "engine/core/fold.h"
 #include "engine/core/step.h"
@@ -98,6 +97,8 @@ constexpr size_t kListedPerCheck = 20;
 // Records per read: large, because a read that starts inside a chunk (one
 // engine step, up to ~12k records) decodes and checksums the whole chunk.
 constexpr size_t kReadBatch = 65536;
+// Batches the ledger pass reads ahead of the checks.
+constexpr size_t kReadAhead = 2;
 constexpr double kZ95 = 1.959963984540054, kZ999 = 3.290526731491926;
 
 enum : uint8_t { kQueued = 0, kWon, kLost, kSoldOut, kCancelled, kUndrawn = 255 };
@@ -108,11 +109,15 @@ struct Campaign {
   std::string commitment;
   uint64_t created_ms = 0;
   bool created = false, revealed = false, have_seed = false;
-  Drawer drawer;                  // from the seed, once have_seed
-  std::deque<std::string> users;  // by position - 1 (stable addresses)
-  UserIndex position_of;          // 0: pre-queued (the engine's index: hash kept, huge pages)
-  std::vector<uint64_t> values;   // logged draw value by position - 1
-  std::vector<uint8_t> status;    // by position - 1
+  Drawer drawer;      // from the seed, once have_seed
+  int partition = 0;  // of its events
+  // Re-deriving the draw values waits for Finish (Auditor's rederive_later).
+  bool rederive = false;
+  uint64_t seed_offset = 0, seed_sequence = 0;  // the event that gave the seed
+  std::deque<std::string> users;                // by position - 1 (stable addresses)
+  UserIndex position_of;         // 0: pre-queued (the engine's index: hash kept, huge pages)
+  std::vector<uint64_t> values;  // logged draw value by position - 1
+  std::vector<uint8_t> status;   // by position - 1
   std::vector<const std::string*> by_position;  // the user at position - 1
   uint64_t serving = 0;
   std::map<std::string, size_t> listed;  // findings listed per check
@@ -120,7 +125,15 @@ struct Campaign {
 
 class Auditor {
  public:
-  Auditor(const AuditOptions& o, AuditReport* r) : options_(o), report_(r) {}
+  // `rederive_later`: the re-decide runs beside this pass. It derives every
+  // draw value from the seed itself, so where its ledger is byte-identical
+  // to this one (Finish's `identical`), every logged value IS the value the
+  // seed gives: the commitment in the identical CampaignCreated binds that
+  // seed, and the revealed seed (or --seed-file) is checked against the
+  // commitment here as always. The draws are then re-derived here only for
+  // partitions whose ledger differs -- not a second HMAC per draw.
+  Auditor(const AuditOptions& o, AuditReport* r, bool rederive_later)
+      : options_(o), report_(r), rederive_later_(rederive_later) {}
 
   void Event(const pb::Event& e, int partition, uint64_t offset) {
     if (!options_.campaign.empty() && e.campaign_id() != options_.campaign) return;
@@ -130,9 +143,9 @@ class Auditor {
       slot->out.id = e.campaign_id();
     }
     Campaign& c = *slot;
-    event_ = &e;
     partition_ = partition;
     offset_ = offset;
+    sequence_ = e.sequence();
     if (!c.created && e.body_case() != pb::Event::kCampaignCreated &&
         e.body_case() != pb::Event::kEntryRejected) {
       Bad(c, "campaign exists", "an event for a campaign that was never created");
@@ -167,11 +180,26 @@ class Auditor {
     }
   }
 
-  void Finish() {
+  // Brings the index slots a later QueueEntered will probe into the cache
+  // (a hint only; see PrefetchUser).
+  void Prefetch(const pb::Event& e) const {
+    if (!e.has_queue_entered()) return;
+    auto it = campaigns_.find(e.campaign_id());
+    if (it != campaigns_.end()) it->second->position_of.prefetch(e.queue_entered().user_id());
+  }
+
+  // `identical[p]`: re-deciding partition p gave its ledger byte for byte.
+  void Finish(const std::vector<bool>& identical) {
     for (auto& [id, slot] : campaigns_) {
       Campaign& c = *slot;
       CampaignAudit& a = c.out;
       if (!c.created) continue;
+      if (c.rederive) {
+        partition_ = c.partition;
+        offset_ = c.seed_offset;
+        sequence_ = c.seed_sequence;
+        Rederive(c, /*by_redecide=*/identical[c.partition]);
+      }
       if (!c.have_seed) {
         a.seed = "not revealed and no --seed-file: commitment unchecked";
         a.not_checked.push_back(
@@ -192,12 +220,13 @@ class Auditor {
       report_->violations.push_back(
           {c.out.id, check,
            absl::StrCat(detail, " (ledger partition ", partition_, ", offset ", offset_,
-                        ", sequence ", event_->sequence(), ")")});
+                        ", sequence ", sequence_, ")")});
   }
 
   void OnCreated(Campaign& c, const pb::Event& e) {
     if (c.created) return Bad(c, "campaign exists", "created twice");
     c.created = true;
+    c.partition = partition_;
     c.cfg = e.campaign_created().config();
     c.commitment = e.campaign_created().seed_commitment();
     c.created_ms = e.time_ms();
@@ -212,6 +241,7 @@ class Auditor {
         c.have_seed = true;
         c.drawer = Drawer(it->second);
         c.out.seed = "given with --seed-file; matches the commitment";
+        RederiveLater(c);
       }
     }
   }
@@ -288,7 +318,7 @@ class Auditor {
           absl::StrCat("position ", pos, " drawn for user ", d.user_id(),
                        ", who does not hold it"));
     uint64_t value = d.draw_value();
-    if (c.have_seed) {
+    if (c.have_seed && !c.rederive) {
       uint64_t v = c.drawer.DrawValue(c.out.id, pos, d.user_id());
       c.out.rederived++;
       if (v != value)
@@ -373,14 +403,32 @@ class Auditor {
     c.drawer = Drawer(seed);
     c.have_seed = true;
     c.out.seed = "revealed; SHA-256 matches the commitment";
+    RederiveLater(c);
+    if (!c.rederive) Rederive(c, /*by_redecide=*/false);
+  }
+
+  // With the re-decide running, the draws are re-derived in Finish, from
+  // the event that gave the seed on (findings point there).
+  void RederiveLater(Campaign& c) {
+    if (!rederive_later_) return;
+    c.rederive = true;
+    c.seed_offset = offset_;
+    c.seed_sequence = sequence_;
+  }
+
+  // Re-derives every draw so far (later ones are re-derived as they come);
+  // `by_redecide`: the re-decide already did, and its ledger is this one.
+  void Rederive(Campaign& c, bool by_redecide) {
     for (uint64_t pos = 1; pos <= c.status.size(); ++pos) {
       if (c.status[pos - 1] == kUndrawn || c.by_position[pos - 1] == nullptr) continue;
-      uint64_t v = c.drawer.DrawValue(c.out.id, pos, *c.by_position[pos - 1]);
       c.out.rederived++;
+      if (by_redecide) continue;
+      uint64_t v = c.drawer.DrawValue(c.out.id, pos, *c.by_position[pos - 1]);
       if (v != c.values[pos - 1])
         Bad(c, "draw value",
             absl::StrCat("position ", pos, ": logged ", c.values[pos - 1], ", the seed gives ", v));
     }
+    c.rederive = false;
   }
 
   // The win-rate and uniformity tests over the counts the events gave.
@@ -442,10 +490,10 @@ class Auditor {
   const AuditOptions& options_;
   AuditReport* report_;
   std::map<std::string, std::unique_ptr<Campaign>> campaigns_;
+  const bool rederive_later_;
   // The event being checked, for the findings' location.
-  const pb::Event* event_ = nullptr;
   int partition_ = 0;
-  uint64_t offset_ = 0;
+  uint64_t offset_ = 0, sequence_ = 0;
 };
 
 constexpr char kWrongSecret[] = "wrong secret";
@@ -478,17 +526,30 @@ absl::StatusOr<std::string> Redecide(
   std::vector<LogRecord> in;
   absl::StatusOr<uint64_t> end = commands->EndOffset(p);
   if (!end.ok()) return end.status();
-  pb::Command cmd;
+  // Commands are decoded kPrefetchAhead ahead of the one decided, so that
+  // its user's index slots can be prefetched; an undecodable command is the
+  // error once every command before it is decided.
+  std::vector<pb::Command> cmds;
   for (uint64_t at = 0; at < *end;) {
     if (absl::Status st = commands->Read(p, at, kReadBatch, &in); !st.ok() || in.empty())
       return absl::DataLossError(absl::StrCat("commands partition ", p, " unreadable at ", at));
     at = in.back().offset + 1;
-    for (const LogRecord& r : in) {
-      if (absl::Status st = DecodeCommand(r, p, &cmd); !st.ok()) return st;
+    if (cmds.size() < in.size()) cmds.resize(in.size());
+    size_t decoded = 0;
+    absl::Status bad;
+    for (size_t i = 0; i < in.size(); ++i) {
+      for (; bad.ok() && decoded < in.size() && decoded <= i + kPrefetchAhead; ++decoded) {
+        bad = DecodeCommand(in[decoded], p, &cmds[decoded]);
+        if (!bad.ok()) break;
+        if (decoded > i && cmds[decoded].has_request_entry())
+          PrefetchUser(state, cmds[decoded].campaign_id(), cmds[decoded].request_entry().user_id());
+      }
+      if (i >= decoded) return bad;
+      const uint64_t offset = in[i].offset;
       auto emit = [&](const pb::Event& e, std::string&& bytes) {
-        return each ? each(e, bytes, r.offset) : absl::OkStatus();
+        return each ? each(e, bytes, offset) : absl::OkStatus();
       };
-      if (absl::Status st = DecideAndFold(&state, config, Limits(), cmd, r.offset, &events, emit);
+      if (absl::Status st = DecideAndFold(&state, config, Limits(), cmds[i], offset, &events, emit);
           !st.ok())
         return st;
     }
@@ -575,13 +636,15 @@ struct Batch {
 };
 
 // The reading pass: every partition up to its end offset at the start, in
-// order. After a sequence error (a gap or a forged repeat: a violation) the
-// next partition is read still; nothing is read after a failed or short read.
+// order, each partition's reader reading ahead on its own thread while the
+// checks run. After a sequence error (a gap or a forged repeat: a
+// violation) the next partition is read still; nothing is read after a
+// failed or short read.
 class BatchReader {
  public:
   BatchReader(EventLog* ledger, const std::vector<uint64_t>& ends) : ledger_(ledger), ends_(ends) {}
 
-  // Reads and decodes the next batch into b; false when the ledger is done.
+  // The next batch into b; false when the ledger is done.
   bool Read(Batch* b) {
     while (read_p_ < ledger_->partitions() &&
            (reader_ ? reader_->position().offset : 0) >= ends_[read_p_]) {
@@ -589,8 +652,10 @@ class BatchReader {
       reader_.reset();
     }
     if (read_p_ >= ledger_->partitions()) return false;
-    if (!reader_)
+    if (!reader_) {
       reader_ = std::make_unique<LedgerReader>(ledger_, read_p_, LedgerPosition{}, kReadBatch);
+      reader_->ReadAhead(kReadAhead, ends_[read_p_]);
+    }
     b->partition = read_p_;
     b->status = reader_->Next(&b->ledger, ends_[read_p_]);
     if (LedgerReader::IsSequenceError(b->status)) {
@@ -609,85 +674,6 @@ class BatchReader {
   std::unique_ptr<LedgerReader> reader_;  // of partition read_p_
 };
 
-// Hands batches to the checks. Pipelined, a reader thread reads and parses
-// batches ahead of the checks (the two halves cost about the same) through a
-// short queue. (With the re-decide running, both cores are already busy: a
-// third thread only adds switching, measured 25 s instead of 22 s, so then
-// the checks read inline.)
-class BatchQueue {
- public:
-  BatchQueue(BatchReader* source, bool pipelined) : source_(source), pipelined_(pipelined) {
-    if (pipelined_) reader_ = std::thread([this] { ReadAhead(); });
-  }
-  ~BatchQueue() { Stop(); }
-
-  // The next batch, or null when the ledger is done.
-  std::unique_ptr<Batch> Take() {
-    if (!pipelined_) {
-      if (!inline_) inline_ = std::make_unique<Batch>();
-      if (!source_->Read(inline_.get())) return nullptr;
-      return std::move(inline_);
-    }
-    absl::MutexLock lock(&mu_);
-    auto ready = [&] { return !full_.empty() || reader_done_; };
-    mu_.Await(absl::Condition(&ready));
-    if (full_.empty()) return nullptr;
-    std::unique_ptr<Batch> b = std::move(full_.front());
-    full_.pop_front();
-    return b;
-  }
-
-  // Gives a checked batch back for reuse.
-  void Return(std::unique_ptr<Batch> b) {
-    if (!pipelined_) {
-      inline_ = std::move(b);
-      return;
-    }
-    absl::MutexLock lock(&mu_);
-    spare_.push_back(std::move(b));
-  }
-
-  // Stops the reader thread (the checks take no more batches).
-  void Stop() {
-    {
-      absl::MutexLock lock(&mu_);
-      consumer_gone_ = true;
-    }
-    if (reader_.joinable()) reader_.join();
-  }
-
- private:
-  void ReadAhead() {
-    for (;;) {
-      std::unique_ptr<Batch> b;
-      {
-        absl::MutexLock lock(&mu_);
-        auto room = [&] { return full_.size() < 3 || consumer_gone_; };
-        mu_.Await(absl::Condition(&room));
-        if (consumer_gone_) break;
-        if (!spare_.empty()) {
-          b = std::move(spare_.front());
-          spare_.pop_front();
-        }
-      }
-      if (!b) b = std::make_unique<Batch>();
-      if (!source_->Read(b.get())) break;
-      absl::MutexLock lock(&mu_);
-      full_.push_back(std::move(b));
-    }
-    absl::MutexLock lock(&mu_);
-    reader_done_ = true;
-  }
-
-  BatchReader* source_;
-  const bool pipelined_;
-  std::unique_ptr<Batch> inline_;
-  absl::Mutex mu_;
-  std::deque<std::unique_ptr<Batch>> full_, spare_;
-  bool reader_done_ = false, consumer_gone_ = false;
-  std::thread reader_;
-};
-
 // The consumer: checks one batch of one partition; false when the ledger is
 // unreadable (report.error says why) and the audit stops.
 bool CheckBatch(const Batch& b, Auditor* auditor, std::vector<EventsHash>* ledger_hash,
@@ -701,6 +687,8 @@ bool CheckBatch(const Batch& b, Auditor* auditor, std::vector<EventsHash>* ledge
     return false;
   }
   for (size_t i = 0; i < b.ledger.size(); ++i) {
+    if (i + kPrefetchAhead < b.ledger.size())
+      auditor->Prefetch(b.ledger.events[i + kPrefetchAhead]);
     const LogRecord& r = b.ledger.records[i];
     const pb::Event& e = b.ledger.events[i];
     if (ledger_hash) (*ledger_hash)[p].Add(e.command_events(), r.value);
@@ -786,21 +774,24 @@ AuditReport Audit(EventLog* ledger, EventLog* commands, const AuditOptions& opti
     ends[p] = *end;
     total += *end;
   }
-  Auditor auditor(options, &report);
-  BatchReader source(ledger, ends);
+  Auditor auditor(options, &report, /*rederive_later=*/redecide);
   {
-    BatchQueue queue(&source, /*pipelined=*/!redecide);
-    while (std::unique_ptr<Batch> b = queue.Take()) {
-      if (!CheckBatch(*b, &auditor, redecide ? &ledger_hash : nullptr, &report)) break;
-      done += b->ledger.read;
+    BatchReader source(ledger, ends);
+    Batch b;
+    while (source.Read(&b)) {
+      if (!CheckBatch(b, &auditor, redecide ? &ledger_hash : nullptr, &report)) break;
+      done += b.ledger.read;
       if (progress) progress(done, total);
-      queue.Return(std::move(b));
       if (!report.error.empty()) break;
     }
-  }  // the reader thread stops here
+  }  // the read-ahead thread stops here
   if (determinism.joinable()) determinism.join();
   if (!report.error.empty()) return report;
-  auditor.Finish();
+  std::vector<bool> identical(ledger->partitions(), false);
+  for (int p = 0; p < ledger->partitions() && redecide; ++p)
+    identical[p] =
+        !redecided[p].empty() && redecided[p][0] != '!' && redecided[p] == ledger_hash[p].Final();
+  auditor.Finish(identical);
   ReportDeterminism(ledger, commands, options, redecided, ledger_hash, &report);
   report.commands = CountCommands(commands);
   return report;

@@ -68,6 +68,7 @@ absl::Status PrintEvents(EventLog* ledger, int p, const InspectArgs& a) {
   if (!end.ok()) return end.status();
   std::deque<std::string> last;
   LedgerReader reader(ledger, p, LedgerPosition{}, 4096);
+  reader.ReadAhead(2, *end);
   LedgerBatch batch;
   Progress progress("scanning ledger", *end);
   while (reader.position().offset < *end) {

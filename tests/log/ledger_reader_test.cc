@@ -1,8 +1,12 @@
 // LedgerReader's policy against a real embedded ledger: distinct events in
 // sequence order; an identical repeat dropped wherever its first record is
 // (same batch, an earlier batch, before the reader started); a different
-// repeat or a gap is DATA_LOSS naming partition, offset and sequence. Also
-// the capped backoff and the partition worker scaffold.
+// repeat or a gap is DATA_LOSS naming partition, offset and sequence -- each
+// policy test runs without read-ahead and with it (1 and 3 batches ahead),
+// and must hand out the same. Then read-ahead on its own: order over many
+// batches, a bounded number of reads ahead, a log error in the middle handed
+// out in order and read past when asked again, more records after the end,
+// an early stop. Also the capped backoff and the partition worker scaffold.
 #include "engine/log/ledger_reader.h"
 
 #include <gtest/gtest.h>
@@ -26,7 +30,32 @@ LogRecord Ev(uint64_t seq, const std::string& user = "u") {
   return LogRecord{0, "c", e.SerializeAsString()};
 }
 
-class LedgerReaderTest : public ::testing::Test {
+// A ledger that counts reads and fails the ones it is told to
+// (Unavailable, as a log that went away would).
+class CountingLog final : public EventLog {
+ public:
+  explicit CountingLog(EventLog* log) : log_(log) {}
+  int partitions() const override { return log_->partitions(); }
+  absl::StatusOr<uint64_t> Append(int p, std::vector<LogRecord> r) override {
+    return log_->Append(p, std::move(r));
+  }
+  absl::Status Read(int p, uint64_t from, size_t max, std::vector<LogRecord>* out) override {
+    const int n = ++reads;
+    if (n == fail_read) return absl::UnavailableError("log away");
+    return log_->Read(p, from, max, out);
+  }
+  absl::StatusOr<uint64_t> EndOffset(int p) override { return log_->EndOffset(p); }
+  bool WaitForData(int p, uint64_t offset, absl::Duration timeout) override {
+    return log_->WaitForData(p, offset, timeout);
+  }
+  std::atomic<int> reads{0};
+  std::atomic<int> fail_read{0};  // the read (1-based) that fails; 0: none
+
+ private:
+  EventLog* log_;
+};
+
+class LedgerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     auto db = EmbeddedLogDb::Open(dir_.path(), 2);
@@ -46,6 +75,7 @@ class LedgerReaderTest : public ::testing::Test {
   absl::Status ReadAll(LedgerPosition from, size_t batch, std::vector<uint64_t>* seqs,
                        uint64_t end = UINT64_MAX, LedgerPosition* at = nullptr) {
     LedgerReader reader(ledger(), 1, from, batch);
+    reader.ReadAhead(ahead_, end);
     LedgerBatch b;
     absl::Status st;
     for (;;) {
@@ -69,9 +99,19 @@ class LedgerReaderTest : public ::testing::Test {
 
   testing::TempDir dir_;
   std::unique_ptr<EmbeddedLogDb> db_;
+  size_t ahead_ = 0;  // batches ReadAll reads ahead
 };
 
-TEST_F(LedgerReaderTest, IdenticalRepeatsAreDroppedAcrossBatchBoundaries) {
+// The policy, read with GetParam() batches read ahead.
+class LedgerReaderTest : public LedgerTest, public ::testing::WithParamInterface<size_t> {
+ protected:
+  void SetUp() override {
+    LedgerTest::SetUp();
+    ahead_ = GetParam();
+  }
+};
+
+TEST_P(LedgerReaderTest, IdenticalRepeatsAreDroppedAcrossBatchBoundaries) {
   // Repeats in the same append, in a later append, and long after.
   Append({1, 2, 3, 2, 3, 4});
   Append({4, 5, 6});
@@ -86,7 +126,7 @@ TEST_F(LedgerReaderTest, IdenticalRepeatsAreDroppedAcrossBatchBoundaries) {
   }
 }
 
-TEST_F(LedgerReaderTest, RepeatOfASequenceReadBeforeTheReaderStartedIsComparedToo) {
+TEST_P(LedgerReaderTest, RepeatOfASequenceReadBeforeTheReaderStartedIsComparedToo) {
   Append({1, 2, 3, 4});
   Append({2, 5});  // offsets 4, 5
   std::vector<uint64_t> seqs;
@@ -103,13 +143,14 @@ TEST_F(LedgerReaderTest, RepeatOfASequenceReadBeforeTheReaderStartedIsComparedTo
       << st;
 }
 
-TEST_F(LedgerReaderTest, DifferentRepeatIsDataLossAfterTheEventsBeforeIt) {
+TEST_P(LedgerReaderTest, DifferentRepeatIsDataLossAfterTheEventsBeforeIt) {
   Append({1, 2, 3, 4, 5});
   Append({6, 7});
   Append({6, 7, 8});
   Append({2}, "forged");  // offset 10: first read in an earlier batch
   for (size_t batch : {1, 3, 100}) {
     LedgerReader reader(ledger(), 1, {}, batch);
+    reader.ReadAhead(GetParam());
     LedgerBatch b;
     std::vector<uint64_t> seqs;
     absl::Status st;
@@ -129,7 +170,7 @@ TEST_F(LedgerReaderTest, DifferentRepeatIsDataLossAfterTheEventsBeforeIt) {
   }
 }
 
-TEST_F(LedgerReaderTest, DifferentRepeatInTheSameBatch) {
+TEST_P(LedgerReaderTest, DifferentRepeatInTheSameBatch) {
   Append({1, 2, 3});
   Append({3}, "forged");
   std::vector<uint64_t> seqs;
@@ -141,7 +182,7 @@ TEST_F(LedgerReaderTest, DifferentRepeatInTheSameBatch) {
       << st;
 }
 
-TEST_F(LedgerReaderTest, GapIsDataLoss) {
+TEST_P(LedgerReaderTest, GapIsDataLoss) {
   Append({1, 2, 4, 5});
   for (size_t batch : {1, 2, 100}) {
     std::vector<uint64_t> seqs;
@@ -158,7 +199,7 @@ TEST_F(LedgerReaderTest, GapIsDataLoss) {
   EXPECT_TRUE(absl::IsDataLoss(ReadAll({0, 2}, 10, &seqs)));
 }
 
-TEST_F(LedgerReaderTest, RepeatWithNoEarlierRecordIsDataLoss) {
+TEST_P(LedgerReaderTest, RepeatWithNoEarlierRecordIsDataLoss) {
   Append({1, 2, 3});
   // Told that sequence 5 comes next at offset 2, it meets 3, which no
   // record before offset 2 holds.
@@ -170,7 +211,7 @@ TEST_F(LedgerReaderTest, RepeatWithNoEarlierRecordIsDataLoss) {
       << st;
 }
 
-TEST_F(LedgerReaderTest, UndecodableRecordIsDataLossNotASequenceError) {
+TEST_P(LedgerReaderTest, UndecodableRecordIsDataLossNotASequenceError) {
   Append({1});
   ASSERT_TRUE(ledger()->Append(1, {LogRecord{0, "c", "\xff\xff\xff"}}).ok());
   std::vector<uint64_t> seqs;
@@ -181,7 +222,7 @@ TEST_F(LedgerReaderTest, UndecodableRecordIsDataLossNotASequenceError) {
   EXPECT_NE(st.message().find("partition 1, offset 1"), std::string_view::npos) << st;
 }
 
-TEST_F(LedgerReaderTest, StopsAtEndAndResumesFromItsPosition) {
+TEST_P(LedgerReaderTest, StopsAtEndAndResumesFromItsPosition) {
   Append({1, 2, 2, 3, 4, 5});
   std::vector<uint64_t> seqs;
   LedgerPosition at;
@@ -194,9 +235,150 @@ TEST_F(LedgerReaderTest, StopsAtEndAndResumesFromItsPosition) {
   EXPECT_EQ(seqs, Range(3, 5));
   // An empty partition: nothing, and OK.
   LedgerReader empty(ledger(), 0);
+  empty.ReadAhead(GetParam());
   LedgerBatch b;
   ASSERT_TRUE(empty.Next(&b).ok());
   EXPECT_EQ(b.read, 0u);
+}
+
+// Batches read ahead: none, one, three.
+INSTANTIATE_TEST_SUITE_P(ReadAhead, LedgerReaderTest, ::testing::Values(0, 1, 3));
+
+// Read-ahead by itself: a ledger of 1000 events (sequence 500 repeated,
+// identically, after 600), read 7 at a time.
+class ReadAheadTest : public LedgerTest {
+ protected:
+  void SetUp() override {
+    LedgerTest::SetUp();
+    std::vector<LogRecord> recs;
+    for (uint64_t s = 1; s <= 1000; ++s) {
+      recs.push_back(Ev(s));
+      if (s == 600) recs.push_back(Ev(500));
+    }
+    ASSERT_TRUE(ledger()->Append(1, std::move(recs)).ok());
+  }
+};
+
+TEST_F(ReadAheadTest, HandsOutEveryBatchInOrderWithItsPosition) {
+  CountingLog log(ledger());
+  LedgerReader plain(&log, 1, {}, 7), ahead(&log, 1, {}, 7);
+  ahead.ReadAhead(3);
+  LedgerBatch a, b;
+  for (int batches = 0;; ++batches) {
+    ASSERT_TRUE(plain.Next(&a).ok());
+    ASSERT_TRUE(ahead.Next(&b).ok());
+    ASSERT_EQ(a.read, b.read) << batches;
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t i = 0; i < a.size(); ++i) {
+      EXPECT_EQ(a.records[i].offset, b.records[i].offset);
+      EXPECT_EQ(a.records[i].value, b.records[i].value);
+      EXPECT_EQ(a.events[i].sequence(), b.events[i].sequence());
+    }
+    EXPECT_EQ(plain.position().offset, ahead.position().offset);
+    EXPECT_EQ(plain.position().next_sequence, ahead.position().next_sequence);
+    if (a.read == 0) break;
+  }
+  EXPECT_EQ(ahead.position().offset, 1001u);
+  EXPECT_EQ(ahead.position().next_sequence, 1001u);
+}
+
+TEST_F(ReadAheadTest, ReadsABoundedNumberOfBatchesAhead) {
+  CountingLog log(ledger());
+  LedgerReader reader(&log, 1, {}, 7);
+  reader.ReadAhead(2);
+  LedgerBatch b;
+  ASSERT_TRUE(reader.Next(&b).ok());
+  // The one handed out and two ahead, however long the caller dawdles.
+  for (absl::Time until = absl::Now() + absl::Seconds(10); log.reads < 3 && absl::Now() < until;)
+    absl::SleepFor(absl::Milliseconds(1));
+  absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_EQ(log.reads, 3);
+  ASSERT_TRUE(reader.Next(&b).ok());
+  for (absl::Time until = absl::Now() + absl::Seconds(10); log.reads < 4 && absl::Now() < until;)
+    absl::SleepFor(absl::Milliseconds(1));
+  absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_EQ(log.reads, 4);
+}
+
+TEST_F(ReadAheadTest, ALogErrorComesAfterTheBatchesBeforeItAndIsReadPastWhenAskedAgain) {
+  CountingLog log(ledger());
+  log.fail_read = 4;  // the fourth batch's read
+  LedgerReader reader(&log, 1, {}, 7);
+  reader.ReadAhead(3);
+  LedgerBatch b;
+  std::vector<uint64_t> seqs;
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(reader.Next(&b).ok());
+    for (const pb::Event& e : b.events) seqs.push_back(e.sequence());
+  }
+  EXPECT_EQ(seqs, Range(1, 21));
+  absl::Status st = reader.Next(&b);
+  EXPECT_TRUE(absl::IsUnavailable(st)) << st;
+  EXPECT_TRUE(b.empty());
+  EXPECT_EQ(reader.position().offset, 21u);  // nothing consumed past the batches handed out
+  // Asked again, it reads on from there: nothing lost, nothing twice.
+  while ((st = reader.Next(&b)).ok() && b.read > 0) {
+    for (const pb::Event& e : b.events) seqs.push_back(e.sequence());
+  }
+  ASSERT_TRUE(st.ok()) << st;
+  EXPECT_EQ(seqs, Range(1, 1000));
+}
+
+TEST_F(ReadAheadTest, ADifferentRepeatStopsItAfterTheEventsBeforeIt) {
+  ASSERT_TRUE(ledger()->Append(1, {Ev(1001), Ev(700, "forged"), Ev(1002)}).ok());  // 1001..1003
+  LedgerReader reader(ledger(), 1, {}, 7);
+  reader.ReadAhead(3);
+  LedgerBatch b;
+  std::vector<uint64_t> seqs;
+  absl::Status st;
+  while ((st = reader.Next(&b)).ok() && b.read > 0) {
+    for (const pb::Event& e : b.events) seqs.push_back(e.sequence());
+  }
+  EXPECT_EQ(seqs, Range(1, 1001));
+  EXPECT_TRUE(LedgerReader::IsSequenceError(st)) << st;
+  EXPECT_NE(st.message().find("offset 1002: a different record at sequence 700"),
+            std::string_view::npos)
+      << st;
+  EXPECT_EQ(reader.position().offset, 1002u);
+  EXPECT_EQ(reader.Next(&b), st);  // it stays failed
+  EXPECT_EQ(reader.Next(&b), st);
+}
+
+TEST_F(ReadAheadTest, ReadsRecordsAppendedAfterTheEnd) {
+  LedgerReader reader(ledger(), 1, {}, 400);
+  reader.ReadAhead(2);
+  LedgerBatch b;
+  uint64_t events = 0;
+  absl::Status st;
+  while ((st = reader.Next(&b)).ok() && b.read > 0) events += b.size();
+  ASSERT_TRUE(st.ok()) << st;
+  EXPECT_EQ(events, 1000u);
+  ASSERT_TRUE(ledger()->Append(1, {Ev(1001), Ev(1002)}).ok());
+  ASSERT_TRUE(reader.Next(&b).ok());
+  ASSERT_EQ(b.size(), 2u);
+  EXPECT_EQ(b.events[1].sequence(), 1002u);
+  EXPECT_EQ(reader.position().next_sequence, 1003u);
+}
+
+TEST_F(ReadAheadTest, StopsEarlyAndUpToAnEnd) {
+  CountingLog log(ledger());
+  {
+    LedgerReader reader(&log, 1, {}, 1);
+    reader.ReadAhead(4, 500);
+    LedgerBatch b;
+    ASSERT_TRUE(reader.Next(&b).ok());
+    EXPECT_EQ(b.events[0].sequence(), 1u);
+  }  // destroyed with batches in flight: its thread stops
+  EXPECT_LE(log.reads, 5);
+  LedgerReader reader(ledger(), 1, {}, 64);
+  reader.ReadAhead(2, 500);
+  LedgerBatch b;
+  uint64_t last = 0;
+  absl::Status st;
+  while ((st = reader.Next(&b, 500)).ok() && b.read > 0) last = b.records.back().offset;
+  ASSERT_TRUE(st.ok()) << st;
+  EXPECT_EQ(last, 499u);
+  EXPECT_EQ(reader.position().offset, 500u);
 }
 
 TEST(Backoff, DoublesUpToTheCapAndResets) {

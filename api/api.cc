@@ -27,6 +27,8 @@ Api::Api(ApiBackend* backend, ApiOptions options, Metrics* metrics)
   metrics_->Declare("ticketledger_log_append_records_total", "counter",
                     "Commands appended durably (divide by the histogram's count for the batch)");
   metrics_->Declare("ticketledger_log_append_errors_total", "counter", "Failed command appends");
+  // From 0, not from the first error: increase() (the alert TicketledgerAppendErrors) sees it.
+  metrics_->Add("ticketledger_log_append_errors_total", {}, 0);
   metrics_->Declare("ticketledger_append_queue", "gauge", "Commands waiting to be appended");
   metrics_->Declare("ticketledger_decision_waiters", "gauge",
                     "Requests waiting for a decision (Prefer: wait)");

@@ -116,6 +116,13 @@ class Api {
   bool QueryUint(const CallPtr& c, const char* name, uint64_t dflt, uint64_t max, uint64_t* out);
   // submit.cc
   void Submit(const CallPtr& c, pb::Command cmd, int wait_s, int ok_status);
+  // The events that answer the command `cmd` at (p, offset): its own, or —
+  // for a repeat of an Idempotency-Key, which causes none — the original
+  // command's, found in the engine's key table.
+  // `key` is the command's idempotency_key, `actor` its actor.
+  absl::Status AnswerOf(int p, uint64_t offset, const std::string& campaign,
+                        const std::string& actor, const std::string& key,
+                        std::vector<pb::Event>* out);
   // entries.cc
   void PostEntry(const CallPtr& c);
   void CancelEntry(const CallPtr& c);

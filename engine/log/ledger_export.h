@@ -21,9 +21,13 @@
 namespace tl {
 
 // One event as its export line, without the newline: the protobuf JSON
-// mapping with proto field names, every scalar field printed (zeros too),
-// enums by name, 64-bit integers as strings, bytes as base64.
+// mapping with proto field names, fields at their default (0, "", false)
+// left out as proto3 JSON does, enums by name, 64-bit integers as strings,
+// bytes as base64. Byte for byte MessageToJsonString with those options.
 std::string ExportLine(const pb::Event& event);
+// The same line from protobuf's MessageToJsonString with the same options
+// (slower): what ExportLine must equal, for the tests.
+std::string ExportLineReference(const pb::Event& event);
 
 // Where a page starts: the campaign's events to skip, and optionally where a
 // reader that had handed out exactly that many of them stood in the ledger

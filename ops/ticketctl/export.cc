@@ -145,8 +145,9 @@ Verb AddExport(CLI::App& app, const Global& g) {
       "export",
       "Write a campaign's ledger events as NDJSON, one event per line in the protobuf JSON "
       "mapping (schemas/EXPORT.md): the same bytes as GET /v1/campaigns/{id}/ledger. Reads the "
-      "log read-only (a running ticketd may hold it). Progress on stderr. Exit 0 written, 2 no "
-      "such campaign or data dir, 1 the log or the file failed, 3 the ledger is damaged");
+      "log read-only (a running ticketd may hold it). Progress on stderr. Before the reveal it "
+      "still writes the operator's copy and says it has no seed. Exit 0 written, 2 no such "
+      "campaign or data dir, 1 the log or the file failed, 3 the ledger is damaged");
   cmd->add_option("--campaign", a->campaign, "The campaign to export")->required();
   cmd->add_option("--out", a->out,
                   "Write to this file (via FILE.partial, renamed when complete) instead of "

@@ -372,7 +372,9 @@ async function refreshCampaign() {
 }
 
 // Kept fresh while the page is open (stock left, closed, the revealed seed).
+// Once the seed is revealed nothing more changes: the loop ends.
 function campaignLoop() {
+  if (S.campaign && S.campaign.seed) return;
   setTimeout(async () => {
     if (document.visibilityState === 'visible') await refreshCampaign();
     campaignLoop();

@@ -178,7 +178,7 @@ TEST(Views, EveryRejectionHasAnHttpStatusAndADistinctCode) {
     if (!pb::RejectReason_IsValid(r)) continue;
     auto [status, code] = RejectionHttp(static_cast<pb::RejectReason>(r));
     SCOPED_TRACE(pb::RejectReason_Name(static_cast<pb::RejectReason>(r)));
-    EXPECT_TRUE(status == 400 || status == 404 || status == 409) << status;
+    EXPECT_TRUE(status == 400 || status == 404 || status == 409 || status == 422) << status;
     if (r != pb::REJECT_REASON_UNSPECIFIED) {
       EXPECT_TRUE(codes.insert(code).second) << code;
     }
@@ -186,6 +186,8 @@ TEST(Views, EveryRejectionHasAnHttpStatusAndADistinctCode) {
   EXPECT_EQ(RejectionHttp(pb::REJECT_INVALID_ARGUMENT), std::make_pair(400, "invalid_argument"));
   EXPECT_EQ(RejectionHttp(pb::REJECT_UNKNOWN_CAMPAIGN).first, 404);
   EXPECT_EQ(RejectionHttp(pb::REJECT_DUPLICATE).first, 409);
+  EXPECT_EQ(RejectionHttp(pb::REJECT_IDEMPOTENCY_MISMATCH),
+            std::make_pair(422, "idempotency_key_reused"));  // as the api's own cache answers
   EXPECT_STREQ(RejectionHttp(static_cast<pb::RejectReason>(999)).second, "rejected");
 }
 

@@ -29,8 +29,9 @@ PACKAGES=(
   # the read models: client libraries, and the servers the tests start on
   # free ports in temporary directories (PostgreSQL under /usr/lib/postgresql/15/bin)
   libhiredis-dev libpqxx-dev redis-server postgresql-15
-  # the pages' browser tests: Debian's chromium, driven by puppeteer-core (npm)
-  chromium
+  # the pages' browser tests: Debian's chromium, driven by puppeteer-core (npm),
+  # and a font with Hangul so the Korean pages render as text, not boxes
+  chromium fonts-noto-cjk
 )
 
 missing=()

@@ -19,13 +19,16 @@ Api::Api(ApiBackend* backend, ApiOptions options, Metrics* metrics)
                                static_cast<double>(records));
                 }),
       decisions_(backend->partitions()),
-      live_(backend, options_.live, metrics) {
+      live_(backend, options_.live, metrics),
+      export_cursors_(NewExportCursors()) {
   DeclareLimitHits(metrics_);  // the append queue and live streams refuse too
   metrics_->Declare("ticketledger_log_append_seconds", "histogram",
                     "Durable append of one batch of commands (group commit)");
   metrics_->Declare("ticketledger_log_append_records_total", "counter",
                     "Commands appended durably (divide by the histogram's count for the batch)");
   metrics_->Declare("ticketledger_log_append_errors_total", "counter", "Failed command appends");
+  // From 0, not from the first error: increase() (the alert TicketledgerAppendErrors) sees it.
+  metrics_->Add("ticketledger_log_append_errors_total", {}, 0);
   metrics_->Declare("ticketledger_append_queue", "gauge", "Commands waiting to be appended");
   metrics_->Declare("ticketledger_decision_waiters", "gauge",
                     "Requests waiting for a decision (Prefer: wait)");
@@ -56,6 +59,7 @@ const std::vector<Api::Route>& Api::Routes() {
       {"POST", "/v1/campaigns/{id}/stream-tickets", "stream_ticket", &Api::StreamTicket},
       {"GET", "/v1/campaigns/{id}/ranking", "ranking", &Api::GetRanking},
       {"GET", "/v1/campaigns/{id}/results", "results", &Api::GetResults},
+      {"GET", "/v1/campaigns/{id}/ledger", "ledger", &Api::GetLedger},
       {"GET", "/v1/campaigns/{id}", "get_campaign", &Api::GetCampaign},
       {"GET", "/v1/campaigns", "list_campaigns", &Api::ListCampaigns},
       {"POST", "/v1/admin/campaigns", "admin_create", &Api::AdminCreate},

@@ -6,6 +6,7 @@
 //                 (appender.h), 202 once durable; Prefer: wait as a
 //                 completion (decisions.h, live.h)
 //   reads.cc    — the read path: the fold, or a read model when caught up
+//   ledger.cc   — the public ledger export after the reveal (schemas/EXPORT.md)
 //   entries.cc, admin.cc, streams.cc — the handlers by resource
 // The waiting-room ticker is not here: it runs with the engine that owns a
 // partition (engine/runtime/ticker.h), so no api replica is special.
@@ -115,6 +116,13 @@ class Api {
   bool QueryUint(const CallPtr& c, const char* name, uint64_t dflt, uint64_t max, uint64_t* out);
   // submit.cc
   void Submit(const CallPtr& c, pb::Command cmd, int wait_s, int ok_status);
+  // The events that answer the command `cmd` at (p, offset): its own, or —
+  // for a repeat of an Idempotency-Key, which causes none — the original
+  // command's, found in the engine's key table.
+  // `key` is the command's idempotency_key, `actor` its actor.
+  absl::Status AnswerOf(int p, uint64_t offset, const std::string& campaign,
+                        const std::string& actor, const std::string& key,
+                        std::vector<pb::Event>* out);
   // entries.cc
   void PostEntry(const CallPtr& c);
   void CancelEntry(const CallPtr& c);
@@ -128,6 +136,10 @@ class Api {
   std::optional<nlohmann::json> StoredEntry(int partition, const std::string& campaign,
                                             const std::string& user);
   void CountRead(const char* route, const absl::Status& st, const char* store);
+  // ledger.cc
+  void GetLedger(const CallPtr& c);
+  struct ExportCursors;  // where recent export pages ended, and how many are being built
+  static std::shared_ptr<ExportCursors> NewExportCursors();
   // streams.cc
   void StreamTicket(const CallPtr& c);
   void StreamEvents(const CallPtr& c);
@@ -156,6 +168,7 @@ class Api {
   CommandAppender appender_;
   DecisionWaiters decisions_;
   LiveHub live_;
+  std::shared_ptr<ExportCursors> export_cursors_;
 };
 
 // The OpenAPI 3 document (api/openapi.json, embedded at build time).

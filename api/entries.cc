@@ -47,23 +47,22 @@ void Api::GetRequest(const CallPtr& c) {
     backend_->WithState(partition,
                         [&](const EngineState&, uint64_t decided_end) { decided = decided_end; });
     if (offset >= decided) return c->Json(200, {{"status", kPending}, {"request", ref}});
-    std::vector<pb::Event> events;
-    if (absl::Status st = backend_->EventsFor(partition, offset, &events); !st.ok())
-      return c->Error(500, "ledger_unreadable", st.message());
-    for (const pb::Event& e : events) {
-      if (e.campaign_id() != c->campaign)
-        return c->Error(404, "unknown_request", "no such request in this campaign");
-    }
+    pb::Command cmd;
+    std::vector<LogRecord> recs;
+    if (absl::Status st = backend_->commands()->Read(partition, offset, 1, &recs); !st.ok())
+      return c->Error(500, "commands_unreadable", st.message());
+    if (recs.empty() || !cmd.ParseFromString(recs[0].value) || cmd.campaign_id() != c->campaign)
+      return c->Error(404, "unknown_request", "no such request in this campaign");
     // Only the requester (or an admin) may read a request's answer.
-    if (!c->claims.admin) {
-      pb::Command cmd;
-      std::vector<LogRecord> recs;
-      if (!backend_->commands()->Read(partition, offset, 1, &recs).ok() || recs.empty() ||
-          !cmd.ParseFromString(recs[0].value) ||
-          !((cmd.has_request_entry() && cmd.request_entry().user_id() == c->claims.sub) ||
-            (cmd.has_cancel_entry() && cmd.cancel_entry().user_id() == c->claims.sub)))
-        return c->Error(403, "forbidden", "this request is not yours");
-    }
+    if (!c->claims.admin &&
+        !((cmd.has_request_entry() && cmd.request_entry().user_id() == c->claims.sub) ||
+          (cmd.has_cancel_entry() && cmd.cancel_entry().user_id() == c->claims.sub)))
+      return c->Error(403, "forbidden", "this request is not yours");
+    std::vector<pb::Event> events;
+    if (absl::Status st =
+            AnswerOf(partition, offset, c->campaign, cmd.actor(), cmd.idempotency_key(), &events);
+        !st.ok())
+      return c->Error(500, "ledger_unreadable", st.message());
     int status = 0;
     json body;
     backend_->WithState(partition, [&](const EngineState& s, uint64_t) {

@@ -16,14 +16,29 @@ const std::vector<std::pair<std::string, std::string>>& OpsRoutes() {
   return kRoutes;
 }
 
+namespace {
+
+// hooks.ready(), also kept in the gauge ticketledger_ready (1 ready, 0 not)
+// so an alert sees what /readyz would answer.
+absl::Status CheckReady(const OpsHooks& hooks, Metrics* metrics) {
+  absl::Status st = hooks.ready ? hooks.ready() : absl::OkStatus();
+  metrics->Set("ticketledger_ready", {}, st.ok() ? 1 : 0);
+  return st;
+}
+
+}  // namespace
+
 void RegisterOpsRoutes(Router* router, Metrics* metrics, OpsHooks hooks, Offload offload) {
+  metrics->Declare("ticketledger_ready", "gauge",
+                   "1 if this process is ready (/readyz answers 200), else 0; checked on each "
+                   "scrape and each /readyz");
   router->Add({"GET", "/healthz", "healthz", [](const CallPtr& c) {
                  c->Json(200, {{"status", "ok"}});
                }});
   router->Add(
-      {"GET", "/readyz", "readyz", [hooks, offload](const CallPtr& c) {
-         offload([hooks, c] {
-           absl::Status st = hooks.ready();
+      {"GET", "/readyz", "readyz", [hooks, metrics, offload](const CallPtr& c) {
+         offload([hooks, metrics, c] {
+           absl::Status st = CheckReady(hooks, metrics);
            if (!st.ok()) return c->Error(503, "not_ready", st.message());
            json body = {{"status", "ready"}};
            // A read model that is behind does not stop writes: still
@@ -37,6 +52,7 @@ void RegisterOpsRoutes(Router* router, Metrics* metrics, OpsHooks hooks, Offload
        }});
   router->Add({"GET", "/metrics", "metrics", [hooks, metrics, offload](const CallPtr& c) {
                  offload([hooks, metrics, c] {
+                   CheckReady(hooks, metrics).IgnoreError();  // only the gauge
                    if (hooks.refresh_metrics) hooks.refresh_metrics();
                    http::Response r;
                    r.content_type = "text/plain; version=0.0.4";

@@ -26,7 +26,8 @@ struct OpsHooks {
 
 // Registers /healthz, /readyz, /metrics, /openapi.json and, with
 // hooks.projection, /v1/projection. Readiness and metrics may ask Kafka, so
-// they run through `offload`.
+// they run through `offload`. Each /readyz and each scrape of /metrics
+// checks hooks.ready into the gauge ticketledger_ready (1 ready, 0 not).
 void RegisterOpsRoutes(Router* router, Metrics* metrics, OpsHooks hooks, Offload offload);
 
 // (method, path) of every route RegisterOpsRoutes can register.

@@ -3,6 +3,8 @@
 // with Prefer: wait=N the answer waits, as a completion, for the engine's
 // decision (DecisionWaiters) and, for an entry queued behind an admission
 // rate, for its outcome (LiveHub::AwaitOutcome). No thread waits.
+#include <optional>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "api/api.h"
@@ -19,7 +21,13 @@ void Api::Submit(const CallPtr& c, pb::Command cmd, int wait_s, int ok_status) {
   std::string idem_key, idem_hash;
   if (!CheckIdempotency(c, &idem_key, &idem_hash)) return;
   cmd.set_request_id(std::string(c->req.Header("Idempotency-Key")));
+  if (!idem_key.empty()) {  // the engine applies the command once (engine/core/idempotency.h)
+    cmd.set_idempotency_key(cmd.request_id());
+    cmd.set_actor(c->claims.sub);
+    cmd.set_request_hash(idem_hash);
+  }
   const absl::Time deadline = absl::Now() + absl::Seconds(wait_s);
+  const std::string idem_key_sent = cmd.idempotency_key();
   const bool is_entry = cmd.has_request_entry();
   const bool about_entry = is_entry || cmd.has_cancel_entry();
 
@@ -60,7 +68,9 @@ void Api::Submit(const CallPtr& c, pb::Command cmd, int wait_s, int ok_status) {
       // The ledger read may go to Kafka: off the engine's and the loops' threads.
       options_.offload([=, this]() mutable {
         std::vector<pb::Event> events;
-        if (absl::Status st = backend_->EventsFor(p, offset, &events); !st.ok()) {
+        if (absl::Status st =
+                AnswerOf(p, offset, c->campaign, c->claims.sub, idem_key_sent, &events);
+            !st.ok()) {
           accepted["engine"] = std::string(st.message());  // durable; the link will answer
           return finish(202, accepted, link);
         }
@@ -92,6 +102,21 @@ void Api::Submit(const CallPtr& c, pb::Command cmd, int wait_s, int ok_status) {
     c->headers.emplace_back("Retry-After", "1");
     c->Error(503, "log_unavailable", queued.message());
   }
+}
+
+absl::Status Api::AnswerOf(int p, uint64_t offset, const std::string& campaign,
+                           const std::string& actor, const std::string& key,
+                           std::vector<pb::Event>* out) {
+  if (absl::Status st = backend_->EventsFor(p, offset, out); !st.ok()) return st;
+  if (!out->empty() || key.empty()) return absl::OkStatus();
+  std::optional<uint64_t> original;
+  backend_->WithState(p, [&](const EngineState& s, uint64_t) {
+    // Any time will do: the engine already decided this was a repeat.
+    if (const IdempotencyTable::Entry* e = s.idempotency.Find(actor, campaign, key, 0))
+      original = e->command_offset;
+  });
+  if (!original) return absl::OkStatus();  // forgotten since (bounds): no answer to give
+  return backend_->EventsFor(p, *original, out);
 }
 
 }  // namespace tl::api

@@ -18,6 +18,8 @@ std::pair<int, const char*> RejectionHttp(pb::RejectReason r) {
       return {404, RejectCode(r)};
     case pb::REJECT_INVALID_ARGUMENT:
       return {400, RejectCode(r)};
+    case pb::REJECT_IDEMPOTENCY_MISMATCH:
+      return {422, RejectCode(r)};
     default:
       return {409, RejectCode(r)};
   }

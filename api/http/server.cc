@@ -18,6 +18,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "engine/logger.h"
 
 namespace tl::http {
 
@@ -87,10 +88,23 @@ Response ErrorResponse(int status, absl::string_view code, absl::string_view mes
 
 struct Server::Impl {
   Impl(ServerOptions o, Handler h, api::Metrics* m)
-      : options(std::move(o)), handler(std::move(h)), metrics(m) {}
+      : options(std::move(o)),
+        handler(std::move(h)),
+        metrics(m),
+        access(options.access_log ? Logger("access") : nullptr) {}
 
   void Hit(const char* name) {
     metrics->Add("ticketledger_http_limit_hits_total", {{"limit", name}});
+  }
+  // A request or connection the transport refuses: the limit that bit is
+  // counted (none for a malformed request), and the access log (if on) says
+  // what was refused and how (status 0: closed without an answer). No method
+  // or route: the request was not, or not wholly, read.
+  void Refused(const char* limit_name, absl::string_view why, int status) {
+    if (limit_name) Hit(limit_name);
+    if (access)
+      access->info("- - {} refused: {}", status ? std::to_string(status) : "closed",
+                   std::string(why));
   }
   void Release(const std::string& addr) {
     absl::MutexLock lock(&mu);
@@ -105,6 +119,7 @@ struct Server::Impl {
   const ServerOptions options;
   const Handler handler;
   api::Metrics* const metrics;
+  const std::shared_ptr<spdlog::logger> access;  // null without --access-log
   absl::Mutex mu;
   size_t total ABSL_GUARDED_BY(mu) = 0;
   absl::flat_hash_map<std::string, size_t> per_address ABSL_GUARDED_BY(mu);
@@ -236,7 +251,7 @@ class WsSession final : public StreamConn, public std::enable_shared_from_this<W
     write_timer_.expires_after(std::chrono::seconds(token_->server()->options.write_timeout_s));
     write_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
       if (ec) return;  // cancelled: the write finished
-      self->token_->server()->Hit(limit::kWriteTimeout);
+      self->token_->server()->Refused(limit::kWriteTimeout, limit::kWriteTimeout, 0);
       beast::error_code ignored;
       beast::get_lowest_layer(self->ws_).socket().close(ignored);
     });
@@ -375,7 +390,7 @@ class Session final : public StreamConn, public std::enable_shared_from_this<Ses
 
   void ReadFailed(beast::error_code ec, const char* timeout_limit) {
     if (ec == beast::error::timeout) {
-      srv()->Hit(timeout_limit);
+      srv()->Refused(timeout_limit, timeout_limit, 0);
       return;  // the stream closed the socket: nothing more can be said
     }
     if (ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow)
@@ -393,7 +408,7 @@ class Session final : public StreamConn, public std::enable_shared_from_this<Ses
 
   // Answers a request the transport refuses, then closes.
   void Fail(int status, const char* limit_name, absl::string_view code, absl::string_view message) {
-    if (limit_name) srv()->Hit(limit_name);
+    srv()->Refused(limit_name, limit_name ? limit_name : code, status);
     keep_alive_ = false;
     Write(ErrorResponse(status, code, message));
   }
@@ -444,7 +459,8 @@ class Session final : public StreamConn, public std::enable_shared_from_this<Ses
     stream_.expires_after(std::chrono::seconds(o_.write_timeout_s));
     bhttp::async_write(stream_, res_, [self = shared_from_this()](beast::error_code ec, size_t) {
       if (ec) {
-        if (ec == beast::error::timeout) self->srv()->Hit(limit::kWriteTimeout);
+        if (ec == beast::error::timeout)
+          self->srv()->Refused(limit::kWriteTimeout, limit::kWriteTimeout, 0);
         return;
       }
       if (!self->keep_alive_) return self->DrainAndClose();
@@ -509,7 +525,8 @@ class Session final : public StreamConn, public std::enable_shared_from_this<Ses
                       [self = shared_from_this(), final, opening](beast::error_code ec, size_t) {
                         self->stream_.expires_never();
                         if (ec) {
-                          if (ec == beast::error::timeout) self->srv()->Hit(limit::kWriteTimeout);
+                          if (ec == beast::error::timeout)
+                            self->srv()->Refused(limit::kWriteTimeout, limit::kWriteTimeout, 0);
                           return self->EndStream();
                         }
                         if (opening && self->spec_ && self->spec_->on_open)
@@ -598,13 +615,13 @@ void Server::Impl::Admit(tcp::socket socket) {
   auto executor = socket.get_executor();
   auto session = std::make_shared<Session>(std::move(socket), std::move(token));
   if (over == limit::kConnections) {
-    Hit(over);
+    Refused(over, over, 503);
     asio::post(executor, [session] {
       session->Reject(ErrorResponse(503, "too_many_connections",
                                     "the server holds as many connections as it can; retry"));
     });
   } else if (over) {
-    Hit(over);
+    Refused(over, over, 429);
     asio::post(executor, [session] {
       session->Reject(ErrorResponse(429, "too_many_connections_from_address",
                                     "too many connections from this address"));

@@ -47,6 +47,9 @@ struct ServerOptions {
   size_t connections_max = 0;  // 0: the open-file limit less a reserve
   size_t connections_per_address_max = 1024;
   size_t websocket_message_bytes_max = 1024;  // clients only send control frames
+  // One "access" log line for each request or connection the transport
+  // refuses itself (a limit, a malformed request), as the router logs the rest.
+  bool access_log = false;
 };
 
 class Server {

@@ -71,8 +71,16 @@ class Emitter {
     e.set_command_offset(offset_);
     e.set_time_ms(cmd_.time_ms());
     if (request_id_ok_) e.set_request_id(cmd_.request_id());
+    if (remember_key_ && out_->size() == 1) {  // the first event of the answer
+      pb::IdempotencyKey* k = e.mutable_idempotency();
+      k->set_actor(cmd_.actor());
+      k->set_key(cmd_.idempotency_key());
+      k->set_request_hash(cmd_.request_hash());
+    }
     return e;
   }
+  // The answer carries the command's Idempotency-Key (IdempotencyTable).
+  void RememberKey() { remember_key_ = true; }
 
   void Reject(std::string_view user, pb::RejectReason reason, std::string detail,
               uint64_t original_position = 0) {
@@ -87,6 +95,7 @@ class Emitter {
   const pb::Command& cmd_;
   uint64_t offset_;
   bool request_id_ok_;
+  bool remember_key_ = false;
   EventList* out_;
 };
 
@@ -367,6 +376,43 @@ void ClearEvents(EventList* list) {
   list->Clear();
 }
 
+// The user a command concerns (for a rejection), if it names a valid one.
+std::string UserOf(const pb::Command& cmd, const Limits& limits) {
+  std::string user;
+  if (cmd.has_request_entry()) user = cmd.request_entry().user_id();
+  if (cmd.has_cancel_entry()) user = cmd.cancel_entry().user_id();
+  if (!ValidateUserId(user, limits).ok()) user.clear();
+  return user;
+}
+
+// A command with an Idempotency-Key: false if it is answered already — a
+// repeat (no event: the original command's events are the answer) or the key
+// reused for another request (rejected) or malformed; true to decide it, its
+// answer then carrying the key.
+bool DecideIdempotency(const EngineState& state, const Limits& limits, const pb::Command& cmd,
+                       Emitter& em) {
+  absl::Status st = ValidateRequestId(cmd.idempotency_key(), limits);
+  if (st.ok()) st = ValidateUserId(cmd.actor(), limits);
+  if (st.ok() && cmd.request_hash().size() > 64)
+    st = absl::InvalidArgumentError("request hash over 64 bytes");
+  if (!st.ok()) {
+    em.Reject(UserOf(cmd, limits), pb::REJECT_INVALID_ARGUMENT,
+              absl::StrCat("idempotency: ", st.message()));
+    return false;
+  }
+  const IdempotencyTable::Entry* seen =
+      state.idempotency.Find(cmd.actor(), cmd.campaign_id(), cmd.idempotency_key(), cmd.time_ms());
+  if (seen == nullptr) {
+    em.RememberKey();
+    return true;
+  }
+  if (seen->request_hash != cmd.request_hash())
+    em.Reject(UserOf(cmd, limits), pb::REJECT_IDEMPOTENCY_MISMATCH,
+              absl::StrCat("this Idempotency-Key was used for another request (command ",
+                           seen->command_offset, ")"));
+  return false;
+}
+
 absl::Status Decide(const EngineState& state, const EngineConfig& config, const Limits& limits,
                     const pb::Command& cmd, uint64_t command_offset, EventList* out) {
   if (config.seed_secret.empty())
@@ -375,17 +421,15 @@ absl::Status Decide(const EngineState& state, const EngineConfig& config, const 
     return absl::DataLossError(absl::StrCat("command at offset ", command_offset,
                                             " has no body this engine knows (a newer api?)"));
   Emitter em(cmd, command_offset, ValidateRequestId(cmd.request_id(), limits).ok(), out);
+  if (!cmd.idempotency_key().empty() && !DecideIdempotency(state, limits, cmd, em))
+    return absl::OkStatus();
   if (cmd.body_case() == pb::Command::kCreateCampaign) {
     DecideCreate(state, config, limits, cmd, em);
     return absl::OkStatus();
   }
   const CampaignState* c = state.Find(cmd.campaign_id());
   if (c == nullptr) {
-    std::string user;
-    if (cmd.has_request_entry()) user = cmd.request_entry().user_id();
-    if (cmd.has_cancel_entry()) user = cmd.cancel_entry().user_id();
-    if (!ValidateUserId(user, limits).ok()) user.clear();
-    em.Reject(user, pb::REJECT_UNKNOWN_CAMPAIGN,
+    em.Reject(UserOf(cmd, limits), pb::REJECT_UNKNOWN_CAMPAIGN,
               ValidateCampaignId(cmd.campaign_id(), limits).ok()
                   ? absl::StrCat("no campaign ", cmd.campaign_id())
                   : "no such campaign (the id is not valid)");

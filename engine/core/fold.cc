@@ -278,6 +278,11 @@ absl::Status Fold(EngineState* s, const EngineConfig& config, const pb::Event& e
     st = Broken(e, "event for a campaign that does not exist");
   }
   if (!st.ok()) return st;
+  if (e.has_idempotency()) {
+    const pb::IdempotencyKey& k = e.idempotency();
+    s->idempotency.Remember(
+        {k.actor(), e.campaign_id(), k.key(), k.request_hash(), e.command_offset(), e.time_ms()});
+  }
   ChainDigest(&s->digest, &s->answer, e.command_events(), encoded);
   ++s->next_sequence;
   return absl::OkStatus();

@@ -130,6 +130,8 @@ inline const char* RejectCode(::ticketledger::v1::RejectReason r) {
       return "already_revealed";
     case ::ticketledger::v1::REJECT_NOT_ENTERED:
       return "not_entered";
+    case ::ticketledger::v1::REJECT_IDEMPOTENCY_MISMATCH:
+      return "idempotency_key_reused";
     default:
       return kRejected;
   }

@@ -24,6 +24,7 @@
 #include "absl/strings/string_view.h"
 #include "engine/core/check.h"
 #include "engine/core/draw.h"
+#include "engine/core/idempotency.h"
 #include "engine/core/schema.h"
 
 namespace tl {
@@ -170,9 +171,10 @@ struct DigestAnswer {
 struct EngineState {
   // Ordered by id, so any iteration is deterministic.
   std::map<std::string, std::unique_ptr<CampaignState>, std::less<>> campaigns;
-  uint64_t next_sequence = 1;  // next ledger sequence to fold
-  Hash digest{};               // SHA-256 chain over folded command answers
-  DigestAnswer answer;         // the answer being folded, if it is not whole yet
+  uint64_t next_sequence = 1;    // next ledger sequence to fold
+  Hash digest{};                 // SHA-256 chain over folded command answers
+  DigestAnswer answer;           // the answer being folded, if it is not whole yet
+  IdempotencyTable idempotency;  // keys of answered commands (idempotency.h)
 
   CampaignState* Find(std::string_view id) const {
     auto it = campaigns.find(id);

@@ -13,6 +13,7 @@
 #include <deque>
 
 #include "absl/synchronization/mutex.h"
+#include "engine/core/check.h"
 
 namespace tl {
 
@@ -22,6 +23,7 @@ class GroupCommitQueue {
   // Queues `w` and waits. Returns true if `w` leads (it must then call
   // Finish), false if another leader already wrote it.
   bool Enter(Writer* w, absl::Mutex* mu) {
+    TL_CHECK(!w->done);  // a writer is queued once
     queue_.push_back(w);
     while (!w->done && queue_.front() != w) w->cv.Wait(mu);
     return !w->done;
@@ -31,6 +33,9 @@ class GroupCommitQueue {
   // The leader is done with the first `n` queued writers (itself included):
   // marks them done, wakes them, and wakes the next leader.
   void Finish(size_t n, Writer* leader) {
+    TL_CHECK(!queue_.empty() && queue_.front() == leader);  // only the leader finishes
+    TL_CHECK_GE(n, 1u);                                     // ... and at least itself
+    TL_CHECK_LE(n, queue_.size());
     for (size_t i = 0; i < n; ++i) {
       Writer* x = queue_.front();
       queue_.pop_front();

@@ -27,6 +27,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "engine/core/check.h"
 #include "engine/core/decide.h"
 #include "engine/core/limits.h"
 #include "engine/core/state.h"
@@ -113,7 +114,10 @@ class Engine {
   // commands decided, and whether its last attempt failed.
   uint64_t decided_end(int p) const { return workers_.progress(p); }
   bool failing(int p) const { return workers_.failing(p); }
-  PartitionEngine& partition(int p) { return *parts_[p]->engine; }
+  PartitionEngine& partition(int p) {
+    TL_CHECK(p >= 0 && p < static_cast<int>(parts_.size()) && parts_[p] != nullptr);
+    return *parts_[p]->engine;
+  }
   // Called on a partition's thread after each step that decided commands,
   // with the end of the commands decided. Set before Start.
   void set_on_decided(std::function<void(int partition, uint64_t decided_end)> fn) {

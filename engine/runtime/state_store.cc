@@ -8,6 +8,7 @@
 
 #include "absl/base/internal/endian.h"
 #include "absl/strings/str_cat.h"
+#include "engine/core/check.h"
 #include "engine/core/draw.h"
 
 namespace tl {
@@ -30,6 +31,13 @@ std::string ItemKey(char kind, int partition, std::string_view campaign, uint64_
   size_t at = k.size();
   k.resize(at + 8);
   absl::big_endian::Store64(k.data() + at, n);
+  return k;
+}
+
+std::string SerialKey(char kind, int partition, uint64_t serial) {
+  std::string k = Prefix(kind, partition);
+  k.resize(13);
+  absl::big_endian::Store64(k.data() + 5, serial);
   return k;
 }
 
@@ -180,6 +188,17 @@ absl::Status StateStore::Load(int partition, const EngineConfig& config, EngineS
     c->rejected_users.emplace(std::string(rest.substr(zero + 1)),
                               static_cast<uint8_t>(it->value()[0]));
   }
+  prefix = Prefix('i', partition);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    pb::IdempotencyEntry e;
+    if (it->key().size() != 13 ||
+        !e.ParseFromArray(it->value().data(), static_cast<int>(it->value().size())))
+      return Corrupt("malformed idempotency key record");
+    state->idempotency.Restore(
+        absl::big_endian::Load64(it->key().data() + 5),
+        {e.actor(), e.campaign_id(), e.key(), e.request_hash(), e.command_offset(), e.time_ms()});
+  }
+  state->idempotency.ClearChanges();
   if (!it->status().ok()) return FromRocks(it->status(), "load");
   for (auto& [id, c] : state->campaigns) {
     if (c->by_position.size() != c->snap.last_position() ||
@@ -191,6 +210,9 @@ absl::Status StateStore::Load(int partition, const EngineConfig& config, EngineS
 
 absl::Status StateStore::Commit(int partition, EngineState* state, const pb::Checkpoint& cp,
                                 bool sync) {
+  // The caller's promise: the checkpoint describes this very state.
+  TL_CHECK_EQ(cp.next_sequence(), state->next_sequence);
+  TL_CHECK_EQ(state->answer.left, 0u);  // the digest is whole only between command answers
   rocksdb::WriteBatch batch;
   std::string value;
   for (auto& [id, c] : state->campaigns) {
@@ -208,6 +230,8 @@ absl::Status StateStore::Commit(int partition, EngineState* state, const pb::Che
       uint64_t last = std::min(c->snap.last_position(), (page + 1) * kPageEntries);
       for (uint64_t pos = page * kPageEntries + 1; pos <= last; ++pos) {
         std::string_view user = c->user_at(pos);
+        // One length byte: decide admits no user id over limits.user_id_bytes_max (128).
+        TL_CHECK_LE(user.size(), 255u);
         value.push_back(static_cast<char>(c->status[pos - 1]));
         value.push_back(static_cast<char>(static_cast<uint8_t>(user.size())));
         value.append(user);
@@ -237,6 +261,23 @@ absl::Status StateStore::Commit(int partition, EngineState* state, const pb::Che
       c->prequeue_persisted = c->prequeue.size();
     }
   }
+  // Idempotency-Keys, one record each under their serial (age order).
+  const IdempotencyTable::Changes& keys = state->idempotency.changes();
+  for (uint64_t serial : keys.removed) batch.Delete(SerialKey('i', partition, serial));
+  for (uint64_t serial : keys.added) {
+    auto it = state->idempotency.entries().find(serial);
+    if (it == state->idempotency.entries().end()) continue;  // removed again since
+    const IdempotencyTable::Entry& e = it->second;
+    pb::IdempotencyEntry stored;
+    stored.set_actor(e.actor);
+    stored.set_campaign_id(e.campaign_id);
+    stored.set_key(e.key);
+    stored.set_request_hash(e.request_hash);
+    stored.set_command_offset(e.command_offset);
+    stored.set_time_ms(e.time_ms);
+    stored.SerializeToString(&value);
+    batch.Put(SerialKey('i', partition, serial), value);
+  }
   cp.SerializeToString(&value);
   batch.Put(Prefix('k', partition), value);
   rocksdb::WriteOptions wo;
@@ -247,6 +288,7 @@ absl::Status StateStore::Commit(int partition, EngineState* state, const pb::Che
     c->dirty_positions.clear();
     c->dirty_rejected.clear();
   }
+  state->idempotency.ClearChanges();
   return absl::OkStatus();
 }
 

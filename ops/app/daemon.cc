@@ -40,8 +40,10 @@ absl::StatusOr<int> Daemon::Start() {
   role_->Start();
   api::CorsPolicy cors;
   cors.origins.insert(settings_.cors_origins.begin(), settings_.cors_origins.end());
+  http::ServerOptions server = settings_.server;
+  server.access_log = settings_.access_log;
   http_ = std::make_unique<http::Server>(
-      settings_.server, router_.Handler(&metrics_, cors, settings_.access_log), &metrics_);
+      server, router_.Handler(&metrics_, cors, settings_.access_log), &metrics_);
   absl::StatusOr<int> port = http_->Listen();
   if (!port.ok()) return port.status();
   if (absl::Status st = role_->Serve(); !st.ok()) return st;

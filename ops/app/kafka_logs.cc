@@ -4,6 +4,8 @@ namespace tl::app {
 
 absl::Status OpenKafkaLogs(const Settings& s, api::Metrics* metrics, KafkaLogs* logs) {
   KafkaLogOptions kafka = s.kafka;
+  // From 0, not from the first error: increase() (the alert TicketledgerAppendErrors) sees it.
+  metrics->Add("ticketledger_kafka_produce_errors_total", {}, 0);
   kafka.on_append_error = [metrics](const absl::Status&) {
     metrics->Add("ticketledger_kafka_produce_errors_total", {});
   };

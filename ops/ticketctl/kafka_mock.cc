@@ -1,7 +1,6 @@
 // `ticketctl kafka-mock`: librdkafka's mock cluster on loopback, for
 // development and the split tests.
 #include <librdkafka/rdkafka.h>
-#include <signal.h>
 
 // rdkafka_mock.h needs rdkafka.h first.
 #include <librdkafka/rdkafka_mock.h>
@@ -12,6 +11,8 @@
 #include <vector>
 
 #include "absl/strings/numbers.h"
+#include "engine/log/kafka/kafka_log.h"
+#include "ops/app/signals.h"
 #include "ops/ticketctl/verbs.h"
 
 namespace tl::ctl {
@@ -31,13 +32,10 @@ int Run(const MockArgs& a) {
       return Fail(absl::InvalidArgumentError("--topic wants name:partitions, e.g. t:4"));
     topics.emplace_back(t.substr(0, colon), parts);
   }
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  app::BlockStopSignals();  // before librdkafka starts its threads
   char err[256];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  RouteKafkaLogs(conf);
   rd_kafka_conf_set(conf, "log_level", "3", err, sizeof err);  // the host handle has no brokers
   rd_kafka_t* host = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
   if (host == nullptr) return Fail(absl::UnavailableError(err));
@@ -49,8 +47,7 @@ int Run(const MockArgs& a) {
   std::fflush(stdout);
   std::fprintf(stderr, "ticketctl: mock Kafka cluster of %d broker(s) up; Ctrl-C stops it\n",
                a.brokers);
-  int sig = 0;
-  sigwait(&signals, &sig);
+  app::WaitForStopSignal();
   rd_kafka_mock_cluster_destroy(mock);
   rd_kafka_destroy(host);
   return app::kExitOk;

@@ -11,7 +11,7 @@
 namespace tl::ctl {
 namespace {
 
-constexpr AddVerb kVerbs[] = {AddCampaign, AddSimulate, AddReplay, AddInspect,
+constexpr AddVerb kVerbs[] = {AddCampaign, AddSimulate, AddReplay, AddInspect,  AddExport,
                               AddAudit,    AddRebuild,  AddToken,  AddKafkaMock};
 
 void AddGlobalOptions(CLI::App& app, Global& g) {
@@ -58,7 +58,7 @@ int ParseError(const CLI::App& app, const CLI::ParseError& e) {
 int Main(int argc, char** argv) {
   CLI::App app{
       "ticketctl: the ticketledger admin CLI (campaigns, simulate, replay, inspect, "
-      "audit, rebuild, token, kafka-mock)"};
+      "export, audit, rebuild, token, kafka-mock)"};
   app.require_subcommand(1);
   Global g;
   AddGlobalOptions(app, g);

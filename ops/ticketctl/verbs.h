@@ -37,6 +37,7 @@ Verb AddCampaign(CLI::App& app, const Global& g);
 Verb AddSimulate(CLI::App& app, const Global& g);
 Verb AddReplay(CLI::App& app, const Global& g);
 Verb AddInspect(CLI::App& app, const Global& g);
+Verb AddExport(CLI::App& app, const Global& g);
 Verb AddAudit(CLI::App& app, const Global& g);
 Verb AddRebuild(CLI::App& app, const Global& g);
 Verb AddToken(CLI::App& app, const Global& g);

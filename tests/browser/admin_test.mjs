@@ -4,7 +4,7 @@
 // the charts draw; every control (create, pause, resume, restock, close,
 // reveal) is confirmed in a dialog, works, and shows the API's answer,
 // errors included (restock after close → 409 on screen); Korean at 360 px.
-import { run, until, assert, assertEqual, log } from './harness.mjs';
+import { run, until, assert, assertEqual, log, sleep } from './harness.mjs';
 
 const C = 'drop1';
 const ENTRIES = 120;
@@ -149,7 +149,6 @@ run('admin', async (h) => {
     const after = await api.campaign(C);
     assertEqual(after.restocked - before.restocked, 5, 'restocked by 5');
     await countersEqualApi('the counters to equal the API after the restock');
-    await page.screenshot('admin');
   });
 
   await h.step('reveal before close: the 409 is shown', async () => {
@@ -177,6 +176,25 @@ run('admin', async (h) => {
     assert((await api.campaign(C)).seed, 'seed revealed');
     await page.waitFor('#detail-revealed');
     await countersEqualApi('the final counters to equal the API');
+  });
+
+  await h.step('a drop over ten seconds: the charts follow it (the README screenshot)', async () => {
+    await api.createCampaign(admin, { id: 'launch', title: 'Launch day', stock: 80, win_bps: 3000, admission_rate_per_s: 40 });
+    await page.waitFor('tr[data-campaign="launch"] button');
+    await page.click('tr[data-campaign="launch"] button');
+    await page.waitText('#detail-h', /launch/);
+    const users = await h.tokens('wave', 400);
+    for (let i = 0; i < 10; ++i) {
+      await api.enterMany(users.slice(i * 40, i * 40 + 40).map((u) => u.token), 'launch');
+      await sleep(800);
+    }
+    await api.waitCampaign('launch', 'the queue to drain', (c) => c.serving === c.entries, { timeoutMs: 20000 });
+    await sleep(2500);
+    const points = await page.evaluate(() => document.querySelectorAll('#chart-rate canvas').length);
+    assertEqual(points, 1, 'one entries/s chart');
+    const c = await api.campaign('launch');
+    assertEqual(num(await page.text('#k-entries')), c.entries, 'entries shown = API');
+    await page.screenshot('admin');
   });
 
   await h.step('Korean at 360 px: no horizontal scroll', async () => {

@@ -99,6 +99,7 @@ run('drop', async (h) => {
     await page.waitFor('#conn.down');
     const text = await page.text('#conn-text');
     assert(/Disconnected|checking every/.test(text), `disconnected shown: "${text}"`);
+    await until('the live region to say the connection is lost', async () => /Connection lost/.test(await page.text('#announce')));
     await page.screenshot('drop-disconnected');
     await sleep(2500);
     await srv.start();
@@ -147,7 +148,7 @@ run('drop', async (h) => {
     const c = await api.campaign(C);
     assert(c.seed, 'seed revealed');
     await page.reload();
-    await page.waitFor('#verify-btn:not([hidden])');
+    await page.waitFor('#verify:not([hidden]) #verify-btn:not([hidden])', { visible: true });
     await page.click('#verify-btn');
     await page.waitFor('#verify-verdict');
     const verdict = await page.raw.$eval('#verify-verdict', (e) => e.dataset.verdict);
@@ -172,14 +173,35 @@ run('drop', async (h) => {
     assert(me.position >= 1 && me.position <= 11, `a place drawn in the pre-queue: ${me.position}`);
   });
 
+  await h.step('give up a win: confirmed in a dialog, cancelled as the API says, the unit back in stock', async () => {
+    await api.createCampaign(admin, { id: 'winter', title: 'Winter drop', stock: 3, win_bps: 10000 });
+    await page.goto(`${srv.url}/drops/winter`);
+    await page.waitFor('#enter:not([hidden])');
+    await page.click('#enter-btn');
+    await page.waitFor('#outcome:not([hidden]) #leave:not([hidden])', { visible: true });
+    assertEqual(await page.raw.$eval('#outcome-text', (e) => e.dataset.outcome), 'won', 'a sure win');
+    await page.click('#leave');
+    await page.waitFor('#confirm[open]');
+    await page.click('#confirm button[value="cancel"]');
+    assertEqual((await api.entry(mine, 'winter')).status, 'won', 'cancel in the dialog sends nothing');
+    await page.click('#leave');
+    await page.waitFor('#confirm[open]');
+    await page.click('#confirm-ok');
+    await page.waitFor('#outcome-text[data-outcome="cancelled"]');
+    assertEqual((await api.entry(mine, 'winter')).status, 'cancelled', 'the API says cancelled');
+    assertEqual((await api.campaign('winter')).stock_left, 3, 'the unit is back in stock');
+  });
+
   await h.step('Korean, 360 px: the same entry, no horizontal scroll, and the switch', async () => {
     const ko = await h.page({ name: 'drop-ko', lang: 'ko', viewport: { width: 360, height: 740 } });
-    await ko.goto(dropUrl);
+    // The production hand-off: the seller's site sends the user here with
+    // the JWT in the fragment; the page trades it for the cookie and drops it.
+    await ko.goto(`${dropUrl}#token=${mine}`);
     assertEqual(await ko.evaluate(() => document.documentElement.lang), 'ko', 'Accept-Language ko → <html lang=ko>');
-    await ko.waitFor('#dev-form:not([hidden])');
-    assert(/로그인/.test(await ko.text('#signin-h')), 'sign-in heading in Korean');
-    await ko.type('#dev-user', PAGE_USER);
-    await ko.click('#dev-submit');
+    await ko.waitText('#whoami', new RegExp(PAGE_USER));
+    const href = await ko.evaluate(() => location.href);
+    assert(!href.includes('token') && !href.includes(mine.slice(0, 20)), `the token left the address bar: ${href}`);
+    assert(/로그인/.test(await ko.text('#whoami')), 'signed-in line in Korean');
     // A new browser: no local record, so the stream's first message brings the entry back.
     await ko.waitFor('#outcome:not([hidden])');
     assertEqual(await ko.raw.$eval('#outcome-text', (e) => e.dataset.outcome), outcome, 'same outcome in another browser');

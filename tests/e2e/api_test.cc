@@ -146,6 +146,62 @@ TEST(Api, FirstComeRaceThousandUsersStockHundred) {
   EXPECT_EQ(winners.size(), 100u);
 }
 
+// An Idempotency-Key makes a command happen once: 8 identical restocks sent
+// at once apply one (the api's cache alone applied 4: each missed it before
+// the first was decided), a restart (the cache gone) still applies none, and
+// the key with another body is refused. The engine decides it
+// (engine/core/idempotency.h), from the key the command carries in the log.
+TEST(Api, AnIdempotencyKeyAppliesACommandOnceAcrossConcurrencyAndRestarts) {
+  TempDir dir;
+  auto restock = [](httplib::Client& client, const std::string& body) {
+    httplib::Headers h = Auth(Token("ops", true), "wait=5");
+    h.emplace("Idempotency-Key", "restock-1");
+    return client.Post("/v1/admin/campaigns/r/restock", h, body, "application/json");
+  };
+  {
+    TicketdProcess d(dir.path(), kArgs);
+    ASSERT_TRUE(d.ok());
+    auto c = d.Client();
+    CreateCampaign(*c, {{"id", "r"}, {"stock", 10}, {"win_bps", 10000}});
+    std::mutex mu;
+    std::vector<std::pair<int, json>> answers;
+    Parallel(d, 8, 8, [&](httplib::Client& client, int) {
+      auto r = restock(client, R"({"units":5})");
+      ASSERT_TRUE(r);
+      json b = Body(r);
+      b.erase("request");  // each request has its own reference
+      std::lock_guard<std::mutex> lock(mu);
+      answers.emplace_back(r->status, b);
+    });
+    ASSERT_EQ(answers.size(), 8u);
+    for (const auto& [status, body] : answers) {
+      EXPECT_EQ(status, 200) << body.dump();
+      EXPECT_EQ(body, answers[0].second);  // every repeat gets the original decision
+    }
+    json campaign = Body(c->Get("/v1/campaigns/r"));
+    EXPECT_EQ(campaign["restocked"], 5);
+    EXPECT_EQ(campaign["stock_left"], 15);
+  }
+  TicketdProcess d(dir.path(), kArgs);  // a new process: the api's cache is empty
+  ASSERT_TRUE(d.ok());
+  auto c = d.Client();
+  auto again = restock(*c, R"({"units":5})");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 200) << again->body;
+  auto other = restock(*c, R"({"units":6})");
+  ASSERT_TRUE(other);
+  EXPECT_EQ(other->status, 422) << other->body;
+  EXPECT_EQ(Body(other)["error"]["code"], "idempotency_key_reused");
+  json campaign = Body(c->Get("/v1/campaigns/r"));
+  EXPECT_EQ(campaign["restocked"], 5);
+  EXPECT_EQ(campaign["stock_left"], 15);
+  // The request links of the repeats answer with the original decision too.
+  const std::string ref = Body(again)["request"];
+  auto link = c->Get("/v1/campaigns/r/requests/" + ref, Auth(Token("ops", true)));
+  ASSERT_TRUE(link);
+  EXPECT_EQ(link->status, 200) << link->body;
+}
+
 TEST(Api, FivePercentLotteryMatchesTheDrawFunction) {
   TempDir dir;
   TicketdProcess d(dir.path(), kArgs);

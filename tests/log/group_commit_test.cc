@@ -143,5 +143,23 @@ TEST(GroupCommit, EveryWriterIsWrittenOnceInBatchesOfAtMostTheLimit) {
   EXPECT_TRUE(b.queue_.queued().empty());
 }
 
+// Programmer errors abort with the check that failed: only the leader
+// finishes, and never for more writers than are queued.
+TEST(GroupCommitDeathTest, OnlyTheLeaderFinishesAndNoMoreThanQueued) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  auto finish = [](bool as_leader, size_t n) {
+    absl::Mutex mu;
+    GroupCommitQueue<Writer> queue;
+    Writer leader, other;
+    absl::MutexLock lock(&mu);
+    queue.Enter(&leader, &mu);  // alone: leads at once
+    queue.Finish(n, as_leader ? &leader : &other);
+  };
+  EXPECT_DEATH(finish(false, 1), "TL_CHECK failed: .*queue_.front\\(\\) == leader");
+  EXPECT_DEATH(finish(true, 2), "TL_CHECK failed: n <= queue_.size\\(\\) \\(2 vs 1\\)");
+  EXPECT_DEATH(finish(true, 0), "TL_CHECK failed: n >= 1u");
+  finish(true, 1);  // the right call
+}
+
 }  // namespace
 }  // namespace tl

@@ -121,6 +121,9 @@ std::vector<std::string> DriveRequests(int port) {
   EXPECT_TRUE(r);
   r = c.Get("/v1/campaigns/logs/entries/me", Bearer(user + "x"));  // forged: 401
   EXPECT_TRUE(r && r->status == 401);
+  // Refused by the transport before any route: headers over 8 KiB.
+  r = c.Get("/v1/campaigns/logs", {{"X-Padding", std::string(9000, 'p')}});
+  EXPECT_TRUE(r && r->status == 431);
   // A browser session: the token becomes the tl_session cookie, which the
   // browser then sends with every request.
   const std::string browser = api::MintJwt({"bob", false, exp + 1}, kJwtSecret);
@@ -176,6 +179,10 @@ TEST(TicketdLogs, NothingSecretAndOneAccessLinePerRequest) {
       out,
       std::regex(when + R"( info access: GET /v1/campaigns/\{id\}/entries/me 401 [0-9.]+ms\n)")))
       << out;
+  // The transport's own refusals get a line too, naming the limit.
+  EXPECT_TRUE(
+      std::regex_search(out, std::regex(when + R"( info access: - - 431 refused: header_bytes\n)")))
+      << out;
   EXPECT_TRUE(std::regex_search(out, std::regex(when + " info ticketd: .*draining\n"))) << out;
   EXPECT_TRUE(std::regex_search(out, std::regex(when + " info ticketd: stopped\n"))) << out;
 }
@@ -198,6 +205,25 @@ TEST(TicketdLogs, NoAccessLogUnlessAskedAndSettingsFromAConfigFile) {
   EXPECT_EQ(out.find(" access: "), std::string::npos) << out;
   EXPECT_NE(out.find(" warning ticketd: --dev: using development secrets"), std::string::npos)
       << out;
+}
+
+// librdkafka's own lines (here: a broker that refuses connections) go
+// through the same logger as ticketd's, with level and component "kafka".
+TEST(TicketdLogs, KafkaClientLinesGoThroughTheLogger) {
+  TempDir dir;
+  const std::string log = dir.Sub("ticketd.log");
+  pid_t pid = Start({"--dev", "--port", "0", "--data-dir", dir.Sub("data"), "--role", "api",
+                     "--kafka-brokers", "127.0.0.1:1"},
+                    log);
+  const std::regex line(R"(\d{4}-\d\d-\d\dT\S+Z error kafka: rdkafka#\S+ \w+: .*127\.0\.0\.1:1)");
+  bool seen = false;
+  for (int i = 0; i < 100 && !seen; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    seen = std::regex_search(ReadAll(log), line);
+  }
+  kill(pid, SIGKILL);
+  WaitExit(pid);
+  EXPECT_TRUE(seen) << ReadAll(log);
 }
 
 TEST(TicketdCommandLine, VersionUsageAndConfigKeys) {

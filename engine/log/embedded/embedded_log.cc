@@ -7,6 +7,7 @@
 #include "absl/base/internal/endian.h"
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
+#include "engine/core/check.h"
 #include "engine/core/names.h"
 #include "engine/log/record_frame.h"
 
@@ -113,6 +114,14 @@ absl::StatusOr<uint64_t> EmbeddedLog::Append(int partition, std::vector<LogRecor
     mu_.Lock();
   }
   if (s.ok()) {
+    // What Append promises: each writer's records got the offsets right
+    // after the previous end of its partition, and nothing was skipped.
+    uint64_t grew = 0;
+    for (int p = 0; p < partitions_; ++p) {
+      TL_CHECK_GE(next[p], next_offset_[p]);
+      grew += next[p] - next_offset_[p];
+    }
+    TL_CHECK_EQ(grew, n_records);
     next_offset_ = next;
     durable_end_ = next;
   } else {

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "engine/logger.h"
 
 namespace tl {
 namespace {
@@ -31,7 +32,19 @@ absl::Status TxnError(std::string_view what, rd_kafka_error_t* e) {
   return st;
 }
 
+void LogToSpdlog(const rd_kafka_t* rk, int level, const char* facility, const char* line) {
+  const std::shared_ptr<spdlog::logger> log = Logger("kafka");  // rare: no need to cache
+  spdlog::level::level_enum l = level <= 2   ? spdlog::level::critical
+                                : level == 3 ? spdlog::level::err
+                                : level == 4 ? spdlog::level::warn
+                                : level <= 6 ? spdlog::level::info
+                                             : spdlog::level::debug;
+  log->log(l, "{} {}: {}", rk != nullptr ? rd_kafka_name(rk) : "-", facility, line);
+}
+
 }  // namespace
+
+void RouteKafkaLogs(rd_kafka_conf_t* conf) { rd_kafka_conf_set_log_cb(conf, LogToSpdlog); }
 
 struct KafkaLog::Delivery {
   int64_t offset = -1;
@@ -111,6 +124,7 @@ absl::StatusOr<rd_kafka_conf_t*> NewKafkaConf(const KafkaLogOptions& options,
   // what ticketledger's correctness needs (`fixed`).
   const std::map<std::string, std::string> brokers = {{"bootstrap.servers", options.brokers}};
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  RouteKafkaLogs(conf);
   for (const auto* props : {&brokers, &defaults, &options.properties, &fixed}) {
     for (const auto& [k, v] : *props) {
       if (absl::Status st = Set(conf, k, v); !st.ok()) {

@@ -63,8 +63,15 @@ struct KafkaLogOptions {
   std::function<void(const absl::Status&)> on_append_error;
 };
 
+// Sends a librdkafka handle's own log lines (broker connections, retries,
+// errors) to the "kafka" component logger instead of stderr, at the level
+// librdkafka gave them (syslog 0-2 critical, 3 error, 4 warn, 5-6 info,
+// 7 debug).
+void RouteKafkaLogs(rd_kafka_conf_t* conf);
+
 // A librdkafka config: bootstrap servers, `defaults`, the operator's
-// `properties` over them, then `fixed` (what correctness needs) over all.
+// `properties` over them, then `fixed` (what correctness needs) over all;
+// its logs go to the "kafka" logger (RouteKafkaLogs).
 absl::StatusOr<rd_kafka_conf_t*> NewKafkaConf(const KafkaLogOptions& options,
                                               const std::map<std::string, std::string>& defaults,
                                               const std::map<std::string, std::string>& fixed = {});

@@ -19,7 +19,8 @@ import {
 import { t, applyI18n, mountLangSwitch, fmtInt, fmtPct, fmtTime, fmtDuration } from './i18n.js';
 
 const FINAL = new Set(['won', 'lost', 'sold_out', 'cancelled', 'rejected']);
-const DRAWN = new Set(['won', 'lost', 'sold_out']);
+// A cancelled entry was a win given back (the engine cancels only won entries).
+const DRAWN = new Set(['won', 'lost', 'sold_out', 'cancelled']);
 const POLL_MS = 10000; // fallback polling: never faster
 const CAMPAIGN_REFRESH_MS = 15000;
 const BACKOFF_MAX_S = 30;
@@ -96,7 +97,18 @@ function stateText(e) {
   return t('drop.state.queued');
 }
 
+// The connection line counts down every second, so it is no live region;
+// screen readers hear only its changes of state, through the announcer.
+function announceConn() {
+  const was = S.connAnnounced || 'idle';
+  const down = S.conn === 'down';
+  if (down && was !== 'down') announce(t('drop.announce.down'), true);
+  if (S.conn === 'live' && was === 'down') announce(t('drop.announce.up'), true);
+  if (S.conn === 'live' || down) S.connAnnounced = S.conn;
+}
+
 function renderConn() {
+  announceConn();
   const box = $('#conn');
   box.className = `conn ${S.conn}`;
   let text = '';
@@ -155,7 +167,6 @@ function renderEntry() {
       clearTimeout(S.opensTimer);
       S.opensTimer = setTimeout(renderEntry, 1000);
     }
-    $('#leave').hidden = !queued || e.queue_distance === 0;
   }
   show('#outcome', !!final);
   if (final) {
@@ -164,6 +175,7 @@ function renderEntry() {
     o.textContent = e.status === 'rejected' ? t('drop.outcome.rejected', { reason: reasonText(e.reason) }) : t(`drop.outcome.${e.status}`);
     o.dataset.outcome = e.status;
     $('#outcome-meta').textContent = e.position ? t('drop.outcome_meta', { pos: fmtInt(e.position), user: e.user }) : '';
+    $('#leave').hidden = e.status !== 'won';
   }
   renderVerify();
   renderConn();
@@ -502,10 +514,16 @@ function confirmDialog(text) {
   });
 }
 
+// Gives a win back (DELETE entries/me; the engine cancels only won entries
+// and returns the unit to the stock). The answer waits for the decision.
 async function leave() {
   if (!(await confirmDialog(t('drop.leave_confirm')))) return;
-  const r = await api(`${base}/entries/me`, { method: 'DELETE' });
-  if (!r.ok) showError($('#error'), r);
+  $('#leave').disabled = true;
+  const r = await api(`${base}/entries/me`, { method: 'DELETE', headers: { Prefer: 'wait=5' } });
+  $('#leave').disabled = false;
+  if (!r.ok) return showError($('#error'), r);
+  showError($('#error'), null);
+  if (r.body && r.body.status) onEntry(r.body);
 }
 
 // ---------------------------------------------------------------- start

@@ -50,8 +50,8 @@ async function load() {
     }
     const list = (r.body && r.body.campaigns) || [];
     all.push(...list);
-    if (list.length < 100) break;
-    after = list[list.length - 1].id;
+    after = r.body && r.body.next_after;
+    if (!after || !list.length) break;
   }
   campaigns = all;
   render();

@@ -1,0 +1,648 @@
+// Checks one campaign's ledger export (schemas/EXPORT.md) against the
+// published rule (draw.js): the seed against its commitment, gapless
+// positions, one entry per user, the pre-queue order of a RANDOM queue,
+// admissions in order, every draw value and outcome with the stock, and the
+// observed win rate. No DOM: the verifier page (verify.js) and the tests use
+// it alike.
+//
+//   const check = new LedgerCheck();
+//   check.addLine(text) ...              (one NDJSON line at a time, in order)
+//   const report = await check.finish(progress);
+//
+// A check ends as 'ok' (it was made and held), 'mismatch' (it was made and
+// failed: `mismatches` names the position or line), 'not_checked' (it could
+// not be made: the reason says why) or 'na' (nothing to check, e.g. the
+// pre-queue of a FIFO queue). The report never claims more than was checked.
+
+import { Drawer, base64ToBytes, bytesToHex, commitmentOf, compareBytes, winThreshold } from './draw.js';
+
+const BODIES = [
+  'campaign_created',
+  'queue_entered',
+  'entry_prequeued',
+  'entry_rejected',
+  'entry_admitted',
+  'draw_resolved',
+  'stock_changed',
+  'entry_cancelled',
+  'campaign_closed',
+  'seed_revealed',
+  'admission_paused',
+  'admission_resumed',
+];
+const OUTCOMES = ['OUTCOME_UNSPECIFIED', 'OUTCOME_WON', 'OUTCOME_LOST', 'OUTCOME_SOLD_OUT'];
+const QUEUEINGS = ['QUEUEING_UNSPECIFIED', 'QUEUEING_FIFO', 'QUEUEING_RANDOM'];
+const STOCK_REASONS = ['STOCK_REASON_UNSPECIFIED', 'STOCK_RESTOCK', 'STOCK_CANCELLATION'];
+const REJECT_REASONS = [
+  'REJECT_REASON_UNSPECIFIED',
+  'REJECT_DUPLICATE',
+  'REJECT_CAMPAIGN_CLOSED',
+  'REJECT_UNKNOWN_CAMPAIGN',
+  'REJECT_CAMPAIGN_FULL',
+  'REJECT_NOT_YET_OPEN',
+  'REJECT_INVALID_ARGUMENT',
+  'REJECT_CAMPAIGN_EXISTS',
+  'REJECT_NOT_CANCELLABLE',
+  'REJECT_NOT_DRAINED',
+  'REJECT_ALREADY_REVEALED',
+  'REJECT_NOT_ENTERED',
+];
+
+// The checks, in the order the page lists them.
+export const CHECKS = [
+  'format',
+  'seed',
+  'positions',
+  'one_entry',
+  'prequeue',
+  'admissions',
+  'draw_values',
+  'outcomes',
+  'stock',
+  'close_reveal',
+  'rate',
+  'timing',
+  'completeness',
+];
+
+// Wilson score interval for k successes in n at z (99.9% two-sided: 3.2905).
+export const Z999 = 3.2905;
+export function wilson(k, n, z = Z999) {
+  if (n === 0) return [0, 1];
+  const p = k / n;
+  const z2 = z * z;
+  const denom = 1 + z2 / n;
+  const center = (p + z2 / (2 * n)) / denom;
+  const half = (z * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n))) / denom;
+  return [Math.max(0, center - half), Math.min(1, center + half)];
+}
+
+// --- the JSON mapping, read leniently (EXPORT.md: what a reader accepts) ---
+
+function u64(v) {
+  if (v === undefined || v === null || v === '') return 0n;
+  if (typeof v === 'bigint') return v;
+  if (typeof v === 'number') {
+    if (!Number.isSafeInteger(v) || v < 0) throw new Error('not an unsigned integer: ' + v);
+    return BigInt(v);
+  }
+  if (typeof v === 'string' && /^[0-9]+$/.test(v)) return BigInt(v);
+  throw new Error('not an unsigned integer: ' + JSON.stringify(v));
+}
+
+function i64(v) {
+  if (typeof v === 'string' && /^-[0-9]+$/.test(v)) return BigInt(v);
+  if (typeof v === 'number' && Number.isSafeInteger(v)) return BigInt(v);
+  return u64(v);
+}
+
+function str(v) {
+  if (v === undefined || v === null) return '';
+  if (typeof v !== 'string') throw new Error('not a string: ' + JSON.stringify(v));
+  return v;
+}
+
+function bytes(v) {
+  if (v === undefined || v === null || v === '') return new Uint8Array(0);
+  return base64ToBytes(str(v));
+}
+
+function enumName(v, names) {
+  if (v === undefined || v === null) return names[0];
+  if (typeof v === 'number') return names[v] || String(v);
+  return str(v);
+}
+
+// --- the checker -----------------------------------------------------------------
+
+export class LedgerCheck {
+  constructor(options = {}) {
+    this.mismatchesMax = options.mismatchesMax || 1000;
+    this.campaign = null;
+    this.lines = 0;
+    this.lastSequence = 0n;
+    this.config = null; // from campaign_created
+    this.commitment = null; // Uint8Array
+    this.seed = null; // Uint8Array
+    this.unknownBodies = new Map(); // body -> first line
+    this.formatErrors = 0;
+    this.mismatches = [];
+    this.mismatchCount = 0;
+    this.mismatchByCheck = new Map();
+    // Queue.
+    this.positions = []; // positions[p-1] = { user, line, key (Uint8Array|null) }
+    this.userPosition = new Map(); // user -> position (0 while pre-queued)
+    this.prequeued = []; // users in arrival order
+    this.prequeuedSet = new Set();
+    this.keyed = []; // positions that carried a prequeue key, in order
+    this.unkeyedSeen = false;
+    // Serving and draws, in ledger order (the stock walk needs the order).
+    this.timeline = []; // { kind: 'draw'|'stock'|'cancel', ... }
+    this.served = 0; // last position admitted
+    this.pendingAdmit = null; // an admission waiting for its draw
+    this.closed = false;
+    this.closedEntries = null;
+    this.closedAt = null; // positions assigned when the close was decided
+    this.revealedAtServed = null;
+    this.revealLine = null;
+    this.rejected = 0;
+    this.rejectedByReason = new Map();
+    this.eventsBeforeCreation = 0;
+    this.pendingCancel = null;
+  }
+
+  mismatch(check, where, published, expected, line) {
+    this.mismatchCount++;
+    this.mismatchByCheck.set(check, (this.mismatchByCheck.get(check) || 0) + 1);
+    if (this.mismatches.length < this.mismatchesMax) {
+      this.mismatches.push({ check, ...where, published, expected, line });
+    }
+  }
+
+  // One line of the export (without its newline). Throws nothing: a bad
+  // line is a 'format' mismatch naming its number.
+  addLine(text) {
+    const line = ++this.lines;
+    if (text.endsWith('\r')) text = text.slice(0, -1);
+    if (text === '') {
+      this.formatErrors++;
+      this.mismatch('format', {}, 'empty line', 'one event', line);
+      return;
+    }
+    let e;
+    try {
+      e = JSON.parse(text);
+      if (e === null || typeof e !== 'object' || Array.isArray(e)) throw new Error('not an object');
+    } catch (err) {
+      this.formatErrors++;
+      this.mismatch('format', {}, 'not JSON: ' + String(err.message).slice(0, 80), 'one event', line);
+      return;
+    }
+    try {
+      this.addEvent(e, line);
+    } catch (err) {
+      this.formatErrors++;
+      this.mismatch('format', {}, String(err.message).slice(0, 120), 'the protobuf JSON mapping', line);
+    }
+  }
+
+  addEvent(e, line) {
+    const campaign = str(e.campaign_id);
+    if (this.campaign === null) this.campaign = campaign;
+    if (campaign !== this.campaign) {
+      this.mismatch('format', {}, 'campaign ' + campaign, 'campaign ' + this.campaign, line);
+      return;
+    }
+    const seq = u64(e.sequence);
+    if (seq <= this.lastSequence) {
+      this.mismatch('format', {}, 'sequence ' + seq, 'greater than ' + this.lastSequence, line);
+    }
+    this.lastSequence = seq;
+    const present = BODIES.filter((k) => e[k] !== undefined && e[k] !== null);
+    const unknown = Object.keys(e).filter(
+      (k) => e[k] !== null && typeof e[k] === 'object' && !BODIES.includes(k),
+    );
+    if (present.length === 0 || unknown.length > 0) {
+      const name = unknown[0] || '(none)';
+      if (!this.unknownBodies.has(name)) this.unknownBodies.set(name, line);
+      return;
+    }
+    if (present.length > 1) {
+      this.mismatch('format', {}, present.join('+'), 'one event body', line);
+      return;
+    }
+    const kind = present[0];
+    const b = e[kind];
+    if (this.config === null && kind !== 'campaign_created') {
+      this.eventsBeforeCreation++;
+      if (kind !== 'entry_rejected') this.mismatch('format', {}, kind, 'campaign_created first', line);
+      if (kind === 'entry_rejected') this.onRejected(b, line);
+      return;
+    }
+    switch (kind) {
+      case 'campaign_created':
+        return this.onCreated(b, line);
+      case 'entry_prequeued':
+        return this.onPrequeued(b, line);
+      case 'queue_entered':
+        return this.onEntered(b, line);
+      case 'entry_rejected':
+        return this.onRejected(b, line);
+      case 'entry_admitted':
+        return this.onAdmitted(b, line);
+      case 'draw_resolved':
+        return this.onDraw(b, line);
+      case 'stock_changed':
+        return this.onStock(b, line);
+      case 'entry_cancelled':
+        return this.onCancel(b, line);
+      case 'campaign_closed':
+        return this.onClosed(b, line);
+      case 'seed_revealed':
+        return this.onRevealed(b, line);
+      default:
+        return undefined; // pause, resume: nothing to check here
+    }
+  }
+
+  onCreated(b, line) {
+    if (this.config !== null) {
+      this.mismatch('format', {}, 'a second campaign_created', 'one', line);
+      return;
+    }
+    const c = b.config || {};
+    const winBps = Number(u64(c.win_bps));
+    this.config = {
+      title: str(c.title),
+      stock: u64(c.stock),
+      winBps,
+      rate: Number(u64(c.admission_rate_per_s)),
+      queueing: enumName(c.queueing, QUEUEINGS),
+      opensAtMs: u64(c.opens_at_ms),
+      maxEntries: u64(c.max_entries),
+    };
+    if (winBps > 10000) this.mismatch('format', {}, 'win_bps ' + winBps, '0..10000', line);
+    this.commitment = bytes(b.seed_commitment);
+  }
+
+  onPrequeued(b, line) {
+    const user = str(b.user_id);
+    if (this.config.queueing !== 'QUEUEING_RANDOM') {
+      this.mismatch('prequeue', { user }, 'pre-queued', 'a FIFO queue has no pre-queue', line);
+    }
+    if (this.keyed.length > 0 || this.unkeyedSeen) {
+      this.mismatch('prequeue', { user }, 'pre-queued after the opening', 'before it', line);
+    }
+    if (this.userPosition.has(user)) {
+      this.mismatch('one_entry', { user }, 'a second entry', 'one entry per user', line);
+      return;
+    }
+    if (this.closed) this.mismatch('close_reveal', { user }, 'pre-queued after the close', 'none', line);
+    this.userPosition.set(user, 0);
+    this.prequeued.push(user);
+    this.prequeuedSet.add(user);
+  }
+
+  onEntered(b, line) {
+    const user = str(b.user_id);
+    const position = u64(b.position);
+    const key = bytes(b.prequeue_key);
+    const expected = BigInt(this.positions.length + 1);
+    if (position !== expected) {
+      this.mismatch('positions', { position: position.toString(), user }, position.toString(), expected.toString(), line);
+    }
+    if (this.closed && this.closedAt !== null) {
+      this.mismatch('close_reveal', { position: position.toString(), user }, 'a position after the close', 'none', line);
+    }
+    const before = this.userPosition.get(user);
+    const wasPrequeued = before === 0 && this.prequeuedSet.has(user);
+    if (before !== undefined && !wasPrequeued) {
+      this.mismatch('one_entry', { position: position.toString(), user }, 'a second position', 'position ' + before, line);
+    }
+    if (key.length > 0) {
+      if (this.unkeyedSeen) {
+        this.mismatch('prequeue', { position: position.toString(), user }, 'a pre-queue position after later arrivals', 'the first positions', line);
+      }
+      if (!wasPrequeued) {
+        this.mismatch('prequeue', { position: position.toString(), user }, 'a prequeue key', 'only users of the pre-queue', line);
+      }
+      this.keyed.push(Number(position));
+    } else {
+      if (wasPrequeued) {
+        this.mismatch('prequeue', { position: position.toString(), user }, 'no prequeue key', 'the key that ordered the pre-queue', line);
+      }
+      if (this.config.queueing === 'QUEUEING_RANDOM' && this.prequeued.length > 0 && this.keyed.length === 0) {
+        this.mismatch('prequeue', { position: position.toString(), user }, 'a later arrival ahead of the pre-queue', 'the pre-queue first', line);
+      }
+      this.unkeyedSeen = true;
+    }
+    this.positions.push({ user, line, key: key.length > 0 ? key : null });
+    // Positions are indexed by their place in the ledger; a wrong number
+    // was reported above.
+    this.userPosition.set(user, this.positions.length);
+  }
+
+  onRejected(b, line) {
+    this.rejected++;
+    const reason = enumName(b.reason, REJECT_REASONS);
+    this.rejectedByReason.set(reason, (this.rejectedByReason.get(reason) || 0) + 1);
+    if (reason === 'REJECT_DUPLICATE' && this.config !== null) {
+      const user = str(b.user_id);
+      const had = this.userPosition.get(user);
+      const said = u64(b.original_position);
+      if (had === undefined) {
+        this.mismatch('one_entry', { user }, 'rejected as a duplicate', 'the user has no entry', line);
+      } else if (BigInt(had) !== said) {
+        this.mismatch('one_entry', { user }, 'original position ' + said, 'position ' + had, line);
+      }
+    }
+  }
+
+  onAdmitted(b, line) {
+    const position = u64(b.position);
+    const user = str(b.user_id);
+    const expected = BigInt(this.served + 1);
+    if (this.pendingAdmit !== null) {
+      this.mismatch('admissions', { position: this.pendingAdmit.position }, 'admitted without a draw', 'a draw_resolved', this.pendingAdmit.line);
+    }
+    if (position !== expected) {
+      this.mismatch('admissions', { position: position.toString(), user }, 'admits ' + position, 'admits ' + expected, line);
+    }
+    const held = this.positions[Number(position) - 1];
+    if (held === undefined) {
+      this.mismatch('admissions', { position: position.toString(), user }, 'admitted', 'a position that was given', line);
+    } else if (held.user !== user) {
+      this.mismatch('admissions', { position: position.toString(), user }, 'user ' + user, 'user ' + held.user, line);
+    }
+    this.served = Number(position);
+    this.pendingAdmit = { position: position.toString(), user, line };
+  }
+
+  onDraw(b, line) {
+    const position = u64(b.position);
+    const user = str(b.user_id);
+    const a = this.pendingAdmit;
+    if (a === null || a.position !== position.toString() || a.user !== user) {
+      this.mismatch('admissions', { position: position.toString(), user }, 'drawn', 'drawn right after its admission', line);
+    }
+    this.pendingAdmit = null;
+    const held = this.positions[Number(position) - 1];
+    this.timeline.push({
+      kind: 'draw',
+      position: position.toString(),
+      // The draw is re-derived for the user who holds the position (a
+      // wrong user in the event was reported above).
+      user: held ? held.user : user,
+      value: u64(b.draw_value),
+      outcome: enumName(b.outcome, OUTCOMES),
+      stockLeft: u64(b.stock_left),
+      line,
+    });
+  }
+
+  onStock(b, line) {
+    this.timeline.push({
+      kind: 'stock',
+      delta: i64(b.delta),
+      reason: enumName(b.reason, STOCK_REASONS),
+      stockLeft: u64(b.stock_left),
+      line,
+    });
+  }
+
+  onCancel(b, line) {
+    this.timeline.push({ kind: 'cancel', user: str(b.user_id), position: u64(b.position).toString(), line });
+  }
+
+  onClosed(b, line) {
+    if (this.closed) this.mismatch('close_reveal', {}, 'closed twice', 'once', line);
+    this.closed = true;
+    this.closedAt = this.positions.length;
+    this.closedEntries = u64(b.entries);
+    const pending = this.prequeued.length - this.keyed.length;
+    const expected = BigInt(this.positions.length + Math.max(0, pending));
+    if (this.closedEntries !== expected) {
+      this.mismatch('close_reveal', {}, 'entries ' + this.closedEntries, 'entries ' + expected, line);
+    }
+  }
+
+  onRevealed(b, line) {
+    if (this.seed !== null) {
+      this.mismatch('close_reveal', {}, 'revealed twice', 'once', line);
+      return;
+    }
+    this.seed = bytes(b.seed);
+    this.revealLine = line;
+    if (!this.closed) this.mismatch('close_reveal', {}, 'revealed before the close', 'after it', line);
+    if (this.pendingAdmit !== null || this.served !== this.positions.length) {
+      this.mismatch('close_reveal', {}, 'revealed with ' + (this.positions.length - this.served) + ' positions undrawn', 'every position drawn', line);
+    }
+  }
+
+  // Runs the checks that need the seed (re-deriving every draw and key) and
+  // returns the report. `progress(done, total)` is called as draws are re-derived.
+  async finish(progress = () => {}) {
+    const status = new Map();
+    const reasons = new Map();
+    const set = (id, s, why) => {
+      status.set(id, s);
+      if (why) reasons.set(id, why);
+    };
+    if (this.pendingAdmit !== null) {
+      this.mismatch('admissions', { position: this.pendingAdmit.position }, 'admitted without a draw', 'a draw_resolved', this.pendingAdmit.line);
+      this.pendingAdmit = null;
+    }
+    const haveCampaign = this.config !== null;
+    const seedOk = this.seed !== null && this.seed.length === 32;
+    let drawer = null;
+    // The seed against its commitment.
+    if (!haveCampaign) {
+      set('seed', 'not_checked', 'no_campaign_created');
+    } else if (this.seed === null) {
+      set('seed', 'not_checked', 'not_revealed');
+    } else if (!seedOk) {
+      this.mismatch('seed', {}, this.seed.length + ' bytes', '32 bytes', this.revealLine);
+    } else {
+      const got = await commitmentOf(this.seed);
+      const want = bytesToHex(this.commitment);
+      if (got !== want) this.mismatch('seed', {}, 'SHA-256(seed) ' + got, 'commitment ' + want, this.revealLine);
+      else drawer = await Drawer.create(this.seed);
+    }
+    const canDerive = drawer !== null;
+    const whyNot = !haveCampaign ? 'no_campaign_created' : this.seed === null ? 'not_revealed' : 'seed_mismatch';
+
+    // Pre-queue order (RANDOM): keys re-derived, ascending, the whole pre-queue.
+    if (haveCampaign && this.config.queueing === 'QUEUEING_RANDOM') {
+      const keyedUsers = this.keyed.map((p) => this.positions[p - 1].user);
+      const keyedSet = new Set(keyedUsers);
+      const stillWaiting = this.prequeued.filter((u) => !keyedSet.has(u));
+      if (stillWaiting.length > 0 && (this.keyed.length > 0 || this.unkeyedSeen || this.closed)) {
+        for (const user of stillWaiting.slice(0, 50)) {
+          this.mismatch('prequeue', { user }, 'never given a position', 'a position at the opening', null);
+        }
+      }
+      if (canDerive) {
+        let previous = null;
+        for (const p of this.keyed) {
+          const at = this.positions[p - 1];
+          const key = await drawer.prequeueKey(this.campaign, at.user);
+          if (compareBytes(key, at.key) !== 0) {
+            this.mismatch('prequeue', { position: String(p), user: at.user }, 'key ' + bytesToHex(at.key), 'key ' + bytesToHex(key), at.line);
+          }
+          if (previous !== null && compareBytes(previous, key) >= 0) {
+            this.mismatch('prequeue', { position: String(p), user: at.user }, 'after a greater key', 'ascending prequeue keys', at.line);
+          }
+          previous = key;
+        }
+      } else if (this.keyed.length > 0) {
+        set('prequeue', 'not_checked', whyNot);
+      }
+    } else if (haveCampaign) {
+      set('prequeue', 'na', 'fifo');
+    }
+
+    // Every draw value and outcome, in ledger order, with the stock.
+    const draws = this.timeline.filter((t) => t.kind === 'draw');
+    const values = new Array(draws.length);
+    if (canDerive) {
+      const chunk = 512;
+      for (let i = 0; i < draws.length; i += chunk) {
+        const part = draws.slice(i, i + chunk);
+        const got = await Promise.all(part.map((d) => drawer.drawValue(this.campaign, d.position, d.user)));
+        for (let j = 0; j < got.length; j++) values[i + j] = got[j];
+        progress(Math.min(i + chunk, draws.length), draws.length);
+      }
+    }
+    const totals = { won: 0, lost: 0, sold_out: 0, cancelled: 0, restocked: 0n, under: 0, drawn: draws.length };
+    const outcomeOf = new Map(); // position -> rule outcome (WON may become CANCELLED)
+    const user = new Map(); // user -> { position, value, outcome, published }
+    if (haveCampaign) {
+      const threshold = winThreshold(this.config.winBps);
+      let stock = this.config.stock;
+      let d = 0;
+      for (const t of this.timeline) {
+        if (t.kind === 'draw') {
+          const value = canDerive ? values[d] : t.value;
+          d++;
+          if (canDerive && value !== t.value) {
+            this.mismatch('draw_values', { position: t.position, user: t.user }, t.value.toString(), value.toString(), t.line);
+          }
+          let outcome;
+          if (value < threshold) {
+            totals.under++;
+            if (stock > 0n) {
+              outcome = 'OUTCOME_WON';
+              stock -= 1n;
+            } else {
+              outcome = 'OUTCOME_SOLD_OUT';
+            }
+          } else {
+            outcome = 'OUTCOME_LOST';
+          }
+          const short = outcome.slice('OUTCOME_'.length);
+          totals[short.toLowerCase()]++;
+          outcomeOf.set(t.position, outcome);
+          user.set(t.user, { position: t.position, value, outcome: short, published: t.outcome.replace('OUTCOME_', ''), line: t.line });
+          if (outcome !== t.outcome) {
+            this.mismatch('outcomes', { position: t.position, user: t.user }, t.outcome.replace('OUTCOME_', ''), short, t.line);
+          }
+          if (t.stockLeft !== stock) {
+            this.mismatch('stock', { position: t.position, user: t.user }, 'stock_left ' + t.stockLeft, 'stock_left ' + stock, t.line);
+          }
+        } else if (t.kind === 'cancel') {
+          const held = this.positions[Number(t.position) - 1];
+          if (!held || held.user !== t.user) {
+            this.mismatch('stock', { position: t.position, user: t.user }, 'cancelled', 'the user of that position', t.line);
+          } else if (outcomeOf.get(t.position) !== 'OUTCOME_WON') {
+            this.mismatch('stock', { position: t.position, user: t.user }, 'cancelled', 'only a standing win is cancelled', t.line);
+          } else {
+            outcomeOf.set(t.position, 'CANCELLED');
+            totals.cancelled++;
+            const u = user.get(t.user);
+            if (u) u.cancelled = true;
+          }
+          this.pendingCancel = t;
+        } else if (t.kind === 'stock') {
+          if (t.delta <= 0n) {
+            this.mismatch('stock', {}, 'delta ' + t.delta, 'a positive delta', t.line);
+          }
+          if (t.reason === 'STOCK_CANCELLATION') {
+            if (!this.pendingCancel || t.delta !== 1n) {
+              this.mismatch('stock', {}, t.reason + ' ' + t.delta, '+1 right after a cancellation', t.line);
+            }
+          } else if (t.reason === 'STOCK_RESTOCK') {
+            totals.restocked += t.delta > 0n ? t.delta : 0n;
+          } else {
+            this.mismatch('stock', {}, t.reason, 'STOCK_RESTOCK or STOCK_CANCELLATION', t.line);
+          }
+          this.pendingCancel = null;
+          stock += t.delta;
+          if (t.stockLeft !== stock) {
+            this.mismatch('stock', {}, 'stock_left ' + t.stockLeft, 'stock_left ' + stock, t.line);
+            stock = t.stockLeft; // follow the published stock so one error is reported once
+          }
+        }
+        if (t.kind !== 'cancel' && t.kind !== 'stock') this.pendingCancel = null;
+      }
+      totals.stockLeft = stock;
+    }
+
+    // Statuses from what was found.
+    const found = (id) => this.mismatchByCheck.get(id) || 0;
+    const verdict = (id, fallback = 'ok') => {
+      if (status.has(id)) return;
+      set(id, found(id) > 0 ? 'mismatch' : fallback);
+    };
+    if (this.unknownBodies.size > 0) {
+      set('format', found('format') > 0 ? 'mismatch' : 'not_checked', 'unknown_event');
+    }
+    verdict('format');
+    if (!haveCampaign) {
+      for (const id of ['positions', 'one_entry', 'prequeue', 'admissions', 'outcomes', 'stock', 'close_reveal']) {
+        set(id, 'not_checked', 'no_campaign_created');
+      }
+    }
+    verdict('seed');
+    verdict('positions');
+    verdict('one_entry');
+    verdict('prequeue');
+    verdict('admissions');
+    if (!canDerive) set('draw_values', 'not_checked', whyNot);
+    verdict('draw_values');
+    // Outcomes follow from the published values when the seed is missing:
+    // a partial check, so it is reported as not checked.
+    if (!canDerive && found('outcomes') === 0 && found('stock') === 0) set('outcomes', 'not_checked', whyNot);
+    verdict('outcomes');
+    verdict('stock');
+    if (haveCampaign && (!this.closed || this.seed === null) && found('close_reveal') === 0) {
+      set('close_reveal', 'not_checked', this.closed ? 'not_revealed' : 'not_closed');
+    }
+    verdict('close_reveal');
+
+    // The observed rate of draws under the threshold against the configured rate.
+    const n = draws.length;
+    const k = totals.under;
+    const configured = haveCampaign ? this.config.winBps / 10000 : 0;
+    const [lo, hi] = wilson(k, n);
+    const rate = { n, k, observed: n > 0 ? k / n : 0, lo, hi, configured, inside: configured >= lo && configured <= hi };
+    if (!canDerive) set('rate', 'not_checked', whyNot);
+    else if (n === 0) set('rate', 'not_checked', 'no_draws');
+    else set('rate', rate.inside ? 'ok' : 'outside');
+    set('timing', 'not_checked', 'needs_commands');
+    set('completeness', 'not_checked', 'needs_commands');
+
+    const checks = CHECKS.map((id) => ({ id, status: status.get(id), reason: reasons.get(id) || null, mismatches: found(id) }));
+    const everyDrawChecks =
+      canDerive &&
+      n > 0 &&
+      this.mismatchCount === 0 &&
+      checks.every(
+        (c) => c.status === 'ok' || c.status === 'na' || c.id === 'timing' || c.id === 'completeness' || c.id === 'rate',
+      );
+    return {
+      campaign: this.campaign,
+      config: this.config,
+      lines: this.lines,
+      seedHex: this.seed ? bytesToHex(this.seed) : null,
+      commitmentHex: this.commitment ? bytesToHex(this.commitment) : null,
+      totals: {
+        ...totals,
+        positions: this.positions.length,
+        prequeued: this.prequeued.length,
+        admitted: this.served,
+        rejected: this.rejected,
+        restocked: totals.restocked.toString(),
+        stockLeft: totals.stockLeft !== undefined ? totals.stockLeft.toString() : null,
+      },
+      rejectedByReason: Object.fromEntries(this.rejectedByReason),
+      rate,
+      checks,
+      mismatches: this.mismatches,
+      mismatchCount: this.mismatchCount,
+      unknownBodies: Object.fromEntries(this.unknownBodies),
+      everyDrawChecks,
+      users: user,
+      positions: this.positions,
+    };
+  }
+}

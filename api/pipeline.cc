@@ -93,6 +93,7 @@ bool Api::Authenticate(const CallPtr& c, bool admin) {
     return false;
   }
   c->claims = std::move(*claims);
+  c->by_cookie = cookie.has_value();
   return true;
 }
 

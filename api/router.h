@@ -34,6 +34,7 @@ struct Call {
   std::vector<std::string> params;  // path parameters, in template order
   http::Headers headers;            // added to the response (CORS, Retry-After, ...)
   Claims claims;                    // once authenticated
+  bool by_cookie = false;           // authenticated by the session cookie, not a Bearer token
   std::string campaign;             // the {id} parameter, validated
   int partition = 0;
   Metrics* metrics = nullptr;

@@ -1,6 +1,7 @@
 // The live channel's routes: SSE (/events), WebSocket (/live), and the
 // stream tickets that let a browser open them (EventSource and WebSocket
-// cannot send an Authorization header). A ticket is a JWT signed with a key
+// cannot send an Authorization header; a page of ticketd's own origin sends
+// the session cookie instead, session.cc). A ticket is a JWT signed with a key
 // derived from the token secret and the campaign, so it opens that
 // campaign's streams for that user only, and is no Bearer token anywhere.
 #include "absl/strings/numbers.h"
@@ -55,6 +56,18 @@ void Api::OpenStream(const CallPtr& c, http::StreamSpec::Kind kind) {
     c->claims = std::move(*claims);
   } else if (!Authenticate(c, false)) {
     return;
+  }
+  // A WebSocket has no CORS: a page of another site could open one and the
+  // browser would send the cookie along. Signed in by the cookie, the stream
+  // must come from a page of this origin (EventSource too, for the same rule).
+  if (c->by_cookie) {
+    absl::string_view origin = c->req.Header("Origin");
+    absl::string_view host = c->req.Header("Host");
+    if (!origin.empty() && origin != absl::StrCat("http://", host) &&
+        origin != absl::StrCat("https://", host))
+      return c->Error(403, "origin_not_allowed",
+                      "a live stream signed in by the session cookie must come from a page of "
+                      "this origin (others use a stream ticket)");
   }
   if (!WithCampaign(c, [](const CampaignState&) {})) return;
   uint64_t last_id = 0;

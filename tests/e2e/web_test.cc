@@ -460,6 +460,26 @@ TEST(Web, LiveStreamsTakeTheCookie) {
   r = c->Get("/v1/campaigns/web/events", Cookie("forged"));
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 401);
+  // Signed in by the cookie, a stream must come from a page of this origin
+  // (compared with the Host header: a proxy in front must pass Host through).
+  httplib::Headers foreign = Cookie(token, false);
+  foreign.emplace("Origin", "https://evil.example");
+  r = c->Get("/v1/campaigns/web/events", foreign);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 403);
+  EXPECT_EQ(Body(r)["error"]["code"], "origin_not_allowed");
+  // Its own origin is fine (the stream ends after --stream-max-s).
+  httplib::Headers own = Cookie(token, false);
+  own.emplace("Origin", "http://127.0.0.1:" + std::to_string(d.port()));
+  r = d.Client()->Get("/v1/campaigns/web/events", own, [](const char*, size_t) { return true; });
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  // A Bearer token is not something another site's page holds: no Origin rule.
+  httplib::Headers bearer = Auth(token);
+  bearer.emplace("Origin", "https://shop.example");
+  r = d.Client()->Get("/v1/campaigns/web/events", bearer, [](const char*, size_t) { return true; });
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
 }
 
 // --- the lists the pages read -----------------------------------------------------

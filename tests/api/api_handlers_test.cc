@@ -12,6 +12,7 @@
 #include "api/router.h"
 #include "engine/runtime/node.h"
 #include "ops/app/backends.h"
+#include "tests/support/call_handler.h"
 #include "tests/support/temp_dir.h"
 
 namespace tl::testing {
@@ -51,19 +52,8 @@ class Handlers : public ::testing::Test {
   // Calls the route table as the transport would; waits for the Reply.
   http::Response Call(std::string method, std::string target, http::Headers headers = {},
                       std::string body = "") {
-    http::Request req;
-    req.method = std::move(method);
-    size_t q = target.find('?');
-    req.path = target.substr(0, q);
-    if (q != std::string::npos) req.query = target.substr(q + 1);
-    req.headers = std::move(headers);
-    req.body = std::move(body);
-    req.remote_addr = "127.0.0.1";
-    auto done = std::make_shared<std::promise<http::Response>>();
-    auto answer = done->get_future();
-    handler_(std::move(req), [done](http::Response r) { done->set_value(std::move(r)); });
-    EXPECT_EQ(answer.wait_for(std::chrono::seconds(10)), std::future_status::ready);
-    return answer.get();
+    return testing::CallHandler(handler_, std::move(method), std::move(target), std::move(headers),
+                                std::move(body));
   }
   static http::Headers As(const std::string& user, bool admin = false) {
     return {{"Authorization",

@@ -11,6 +11,7 @@
 
 #include "api/metrics.h"
 #include "api/router.h"
+#include "tests/support/call_handler.h"
 #include "tests/support/promtool.h"
 
 namespace tl::testing {
@@ -29,15 +30,7 @@ class OpsRoutes : public ::testing::Test {
   }
 
   http::Response Get(const std::string& path) {
-    http::Request req;
-    req.method = "GET";
-    req.path = path;
-    req.remote_addr = "127.0.0.1";
-    auto done = std::make_shared<std::promise<http::Response>>();
-    auto answer = done->get_future();
-    handler_(std::move(req), [done](http::Response r) { done->set_value(std::move(r)); });
-    EXPECT_EQ(answer.wait_for(std::chrono::seconds(10)), std::future_status::ready);
-    return answer.get();
+    return testing::CallHandler(handler_, "GET", path);
   }
 
   std::atomic<bool> ready_{true};

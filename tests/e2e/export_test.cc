@@ -252,13 +252,9 @@ TEST(Export, SplitApiRoleReadsTheKafkaLedger) {
   TicketdProcess mock(TL_TICKETCTL, {"kafka-mock"}, {}, "^([0-9.:,]+)");
   ASSERT_TRUE(mock.ok());
   const std::vector<std::string> kafka = {"--kafka-brokers", mock.match()};
-  std::vector<std::string> engine_args = {"--role", "engine"};
-  std::vector<std::string> api_args = {"--role", "api", "--user-rate", "0"};
-  engine_args.insert(engine_args.end(), kafka.begin(), kafka.end());
-  api_args.insert(api_args.end(), kafka.begin(), kafka.end());
-  TicketdProcess engine(dir.Sub("engine"), engine_args);
+  TicketdProcess engine(dir.Sub("engine"), RoleArgs("engine", kafka));
   ASSERT_TRUE(engine.ok());
-  TicketdProcess api(dir.Sub("api"), api_args);
+  TicketdProcess api(dir.Sub("api"), RoleArgs("api", kafka, {"--user-rate", "0"}));
   ASSERT_TRUE(api.ok());
   auto c = api.Client();
   auto created =

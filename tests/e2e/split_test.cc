@@ -183,19 +183,13 @@ TEST(Split, ThreeProcessesMatchSingleNodeDigests) {
   PostgresServer pg(dir.path());
   ASSERT_TRUE(redis.ok() && pg.ok());
   const std::vector<std::string> stores = {"--redis-url", redis.url(), "--postgres-url", pg.url()};
-  std::vector<std::string> engine_args = {"--role", "engine"},
-                           api_args = {"--role", "api", "--user-rate", "0"};
-  engine_args.insert(engine_args.end(), kafka.begin(), kafka.end());
-  api_args.insert(api_args.end(), kafka.begin(), kafka.end());
-  api_args.insert(api_args.end(), stores.begin(), stores.end());
-  TicketdProcess engine(dir.Sub("engine"), engine_args);
+  TicketdProcess engine(dir.Sub("engine"), RoleArgs("engine", kafka));
   ASSERT_TRUE(engine.ok());
-  TicketdProcess api(dir.Sub("api"), api_args);
+  std::vector<std::string> api_own = {"--user-rate", "0"};
+  api_own.insert(api_own.end(), stores.begin(), stores.end());
+  TicketdProcess api(dir.Sub("api"), RoleArgs("api", kafka, api_own));
   ASSERT_TRUE(api.ok());
-  std::vector<std::string> projector_args = {"--role", "projector"};
-  projector_args.insert(projector_args.end(), kafka.begin(), kafka.end());
-  projector_args.insert(projector_args.end(), stores.begin(), stores.end());
-  TicketdProcess projector(dir.Sub("projector"), projector_args);
+  TicketdProcess projector(dir.Sub("projector"), RoleArgs("projector", kafka, stores));
   ASSERT_TRUE(projector.ok());
 
   auto c = api.Client();
@@ -500,16 +494,12 @@ TEST(Split, EveryRoleServesExactPromtoolCleanMetricsAfterAMillionEvents) {
   ASSERT_GT(events, 1e6);
 
   const std::vector<std::string> kafka = {"--kafka-brokers", mock.match(), "--partitions", topics};
-  auto with = [&](std::vector<std::string> args) {
-    args.insert(args.end(), kafka.begin(), kafka.end());
-    return args;
-  };
-  TicketdProcess engine(dir.Sub("engine"), with({"--role", "engine"}));
+  TicketdProcess engine(dir.Sub("engine"), RoleArgs("engine", kafka));
   ASSERT_TRUE(engine.ok());
-  TicketdProcess api(dir.Sub("api"), with({"--role", "api", "--user-rate", "0"}));
+  TicketdProcess api(dir.Sub("api"), RoleArgs("api", kafka, {"--user-rate", "0"}));
   ASSERT_TRUE(api.ok());
   TicketdProcess projector(dir.Sub("projector"),
-                           with({"--role", "projector", "--redis-url", redis.url()}));
+                           RoleArgs("projector", kafka, {"--redis-url", redis.url()}));
   ASSERT_TRUE(projector.ok());
   ASSERT_TRUE(WaitProjectionsCaughtUp(projector, 600));
 
@@ -559,13 +549,10 @@ TEST(Split, BrokerOutageGives503AndLosesNothingAcknowledged) {
   mock.CreateTopic(KafkaTopic(kLedgerLog), 2);
   std::vector<std::string> kafka = {"--kafka-brokers", mock.bootstraps(), "--kafka-timeout-ms",
                                     "2000"};
-  std::vector<std::string> engine_args = {"--role", "engine", "--kafka-session-timeout-ms", "3000"},
-                           api_args = {"--role", "api", "--user-rate", "0"};
-  engine_args.insert(engine_args.end(), kafka.begin(), kafka.end());
-  api_args.insert(api_args.end(), kafka.begin(), kafka.end());
-  TicketdProcess engine(dir.Sub("engine"), engine_args);
+  TicketdProcess engine(dir.Sub("engine"),
+                        RoleArgs("engine", kafka, {"--kafka-session-timeout-ms", "3000"}));
   ASSERT_TRUE(engine.ok());
-  TicketdProcess api(dir.Sub("api"), api_args);
+  TicketdProcess api(dir.Sub("api"), RoleArgs("api", kafka, {"--user-rate", "0"}));
   ASSERT_TRUE(api.ok());
   auto c = api.Client();
   c->set_read_timeout(30, 0);

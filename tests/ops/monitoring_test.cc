@@ -389,18 +389,14 @@ TEST_F(MonitoringAgainstRealTicketd, EveryMetricTheDashboardAndTheRulesNameIsExp
   {
     TicketdProcess mock(TL_TICKETCTL, {"kafka-mock"}, {}, "^([0-9.:,]+)");
     ASSERT_TRUE(mock.ok());
-    auto with = [&](std::vector<std::string> args) {
-      for (const std::string& a : {std::string("--kafka-brokers"), mock.match(),
-                                   std::string("--partitions"), std::string("4")})
-        args.push_back(a);
-      return args;
-    };
-    TicketdProcess engine(dir.Sub("engine"), with({"--role", "engine"}));
+    const std::vector<std::string> kafka = {"--kafka-brokers", mock.match(), "--partitions", "4"};
+    TicketdProcess engine(dir.Sub("engine"), RoleArgs("engine", kafka));
     ASSERT_TRUE(engine.ok());
-    TicketdProcess api(dir.Sub("api"), with({"--role", "api", "--user-rate", "0"}));
+    TicketdProcess api(dir.Sub("api"), RoleArgs("api", kafka, {"--user-rate", "0"}));
     ASSERT_TRUE(api.ok());
-    TicketdProcess projector(dir.Sub("projector"), with({"--role", "projector", "--redis-url",
-                                                         redis.url(), "--redis-prefix", "split:"}));
+    TicketdProcess projector(
+        dir.Sub("projector"),
+        RoleArgs("projector", kafka, {"--redis-url", redis.url(), "--redis-prefix", "split:"}));
     ASSERT_TRUE(projector.ok());
     Drop(api, "mon", kUsers);
     if (HasFatalFailure()) return;

@@ -125,6 +125,17 @@ class TicketdProcess {
   std::string match_;
 };
 
+// The flags of one role of the split deployment: `--role role`, the Kafka
+// settings every role shares (`--kafka-brokers ...`), then the role's own.
+inline std::vector<std::string> RoleArgs(const std::string& role,
+                                         const std::vector<std::string>& kafka,
+                                         const std::vector<std::string>& own = {}) {
+  std::vector<std::string> args = {"--role", role};
+  args.insert(args.end(), kafka.begin(), kafka.end());
+  args.insert(args.end(), own.begin(), own.end());
+  return args;
+}
+
 inline std::string Token(const std::string& user, bool admin = false, int64_t ttl_s = 3600) {
   api::Claims c{user, admin, static_cast<int64_t>(time(nullptr)) + ttl_s};
   return api::MintJwt(c, kJwtSecret);

@@ -32,6 +32,9 @@ using testing::TempDir;
 constexpr char kJwtSecret[] = "logs-test-jwt-secret-7f3a91c2d4e5";
 constexpr char kSeedSecret[] = "logs-test-seed-secret-b8e2c6a0f1d9";
 constexpr char kQueryMarker[] = "qmarker-5e1f0c";
+constexpr char kPassKeyBody[] = "MC4CAQAwBQYDK2VwBCIEIMASTrcbbzqZEfrweekw7wnhjdLnNHJ9G/YH8DvyZB0w";
+const std::string kPassKeyPem =
+    std::string("-----BEGIN PRIVATE KEY-----\n") + kPassKeyBody + "\n-----END PRIVATE KEY-----\n";
 
 std::string ReadAll(const std::string& path) {
   std::ifstream in(path);
@@ -49,6 +52,7 @@ pid_t Start(const std::vector<std::string>& args, const std::string& log) {
     dup2(fd, STDOUT_FILENO);
     dup2(fd, STDERR_FILENO);
     setenv("TICKETLEDGER_SEED_SECRET", kSeedSecret, 1);
+    setenv("TICKETD_PASS_KEY", kPassKeyPem.c_str(), 1);
     unsetenv("TICKETD_JWT_SECRET");
     std::vector<std::string> all = {TL_TICKETD};
     all.insert(all.end(), args.begin(), args.end());
@@ -154,7 +158,8 @@ TEST(TicketdLogs, NothingSecretAndOneAccessLinePerRequest) {
   EXPECT_EQ(WaitExit(pid), 0);
 
   const std::string out = ReadAll(log);
-  for (const std::string& secret : {std::string(kJwtSecret), std::string(kSeedSecret)})
+  for (const std::string& secret :
+       {std::string(kJwtSecret), std::string(kSeedSecret), std::string(kPassKeyBody)})
     EXPECT_EQ(out.find(secret), std::string::npos) << "a secret is in the logs:\n" << out;
   for (const std::string& token : tokens) {
     ASSERT_FALSE(token.empty());

@@ -19,7 +19,14 @@ Api::Api(ApiBackend* backend, ApiOptions options, Metrics* metrics)
                                static_cast<double>(records));
                 }),
       decisions_(backend->partitions()),
-      live_(backend, options_.live, metrics),
+      live_(
+          backend,
+          [&] {
+            LiveOptions live = options_.live;
+            live.pass = options_.pass;
+            return live;
+          }(),
+          metrics),
       export_cursors_(NewExportCursors()) {
   DeclareLimitHits(metrics_);  // the append queue and live streams refuse too
   metrics_->Declare("ticketledger_log_append_seconds", "histogram",
@@ -69,6 +76,7 @@ const std::vector<Api::Route>& Api::Routes() {
       {"POST", "/v1/session", "post_session", &Api::PostSession},
       {"DELETE", "/v1/session", "delete_session", &Api::DeleteSession},
       {"POST", "/v1/dev/session", "dev_session", &Api::DevSession},
+      {"GET", "/.well-known/jwks.json", "jwks", &Api::GetJwks},
   };
   return kRoutes;
 }

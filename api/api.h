@@ -67,6 +67,9 @@ struct ApiOptions {
   bool cookie_secure = false;  // the session cookie gets `Secure` (served over HTTPS)
   std::string role = "all";    // ticketd's role, for /v1/admin/overview
   LiveOptions live;
+  // Signs the admission passes of won entries (api/pass.h); null: no passes
+  // (ticketd always sets it for roles all and api).
+  std::shared_ptr<const PassSigner> pass;
   // Set by ticketd: the read models' readiness (not ready = a store is
   // behind; writes go on) and their metrics.
   std::function<absl::Status()> extra_ready;
@@ -155,6 +158,10 @@ class Api {
   void DevSession(const CallPtr& c);
   nlohmann::json SessionJson(const Claims* claims) const;
   void SetSession(const CallPtr& c, const Claims& claims, const std::string& token);
+  // The admission pass of `user`'s entry if it is won (a "pass" field);
+  // `user` must be the caller: a pass goes only to the winner.
+  void AddPass(nlohmann::json* entry, const std::string& user) const;
+  void GetJwks(const CallPtr& c);
   // overview.cc
   void ListCampaigns(const CallPtr& c);
   void AdminOverview(const CallPtr& c);

@@ -6,6 +6,7 @@
 
 #include "absl/time/clock.h"
 #include "api/views.h"
+#include "engine/core/names.h"
 
 namespace tl::api {
 
@@ -327,6 +328,12 @@ void LiveHub::FanOut(Campaign* c, const std::vector<std::shared_ptr<Watcher>>& w
     }
     std::string data = EntryJsonText(c->id, w.user, views[i]);
     if (data == w.last_data) continue;
+    if (options_.pass && views[i].status == kWon) {  // final: once per winner
+      json entry = json::parse(data);
+      entry["pass"] =
+          options_.pass->Mint(c->id, views[i].position, w.user, absl::ToUnixSeconds(now));
+      data = entry.dump();
+    }
     w.last_data = data;
     w.last_sent = now;
     w.sent_final = IsFinal(views[i]);

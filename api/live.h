@@ -37,6 +37,7 @@
 #include "api/backend.h"
 #include "api/http/message.h"
 #include "api/metrics.h"
+#include "api/pass.h"
 
 namespace tl::api {
 
@@ -51,6 +52,9 @@ struct LiveOptions {
   size_t streams_memory_bytes = size_t{1} << 30;
   int heartbeat_s = 15;     // SSE comment when nothing else was sent
   int stream_max_s = 3600;  // then the stream ends and the client reconnects
+  // Set by the Api from ApiOptions::pass: a won entry's final message carries
+  // its admission pass (api/pass.h); a stream is per user, so only the winner sees it.
+  std::shared_ptr<const PassSigner> pass;
 };
 
 // What one live stream costs the server, all told (connection, buffers, the

@@ -3,6 +3,7 @@
 // api's own fold, else from the fold. Store reads block on the network, so
 // they run off the event loops (ApiOptions::offload).
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "api/api.h"
 #include "api/views.h"
 #include "engine/core/names.h"
@@ -37,11 +38,12 @@ void Api::GetMyEntry(const CallPtr& c) {
   json fold;
   if (!WithCampaign(c, [&](const CampaignState& cs) { fold = EntryJson(cs, c->claims.sub); }))
     return;
-  auto answer = [c](json body) {
+  auto answer = [this, c](json body) {
     if (!body.contains("status"))
       return c->Error(404, "not_entered",
                       "no entry for this user (a request still pending or rejected is reported "
                       "at its request link)");
+    AddPass(&body, c->claims.sub);
     c->Json(200, body);
   };
   if (!options_.read_model) return answer(std::move(fold));
@@ -50,6 +52,26 @@ void Api::GetMyEntry(const CallPtr& c) {
       fold = std::move(*stored);
     answer(std::move(fold));
   });
+}
+
+void Api::AddPass(json* entry, const std::string& user) const {
+  if (!options_.pass || !entry->is_object() || entry->value("status", "") != kWon ||
+      entry->value("user", "") != user)
+    return;
+  auto pos = entry->find("position");
+  auto campaign = entry->find("campaign");
+  if (pos == entry->end() || !pos->is_number_unsigned() || campaign == entry->end() ||
+      !campaign->is_string())
+    return;
+  (*entry)["pass"] = options_.pass->Mint(campaign->get<std::string>(), pos->get<uint64_t>(), user,
+                                         absl::ToUnixSeconds(absl::Now()));
+}
+
+// The public key of the admission passes, for shops to verify them offline.
+void Api::GetJwks(const CallPtr& c) {
+  if (!options_.pass) return c->Error(404, "no_passes", "this server signs no passes");
+  c->headers.emplace_back("Cache-Control", "public, max-age=300");
+  c->Json(200, options_.pass->key.Jwks());
 }
 
 void Api::GetCampaign(const CallPtr& c) {

@@ -84,11 +84,13 @@ void Api::Submit(const CallPtr& c, pb::Command cmd, int wait_s, int ok_status) {
         if (status == 200 && is_entry && !IsFinal(body) && absl::Now() < deadline) {
           // Queued behind an admission rate: the answer waits for the draw.
           return live_.AwaitOutcome(c->campaign, c->partition, c->claims.sub, deadline,
-                                    [finish, ref, link](json entry) {
+                                    [this, c, finish, ref, link](json entry) {
+                                      AddPass(&entry, c->claims.sub);
                                       entry["request"] = ref;
                                       finish(200, entry, link);
                                     });
         }
+        if (status == 200 && is_entry) AddPass(&body, c->claims.sub);
         finish(status, body, link);
       });
     });

@@ -35,6 +35,19 @@ void AddRoleSettings(CLI::App* app, Settings* s) {
                   "File with the HS256 token secret (else $TICKETD_JWT_SECRET)");
   app->add_option("--seed-secret-file", s->seed_secret_file,
                   "File with the draw seed secret (else $TICKETLEDGER_SEED_SECRET)");
+  app->add_option("--pass-key-file", s->pass_key_file,
+                  "File with the Ed25519 private key (PEM PKCS#8) that signs admission passes "
+                  "(else $TICKETD_PASS_KEY, the PEM text); roles all and api")
+      ->check(CLI::ExistingFile);
+  app->add_option("--pass-issuer", s->pass_issuer, "The iss claim of admission passes")
+      ->envname("TICKETD_PASS_ISSUER")
+      ->capture_default_str();
+  app->add_option("--pass-ttl-s", s->pass_ttl_s,
+                  "Lifetime of an admission pass in seconds (its exp; holds will make it the hold "
+                  "deadline)")
+      ->envname("TICKETD_PASS_TTL_S")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 7 * 24 * 3600));
   app->add_flag("--dev", s->dev,
                 "Use development secrets when none are given, and let the pages sign anyone in "
                 "by name (POST /v1/dev/session); never in production")
@@ -266,6 +279,35 @@ void AddStoreSettings(CLI::App* app, Settings* s) {
       ->capture_default_str();
 }
 
+// The admission pass key, where HTTP api routes are served (roles all and
+// api): --pass-key-file, else $TICKETD_PASS_KEY, else with --dev the
+// development key; required like the token secret.
+absl::Status LoadPassKey(Settings* s) {
+  if (s->role != "all" && s->role != "api") return absl::OkStatus();
+  absl::StatusOr<std::string> pem = ReadSecret(s->pass_key_file, "TICKETD_PASS_KEY");
+  if (!pem.ok()) return pem.status();
+  auto signer = std::make_shared<api::PassSigner>();
+  signer->issuer = s->pass_issuer;
+  signer->ttl_s = s->pass_ttl_s;
+  if (pem->empty()) {
+    if (!s->dev)
+      return absl::InvalidArgumentError(
+          "no pass key: set TICKETD_PASS_KEY to an Ed25519 private key in PEM (openssl genpkey "
+          "-algorithm ed25519), or --pass-key-file, or pass --dev for the development key");
+    signer->key = api::PassKey::Dev();
+    Logger("ticketd")->warn("--dev: signing admission passes with the development key");
+  } else {
+    absl::StatusOr<api::PassKey> key = api::PassKey::FromPem(*pem + "\n");
+    if (!key.ok())
+      return absl::InvalidArgumentError(
+          absl::StrCat(key.status().message(), " (from ",
+                       s->pass_key_file.empty() ? "$TICKETD_PASS_KEY" : s->pass_key_file, ")"));
+    signer->key = *std::move(key);
+  }
+  s->api.pass = std::move(signer);
+  return absl::OkStatus();
+}
+
 // The secrets of the roles that use them: the token secret where HTTP api
 // routes are served, the seed secret where draws are decided.
 absl::Status LoadSecrets(Settings* s) {
@@ -291,7 +333,7 @@ absl::Status LoadSecrets(Settings* s) {
       s->node.config.seed_secret.size() < kSecretBytesMin)
     return absl::InvalidArgumentError(
         absl::StrCat("secrets must be at least ", kSecretBytesMin, " bytes"));
-  return absl::OkStatus();
+  return LoadPassKey(s);
 }
 
 }  // namespace

@@ -44,6 +44,9 @@ struct Settings {
   std::string postgres_url, postgres_schema = "ticketledger";
 
   std::string jwt_secret_file, seed_secret_file;
+  std::string pass_key_file;  // else $TICKETD_PASS_KEY; --dev: the development key
+  std::string pass_issuer = "ticketledger";
+  int64_t pass_ttl_s = 900;
   bool dev = false;   // development secrets when none are given
   bool demo = false;  // create campaign "demo" if missing
 

@@ -11,8 +11,8 @@
 namespace tl::ctl {
 namespace {
 
-constexpr AddVerb kVerbs[] = {AddCampaign, AddSimulate, AddReplay, AddInspect,  AddExport,
-                              AddAudit,    AddRebuild,  AddToken,  AddKafkaMock};
+constexpr AddVerb kVerbs[] = {AddCampaign, AddSimulate, AddReplay, AddInspect,   AddExport,
+                              AddAudit,    AddRebuild,  AddToken,  AddKafkaMock, AddPass};
 
 void AddGlobalOptions(CLI::App& app, Global& g) {
   app.set_version_flag("--version", "ticketctl " TL_VERSION);
@@ -58,7 +58,7 @@ int ParseError(const CLI::App& app, const CLI::ParseError& e) {
 int Main(int argc, char** argv) {
   CLI::App app{
       "ticketctl: the ticketledger admin CLI (campaigns, simulate, replay, inspect, "
-      "export, audit, rebuild, token, kafka-mock)"};
+      "export, audit, rebuild, token, kafka-mock, pass)"};
   app.require_subcommand(1);
   Global g;
   AddGlobalOptions(app, g);

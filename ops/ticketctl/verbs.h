@@ -42,6 +42,7 @@ Verb AddAudit(CLI::App& app, const Global& g);
 Verb AddRebuild(CLI::App& app, const Global& g);
 Verb AddToken(CLI::App& app, const Global& g);
 Verb AddKafkaMock(CLI::App& app, const Global& g);
+Verb AddPass(CLI::App& app, const Global& g);
 
 // The seed secret exactly as ticketd loads it: --seed-secret-file, else
 // $TICKETLEDGER_SEED_SECRET, else the development secret only with --dev.

@@ -154,7 +154,7 @@ run() {
     done
   } >"$dir/script.sh"
   echo "== readme_test: sections $* (script: $dir/script.sh)"
-  (cd "$dir" && env -u TICKETD_JWT_SECRET -u TICKETLEDGER_SEED_SECRET bash script.sh) \
+  (cd "$dir" && env -u TICKETD_JWT_SECRET -u TICKETLEDGER_SEED_SECRET -u TICKETD_PASS_KEY bash script.sh) \
     >"$dir/out.log" 2>&1 || {
     cat "$dir/out.log"
     for f in "$dir"/.server-*.log; do [[ -f $f ]] && { echo "--- $f"; tail -20 "$f"; }; done
@@ -175,6 +175,7 @@ check_marks
 run http
 expect http '"id":"summer"' "the campaign was not created"
 expect http '"status":"(won|lost|sold_out)"' "no decision reached the SSE stream or the wait"
+expect http '"jti":"shop:1"' "ticketctl pass verify did not accept the winner's pass"
 
 run kafka
 expect kafka 'partitions_owned' "the engines' metrics were not shown"

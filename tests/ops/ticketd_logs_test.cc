@@ -32,6 +32,9 @@ using testing::TempDir;
 constexpr char kJwtSecret[] = "logs-test-jwt-secret-7f3a91c2d4e5";
 constexpr char kSeedSecret[] = "logs-test-seed-secret-b8e2c6a0f1d9";
 constexpr char kQueryMarker[] = "qmarker-5e1f0c";
+constexpr char kPassKeyBody[] = "MC4CAQAwBQYDK2VwBCIEIMASTrcbbzqZEfrweekw7wnhjdLnNHJ9G/YH8DvyZB0w";
+const std::string kPassKeyPem =
+    std::string("-----BEGIN PRIVATE KEY-----\n") + kPassKeyBody + "\n-----END PRIVATE KEY-----\n";
 
 std::string ReadAll(const std::string& path) {
   std::ifstream in(path);
@@ -42,13 +45,18 @@ std::string ReadAll(const std::string& path) {
 
 // Runs `args` (ticketd's) with stdout and stderr both into `log`; the seed
 // secret in the environment, the token secret in a file named by a flag.
-pid_t Start(const std::vector<std::string>& args, const std::string& log) {
+pid_t Start(const std::vector<std::string>& args, const std::string& log, bool pass_key = true) {
   pid_t pid = fork();
   if (pid == 0) {
     int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
     dup2(fd, STDOUT_FILENO);
     dup2(fd, STDERR_FILENO);
     setenv("TICKETLEDGER_SEED_SECRET", kSeedSecret, 1);
+    if (pass_key) {
+      setenv("TICKETD_PASS_KEY", kPassKeyPem.c_str(), 1);
+    } else {
+      unsetenv("TICKETD_PASS_KEY");
+    }
     unsetenv("TICKETD_JWT_SECRET");
     std::vector<std::string> all = {TL_TICKETD};
     all.insert(all.end(), args.begin(), args.end());
@@ -68,10 +76,10 @@ int WaitExit(pid_t pid) {
 }
 
 // Runs ticketd with `args` to its end; its exit code and what it printed.
-std::pair<int, std::string> RunTicketd(const std::vector<std::string>& args) {
+std::pair<int, std::string> RunTicketd(const std::vector<std::string>& args, bool pass_key = true) {
   TempDir dir;
   const std::string log = dir.Sub("out.log");
-  const int code = WaitExit(Start(args, log));
+  const int code = WaitExit(Start(args, log, pass_key));
   return {code, ReadAll(log)};
 }
 
@@ -154,7 +162,8 @@ TEST(TicketdLogs, NothingSecretAndOneAccessLinePerRequest) {
   EXPECT_EQ(WaitExit(pid), 0);
 
   const std::string out = ReadAll(log);
-  for (const std::string& secret : {std::string(kJwtSecret), std::string(kSeedSecret)})
+  for (const std::string& secret :
+       {std::string(kJwtSecret), std::string(kSeedSecret), std::string(kPassKeyBody)})
     EXPECT_EQ(out.find(secret), std::string::npos) << "a secret is in the logs:\n" << out;
   for (const std::string& token : tokens) {
     ASSERT_FALSE(token.empty());
@@ -247,6 +256,31 @@ TEST(TicketdCommandLine, VersionUsageAndConfigKeys) {
   std::tie(code, out) = RunTicketd({"--config", config, "--dev"});
   EXPECT_EQ(code, 2) << out;
   EXPECT_NE(out.find("unknown key 'portt'"), std::string::npos) << out;
+}
+
+// Roles all and api sign admission passes: no key and no --dev is a usage
+// error naming where the key comes from; a key that is not Ed25519 too,
+// naming the file but not the key.
+TEST(TicketdCommandLine, ThePassKeyIsRequiredAndChecked) {
+  TempDir dir;
+  const std::string secret_file = dir.Sub("jwt-secret");
+  std::ofstream(secret_file) << kJwtSecret << "\n";
+  auto [code, out] = RunTicketd(
+      {"--port", "0", "--data-dir", dir.Sub("data"), "--jwt-secret-file", secret_file}, false);
+  EXPECT_EQ(code, 2) << out;
+  EXPECT_NE(out.find("TICKETD_PASS_KEY"), std::string::npos) << out;
+  EXPECT_NE(out.find("--pass-key-file"), std::string::npos) << out;
+  const std::string x25519 = dir.Sub("x25519.pem");
+  constexpr char kX25519Body[] = "MC4CAQAwBQYDK2VuBCIEIJAqcHUT4HCq3iBN1lFmei7tU2wADsikPplDQHOEOSdS";
+  std::ofstream(x25519) << "-----BEGIN PRIVATE KEY-----\n"
+                        << kX25519Body << "\n-----END PRIVATE KEY-----\n";
+  std::tie(code, out) = RunTicketd({"--port", "0", "--data-dir", dir.Sub("data"),
+                                    "--jwt-secret-file", secret_file, "--pass-key-file", x25519},
+                                   false);
+  EXPECT_EQ(code, 2) << out;
+  EXPECT_NE(out.find("not an Ed25519 key"), std::string::npos) << out;
+  EXPECT_NE(out.find(x25519), std::string::npos) << out;
+  EXPECT_EQ(out.find(kX25519Body), std::string::npos) << out;
 }
 
 }  // namespace

@@ -24,6 +24,11 @@ namespace tl::testing {
 
 inline constexpr char kJwtSecret[] = "api-test-jwt-secret-0123456789";
 inline constexpr char kSeedSecret[] = "api-test-seed-secret-0123456789";
+// The admission pass key of the tests' ticketd (openssl genpkey -algorithm ed25519).
+inline constexpr char kPassKeyPem[] =
+    "-----BEGIN PRIVATE KEY-----\n"
+    "MC4CAQAwBQYDK2VwBCIEILfWRwo1yKD3hhVc7W9waJi9EAItGuAXMqonsL4IMGyH\n"
+    "-----END PRIVATE KEY-----\n";
 
 // Arguments added to every ticketd a test starts (the api tests' run with
 // read models sets it: each call gives a fresh Redis prefix and schema).
@@ -65,6 +70,7 @@ class TicketdProcess {
       }
       setenv("TICKETD_JWT_SECRET", kJwtSecret, 1);
       setenv("TICKETLEDGER_SEED_SECRET", kSeedSecret, 1);
+      setenv("TICKETD_PASS_KEY", kPassKeyPem, 1);
       std::vector<std::string> all = {binary};
       all.insert(all.end(), base.begin(), base.end());
       all.insert(all.end(), args.begin(), args.end());

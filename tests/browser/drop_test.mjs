@@ -180,6 +180,13 @@ run('drop', async (h) => {
     await page.click('#enter-btn');
     await page.waitFor('#outcome:not([hidden]) #leave:not([hidden])', { visible: true });
     assertEqual(await page.raw.$eval('#outcome-text', (e) => e.dataset.outcome), 'won', 'a sure win');
+    // The winner's admission pass is on the page, the very one the API hands out.
+    await page.waitFor('#pass:not([hidden])', { visible: true });
+    const shown = await page.raw.$eval('#pass-text', (e) => e.value);
+    assert(/^[\w-]+\.[\w-]+\.[\w-]+$/.test(shown), `a compact JWT: ${shown.slice(0, 40)}`);
+    const claims = JSON.parse(Buffer.from(shown.split('.')[1], 'base64url').toString());
+    assertEqual(claims.jti, `winter:${claims.position}`, 'the pass names this entry');
+    assertEqual(claims.sub, (await api.entry(mine, 'winter')).user, 'the pass is the winner\'s');
     await page.click('#leave');
     await page.waitFor('#confirm[open]');
     await page.click('#confirm button[value="cancel"]');
@@ -188,6 +195,7 @@ run('drop', async (h) => {
     await page.waitFor('#confirm[open]');
     await page.click('#confirm-ok');
     await page.waitFor('#outcome-text[data-outcome="cancelled"]');
+    assert(await page.raw.$eval('#pass', (e) => e.hidden), 'a given-back win shows no pass');
     assertEqual((await api.entry(mine, 'winter')).status, 'cancelled', 'the API says cancelled');
     assertEqual((await api.campaign('winter')).stock_left, 3, 'the unit is back in stock');
   });

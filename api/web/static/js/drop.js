@@ -177,6 +177,10 @@ function renderEntry() {
     $('#outcome-meta').textContent = e.position ? t('drop.outcome_meta', { pos: fmtInt(e.position), user: e.user }) : '';
     $('#leave').hidden = e.status !== 'won';
   }
+  // A winner's signed admission pass (the API hands it to the winner alone).
+  const pass = final && e.status === 'won' && typeof e.pass === 'string' ? e.pass : '';
+  show('#pass', !!pass);
+  if (pass && $('#pass-text').value !== pass) $('#pass-text').value = pass;
   renderVerify();
   renderConn();
 }

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "engine/log/ledger_export.h"
+#include "tests/support/shell.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/ticketd_process.h"
 
@@ -32,15 +33,9 @@ json Body(const httplib::Result& r) { return r ? json::parse(r->body, nullptr, f
 int Ctl(const std::vector<std::string>& args, std::string* out = nullptr) {
   std::string cmd = std::string(TL_TICKETCTL);
   for (const std::string& a : args) cmd += " '" + a + "'";
-  cmd += " 2>/dev/null";
-  FILE* p = popen(cmd.c_str(), "r");
-  if (p == nullptr) return -1;
-  std::string text;
-  char buf[4096];
-  for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) text.append(buf, n);
-  int st = pclose(p);
-  if (out) *out = text;
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  ShellRun run = RunShell(cmd + " 2>/dev/null");
+  if (out) *out = std::move(run.out);
+  return run.code;
 }
 
 std::string ReadFile(const std::string& path) {

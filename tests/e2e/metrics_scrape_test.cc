@@ -11,22 +11,12 @@
 #include <thread>
 
 #include "tests/support/promtool.h"
+#include "tests/support/shell.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/ticketd_process.h"
 
 namespace tl::testing {
 namespace {
-
-// Runs `cmd` through the shell; its stdout, and its exit status in *rc.
-std::string Shell(const std::string& cmd, int* rc) {
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return out;
-  char buf[4096];
-  while (size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  *rc = pclose(p);
-  return out;
-}
 
 TEST(MetricsScrape, RoleAllAfterAMillionEventsIsExactAndPromtoolClean) {
   if (!HavePromtool())
@@ -37,18 +27,17 @@ TEST(MetricsScrape, RoleAllAfterAMillionEventsIsExactAndPromtoolClean) {
   // Three events per user (accepted, drawn, resolved) and three for the
   // campaign: 1,020,003 events, decided at ~55k entries/s.
   constexpr int kUsers = 340000, kStock = 1000;
-  int rc = -1;
-  std::string sim = Shell(std::string(TL_TICKETCTL) + " simulate --sim-dir " + data + " --users " +
-                              std::to_string(kUsers) + " --stock " + std::to_string(kStock) +
-                              " --win-bps 500 2>/dev/null",
-                          &rc);
-  ASSERT_EQ(rc, 0) << sim;
+  ShellRun sim = RunShell(std::string(TL_TICKETCTL) + " simulate --sim-dir " + data + " --users " +
+                          std::to_string(kUsers) + " --stock " + std::to_string(kStock) +
+                          " --win-bps 500 2>/dev/null");
+  ASSERT_EQ(sim.code, 0) << sim.out;
   // The count from an independent fold of the ledger (ticketctl replay).
-  std::string replay =
-      Shell(std::string(TL_TICKETCTL) + " --data-dir " + data + " replay 2>/dev/null", &rc);
-  ASSERT_EQ(rc, 0) << replay;
+  ShellRun replay =
+      RunShell(std::string(TL_TICKETCTL) + " --data-dir " + data + " replay 2>/dev/null");
+  ASSERT_EQ(replay.code, 0) << replay.out;
   std::smatch m;
-  ASSERT_TRUE(std::regex_search(replay, m, std::regex("replayed ([0-9]+) events"))) << replay;
+  ASSERT_TRUE(std::regex_search(replay.out, m, std::regex("replayed ([0-9]+) events")))
+      << replay.out;
   const double events = std::stod(m[1]);
   ASSERT_GT(events, 1000000);
 

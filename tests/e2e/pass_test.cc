@@ -9,6 +9,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "tests/support/shell.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/ticketd_process.h"
 
@@ -19,22 +20,10 @@ using json = nlohmann::json;
 
 json Body(const httplib::Result& r) { return r ? json::parse(r->body, nullptr, false) : json(); }
 
-struct Ran {
-  int code = -1;
-  std::string out;
-};
-
 // Runs ticketctl with `args` (no shell quoting needed: passes are base64url
 // and dots); stdout and stderr together.
-Ran Ctl(const std::string& args) {
-  Ran r;
-  FILE* f = popen((std::string(TL_TICKETCTL) + " " + args + " 2>&1").c_str(), "r");
-  if (!f) return r;
-  char buf[4096];
-  for (size_t n; (n = fread(buf, 1, sizeof buf, f)) > 0;) r.out.append(buf, n);
-  const int st = pclose(f);
-  r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
+ShellRun Ctl(const std::string& args) {
+  return RunShell(std::string(TL_TICKETCTL) + " " + args + " 2>&1");
 }
 
 TEST(Api, PassAWinnerGetsAPassTheShopVerifiesAndALoserGetsNone) {
@@ -80,7 +69,7 @@ TEST(Api, PassAWinnerGetsAPassTheShopVerifiesAndALoserGetsNone) {
 
   const std::string url =
       "--jwks-url http://127.0.0.1:" + std::to_string(d.port()) + "/.well-known/jwks.json";
-  Ran ok = Ctl("pass verify " + pass + " " + url);
+  ShellRun ok = Ctl("pass verify " + pass + " " + url);
   ASSERT_EQ(ok.code, 0) << ok.out;
   json claims = json::parse(ok.out, nullptr, false);
   EXPECT_EQ(claims["iss"], "ticketledger");
@@ -95,7 +84,7 @@ TEST(Api, PassAWinnerGetsAPassTheShopVerifiesAndALoserGetsNone) {
   claims["sub"] = "bob";
   const std::string tampered =
       pass.substr(0, d1 + 1) + api::Base64UrlEncode(claims.dump()) + pass.substr(d2);
-  Ran bad = Ctl("pass verify " + tampered + " " + url);
+  ShellRun bad = Ctl("pass verify " + tampered + " " + url);
   EXPECT_EQ(bad.code, 3) << bad.out;
   EXPECT_NE(bad.out.find("bad signature"), std::string::npos) << bad.out;
 

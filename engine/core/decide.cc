@@ -477,6 +477,9 @@ absl::Status Decide(const EngineState& state, const EngineConfig& config, const 
         }
       }
       break;
+    case pb::Command::kConfirmEntry:  // holds land with the next commit
+      em.Reject(UserOf(cmd, limits), pb::REJECT_NOT_CONFIRMABLE, "holds are not built yet");
+      break;
     case pb::Command::kCreateCampaign:
     case pb::Command::BODY_NOT_SET:
       break;

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "engine/core/check.h"
 
 namespace tl {
@@ -47,6 +48,17 @@ Drawer::Drawer(const Seed& seed) {
   SHA256_Update(&inner_, ipad, sizeof ipad);
   SHA256_Init(&outer_);
   SHA256_Update(&outer_, opad, sizeof opad);
+}
+
+Seed AtCloseKey(const Seed& seed, bool committed, std::string_view entropy_value) {
+  if (!committed) return seed;
+  const std::string msg = absl::StrCat(
+      "ticketledger/entropy/v1|", absl::string_view(entropy_value.data(), entropy_value.size()));
+  Seed key{};
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), seed.data(), static_cast<int>(seed.size()),
+       reinterpret_cast<const unsigned char*>(msg.data()), msg.size(), key.data(), &len);
+  return key;
 }
 
 Hash Drawer::Mac(std::string_view message) const {

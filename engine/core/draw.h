@@ -21,6 +21,25 @@
 // and, for campaigns created without a nonce (older ledgers),
 //   seed = HMAC-SHA256(secret, "ticketledger/seed/v1|" campaign)
 // CampaignCreated publishes SHA-256(seed); SeedRevealed publishes the seed.
+//
+// Draw at close (CreateCampaign.draw = DRAW_AT_CLOSE): entries are only
+// collected while the campaign is open; CloseCampaign draws them all with
+//   key           = HMAC-SHA256(seed, "ticketledger/entropy/v1|" entropy_value)
+//                   when the campaign committed to an entropy source
+//                   (CampaignCreated.config.entropy_source), else the seed
+//   draw value v  = first 8 bytes, big-endian, of
+//                   HMAC-SHA256(key, "ticketledger/draw/v1|" campaign "|" position "|" user)
+//   eligible      = under(v)  (win_bps 10000: everyone)
+// The eligible entries sorted by (v, position): the first `stock left at
+// close` win, the others form the waitlist in that order (rank 1, 2, ...);
+// the entries that are not eligible lose. Exactly min(stock, eligible) win,
+// and arrival order buys nothing. entropy_value is the value the committed
+// source published, as bytes; until it exists nobody, the operator included,
+// can compute an outcome. CampaignClosed records it.
+//
+// Waitlist roll-forward: when a won unit comes back (given back, hold
+// expired, or restocked) after an at-close draw, the head of the waitlist is
+// promoted (EntryPromoted) and holds it, one unit per promotion.
 #pragma once
 
 #include <openssl/sha.h>
@@ -39,6 +58,9 @@ using Seed = std::array<uint8_t, 32>;
 // `nonce` raw bytes (lowercase hex in the message); empty: the v1 rule.
 Seed DeriveSeed(std::string_view secret, std::string_view campaign_id, std::string_view nonce = {});
 Hash SeedCommitment(const Seed& seed);
+// The at-close draw key: HMAC-SHA256(seed, "ticketledger/entropy/v1|" value),
+// or the seed itself when `committed` is false (no entropy source).
+Seed AtCloseKey(const Seed& seed, bool committed, std::string_view entropy_value);
 
 // floor(win_bps * 2^64 / 10000); 2^64 itself for win_bps = 10000.
 unsigned __int128 WinThreshold(uint32_t win_bps);

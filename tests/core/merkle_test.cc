@@ -60,7 +60,9 @@ TEST(Merkle, EveryProofOfEveryTreeSizeVerifiesAndNoTamperedOneDoes) {
       ASSERT_TRUE(VerifyInclusion(i, n, hashes[i], path, root)) << n << " " << i;
       // Another leaf, another index, a flipped bit or a short path: refused.
       EXPECT_FALSE(VerifyInclusion(i, n, MerkleLeafHash("other"), path, root));
-      if (n > 1) EXPECT_FALSE(VerifyInclusion((i + 1) % n, n, hashes[i], path, root));
+      if (n > 1) {
+        EXPECT_FALSE(VerifyInclusion((i + 1) % n, n, hashes[i], path, root));
+      }
       if (!path.empty()) {
         std::vector<Hash> bad = path;
         bad[0][0] ^= 1;

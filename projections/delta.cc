@@ -96,6 +96,8 @@ std::map<std::string, CampaignDelta> Summarize(const std::vector<pb::Event>& eve
       case pb::Event::kEntryConfirmed:  // projected on branch proj14 (issue 14)
       case pb::Event::kHoldExpired:
       case pb::Event::kEntryPromoted:
+      case pb::Event::kItemChosen:  // items: issue 15, projected/audited in their branches
+      case pb::Event::kChoiceExpired:
       case pb::Event::BODY_NOT_SET:
         break;
     }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -102,6 +103,7 @@ class Emitter {
 };
 
 // The counters of one campaign as they stand part-way through a decision.
+// Stock is tracked per item (one implicit item without items) and in total.
 class Cursor {
  public:
   Cursor(const CampaignState& c, uint64_t time_ms)
@@ -110,20 +112,36 @@ class Cursor {
         last_position_(c.snap.last_position()),
         serving_(c.snap.serving()),
         stock_left_(c.snap.stock_left()),
-        promoted_(c.snap.promoted()),
-        opened_(c.snap.opened()) {}
+        choosing_(c.snap.admitted_choosing()),
+        opened_(c.snap.opened()) {
+    const size_t n = std::max<size_t>(1, c.items());
+    for (size_t i = 0; i < n; ++i) {
+      item_left_.push_back(c.ItemStockLeft(i));
+      promoted_.push_back(c.PromotedOf(i));
+    }
+  }
 
   uint64_t waiting() const { return last_position_ - serving_; }
   bool opened() const { return opened_; }
   uint64_t stock_left() const { return stock_left_; }
+  uint64_t item_left(size_t i) const { return item_left_[i]; }
   uint64_t last_position() const { return last_position_; }
 
   std::string_view user_at(uint64_t position) const {
     uint64_t known = c_.snap.last_position();
-    return position <= known ? c_.user_at(position) : pending_[position - known - 1];
+    return position <= known ? c_.user_at(position) : pending_[position - known - 1].user;
   }
   uint64_t entered_ms(uint64_t position) const {
     return position <= c_.snap.last_position() ? c_.entered_ms[position - 1] : time_ms_;
+  }
+  // What a position asked for (at entry): item index and units.
+  size_t item_at(uint64_t position) const {
+    uint64_t known = c_.snap.last_position();
+    return position <= known ? c_.ItemAt(position) : pending_[position - known - 1].item;
+  }
+  uint32_t quantity_at(uint64_t position) const {
+    uint64_t known = c_.snap.last_position();
+    return position <= known ? c_.QuantityAt(position) : pending_[position - known - 1].quantity;
   }
   // A new win's hold deadline (0: the win is final).
   uint64_t HoldDeadline() const {
@@ -131,37 +149,57 @@ class Cursor {
     return hold_s == 0 ? 0 : time_ms_ + uint64_t{hold_s} * 1000;
   }
 
-  // Gives the next position to `user` (QueueEntered).
-  void Enqueue(Emitter& em, std::string_view user, std::string prequeue_key = {}) {
+  // Gives the next position to `user` (QueueEntered), asking for `quantity`
+  // of `item` (with items, at entry).
+  void Enqueue(Emitter& em, std::string_view user, std::string prequeue_key = {}, size_t item = 0,
+               uint32_t quantity = 1) {
     auto* q = NewQueueEntered(em.New());
     q->set_user_id(std::string(user));
     q->set_position(++last_position_);
     if (!prequeue_key.empty()) q->set_prequeue_key(std::move(prequeue_key));
-    pending_.push_back(user);
+    if (c_.items() > 0 && !c_.on_admission()) {
+      q->set_item_id(ItemId(item));
+      q->set_quantity(quantity);
+    }
+    pending_.push_back({user, item, quantity});
   }
 
   // RANDOM campaigns: orders the pre-queue by the seed and gives positions.
+  // (Pre-queued entries of an at-entry campaign keep what they asked for in
+  // the state's pre-queue: see EntryPrequeued.)
   void Open(Emitter& em) {
-    std::vector<std::pair<Hash, std::string_view>> order;
+    struct Waiting {
+      Hash key;
+      std::string_view user;
+      size_t item;
+      uint32_t quantity;
+      bool operator<(const Waiting& o) const { return key < o.key; }
+    };
+    std::vector<Waiting> order;
     order.reserve(c_.prequeue.size());
-    for (uint32_t idx : c_.prequeue) {
-      std::string_view user = c_.names[idx];
-      order.emplace_back(c_.drawer.PrequeueKey(c_.snap.campaign_id(), user), user);
+    for (size_t k = 0; k < c_.prequeue.size(); ++k) {
+      std::string_view user = c_.names[c_.prequeue[k]];
+      const auto [item, quantity] = PrequeuedAsk(k);
+      order.push_back({c_.drawer.PrequeueKey(c_.snap.campaign_id(), user), user, item, quantity});
     }
     std::sort(order.begin(), order.end());
-    for (auto& [key, user] : order) {
-      Enqueue(em, user, std::string(reinterpret_cast<const char*>(key.data()), key.size()));
+    for (const Waiting& w : order) {
+      Enqueue(em, w.user, std::string(reinterpret_cast<const char*>(w.key.data()), w.key.size()),
+              w.item, w.quantity);
     }
     opened_ = true;
   }
 
   // Serves the next `n` positions: each is admitted and drawn in order.
-  // credit_milli is the credit before the first admission.
+  // credit_milli is the credit before the first admission. A campaign that
+  // lets the admitted choose stops while those choosing could take every
+  // unit left (the place goes to the next once one chooses or expires).
   void Admit(Emitter& em, uint64_t n, uint64_t credit_milli) {
     TL_CHECK(!c_.at_close());
     const uint32_t win_bps = c_.snap.config().win_bps();
     const std::string& campaign = c_.snap.campaign_id();
     for (uint64_t i = 0; i < n; ++i) {
+      if (Gated()) return;
       uint64_t position = ++serving_;
       std::string_view user = user_at(position);
       credit_milli = credit_milli >= 1000 ? credit_milli - 1000 : 0;
@@ -172,22 +210,33 @@ class Cursor {
       a->set_credit_milli(credit_milli);
 
       uint64_t value = c_.drawer.DrawValue(campaign, position, user);
-      pb::Outcome outcome = pb::OUTCOME_LOST;
-      if (UnderThreshold(value, win_bps)) {
-        if (stock_left_ > 0) {
-          outcome = pb::OUTCOME_WON;
-          --stock_left_;
-        } else {
-          outcome = pb::OUTCOME_SOLD_OUT;
-        }
-      }
       auto* d = NewDrawResolved(em.New());
       d->set_position(position);
       d->set_user_id(std::string(user));
-      d->set_outcome(outcome);
       d->set_draw_value(value);
+      pb::Outcome outcome = pb::OUTCOME_LOST;
+      if (UnderThreshold(value, win_bps)) {
+        if (c_.on_admission()) {
+          outcome = stock_left_ > 0 ? pb::OUTCOME_ADMITTED : pb::OUTCOME_SOLD_OUT;
+        } else {
+          outcome = item_left_[item_at(position)] >= quantity_at(position) ? pb::OUTCOME_WON
+                                                                           : pb::OUTCOME_SOLD_OUT;
+        }
+      }
+      d->set_outcome(outcome);
+      if (outcome == pb::OUTCOME_WON) {
+        Take(item_at(position), quantity_at(position));
+        d->set_hold_until_ms(HoldDeadline());
+      } else if (outcome == pb::OUTCOME_ADMITTED) {
+        ++choosing_;
+        d->set_choose_until_ms(time_ms_ + uint64_t{c_.snap.config().choose_s()} * 1000);
+      }
       d->set_stock_left(stock_left_);
-      if (outcome == pb::OUTCOME_WON) d->set_hold_until_ms(HoldDeadline());
+      if (c_.items() > 0 && !c_.on_admission()) {
+        d->set_item_id(ItemId(item_at(position)));
+        d->set_quantity(quantity_at(position));
+        d->set_item_stock_left(item_left_[item_at(position)]);
+      }
     }
   }
 
@@ -200,7 +249,8 @@ class Cursor {
   }
 
   // Holds whose deadline this command's time has reached expire first, in
-  // (deadline, position) order; each unit returns to stock.
+  // (deadline, position) order, each returning its units; then admissions
+  // whose choice deadline passed, in the same order.
   void ExpireHolds(Emitter& em) {
     bool returned = false;
     for (auto it = c_.hold_order.begin(); it != c_.hold_order.end() && it->first <= time_ms_;
@@ -210,38 +260,66 @@ class Cursor {
       x->set_user_id(c_.user_at(position));
       x->set_position(position);
       x->set_hold_until_ms(deadline);
-      ReturnUnit(em, 1, pb::STOCK_HOLD_EXPIRED);
+      ReturnUnits(em, c_.ItemAt(position), c_.QuantityAt(position), pb::STOCK_HOLD_EXPIRED);
       returned = true;
     }
     if (returned) Promote(em);
+    for (auto it = c_.choose_order.begin(); it != c_.choose_order.end() && it->first <= time_ms_;
+         ++it) {
+      const auto [deadline, position] = *it;
+      auto* x = em.New().mutable_choice_expired();
+      x->set_user_id(c_.user_at(position));
+      x->set_position(position);
+      x->set_choose_until_ms(deadline);
+      --choosing_;
+    }
   }
 
-  // StockChanged +units.
-  void ReturnUnit(Emitter& em, uint64_t units, pb::StockReason reason) {
+  // StockChanged +units of item `item`.
+  void ReturnUnits(Emitter& em, size_t item, uint64_t units, pb::StockReason reason) {
     stock_left_ += units;
+    item_left_[item] += units;
     auto* sc = em.New().mutable_stock_changed();
     sc->set_delta(static_cast<int64_t>(units));
     sc->set_reason(reason);
     sc->set_stock_left(stock_left_);
+    if (c_.items() > 0) {
+      sc->set_item_id(ItemId(item));
+      sc->set_item_stock_left(item_left_[item]);
+    }
   }
 
-  // After an at-close draw: the head of the waitlist takes each unit left.
+  // After an at-close draw: the head of each item's waitlist takes units
+  // that came back, in order, while its whole quantity fits.
   void Promote(Emitter& em) {
     if (!c_.at_close() || !c_.snap.closed()) return;
-    while (stock_left_ > 0 && promoted_ < c_.waitlist.size()) {
-      const uint64_t position = c_.waitlist[promoted_++];
-      --stock_left_;
-      auto* p = em.New().mutable_entry_promoted();
-      p->set_user_id(c_.user_at(position));
-      p->set_position(position);
-      p->set_waitlist_rank(promoted_);
-      p->set_hold_until_ms(HoldDeadline());
-      p->set_stock_left(stock_left_);
+    for (size_t item = 0; item < item_left_.size(); ++item) {
+      const std::vector<uint64_t>& list = c_.WaitlistOf(item);
+      while (promoted_[item] < list.size()) {
+        const uint64_t position = list[promoted_[item]];
+        const uint32_t quantity = c_.QuantityAt(position);
+        if (item_left_[item] < quantity) break;
+        ++promoted_[item];
+        Take(item, quantity);
+        auto* p = em.New().mutable_entry_promoted();
+        p->set_user_id(c_.user_at(position));
+        p->set_position(position);
+        p->set_waitlist_rank(promoted_[item]);
+        p->set_hold_until_ms(HoldDeadline());
+        p->set_stock_left(stock_left_);
+        if (c_.items() > 0) {
+          p->set_item_id(ItemId(item));
+          p->set_quantity(quantity);
+          p->set_item_stock_left(item_left_[item]);
+        }
+      }
     }
   }
 
   // DRAW_AT_CLOSE: draws every queued position at once (draw.h), keyed with
-  // `drawer`. DrawResolved in position order.
+  // `drawer`; per item, in (value, position) order, an eligible entry wins
+  // when its whole quantity fits and waits otherwise. DrawResolved in
+  // position order.
   void DrawAtClose(Emitter& em, const Drawer& drawer) {
     const uint32_t win_bps = c_.snap.config().win_bps();
     const std::string& campaign = c_.snap.campaign_id();
@@ -253,10 +331,20 @@ class Cursor {
       if (UnderThreshold(values[i], win_bps)) eligible.emplace_back(values[i], first + i);
     }
     std::sort(eligible.begin(), eligible.end());
-    // rank[i]: 0 lost; 1..wins won; then waitlisted in order.
+    // rank[i]: 0 lost, kWins won, else the rank on its item's waitlist.
+    constexpr uint64_t kWins = UINT64_MAX;
     std::vector<uint64_t> rank(n, 0);
-    for (uint64_t r = 0; r < eligible.size(); ++r) rank[eligible[r].second - first] = r + 1;
-    const uint64_t wins = std::min<uint64_t>(stock_left_, eligible.size());
+    std::vector<uint64_t> left = item_left_, waiting_on(item_left_.size(), 0);
+    for (const auto& [value, position] : eligible) {
+      const size_t item = item_at(position);
+      const uint32_t quantity = quantity_at(position);
+      if (left[item] >= quantity) {
+        left[item] -= quantity;
+        rank[position - first] = kWins;
+      } else {
+        rank[position - first] = ++waiting_on[item];
+      }
+    }
     for (uint64_t i = 0; i < n; ++i) {
       const uint64_t position = ++serving_;
       auto* d = NewDrawResolved(em.New());
@@ -265,16 +353,35 @@ class Cursor {
       d->set_draw_value(values[i]);
       if (rank[i] == 0) {
         d->set_outcome(pb::OUTCOME_LOST);
-      } else if (rank[i] <= wins) {
+      } else if (rank[i] == kWins) {
         d->set_outcome(pb::OUTCOME_WON);
-        --stock_left_;
+        Take(item_at(position), quantity_at(position));
         d->set_hold_until_ms(HoldDeadline());
       } else {
         d->set_outcome(pb::OUTCOME_WAITLISTED);
-        d->set_waitlist_rank(rank[i] - wins);
+        d->set_waitlist_rank(rank[i]);
       }
       d->set_stock_left(stock_left_);
+      if (c_.items() > 0) {
+        d->set_item_id(ItemId(item_at(position)));
+        d->set_quantity(quantity_at(position));
+        d->set_item_stock_left(item_left_[item_at(position)]);
+      }
     }
+  }
+
+  // CHOOSE_ON_ADMISSION: `position` takes `quantity` units of `item`.
+  void Choose(Emitter& em, uint64_t position, size_t item, uint32_t quantity) {
+    Take(item, quantity);
+    --choosing_;
+    auto* x = em.New().mutable_item_chosen();
+    x->set_user_id(c_.user_at(position));
+    x->set_position(position);
+    x->set_item_id(ItemId(item));
+    x->set_quantity(quantity);
+    x->set_item_stock_left(item_left_[item]);
+    x->set_stock_left(stock_left_);
+    x->set_hold_until_ms(HoldDeadline());
   }
 
   // The Merkle root over every position (merkle.h), this answer's included.
@@ -285,16 +392,38 @@ class Cursor {
   }
 
  private:
+  struct Pending {
+    std::string_view user;
+    size_t item;
+    uint32_t quantity;
+  };
   bool opened_ok() const { return c_.snap.config().queueing() != pb::QUEUEING_RANDOM || opened_; }
+  // The admitted who have not chosen could take every unit left: wait.
+  bool Gated() const { return c_.on_admission() && choosing_ > 0 && stock_left_ <= choosing_; }
+  void Take(size_t item, uint64_t units) {
+    TL_CHECK_GE(item_left_[item], units);
+    item_left_[item] -= units;
+    stock_left_ -= units;
+  }
+  const std::string& ItemId(size_t item) const {
+    return c_.snap.config().items(static_cast<int>(item)).id();
+  }
+  // What the k-th pre-queued user asked for (at-entry items), else item 0 x1.
+  std::pair<size_t, uint32_t> PrequeuedAsk(size_t k) const {
+    if (k >= c_.prequeue_asks.size()) return {0, 1};
+    return {c_.prequeue_asks[k].first, c_.prequeue_asks[k].second};
+  }
 
   const CampaignState& c_;
   uint64_t time_ms_;
   uint64_t last_position_;
   uint64_t serving_;
   uint64_t stock_left_;
-  uint64_t promoted_;
+  uint64_t choosing_;
   bool opened_;
-  std::vector<std::string_view> pending_;  // users of positions > c_.last_position
+  std::vector<uint64_t> item_left_;
+  std::vector<uint64_t> promoted_;
+  std::vector<Pending> pending_;  // positions > c_.last_position
 };
 
 bool IsRandom(const CampaignState& c) { return c.snap.config().queueing() == pb::QUEUEING_RANDOM; }
@@ -302,6 +431,52 @@ bool IsRandom(const CampaignState& c) { return c.snap.config().queueing() == pb:
 // A RANDOM campaign opens at the first command at or after opens_at_ms.
 bool DueToOpen(const CampaignState& c, uint64_t time_ms) {
   return IsRandom(c) && !c.snap.opened() && time_ms >= c.snap.config().opens_at_ms();
+}
+
+// The items, quantities and choice options of a create; "" when fine.
+std::string InvalidItems(const pb::CreateCampaign& req, const Limits& limits) {
+  if (req.per_user_max() > limits.quantity_max)
+    return absl::StrCat("per_user_max is ", req.per_user_max(), "; the limit is ",
+                        limits.quantity_max);
+  if (req.choose() != pb::CHOOSE_UNSPECIFIED && req.choose() != pb::CHOOSE_AT_ENTRY &&
+      req.choose() != pb::CHOOSE_ON_ADMISSION)
+    return absl::StrCat("choose ", static_cast<int>(req.choose()), " is unknown");
+  if (req.items_size() == 0) {
+    if (req.choose() != pb::CHOOSE_UNSPECIFIED || req.choose_s() != 0 || req.per_user_max() > 1)
+      return "choose, choose_s and per_user_max > 1 need items";
+    return "";
+  }
+  if (static_cast<size_t>(req.items_size()) > limits.items_per_campaign_max)
+    return absl::StrCat(req.items_size(), " items; the limit is ", limits.items_per_campaign_max);
+  if (req.stock() != 0) return "with items, stock is per item: leave the campaign's stock 0";
+  std::set<std::string_view> ids;
+  uint64_t total = 0;
+  for (int i = 0; i < req.items_size(); ++i) {
+    const pb::Item& item = req.items(i);
+    if (absl::Status st = ValidateItemId(item.id(), limits); !st.ok())
+      return absl::StrCat("item ", i + 1, ": ", st.message());
+    if (!ids.insert(item.id()).second) return absl::StrCat("item id ", item.id(), " is used twice");
+    if (item.label().size() > limits.item_label_bytes_max || !IsCleanUtf8(item.label()))
+      return absl::StrCat("item ", item.id(), ": the label must be at most ",
+                          limits.item_label_bytes_max,
+                          " bytes of UTF-8 without control characters");
+    if (item.per_user_max() > limits.quantity_max)
+      return absl::StrCat("item ", item.id(), ": per_user_max is ", item.per_user_max(),
+                          "; the limit is ", limits.quantity_max);
+    total += item.stock();
+    if (item.stock() > limits.stock_max || total > limits.stock_max)
+      return absl::StrCat("the items' stock would exceed the limit of ", limits.stock_max);
+  }
+  if (req.choose() == pb::CHOOSE_ON_ADMISSION) {
+    if (req.choose_s() == 0 || req.choose_s() > limits.choose_s_max)
+      return absl::StrCat("choose_s is ", req.choose_s(), "; choosing on admission needs 1..",
+                          limits.choose_s_max, " seconds");
+    if (req.draw() == pb::DRAW_AT_CLOSE)
+      return "choosing on admission needs an instant draw (the admitted choose as they come in)";
+  } else if (req.choose_s() != 0) {
+    return "choose_s needs choose on_admission";
+  }
+  return "";
 }
 
 void DecideCreate(const EngineState& s, const EngineConfig& config, const Limits& limits,
@@ -357,6 +532,8 @@ void DecideCreate(const EngineState& s, const EngineConfig& config, const Limits
   if (!req.entropy_source().empty() && req.draw() != pb::DRAW_AT_CLOSE)
     return em.Reject("", pb::REJECT_INVALID_ARGUMENT,
                      "entropy_source needs draw at_close (an instant draw cannot wait for it)");
+  if (std::string why = InvalidItems(req, limits); !why.empty())
+    return em.Reject("", pb::REJECT_INVALID_ARGUMENT, std::move(why));
   auto* created = em.New().mutable_campaign_created();
   *created->mutable_config() = req;
   if (req.queueing() == pb::QUEUEING_UNSPECIFIED)
@@ -369,6 +546,47 @@ void DecideCreate(const EngineState& s, const EngineConfig& config, const Limits
       SeedCommitment(DeriveSeed(config.seed_secret, cmd.campaign_id(), req.seed_nonce()));
   created->set_seed_commitment(
       std::string(reinterpret_cast<const char*>(commitment.data()), commitment.size()));
+}
+
+// The item and units an entry or a choice asks for; false after rejecting a
+// request for an unknown item or too many units.
+bool Ask(const CampaignState& c, const std::string& user, const std::string& item_id,
+         uint32_t quantity_asked, size_t* item, uint32_t* quantity, Emitter& em) {
+  const int i = c.ItemIndex(item_id);
+  if (i < 0) {
+    em.Reject(user, pb::REJECT_UNKNOWN_ITEM,
+              item_id.empty() ? std::string("name an item (item_id): this campaign sells several")
+                              : absl::StrCat("campaign ", c.snap.campaign_id(), " has no item ",
+                                             IsCleanUtf8(item_id) && item_id.size() <= 64
+                                                 ? item_id
+                                                 : std::string("(invalid id)")));
+    return false;
+  }
+  *item = static_cast<size_t>(i);
+  *quantity = quantity_asked == 0 ? 1 : quantity_asked;
+  if (*quantity > c.QuantityMax(*item)) {
+    em.Reject(user, pb::REJECT_QUANTITY,
+              absl::StrCat(*quantity, " units of ", item_id,
+                           " asked for; one user may take at most ", c.QuantityMax(*item)));
+    return false;
+  }
+  return true;
+}
+
+// An entry's ask: none without items or when choosing on admission (item 0,
+// one unit), else the item and units named.
+bool EntryAsk(const CampaignState& c, const pb::RequestEntry& req, size_t* item, uint32_t* quantity,
+              Emitter& em) {
+  if (c.items() == 0 || c.on_admission()) {
+    if (!req.item_id().empty() || req.quantity() > 1) {
+      em.Reject(req.user_id(), pb::REJECT_UNKNOWN_ITEM,
+                c.items() == 0 ? "this campaign sells one kind of unit: name no item"
+                               : "this campaign lets you choose when admitted: name no item now");
+      return false;
+    }
+    return true;
+  }
+  return Ask(c, req.user_id(), req.item_id(), req.quantity(), item, quantity, em);
 }
 
 void DecideEntry(const CampaignState& c, Cursor& cur, const Limits& limits, const pb::Command& cmd,
@@ -391,6 +609,9 @@ void DecideEntry(const CampaignState& c, Cursor& cur, const Limits& limits, cons
     return em.Reject(
         user, pb::REJECT_CAMPAIGN_FULL,
         absl::StrCat("campaign is full (", c.snap.config().max_entries(), " entries)"));
+  size_t item = 0;
+  uint32_t quantity = 1;
+  if (!EntryAsk(c, cmd.request_entry(), &item, &quantity, em)) return;
   const uint64_t opens_at = c.snap.config().opens_at_ms();
   if (IsRandom(c)) {
     if (!c.snap.opened() && cmd.time_ms() < opens_at) {
@@ -398,7 +619,12 @@ void DecideEntry(const CampaignState& c, Cursor& cur, const Limits& limits, cons
         return em.Reject(user, pb::REJECT_CAMPAIGN_FULL,
                          absl::StrCat("the pre-queue is full (", limits.prequeue_max,
                                       " users); try again at the opening"));
-      em.New().mutable_entry_prequeued()->set_user_id(user);
+      auto* pq = em.New().mutable_entry_prequeued();
+      pq->set_user_id(user);
+      if (c.items() > 0 && !c.on_admission()) {
+        pq->set_item_id(cmd.request_entry().item_id());
+        pq->set_quantity(quantity);
+      }
       return;
     }
     if (!c.snap.opened()) cur.Open(em);
@@ -407,7 +633,7 @@ void DecideEntry(const CampaignState& c, Cursor& cur, const Limits& limits, cons
         user, pb::REJECT_NOT_YET_OPEN,
         absl::StrCat("campaign opens at ", opens_at, " ms; request was at ", cmd.time_ms(), " ms"));
   }
-  cur.Enqueue(em, user);
+  cur.Enqueue(em, user, {}, item, quantity);
   cur.AdmitAllIfImmediate(em);
 }
 
@@ -477,7 +703,7 @@ void DecideCancel(const CampaignState& c, Cursor& cur, const Limits& limits, con
   auto* x = em.New().mutable_entry_cancelled();
   x->set_user_id(user);
   x->set_position(pos);
-  cur.ReturnUnit(em, 1, pb::STOCK_CANCELLATION);
+  cur.ReturnUnits(em, c.ItemAt(pos), c.QuantityAt(pos), pb::STOCK_CANCELLATION);
   cur.Promote(em);
 }
 
@@ -552,14 +778,62 @@ void DecideReveal(const CampaignState& c, Emitter& em) {
       std::string(reinterpret_cast<const char*>(c.seed.data()), c.seed.size()));
 }
 
-void DecideRestock(Cursor& cur, const Limits& limits, const pb::Command& cmd, Emitter& em) {
+void DecideRestock(const CampaignState& c, Cursor& cur, const Limits& limits,
+                   const pb::Command& cmd, Emitter& em) {
   uint64_t units = cmd.restock().units();
   if (units == 0) return em.Reject("", pb::REJECT_INVALID_ARGUMENT, "restock units must be > 0");
   if (units > limits.stock_max || cur.stock_left() + units > limits.stock_max)
     return em.Reject("", pb::REJECT_INVALID_ARGUMENT,
                      absl::StrCat("stock would exceed the limit of ", limits.stock_max));
-  cur.ReturnUnit(em, units, pb::STOCK_RESTOCK);
+  size_t item = 0;
+  if (c.items() > 0 || !cmd.restock().item_id().empty()) {
+    const int i = c.ItemIndex(cmd.restock().item_id());
+    if (i < 0)
+      return em.Reject("", pb::REJECT_UNKNOWN_ITEM,
+                       c.items() == 0 ? std::string("this campaign has no items: name none")
+                                      : std::string("restock names an item of this campaign"));
+    item = static_cast<size_t>(i);
+  }
+  cur.ReturnUnits(em, item, units, pb::STOCK_RESTOCK);
   cur.Promote(em);
+}
+
+void DecideChoose(const CampaignState& c, Cursor& cur, const Limits& limits, const pb::Command& cmd,
+                  Emitter& em) {
+  const pb::ChooseItem& req = cmd.choose_item();
+  const std::string& user = req.user_id();
+  if (absl::Status st = ValidateUserId(user, limits); !st.ok())
+    return em.Reject("", pb::REJECT_INVALID_ARGUMENT, std::string(st.message()));
+  if (!c.on_admission())
+    return em.Reject(user, pb::REJECT_NOT_ADMITTED,
+                     "this campaign does not let the admitted choose (choose is not on_admission)");
+  auto it = c.position_of.find(user);
+  if (it == c.position_of.end())
+    return em.Reject(user, pb::REJECT_NOT_ENTERED, "user has no entry in this campaign");
+  const uint64_t pos = (it->second & kPrequeuedBit) ? 0 : it->second;
+  const EntryStatus st = pos == 0 ? EntryStatus::kQueued : c.status[pos - 1];
+  if (st == EntryStatus::kChoiceExpired ||
+      (st == EntryStatus::kAdmitted && c.choose_until.at(pos) <= cmd.time_ms()))
+    return em.Reject(user, pb::REJECT_CHOICE_EXPIRED,
+                     absl::StrCat("the time to choose for position ", pos, " is over"), pos);
+  if (st == EntryStatus::kWon || st == EntryStatus::kConfirmed || st == EntryStatus::kCancelled ||
+      st == EntryStatus::kExpired)
+    return em.Reject(user, pb::REJECT_ALREADY_CHOSEN,
+                     absl::StrCat("position ", pos, " has chosen already"), pos);
+  if (st != EntryStatus::kAdmitted)
+    return em.Reject(user, pb::REJECT_NOT_ADMITTED,
+                     absl::StrCat("not admitted to choose (the entry is ",
+                                  pos == 0 ? "pre-queued" : EntryStatusName(st), ")"),
+                     pos);
+  size_t item = 0;
+  uint32_t quantity = 1;
+  if (!Ask(c, user, req.item_id(), req.quantity(), &item, &quantity, em)) return;
+  if (cur.item_left(item) < quantity)
+    return em.Reject(user, pb::REJECT_ITEM_FULL,
+                     absl::StrCat(quantity, " of ", req.item_id(), " asked for, ",
+                                  cur.item_left(item), " left: choose another or fewer"),
+                     pos);
+  cur.Choose(em, pos, item, quantity);
 }
 
 void DecidePause(const CampaignState& c, Cursor& cur, bool pause, Emitter& em) {
@@ -605,6 +879,7 @@ std::string UserOf(const pb::Command& cmd, const Limits& limits) {
   if (cmd.has_request_entry()) user = cmd.request_entry().user_id();
   if (cmd.has_cancel_entry()) user = cmd.cancel_entry().user_id();
   if (cmd.has_confirm_entry()) user = cmd.confirm_entry().user_id();
+  if (cmd.has_choose_item()) user = cmd.choose_item().user_id();
   if (!ValidateUserId(user, limits).ok()) user.clear();
   return user;
 }
@@ -681,7 +956,10 @@ absl::Status Decide(const EngineState& state, const EngineConfig& config, const 
       DecideReveal(*c, em);
       break;
     case pb::Command::kRestock:
-      DecideRestock(cur, limits, cmd, em);
+      DecideRestock(*c, cur, limits, cmd, em);
+      break;
+    case pb::Command::kChooseItem:
+      DecideChoose(*c, cur, limits, cmd, em);
       break;
     case pb::Command::kPauseAdmission:
     case pb::Command::kResumeAdmission:
@@ -691,6 +969,10 @@ absl::Status Decide(const EngineState& state, const EngineConfig& config, const 
     case pb::Command::BODY_NOT_SET:
       break;
   }
+  // Choosing on admission: a choice, an expiry or units back may make room
+  // for the next in the queue (rate 0: at once; otherwise at the next tick).
+  if (c->on_admission() && cmd.body_case() != pb::Command::kRequestEntry)
+    cur.AdmitAllIfImmediate(em);
   return absl::OkStatus();
 }
 

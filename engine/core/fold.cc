@@ -41,6 +41,15 @@ absl::Status FoldCreated(EngineState* s, const EngineConfig& config, const pb::E
   *c->snap.mutable_config() = created.config();
   c->snap.set_seed_commitment(created.seed_commitment());
   c->snap.set_stock_left(created.config().stock());
+  if (!created.config().items().empty()) {
+    uint64_t total = 0;
+    for (const pb::Item& item : created.config().items()) {
+      c->snap.add_items()->set_stock_left(item.stock());
+      total += item.stock();
+    }
+    c->snap.set_stock_left(total);
+    c->item_waitlists.resize(c->items());
+  }
   c->snap.set_clock_ms(e.time_ms());
   c->dirty = true;
   s->campaigns.emplace(e.campaign_id(), std::move(c));
@@ -53,8 +62,29 @@ uint64_t UnitsOut(const pb::CampaignSnapshot& snap) {
   return snap.won() - snap.cancelled() - snap.expired();
 }
 
+// With items: each item's units balance (stock + restocked = left + taken -
+// returned), confirmed units are units out, and the items' left add up to
+// the campaign's.
+absl::Status CheckItemBalance(const CampaignState& c, const pb::Event& e) {
+  uint64_t left = 0;
+  for (size_t i = 0; i < c.items(); ++i) {
+    const pb::ItemCounters& n = c.snap.items(static_cast<int>(i));
+    const pb::Item& item = c.snap.config().items(static_cast<int>(i));
+    if (n.returned() > n.taken())
+      return Broken(e, absl::StrCat("item ", item.id(), ": more units returned than taken"));
+    if (n.stock_left() + n.taken() - n.returned() != item.stock() + n.restocked())
+      return Broken(e, absl::StrCat("item ", item.id(), ": stock does not balance"));
+    if (n.confirmed() > n.taken() - n.returned())
+      return Broken(e, absl::StrCat("item ", item.id(), ": more confirmed than units out"));
+    left += n.stock_left();
+  }
+  if (left != c.snap.stock_left()) return Broken(e, "the items' stock does not add up");
+  return absl::OkStatus();
+}
+
 // Stock conservation, checked whenever stock or wins move.
 absl::Status CheckStockBalance(const CampaignState& c, const pb::Event& e) {
+  if (c.items() > 0) return CheckItemBalance(c, e);
   const auto& snap = c.snap;
   if (snap.cancelled() + snap.expired() > snap.won())
     return Broken(e, "more units given back than won");
@@ -79,6 +109,36 @@ absl::Status TakeHold(CampaignState& c, const pb::Event& e, uint64_t position,
   return absl::OkStatus();
 }
 
+// `units` of item `item` leave the stock (a win, a choice, a promotion).
+absl::Status TakeUnits(CampaignState& c, const pb::Event& e, size_t item, uint64_t units) {
+  if (c.ItemStockLeft(item) < units) return Broken(e, "units taken beyond the stock left");
+  c.snap.set_stock_left(c.snap.stock_left() - units);
+  if (c.items() > 0) {
+    pb::ItemCounters* n = c.snap.mutable_items(static_cast<int>(item));
+    n->set_stock_left(n->stock_left() - units);
+    n->set_taken(n->taken() + units);
+  }
+  return absl::OkStatus();
+}
+
+// The item and units an event names for an entry with items, checked
+// against the campaign (0 and 1 without items).
+absl::Status EventAsk(const CampaignState& c, const pb::Event& e, const std::string& item_id,
+                      uint32_t quantity, size_t* item, uint32_t* units) {
+  *item = 0;
+  *units = 1;
+  if (c.items() == 0 || c.on_admission()) {
+    if (!item_id.empty() || quantity > 1) return Broken(e, "an item where the entry names none");
+    return absl::OkStatus();
+  }
+  const int i = c.ItemIndex(item_id);
+  if (i < 0) return Broken(e, "an entry for an unknown item");
+  *item = static_cast<size_t>(i);
+  *units = quantity == 0 ? 1 : quantity;
+  if (*units > c.QuantityMax(*item)) return Broken(e, "more units than one user may take");
+  return absl::OkStatus();
+}
+
 absl::Status FoldEntryPrequeued(CampaignState& c, const pb::Event& e) {
   auto& snap = c.snap;
   const std::string& user = e.entry_prequeued().user_id();
@@ -91,6 +151,14 @@ absl::Status FoldEntryPrequeued(CampaignState& c, const pb::Event& e) {
   c.position_of.emplace(UserKey(c.names.back()), kPrequeuedBit | idx);
   ForgetRejection(c, user);
   c.prequeue.push_back(idx);
+  if (c.items() > 0 && !c.on_admission()) {
+    size_t item;
+    uint32_t units;
+    const auto& pq = e.entry_prequeued();
+    if (absl::Status st = EventAsk(c, e, pq.item_id(), pq.quantity(), &item, &units); !st.ok())
+      return st;
+    c.prequeue_asks.emplace_back(item, units);
+  }
   snap.set_prequeued(snap.prequeued() + 1);
   return absl::OkStatus();
 }
@@ -130,6 +198,14 @@ absl::Status FoldQueueEntered(CampaignState& c, const pb::Event& e) {
     snap.set_clock_ms(e.time_ms());
     snap.set_credit_milli(0);
   }
+  if (c.items() > 0) {
+    size_t item;
+    uint32_t units;
+    if (absl::Status st = EventAsk(c, e, q.item_id(), q.quantity(), &item, &units); !st.ok())
+      return st;
+    c.item_of.push_back(c.on_admission() ? 0 : static_cast<uint8_t>(item + 1));
+    c.quantity_of.push_back(c.on_admission() ? 0 : static_cast<uint8_t>(units));
+  }
   c.by_position.push_back(idx);
   c.status.push_back(EntryStatus::kQueued);
   c.entered_ms.push_back(e.time_ms());
@@ -137,7 +213,10 @@ absl::Status FoldQueueEntered(CampaignState& c, const pb::Event& e) {
   snap.set_last_position(q.position());
   if (snap.config().queueing() == pb::QUEUEING_RANDOM) {
     snap.set_opened(true);
-    if (snap.prequeued() == 0) c.prequeue.clear();
+    if (snap.prequeued() == 0) {
+      c.prequeue.clear();
+      c.prequeue_asks.clear();
+    }
   }
   return absl::OkStatus();
 }
@@ -167,6 +246,41 @@ absl::Status FoldEntryAdmitted(CampaignState& c, const pb::Event& e) {
   return absl::OkStatus();
 }
 
+// The item fields a draw carries with items chosen at entry: the position's
+// ask and the item's units left after it.
+absl::Status CheckDrawItem(const CampaignState& c, const pb::Event& e) {
+  const auto& d = e.draw_resolved();
+  if (c.items() == 0 || c.on_admission()) {
+    if (!d.item_id().empty() || d.quantity() != 0) return Broken(e, "a draw naming an item");
+    return absl::OkStatus();
+  }
+  const size_t item = c.ItemAt(d.position());
+  if (d.item_id() != c.snap.config().items(static_cast<int>(item)).id() ||
+      d.quantity() != c.QuantityAt(d.position()))
+    return Broken(e, "a draw for another item or quantity than the entry asked for");
+  if (d.item_stock_left() != c.ItemStockLeft(item)) return Broken(e, "item_stock_left disagrees");
+  return absl::OkStatus();
+}
+
+// A waitlisted draw: rank r of the item's waitlist holds the position.
+absl::Status Waitlist(CampaignState& c, const pb::Event& e) {
+  const auto& d = e.draw_resolved();
+  std::vector<uint64_t>& list =
+      c.items() == 0 ? c.waitlist : c.item_waitlists[c.ItemAt(d.position())];
+  if (d.waitlist_rank() == 0 || d.waitlist_rank() > c.snap.last_position())
+    return Broken(e, "waitlist rank out of range");
+  if (list.size() < d.waitlist_rank()) list.resize(d.waitlist_rank(), 0);
+  if (list[d.waitlist_rank() - 1] != 0) return Broken(e, "waitlist rank given twice");
+  list[d.waitlist_rank() - 1] = d.position();
+  c.waitlist_dirty = true;
+  c.snap.set_waitlisted(c.snap.waitlisted() + 1);
+  if (c.items() > 0) {
+    pb::ItemCounters* n = c.snap.mutable_items(static_cast<int>(c.ItemAt(d.position())));
+    n->set_waitlisted(n->waitlisted() + 1);
+  }
+  return absl::OkStatus();
+}
+
 absl::Status FoldDrawResolved(CampaignState& c, const pb::Event& e) {
   auto& snap = c.snap;
   const auto& d = e.draw_resolved();
@@ -183,12 +297,15 @@ absl::Status FoldDrawResolved(CampaignState& c, const pb::Event& e) {
   if (c.status[d.position() - 1] != EntryStatus::kQueued) return Broken(e, "drawn twice");
   if (c.user_at(d.position()) != d.user_id()) return Broken(e, "drew the wrong user");
   bool under = UnderThreshold(d.draw_value(), snap.config().win_bps());
+  const size_t item = c.ItemAt(d.position());
+  const uint32_t units = c.QuantityAt(d.position());
   EntryStatus status;
   switch (d.outcome()) {
     case pb::OUTCOME_WON:
       if (!under) return Broken(e, "WON with a draw value over the threshold");
-      if (snap.stock_left() == 0) return Broken(e, "WON with no stock left");
-      snap.set_stock_left(snap.stock_left() - 1);
+      if (c.on_admission()) return Broken(e, "WON at admission where the admitted choose");
+      if (c.ItemStockLeft(item) < units) return Broken(e, "WON with no stock left");
+      if (absl::Status st = TakeUnits(c, e, item, units); !st.ok()) return st;
       snap.set_won(snap.won() + 1);
       status = EntryStatus::kWon;
       if (absl::Status st = TakeHold(c, e, d.position(), d.hold_until_ms()); !st.ok()) return st;
@@ -196,20 +313,27 @@ absl::Status FoldDrawResolved(CampaignState& c, const pb::Event& e) {
     case pb::OUTCOME_SOLD_OUT:
       if (c.at_close()) return Broken(e, "SOLD_OUT in an at-close draw");
       if (!under) return Broken(e, "SOLD_OUT with a draw value over the threshold");
-      if (snap.stock_left() != 0) return Broken(e, "SOLD_OUT while stock remained");
+      if (c.on_admission() ? snap.stock_left() != 0 : c.ItemStockLeft(item) >= units)
+        return Broken(e, "SOLD_OUT while stock remained");
       snap.set_sold_out(snap.sold_out() + 1);
       status = EntryStatus::kSoldOut;
       break;
+    case pb::OUTCOME_ADMITTED: {
+      if (!c.on_admission()) return Broken(e, "ADMITTED where the admitted do not choose");
+      if (!under) return Broken(e, "ADMITTED with a draw value over the threshold");
+      if (snap.stock_left() == 0) return Broken(e, "ADMITTED with no stock left");
+      const uint64_t until = e.time_ms() + uint64_t{snap.config().choose_s()} * 1000;
+      if (d.choose_until_ms() != until) return Broken(e, "choice deadline is not time + choose_s");
+      c.choose_until.emplace(d.position(), until);
+      c.choose_order.emplace(until, d.position());
+      snap.set_admitted_choosing(snap.admitted_choosing() + 1);
+      status = EntryStatus::kAdmitted;
+      break;
+    }
     case pb::OUTCOME_WAITLISTED:
       if (!c.at_close()) return Broken(e, "WAITLISTED outside an at-close draw");
       if (!under) return Broken(e, "WAITLISTED with a draw value over the threshold");
-      if (d.waitlist_rank() == 0 || d.waitlist_rank() > snap.last_position())
-        return Broken(e, "waitlist rank out of range");
-      if (c.waitlist.size() < d.waitlist_rank()) c.waitlist.resize(d.waitlist_rank(), 0);
-      if (c.waitlist[d.waitlist_rank() - 1] != 0) return Broken(e, "waitlist rank given twice");
-      c.waitlist[d.waitlist_rank() - 1] = d.position();
-      c.waitlist_dirty = true;
-      snap.set_waitlisted(snap.waitlisted() + 1);
+      if (absl::Status st = Waitlist(c, e); !st.ok()) return st;
       status = EntryStatus::kWaitlisted;
       break;
     case pb::OUTCOME_LOST:
@@ -222,21 +346,93 @@ absl::Status FoldDrawResolved(CampaignState& c, const pb::Event& e) {
   }
   if (d.outcome() != pb::OUTCOME_WON && d.hold_until_ms() != 0)
     return Broken(e, "a hold on a draw that did not win");
+  if (d.outcome() != pb::OUTCOME_ADMITTED && d.choose_until_ms() != 0)
+    return Broken(e, "a choice deadline on a draw that did not admit");
   if (d.stock_left() != snap.stock_left()) return Broken(e, "stock_left disagrees");
+  if (absl::Status st = CheckDrawItem(c, e); !st.ok()) return st;
   c.status[d.position() - 1] = status;
   c.dirty_positions.push_back(d.position());
   return CheckStockBalance(c, e);
+}
+
+// CHOOSE_ON_ADMISSION: an admitted user's choice, within its deadline.
+absl::Status FoldItemChosen(CampaignState& c, const pb::Event& e) {
+  auto& snap = c.snap;
+  const auto& x = e.item_chosen();
+  if (!c.on_admission()) return Broken(e, "a choice where the admitted do not choose");
+  if (x.position() == 0 || x.position() > snap.last_position() ||
+      c.user_at(x.position()) != x.user_id())
+    return Broken(e, "a choice by an entry that does not exist");
+  if (c.status[x.position() - 1] != EntryStatus::kAdmitted)
+    return Broken(e, "a choice by an entry that is not admitted to choose");
+  auto until = c.choose_until.find(x.position());
+  if (until == c.choose_until.end() || e.time_ms() >= until->second)
+    return Broken(e, "a choice after its deadline");
+  const int item = c.ItemIndex(x.item_id());
+  if (item < 0) return Broken(e, "a choice of an unknown item");
+  if (x.quantity() == 0 || x.quantity() > c.QuantityMax(static_cast<size_t>(item)))
+    return Broken(e, "a choice of more units than one user may take");
+  if (absl::Status st = TakeUnits(c, e, static_cast<size_t>(item), x.quantity()); !st.ok())
+    return st;
+  if (x.item_stock_left() != c.ItemStockLeft(static_cast<size_t>(item)) ||
+      x.stock_left() != snap.stock_left())
+    return Broken(e, "stock_left disagrees");
+  c.choose_order.erase({until->second, x.position()});
+  c.choose_until.erase(until);
+  c.item_of[x.position() - 1] = static_cast<uint8_t>(item + 1);
+  c.quantity_of[x.position() - 1] = static_cast<uint8_t>(x.quantity());
+  snap.set_admitted_choosing(snap.admitted_choosing() - 1);
+  snap.set_chosen(snap.chosen() + 1);
+  snap.set_won(snap.won() + 1);
+  c.status[x.position() - 1] = EntryStatus::kWon;
+  c.dirty_positions.push_back(x.position());
+  if (absl::Status st = TakeHold(c, e, x.position(), x.hold_until_ms()); !st.ok()) return st;
+  return CheckStockBalance(c, e);
+}
+
+absl::Status FoldChoiceExpired(CampaignState& c, const pb::Event& e) {
+  const auto& x = e.choice_expired();
+  auto until = c.choose_until.find(x.position());
+  if (until == c.choose_until.end() || c.status[x.position() - 1] != EntryStatus::kAdmitted ||
+      c.user_at(x.position()) != x.user_id())
+    return Broken(e, "a choice expiry of an entry not admitted to choose");
+  if (e.time_ms() < until->second || x.choose_until_ms() != until->second)
+    return Broken(e, "a choice expired before its deadline");
+  if (c.choose_order.begin()->second != x.position())
+    return Broken(e, "choice expiry out of deadline order");
+  c.choose_order.erase(c.choose_order.begin());
+  c.choose_until.erase(until);
+  c.status[x.position() - 1] = EntryStatus::kChoiceExpired;
+  c.dirty_positions.push_back(x.position());
+  c.snap.set_admitted_choosing(c.snap.admitted_choosing() - 1);
+  c.snap.set_choices_expired(c.snap.choices_expired() + 1);
+  return absl::OkStatus();
 }
 
 absl::Status FoldStockChanged(CampaignState& c, const pb::Event& e) {
   auto& snap = c.snap;
   const auto& sc = e.stock_changed();
   if (sc.delta() <= 0) return Broken(e, "stock change must be positive");
-  snap.set_stock_left(snap.stock_left() + static_cast<uint64_t>(sc.delta()));
+  const uint64_t delta = static_cast<uint64_t>(sc.delta());
+  snap.set_stock_left(snap.stock_left() + delta);
   if (sc.reason() == pb::STOCK_RESTOCK) {
-    snap.set_restocked(snap.restocked() + static_cast<uint64_t>(sc.delta()));
+    snap.set_restocked(snap.restocked() + delta);
   } else if (sc.reason() != pb::STOCK_CANCELLATION && sc.reason() != pb::STOCK_HOLD_EXPIRED) {
     return Broken(e, "stock change without a reason");
+  }
+  if (c.items() > 0) {
+    const int item = c.ItemIndex(sc.item_id());
+    if (item < 0) return Broken(e, "a stock change of an unknown item");
+    pb::ItemCounters* n = snap.mutable_items(item);
+    n->set_stock_left(n->stock_left() + delta);
+    if (sc.reason() == pb::STOCK_RESTOCK) {
+      n->set_restocked(n->restocked() + delta);
+    } else {
+      n->set_returned(n->returned() + delta);
+    }
+    if (sc.item_stock_left() != n->stock_left()) return Broken(e, "item_stock_left disagrees");
+  } else if (!sc.item_id().empty()) {
+    return Broken(e, "a stock change naming an item where there are none");
   }
   if (sc.stock_left() != snap.stock_left()) return Broken(e, "stock_left disagrees");
   return CheckStockBalance(c, e);
@@ -283,6 +479,10 @@ absl::Status FoldEntryConfirmed(CampaignState& c, const pb::Event& e) {
   c.status[x.position() - 1] = EntryStatus::kConfirmed;
   c.dirty_positions.push_back(x.position());
   c.snap.set_confirmed(c.snap.confirmed() + 1);
+  if (c.items() > 0) {
+    pb::ItemCounters* n = c.snap.mutable_items(static_cast<int>(c.ItemAt(x.position())));
+    n->set_confirmed(n->confirmed() + c.QuantityAt(x.position()));
+  }
   return CheckStockBalance(c, e);
 }
 
@@ -304,17 +504,28 @@ absl::Status FoldEntryPromoted(CampaignState& c, const pb::Event& e) {
   const auto& p = e.entry_promoted();
   if (!c.at_close() || !snap.closed())
     return Broken(e, "a promotion outside a drawn at-close campaign");
-  if (snap.promoted() >= c.waitlist.size() || p.waitlist_rank() != snap.promoted() + 1 ||
-      c.waitlist[snap.promoted()] != p.position())
+  if (p.position() == 0 || p.position() > snap.last_position())
+    return Broken(e, "promotion of an entry that does not exist");
+  const size_t item = c.ItemAt(p.position());
+  const std::vector<uint64_t>& list = c.WaitlistOf(item);
+  const uint64_t head = c.PromotedOf(item);
+  if (head >= list.size() || p.waitlist_rank() != head + 1 || list[head] != p.position())
     return Broken(e, absl::StrCat("promotion of position ", p.position(),
                                   " is not the head of the waitlist"));
   if (c.user_at(p.position()) != p.user_id()) return Broken(e, "promoted the wrong user");
   if (c.status[p.position() - 1] != EntryStatus::kWaitlisted)
     return Broken(e, "promoted an entry that is not waitlisted");
-  if (snap.stock_left() == 0) return Broken(e, "promotion with no stock left");
-  snap.set_stock_left(snap.stock_left() - 1);
+  if (c.items() > 0 && (p.item_id() != snap.config().items(static_cast<int>(item)).id() ||
+                        p.quantity() != c.QuantityAt(p.position())))
+    return Broken(e, "a promotion for another item or quantity than the entry asked for");
+  if (absl::Status st = TakeUnits(c, e, item, c.QuantityAt(p.position())); !st.ok()) return st;
   snap.set_won(snap.won() + 1);
   snap.set_promoted(snap.promoted() + 1);
+  if (c.items() > 0) {
+    pb::ItemCounters* n = snap.mutable_items(static_cast<int>(item));
+    n->set_promoted(n->promoted() + 1);
+    if (p.item_stock_left() != n->stock_left()) return Broken(e, "item_stock_left disagrees");
+  }
   if (absl::Status st = TakeHold(c, e, p.position(), p.hold_until_ms()); !st.ok()) return st;
   c.status[p.position() - 1] = EntryStatus::kWon;
   c.dirty_positions.push_back(p.position());
@@ -377,6 +588,10 @@ absl::Status FoldOnCampaign(CampaignState& c, const pb::Event& e) {
       return FoldHoldExpired(c, e);
     case pb::Event::kEntryPromoted:
       return FoldEntryPromoted(c, e);
+    case pb::Event::kItemChosen:
+      return FoldItemChosen(c, e);
+    case pb::Event::kChoiceExpired:
+      return FoldChoiceExpired(c, e);
     case pb::Event::kAdmissionPaused:
       c.snap.set_paused(true);
       return absl::OkStatus();
@@ -430,6 +645,68 @@ void ChainDigest(Hash* digest, DigestAnswer* answer, uint32_t command_events,
   if (--answer->left == 0) SHA256_Final(digest->data(), &answer->ctx);
 }
 
+namespace {
+
+// Each waitlist (one, or one per item) against its counters and statuses.
+absl::Status CheckWaitlists(const CampaignState& c, uint64_t waiting) {
+  const auto& snap = c.snap;
+  const size_t lists = std::max<size_t>(1, c.items());
+  uint64_t total = 0;
+  for (size_t i = 0; i < lists; ++i) {
+    const std::vector<uint64_t>& list = c.WaitlistOf(i);
+    const uint64_t promoted = c.PromotedOf(i);
+    if (promoted > list.size()) return absl::InternalError("more promoted than waitlisted");
+    if (c.items() > 0 && list.size() != snap.items(static_cast<int>(i)).waitlisted())
+      return absl::InternalError("an item's waitlist disagrees with its counter");
+    for (uint64_t r = 0; r < list.size(); ++r) {
+      const uint64_t p = list[r];
+      if (p == 0 || p > snap.last_position()) return absl::InternalError("a hole in the waitlist");
+      if (c.ItemAt(p) != i && c.items() > 0)
+        return absl::InternalError("a waitlist holds another item's entry");
+      if ((r >= promoted) != (c.status[p - 1] == EntryStatus::kWaitlisted))
+        return absl::InternalError("the waitlist's head disagrees with the entries' statuses");
+    }
+    total += list.size();
+  }
+  if (total != snap.waitlisted() || waiting != snap.waitlisted() - snap.promoted())
+    return absl::InternalError("the waitlist disagrees with its counters");
+  return absl::OkStatus();
+}
+
+// Units out per item, from the entries, against the stock.
+absl::Status CheckUnits(const CampaignState& c, uint64_t won, uint64_t cancelled,
+                        uint64_t expired) {
+  const auto& snap = c.snap;
+  if (c.items() == 0) {
+    if (won - cancelled - expired > snap.config().stock() + snap.restocked())
+      return absl::InternalError("wins - cancellations - expiries exceed stock + restocks");
+    if (snap.stock_left() + won - cancelled - expired != snap.config().stock() + snap.restocked())
+      return absl::InternalError("stock does not balance");
+    return absl::OkStatus();
+  }
+  if (c.item_of.size() != snap.last_position() || c.quantity_of.size() != snap.last_position())
+    return absl::InternalError("item asks are not one per position");
+  std::vector<uint64_t> out(c.items(), 0);
+  for (uint64_t p = 1; p <= snap.last_position(); ++p) {
+    const EntryStatus st = c.status[p - 1];
+    if (st == EntryStatus::kWon || st == EntryStatus::kConfirmed)
+      out[c.ItemAt(p)] += c.QuantityAt(p);
+  }
+  uint64_t left = 0;
+  for (size_t i = 0; i < c.items(); ++i) {
+    const pb::ItemCounters& n = snap.items(static_cast<int>(i));
+    const uint64_t stock = snap.config().items(static_cast<int>(i)).stock() + n.restocked();
+    if (out[i] != n.taken() - n.returned() || n.stock_left() + out[i] != stock)
+      return absl::InternalError(absl::StrCat(
+          "item ", snap.config().items(static_cast<int>(i)).id(), ": units do not balance"));
+    left += n.stock_left();
+  }
+  if (left != snap.stock_left()) return absl::InternalError("the items' stock does not add up");
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status CheckInvariants(const CampaignState& c) {
   const auto& snap = c.snap;
   auto fail = [&](absl::string_view what) {
@@ -442,7 +719,8 @@ absl::Status CheckInvariants(const CampaignState& c) {
     return fail("users and entries disagree (one entry per user)");
   if (c.entered_ms.size() != snap.last_position())
     return fail("entry times are not one per position");
-  uint64_t won = 0, lost = 0, sold = 0, cancelled = 0, confirmed = 0, expired = 0, waiting = 0;
+  uint64_t won = 0, lost = 0, sold = 0, cancelled = 0, confirmed = 0, expired = 0, waiting = 0,
+           choosing = 0, choice_expired = 0;
   for (uint64_t p = 1; p <= snap.last_position(); ++p) {
     auto it = c.position_of.find(c.user_at(p));
     if (it == c.position_of.end() || it->second != p) return fail("user index disagrees");
@@ -456,26 +734,21 @@ absl::Status CheckInvariants(const CampaignState& c) {
     confirmed += st == EntryStatus::kConfirmed;
     expired += st == EntryStatus::kExpired;
     waiting += st == EntryStatus::kWaitlisted;
+    choosing += st == EntryStatus::kAdmitted;
+    choice_expired += st == EntryStatus::kChoiceExpired;
     if ((c.HoldOf(p) != 0) && st != EntryStatus::kWon)
       return fail("a hold on an entry that is not won");
+    if (c.choose_until.contains(p) != (st == EntryStatus::kAdmitted))
+      return fail("a choice deadline without an admission to choose, or the reverse");
   }
   if (won != snap.won() || lost != snap.lost() || sold != snap.sold_out() ||
-      cancelled != snap.cancelled() || confirmed != snap.confirmed() || expired != snap.expired())
+      cancelled != snap.cancelled() || confirmed != snap.confirmed() || expired != snap.expired() ||
+      choosing != snap.admitted_choosing() || choice_expired != snap.choices_expired())
     return fail("outcome counters disagree with entries");
-  if (c.hold_until.size() != c.hold_order.size()) return fail("the two hold indexes disagree");
-  if (c.waitlist.size() != snap.waitlisted() || snap.promoted() > snap.waitlisted() ||
-      waiting != snap.waitlisted() - snap.promoted())
-    return fail("the waitlist disagrees with its counters");
-  for (uint64_t r = 0; r < c.waitlist.size(); ++r) {
-    const uint64_t p = c.waitlist[r];
-    if (p == 0 || p > snap.last_position()) return fail("a hole in the waitlist");
-    if ((r >= snap.promoted()) != (c.status[p - 1] == EntryStatus::kWaitlisted))
-      return fail("the waitlist's head disagrees with the entries' statuses");
-  }
-  if (won - cancelled - expired > snap.config().stock() + snap.restocked())
-    return fail("wins - cancellations - expiries exceed stock + restocks");
-  if (snap.stock_left() + won - cancelled - expired != snap.config().stock() + snap.restocked())
-    return fail("stock does not balance");
+  if (c.hold_until.size() != c.hold_order.size() || c.choose_until.size() != c.choose_order.size())
+    return fail("the two deadline indexes disagree");
+  if (absl::Status st = CheckWaitlists(c, waiting); !st.ok()) return fail(st.message());
+  if (absl::Status st = CheckUnits(c, won, cancelled, expired); !st.ok()) return fail(st.message());
   if (sold > 0 && snap.config().win_bps() == 0) return fail("SOLD_OUT with win_bps 0");
   return absl::OkStatus();
 }

@@ -41,6 +41,21 @@ bool IsCleanUtf8(std::string_view s) {
   return true;
 }
 
+absl::Status ValidateItemId(std::string_view id, const Limits& limits) {
+  if (id.empty()) return absl::InvalidArgumentError("item id is empty");
+  if (id.size() > limits.item_id_bytes_max)
+    return absl::InvalidArgumentError(
+        absl::StrCat("item id is ", id.size(), " bytes; the limit is ", limits.item_id_bytes_max));
+  for (char c : id) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-';
+    if (!ok)
+      return absl::InvalidArgumentError(
+          "item id may contain only letters, digits, '.', '_' and '-'");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateCampaignId(std::string_view id, const Limits& limits) {
   if (id.empty()) return absl::InvalidArgumentError("campaign id is empty");
   if (id.size() > limits.campaign_id_bytes_max)

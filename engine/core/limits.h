@@ -34,6 +34,15 @@ struct Limits {
   // An at-close campaign's entropy source (words) and the value it published.
   size_t entropy_source_bytes_max = 200;
   size_t entropy_value_bytes_max = 256;
+  // Items (time slots, sizes, seat categories) per campaign, and their ids
+  // (1..32 bytes of [A-Za-z0-9._-]) and labels (UTF-8).
+  size_t items_per_campaign_max = 64;
+  size_t item_id_bytes_max = 32;
+  size_t item_label_bytes_max = 100;
+  // Units one user may take (CreateCampaign.per_user_max, Item.per_user_max).
+  uint32_t quantity_max = 100;
+  // Seconds an admitted user has to choose (CHOOSE_ON_ADMISSION).
+  uint32_t choose_s_max = 3600;
   // Admission rate in positions per second.
   uint32_t admission_rate_per_s_max = 1'000'000;
   // Commands the engine decides per step (one ledger append, one state write).
@@ -49,6 +58,7 @@ absl::Status ValidateCampaignId(std::string_view id, const Limits& limits);
 absl::Status ValidateUserId(std::string_view id, const Limits& limits);
 absl::Status ValidateRequestId(std::string_view id, const Limits& limits);
 absl::Status ValidateTitle(std::string_view title, const Limits& limits);
+absl::Status ValidateItemId(std::string_view id, const Limits& limits);
 // Well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF) with no C0/C1
 // control characters and no DEL.
 bool IsCleanUtf8(std::string_view s);

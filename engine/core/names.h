@@ -23,6 +23,8 @@ inline constexpr char kRejected[] = "rejected";
 inline constexpr char kConfirmed[] = "confirmed";
 inline constexpr char kExpired[] = "expired";
 inline constexpr char kWaitlisted[] = "waitlisted";
+inline constexpr char kAdmitted[] = "admitted";  // choosing on admission
+inline constexpr char kChoiceExpired[] = "choice_expired";
 // A request the engine has not decided yet (GET request).
 inline constexpr char kPending[] = "pending";
 // A request the engine took but has not answered yet (202).
@@ -38,6 +40,8 @@ inline const char* OutcomeName(::ticketledger::v1::Outcome o) {
       return kSoldOut;
     case ::ticketledger::v1::OUTCOME_WAITLISTED:
       return kWaitlisted;
+    case ::ticketledger::v1::OUTCOME_ADMITTED:
+      return kAdmitted;
     default:
       return "unknown";
   }
@@ -61,6 +65,10 @@ inline const char* EntryStatusName(EntryStatus s) {
       return kExpired;
     case EntryStatus::kWaitlisted:
       return kWaitlisted;
+    case EntryStatus::kAdmitted:
+      return kAdmitted;
+    case EntryStatus::kChoiceExpired:
+      return kChoiceExpired;
   }
   return "unknown";
 }
@@ -77,6 +85,23 @@ inline bool ParseDecidedStatus(std::string_view name, EntryStatus* out) {
     }
   }
   return false;
+}
+
+// --- Choice modes (campaign JSON "choose").
+inline constexpr char kAtEntry[] = "at_entry";
+inline constexpr char kOnAdmission[] = "on_admission";
+inline const char* ChooseName(::ticketledger::v1::Choose c) {
+  return c == ::ticketledger::v1::CHOOSE_ON_ADMISSION ? kOnAdmission : kAtEntry;
+}
+inline bool ParseChoose(std::string_view name, ::ticketledger::v1::Choose* out) {
+  if (name == kAtEntry) {
+    *out = ::ticketledger::v1::CHOOSE_AT_ENTRY;
+  } else if (name == kOnAdmission) {
+    *out = ::ticketledger::v1::CHOOSE_ON_ADMISSION;
+  } else {
+    return false;
+  }
+  return true;
 }
 
 // --- Draw modes (campaign JSON "draw").
@@ -182,6 +207,18 @@ inline const char* RejectCode(::ticketledger::v1::RejectReason r) {
       return "pass_mismatch";
     case ::ticketledger::v1::REJECT_NOT_CONFIRMABLE:
       return "not_confirmable";
+    case ::ticketledger::v1::REJECT_ITEM_FULL:
+      return "item_full";
+    case ::ticketledger::v1::REJECT_UNKNOWN_ITEM:
+      return "unknown_item";
+    case ::ticketledger::v1::REJECT_QUANTITY:
+      return "quantity_over_limit";
+    case ::ticketledger::v1::REJECT_NOT_ADMITTED:
+      return "not_admitted";
+    case ::ticketledger::v1::REJECT_CHOICE_EXPIRED:
+      return "choice_expired";
+    case ::ticketledger::v1::REJECT_ALREADY_CHOSEN:
+      return "already_chosen";
     default:
       return kRejected;
   }

@@ -9,6 +9,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <deque>
@@ -40,8 +41,10 @@ enum class EntryStatus : uint8_t {
   kConfirmed = 5,   // was won, confirmed by the shop (sold)
   kExpired = 6,     // was won, its hold passed unconfirmed
   kWaitlisted = 7,  // at-close draw: eligible, waiting for a unit (promotion makes it kWon)
+  kAdmitted = 8,  // CHOOSE_ON_ADMISSION: admitted, may choose until its deadline (ItemChosen: kWon)
+  kChoiceExpired = 9,  // CHOOSE_ON_ADMISSION: admitted, did not choose in time
 };
-inline constexpr uint8_t kEntryStatusMax = 7;
+inline constexpr uint8_t kEntryStatusMax = 9;
 // Statuses that took a unit: won, and won then given back, confirmed or expired.
 inline bool TookUnit(EntryStatus s) {
   return s == EntryStatus::kWon || s == EntryStatus::kCancelled || s == EntryStatus::kConfirmed ||
@@ -142,12 +145,25 @@ struct CampaignState {
   // At-close draw: waitlisted positions in rank order (rank r at [r-1]); the
   // first snap.promoted() have been promoted.
   std::vector<uint64_t> waitlist;
+  // With items: each item's waitlist (`waitlist` above stays empty), and per
+  // position the item (index + 1; 0 none yet) and the units asked for or
+  // taken. Both vectors stay empty for a campaign without items.
+  std::vector<std::vector<uint64_t>> item_waitlists;
+  std::vector<uint8_t> item_of;
+  std::vector<uint8_t> quantity_of;
+  // CHOOSE_ON_ADMISSION: admitted users who have not chosen, position ->
+  // deadline, and the same by (deadline, position).
+  std::map<uint64_t, uint64_t> choose_until;
+  std::set<std::pair<uint64_t, uint64_t>> choose_order;
   // user -> position; for a pre-queued user, the top bit set and the index
   // into names. Looked up by absl::string_view or std::string (this build's
   // absl::string_view is not std::string_view).
   UserIndex position_of;
   // Pre-queued users in arrival order (indices into names); emptied at opening.
   std::vector<uint32_t> prequeue;
+  // With items chosen at entry: what each pre-queued user asked for (item
+  // index, units), parallel to `prequeue`.
+  std::vector<std::pair<size_t, uint32_t>> prequeue_asks;
   // Users whose latest request was refused and who hold no entry, with the
   // reason (so a user can be told why). Ordered: persisted and compared.
   std::map<std::string, uint8_t, std::less<>> rejected_users;
@@ -166,6 +182,40 @@ struct CampaignState {
   }
   uint64_t waiting() const { return snap.last_position() - snap.serving(); }
   bool at_close() const { return snap.config().draw() == pb::DRAW_AT_CLOSE; }
+  // Items declared (0: one implicit item, the campaign's stock).
+  size_t items() const { return static_cast<size_t>(snap.config().items_size()); }
+  bool on_admission() const {
+    return items() > 0 && snap.config().choose() == pb::CHOOSE_ON_ADMISSION;
+  }
+  // The item index of an id, or -1.
+  int ItemIndex(std::string_view id) const {
+    for (int i = 0; i < snap.config().items_size(); ++i)
+      if (snap.config().items(i).id() == id) return i;
+    return -1;
+  }
+  // Units a user may take of item i (the item's and the campaign's maximum).
+  uint32_t QuantityMax(size_t i) const {
+    const uint32_t campaign = snap.config().per_user_max() == 0 ? 1 : snap.config().per_user_max();
+    const uint32_t item =
+        items() == 0 ? 0 : snap.config().items(static_cast<int>(i)).per_user_max();
+    return item == 0 ? campaign : std::min(item, campaign);
+  }
+  // The item and units of a position (item 0 and 1 unit without items).
+  size_t ItemAt(uint64_t position) const {
+    return item_of.empty() || item_of[position - 1] == 0 ? 0 : item_of[position - 1] - 1;
+  }
+  uint32_t QuantityAt(uint64_t position) const {
+    return quantity_of.empty() || quantity_of[position - 1] == 0 ? 1 : quantity_of[position - 1];
+  }
+  uint64_t ItemStockLeft(size_t i) const {
+    return items() == 0 ? snap.stock_left() : snap.items(static_cast<int>(i)).stock_left();
+  }
+  const std::vector<uint64_t>& WaitlistOf(size_t i) const {
+    return items() == 0 ? waitlist : item_waitlists[i];
+  }
+  uint64_t PromotedOf(size_t i) const {
+    return items() == 0 ? snap.promoted() : snap.items(static_cast<int>(i)).promoted();
+  }
   // The live hold's deadline of `position`, 0 if it holds none.
   uint64_t HoldOf(uint64_t position) const {
     auto it = hold_until.find(position);

@@ -101,10 +101,23 @@ absl::Status LoadEntryPages(rocksdb::Iterator* it, const std::string& prefix, En
       v.remove_prefix(10 + len);
       c->by_position.push_back(static_cast<uint32_t>(c->names.size() - 1));
       c->status.push_back(status);
+      const uint64_t pos = c->by_position.size();
       if (status == EntryStatus::kWon) {
         if (v.size() < 8) return Corrupt("truncated entry page");
-        if (uint64_t hold = absl::big_endian::Load64(v.data()); hold != 0)
-          c->SetHold(c->by_position.size(), hold);
+        if (uint64_t hold = absl::big_endian::Load64(v.data()); hold != 0) c->SetHold(pos, hold);
+        v.remove_prefix(8);
+      }
+      if (c->items() > 0) {
+        if (v.size() < 2) return Corrupt("truncated entry page");
+        c->item_of.push_back(static_cast<uint8_t>(v[0]));
+        c->quantity_of.push_back(static_cast<uint8_t>(v[1]));
+        v.remove_prefix(2);
+      }
+      if (status == EntryStatus::kAdmitted) {
+        if (v.size() < 8) return Corrupt("truncated entry page");
+        const uint64_t until = absl::big_endian::Load64(v.data());
+        c->choose_until.emplace(pos, until);
+        c->choose_order.emplace(until, pos);
         v.remove_prefix(8);
       }
       if (!c->position_of.emplace(UserKey(c->names.back()), c->by_position.size()).second)
@@ -180,6 +193,7 @@ absl::Status StateStore::Load(int partition, const EngineConfig& config, EngineS
     c->by_position.reserve(c->snap.last_position());
     c->status.reserve(c->snap.last_position());
     c->entered_ms.reserve(c->snap.last_position());
+    c->item_waitlists.resize(c->items());
     std::string id = c->snap.campaign_id();
     state->campaigns.emplace(std::move(id), std::move(c));
   }
@@ -195,8 +209,16 @@ absl::Status StateStore::Load(int partition, const EngineConfig& config, EngineS
       return Corrupt(absl::StrCat("pre-queue of unknown campaign ", std::string(campaign)));
     ++c->prequeue_persisted;
     std::string_view user = it->value().ToStringView();
+    std::pair<size_t, uint32_t> ask{0, 0};
+    const size_t zero = user.find('\0');
+    if (zero != std::string_view::npos) {
+      if (user.size() != zero + 3) return Corrupt("malformed pre-queue ask");
+      ask = {static_cast<uint8_t>(user[zero + 1]), static_cast<uint8_t>(user[zero + 2])};
+      user = user.substr(0, zero);
+    }
     if (c->position_of.contains(absl::string_view(user.data(), user.size())))
       continue;  // already given a position
+    if (zero != std::string_view::npos) c->prequeue_asks.push_back(ask);
     c->names.emplace_back(user);
     uint32_t name = static_cast<uint32_t>(c->names.size() - 1);
     c->position_of.emplace(UserKey(c->names.back()), kPrequeuedBit | name);
@@ -211,8 +233,9 @@ absl::Status StateStore::Load(int partition, const EngineConfig& config, EngineS
       return Corrupt("malformed waitlist record");
     CampaignState* c = state->Find(campaign);
     if (c == nullptr) return Corrupt("waitlist of an unknown campaign");
-    for (size_t i = 0; i < v.size(); i += 8)
-      c->waitlist.push_back(absl::big_endian::Load64(v.data() + i));
+    if (n >= std::max<size_t>(1, c->items())) return Corrupt("waitlist of an unknown item");
+    std::vector<uint64_t>& list = c->items() == 0 ? c->waitlist : c->item_waitlists[n];
+    for (size_t i = 0; i < v.size(); i += 8) list.push_back(absl::big_endian::Load64(v.data() + i));
   }
   prefix = Prefix('r', partition);
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
@@ -239,7 +262,7 @@ absl::Status StateStore::Load(int partition, const EngineConfig& config, EngineS
   if (!it->status().ok()) return FromRocks(it->status(), "load");
   for (auto& [id, c] : state->campaigns) {
     if (c->by_position.size() != c->snap.last_position() ||
-        c->prequeue.size() != c->snap.prequeued() || c->waitlist.size() != c->snap.waitlisted())
+        c->prequeue.size() != c->snap.prequeued())
       return Corrupt(absl::StrCat("campaign ", id, ": entries disagree with the snapshot"));
   }
   return absl::OkStatus();
@@ -274,13 +297,21 @@ absl::Status StateStore::Commit(int partition, EngineState* state, const pb::Che
         value.append(user);
         AppendBig64(&value, c->entered_ms[pos - 1]);
         if (c->status[pos - 1] == EntryStatus::kWon) AppendBig64(&value, c->HoldOf(pos));
+        if (c->items() > 0) {
+          value.push_back(static_cast<char>(c->item_of[pos - 1]));
+          value.push_back(static_cast<char>(c->quantity_of[pos - 1]));
+        }
+        if (c->status[pos - 1] == EntryStatus::kAdmitted)
+          AppendBig64(&value, c->choose_until.at(pos));
       }
       batch.Put(ItemKey('e', partition, id, page), value);
     }
     if (c->waitlist_dirty) {
-      value.clear();
-      for (uint64_t pos : c->waitlist) AppendBig64(&value, pos);
-      batch.Put(ItemKey('w', partition, id, 0), value);
+      for (size_t i = 0; i < std::max<size_t>(1, c->items()); ++i) {
+        value.clear();
+        for (uint64_t pos : c->WaitlistOf(i)) AppendBig64(&value, pos);
+        batch.Put(ItemKey('w', partition, id, i), value);
+      }
     }
     for (const std::string& user : c->dirty_rejected) {
       std::string key = Prefix('r', partition);
@@ -300,7 +331,13 @@ absl::Status StateStore::Commit(int partition, EngineState* state, const pb::Che
       }
     } else if (!c->snap.opened()) {
       for (size_t i = c->prequeue_persisted; i < c->prequeue.size(); ++i) {
-        batch.Put(ItemKey('q', partition, id, i), c->names[c->prequeue[i]]);
+        value = c->names[c->prequeue[i]];
+        if (i < c->prequeue_asks.size()) {  // '\0' never occurs in a user id
+          value.push_back('\0');
+          value.push_back(static_cast<char>(c->prequeue_asks[i].first));
+          value.push_back(static_cast<char>(c->prequeue_asks[i].second));
+        }
+        batch.Put(ItemKey('q', partition, id, i), value);
       }
       c->prequeue_persisted = c->prequeue.size();
     }

@@ -17,8 +17,10 @@ std::vector<std::string> CampaignsDueForTick(const EngineState& state, uint64_t 
                                 now_ms >= snap.config().opens_at_ms();
     const bool moving =
         snap.config().admission_rate_per_s() > 0 && !snap.paused() && cs->waiting() > 0;
-    // A hold whose deadline has passed expires at the campaign's next command.
-    const bool expiring = !cs->hold_order.empty() && cs->hold_order.begin()->first <= now_ms;
+    // A hold or a choice whose deadline has passed expires at the campaign's
+    // next command.
+    const bool expiring = (!cs->hold_order.empty() && cs->hold_order.begin()->first <= now_ms) ||
+                          (!cs->choose_order.empty() && cs->choose_order.begin()->first <= now_ms);
     if (random_opening || moving || expiring) due.push_back(id);
   }
   return due;

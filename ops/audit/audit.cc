@@ -178,6 +178,8 @@ class Auditor {
       case pb::Event::kEntryConfirmed:  // audited on branch audit14 (issue 14)
       case pb::Event::kHoldExpired:
       case pb::Event::kEntryPromoted:
+      case pb::Event::kItemChosen:  // items: issue 15, projected/audited in their branches
+      case pb::Event::kChoiceExpired:
       case pb::Event::BODY_NOT_SET:
         return;
     }

@@ -24,6 +24,9 @@ std::string Describe(const pb::Event& e) {
     case pb::Event::kQueueEntered:
       body = absl::StrFormat("QueueEntered user=%s position=%d", e.queue_entered().user_id(),
                              e.queue_entered().position());
+      if (!e.queue_entered().item_id().empty())
+        body += absl::StrFormat(" item=%s quantity=%d", e.queue_entered().item_id(),
+                                e.queue_entered().quantity());
       break;
     case pb::Event::kEntryPrequeued:
       body = absl::StrFormat("EntryPrequeued user=%s", e.entry_prequeued().user_id());
@@ -44,6 +47,11 @@ std::string Describe(const pb::Event& e) {
           d.user_id(), pb::Outcome_Name(d.outcome()), d.draw_value(), d.stock_left());
       if (d.hold_until_ms() != 0) body += absl::StrFormat(" hold_until_ms=%d", d.hold_until_ms());
       if (d.waitlist_rank() != 0) body += absl::StrFormat(" waitlist_rank=%d", d.waitlist_rank());
+      if (!d.item_id().empty())
+        body += absl::StrFormat(" item=%s quantity=%d item_stock_left=%d", d.item_id(),
+                                d.quantity(), d.item_stock_left());
+      if (d.choose_until_ms() != 0)
+        body += absl::StrFormat(" choose_until_ms=%d", d.choose_until_ms());
       break;
     }
     case pb::Event::kEntryConfirmed:
@@ -67,6 +75,9 @@ std::string Describe(const pb::Event& e) {
       body = absl::StrFormat(
           "StockChanged delta=%+d reason=%s stock_left=%d", e.stock_changed().delta(),
           pb::StockReason_Name(e.stock_changed().reason()), e.stock_changed().stock_left());
+      if (!e.stock_changed().item_id().empty())
+        body += absl::StrFormat(" item=%s item_stock_left=%d", e.stock_changed().item_id(),
+                                e.stock_changed().item_stock_left());
       break;
     case pb::Event::kEntryCancelled:
       body = absl::StrFormat("EntryCancelled user=%s position=%d", e.entry_cancelled().user_id(),
@@ -89,6 +100,20 @@ std::string Describe(const pb::Event& e) {
       break;
     case pb::Event::kAdmissionResumed:
       body = "AdmissionResumed";
+      break;
+    case pb::Event::kItemChosen: {
+      const auto& x = e.item_chosen();
+      body = absl::StrFormat(
+          "ItemChosen user=%s position=%d item=%s quantity=%d item_stock_left=%d stock_left=%d",
+          x.user_id(), x.position(), x.item_id(), x.quantity(), x.item_stock_left(),
+          x.stock_left());
+      if (x.hold_until_ms() != 0) body += absl::StrFormat(" hold_until_ms=%d", x.hold_until_ms());
+      break;
+    }
+    case pb::Event::kChoiceExpired:
+      body = absl::StrFormat("ChoiceExpired user=%s position=%d choose_until_ms=%d",
+                             e.choice_expired().user_id(), e.choice_expired().position(),
+                             e.choice_expired().choose_until_ms());
       break;
     case pb::Event::BODY_NOT_SET:
       body = "(unknown)";

@@ -12,6 +12,10 @@
 namespace tl::testing {
 namespace {
 
+const std::string& ItemOf(const CampaignState& c, size_t k) {
+  return c.snap.config().items(static_cast<int>(k % c.items())).id();
+}
+
 pb::Command RandomCommand(std::mt19937_64& rng, uint64_t& now,
                           const std::vector<std::string>& campaigns, const Harness& h) {
   auto pick = [&](size_t n) { return static_cast<size_t>(rng() % n); };
@@ -31,12 +35,29 @@ pb::Command RandomCommand(std::mt19937_64& rng, uint64_t& now,
     c.mutable_confirm_entry()->set_pass_id(PassId(id, pick(10) == 0 ? pos + 1 : pos));
   } else if (r < 50) {
     c.mutable_request_entry()->set_user_id(user);
+    const CampaignState* cs = h.state.Find(id);
+    if (cs != nullptr && cs->items() > 0 && pick(6) != 0) {
+      if (!cs->on_admission()) {  // at entry: an item and a quantity, sometimes a bad one
+        c.mutable_request_entry()->set_item_id(pick(12) == 0 ? "nope" : ItemOf(*cs, pick(8)));
+        c.mutable_request_entry()->set_quantity(static_cast<uint32_t>(pick(4)));
+      } else if (auto it = cs->position_of.find(user);
+                 it != cs->position_of.end() && !(it->second & kPrequeuedBit) &&
+                 cs->status[it->second - 1] == EntryStatus::kAdmitted) {
+        // On admission: the admitted choose (a choice command instead).
+        c.clear_request_entry();
+        c.mutable_choose_item()->set_user_id(user);
+        c.mutable_choose_item()->set_item_id(ItemOf(*cs, pick(8)));
+        c.mutable_choose_item()->set_quantity(static_cast<uint32_t>(pick(4)));
+      }
+    }
   } else if (r < 75) {
     c.mutable_tick();
   } else if (r < 83) {
     c.mutable_cancel_entry()->set_user_id(user);
   } else if (r < 87) {
     c.mutable_restock()->set_units(pick(3));
+    if (const CampaignState* cs = h.state.Find(id); cs != nullptr && cs->items() > 0)
+      c.mutable_restock()->set_item_id(ItemOf(*cs, pick(8)));
   } else if (r < 91) {
     c.mutable_pause_admission();
   } else if (r < 95) {
@@ -80,7 +101,21 @@ TEST(Property, InvariantsReplayAndDeterminismOverRandomStreams) {
       cc->set_opens_at_ms(random ? kT0 + rng() % 4000 : 0);
       cc->set_max_entries(rng() % 4 == 0 ? 10 : 0);
       cc->set_hold_s(kHolds[rng() % 4]);
-      if (rng() % 3 == 0) {
+      const bool items = rng() % 3 == 0;
+      if (items) {  // 1..3 items of 0..4 units, per-user maxima up to 3
+        cc->set_stock(0);
+        const int n = 1 + static_cast<int>(rng() % 3);
+        for (int k = 0; k < n; ++k) {
+          pb::Item* item = cc->add_items();
+          item->set_id("i" + std::to_string(k));
+          item->set_stock(rng() % 5);
+          item->set_per_user_max(static_cast<uint32_t>(rng() % 3));
+        }
+        cc->set_per_user_max(1 + static_cast<uint32_t>(rng() % 3));
+        cc->set_choose(rng() % 2 == 0 ? pb::CHOOSE_AT_ENTRY : pb::CHOOSE_ON_ADMISSION);
+        if (cc->choose() == pb::CHOOSE_ON_ADMISSION) cc->set_choose_s(1 + rng() % 2);
+      }
+      if (rng() % 3 == 0 && cc->choose() != pb::CHOOSE_ON_ADMISSION) {
         cc->set_draw(pb::DRAW_AT_CLOSE);
         if (rng() % 2 == 0) cc->set_entropy_source("drand round " + std::to_string(rng() % 100));
       } else {
@@ -117,6 +152,10 @@ TEST(Property, InvariantsReplayAndDeterminismOverRandomStreams) {
       ASSERT_EQ(r->entered_ms, c->entered_ms);
       ASSERT_EQ(r->hold_until, c->hold_until);
       ASSERT_EQ(r->waitlist, c->waitlist);
+      ASSERT_EQ(r->item_waitlists, c->item_waitlists);
+      ASSERT_EQ(r->item_of, c->item_of);
+      ASSERT_EQ(r->quantity_of, c->quantity_of);
+      ASSERT_EQ(r->choose_until, c->choose_until);
     }
 
     // Determinism: decide the same commands again from scratch.
@@ -127,8 +166,10 @@ TEST(Property, InvariantsReplayAndDeterminismOverRandomStreams) {
   // The streams did exercise the engine (not a vacuous pass).
   EXPECT_GT(total_events, static_cast<uint64_t>(kStreams) * 20);
   for (auto kind : {pb::Event::kEntryConfirmed, pb::Event::kHoldExpired, pb::Event::kEntryPromoted,
-                    pb::Event::kCampaignClosed, pb::Event::kEntryCancelled})
-    EXPECT_GT(seen[kind], 100u) << "event kind " << kind << " was rarely produced";
+                    pb::Event::kCampaignClosed, pb::Event::kEntryCancelled, pb::Event::kItemChosen,
+                    pb::Event::kChoiceExpired})
+    EXPECT_GT(seen[kind], 100u) << "event kind " << kind << " was rarely produced (" << seen[kind]
+                                << ")";
 }
 
 }  // namespace

@@ -119,6 +119,52 @@ class Harness {
     return Run(c);
   }
 
+  // A campaign with items (issue 15): `items` as (id, stock, per-user max).
+  struct ItemSpec {
+    std::string id;
+    uint64_t stock;
+    uint32_t per_user_max = 0;
+  };
+  std::vector<pb::Event> CreateItems(const std::string& id, const std::vector<ItemSpec>& items,
+                                     pb::Choose choose, uint32_t per_user_max = 1,
+                                     uint32_t choose_s = 0, uint32_t rate = 0,
+                                     uint32_t win_bps = 10000, uint64_t t = kT0,
+                                     uint32_t hold_s = 0, pb::Draw draw = pb::DRAW_INSTANT) {
+    pb::Command c = Cmd(id, t);
+    auto* cc = c.mutable_create_campaign();
+    cc->set_win_bps(win_bps);
+    cc->set_admission_rate_per_s(rate);
+    cc->set_per_user_max(per_user_max);
+    cc->set_choose(choose);
+    cc->set_choose_s(choose_s);
+    cc->set_hold_s(hold_s);
+    cc->set_draw(draw);
+    for (const ItemSpec& spec : items) {
+      pb::Item* item = cc->add_items();
+      item->set_id(spec.id);
+      item->set_label("label of " + spec.id);
+      item->set_stock(spec.stock);
+      item->set_per_user_max(spec.per_user_max);
+    }
+    return Run(c);
+  }
+  std::vector<pb::Event> EnterItem(const std::string& id, const std::string& user,
+                                   const std::string& item, uint32_t quantity, uint64_t t = kT0) {
+    pb::Command c = Cmd(id, t);
+    c.mutable_request_entry()->set_user_id(user);
+    c.mutable_request_entry()->set_item_id(item);
+    c.mutable_request_entry()->set_quantity(quantity);
+    return Run(c);
+  }
+  std::vector<pb::Event> Choose(const std::string& id, const std::string& user,
+                                const std::string& item, uint32_t quantity, uint64_t t = kT0) {
+    pb::Command c = Cmd(id, t);
+    c.mutable_choose_item()->set_user_id(user);
+    c.mutable_choose_item()->set_item_id(item);
+    c.mutable_choose_item()->set_quantity(quantity);
+    return Run(c);
+  }
+
   static pb::Command Cmd(const std::string& id, uint64_t t) {
     pb::Command c;
     c.set_campaign_id(id);

@@ -193,9 +193,10 @@ struct Campaign {
   uint64_t answer_offset = 0;
   int last_partition = 0;
   uint64_t last_offset = 0, last_sequence = 0;
-  int64_t returned = 0;    // units returned in this answer, not yet promoted
-  int64_t imbalance = 0;   // the stock balance last reported
-  uint64_t stock_due = 0;  // the position awaiting its StockChanged
+  int64_t returned = 0;                 // units returned in this answer, not yet promoted
+  int64_t imbalance = 0;                // the stock balance last reported
+  uint64_t owed_listed = ~uint64_t{0};  // `promoted` when a missing promotion was last reported
+  uint64_t stock_due = 0;               // the position awaiting its StockChanged
   pb::StockReason stock_due_reason = pb::STOCK_REASON_UNSPECIFIED;
 };
 
@@ -650,9 +651,11 @@ class Auditor {
                        " (rank ", head_rank, ")"));
     }
     const uint8_t st = c.status[pos - 1];
+    // Reported, then counted as the promotion it claims to be, so that one
+    // wrong event does not make every later one look wrong too.
     if (st != kWaitlisted)
-      return Bad(c, "promotion",
-                 absl::StrCat("position ", pos, " promoted but it is ", StatusWord(st)));
+      Bad(c, "promotion", absl::StrCat("position ", pos, " promoted but it is ", StatusWord(st)));
+    if (st == kWon) EndHold(c, pos);
     if (c.returned <= 0)
       Bad(c, "promotion",
           absl::StrCat("position ", pos,
@@ -725,12 +728,15 @@ class Auditor {
     sequence_ = c.last_sequence;
     if (c.stock_due != 0) StockNotReturned(c);
     if (c.close_pending) CloseAnswer(c);
-    if (c.close_drawn && c.out.stock_left > 0 && c.out.promoted < c.waitlist.size())
+    if (c.close_drawn && c.out.stock_left > 0 && c.out.promoted < c.waitlist.size() &&
+        c.owed_listed != c.out.promoted) {
+      c.owed_listed = c.out.promoted;  // once per head left unpromoted
       Bad(c, "promotion",
           absl::StrCat("the answer ends with ", c.out.stock_left, " unit(s) in stock and ",
                        c.waitlist.size() - c.out.promoted,
                        " waiting: the head of the waitlist, position ", c.waitlist[c.out.promoted],
                        ", was not promoted"));
+    }
     const int64_t imbalance =
         static_cast<int64_t>(c.out.stock_left + c.out.won) -
         static_cast<int64_t>(c.out.stock + c.out.restocked + c.out.cancelled + c.out.expired);

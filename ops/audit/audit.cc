@@ -618,7 +618,7 @@ class Auditor {
       Bad(c, "hold expiry",
           absl::StrCat("position ", pos, " expired at ", e.time_ms(), ", before its deadline ",
                        deadline));
-    const auto [head_deadline, head] = *c.live.begin();
+    const auto [head_deadline, head] = c.live.empty() ? std::pair{deadline, pos} : *c.live.begin();
     if (head != pos)
       Bad(c, "expiry order",
           absl::StrCat("position ", pos, " (deadline ", deadline, ") expired while position ", head,
@@ -1542,7 +1542,7 @@ nlohmann::json RenderAuditJson(const AuditReport& r) {
                               {"expired", c.expired},
                               {"waitlisted", c.waitlisted},
                               {"promoted", c.promoted},
-                              {"merkle_root", c.merkle},
+                              {"merkle_root_check", c.merkle},
                               {"checks", c.checks},
                               {"closed", c.closed},
                               {"win_bps", c.win_bps},

@@ -93,6 +93,9 @@ std::map<std::string, CampaignDelta> Summarize(const std::vector<pb::Event>& eve
       case pb::Event::kAdmissionResumed:
         d.paused = false;
         break;
+      case pb::Event::kEntryConfirmed:  // projected on branch proj14 (issue 14)
+      case pb::Event::kHoldExpired:
+      case pb::Event::kEntryPromoted:
       case pb::Event::BODY_NOT_SET:
         break;
     }

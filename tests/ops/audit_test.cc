@@ -681,6 +681,41 @@ TEST_F(HoldsAuditTest, WrongMerkleRootIsCaught) {
   EXPECT_TRUE(Names(moved, "merkle root")) << Checks(moved);
 }
 
+TEST_F(HoldsAuditTest, ChangedAtCloseValueIsCaughtFromTheRevealedSeedOrASeedFile) {
+  std::vector<pb::Event> ev = run_->events;
+  pb::Event* x = Find(ev, [](const pb::Event& e) {
+    return e.campaign_id() == "drop" && e.has_draw_resolved() &&
+           e.draw_resolved().outcome() == pb::OUTCOME_LOST;
+  });
+  const uint64_t pos = x->draw_resolved().position();
+  x->mutable_draw_resolved()->set_draw_value(x->draw_resolved().draw_value() + 1);  // still lost
+  const std::string want = "position " + std::to_string(pos) + " (at close): logged";
+  // The revealed seed, with the entropy value CampaignClosed carries.
+  AuditReport revealed = AuditOf(dir_->Sub("value"), *run_, ev, /*with_commands=*/false);
+  EXPECT_TRUE(Says(revealed, "draw value", want)) << Checks(revealed);
+  // The seed given for the campaign (--seed-file): checked at the close itself.
+  auto db = EmbeddedLogDb::Open(dir_->Sub("value-seed"), 1);
+  ASSERT_TRUE(db.ok());
+  std::vector<LogRecord> out;
+  for (const pb::Event& e : ev) {
+    if (!e.has_seed_revealed()) out.push_back({0, e.campaign_id(), EncodeDeterministic(e)});
+  }
+  for (uint64_t i = 0; i < out.size(); ++i) {  // renumbered: no gap where the reveals were
+    pb::Event e;
+    e.ParseFromString(out[i].value);
+    e.set_sequence(i + 1);
+    out[i].value = EncodeDeterministic(e);
+  }
+  ASSERT_TRUE((*db)->ledger()->Append(0, out).ok());
+  AuditOptions o;
+  o.campaign = "drop";
+  o.seeds["drop"] = DeriveSeed(kSecret, "drop");
+  AuditReport given = Audit((*db)->ledger(), nullptr, o);
+  EXPECT_TRUE(Says(given, "draw value", want)) << Checks(given) << given.error;
+  ASSERT_EQ(given.campaigns.size(), 1u);
+  EXPECT_EQ(given.campaigns[0].rederived, 2000u);
+}
+
 // A synthetic at-close drop whose values favour early arrivals: the logged
 // values and outcomes agree with each other (no seed to tell them wrong), but
 // the winners bunch in the first deciles.

@@ -603,6 +603,16 @@ TEST_F(HoldsAuditTest, ExpiryBeforeItsDeadlineIsCaught) {
   });
   EXPECT_EQ(r.ExitCode(), 1);
   EXPECT_TRUE(Says(r, "hold expiry", "before its deadline")) << Checks(r);
+  // An event after a deadline that did not expire the hold first: u8's
+  // confirmation moved past position 3's deadline.
+  AuditReport late = Tampered([](std::vector<pb::Event>& ev) {
+    Find(ev, [](const pb::Event& e) {
+      return e.campaign_id() == "held" && e.has_entry_confirmed() &&
+             e.entry_confirmed().user_id() == "u8";
+    })->set_time_ms(kT0 + 61010);
+  });
+  EXPECT_TRUE(Says(late, "hold expiry", "position 3's hold until 1767225660003 is still live"))
+      << Checks(late);
 }
 
 TEST_F(HoldsAuditTest, ConfirmationAfterExpiryIsCaught) {

@@ -4,16 +4,6 @@
 
 namespace tl::proj {
 
-const char* OutcomeText(pb::Outcome o) {
-  return o == pb::OUTCOME_WAITLISTED ? kWaitlistedName : OutcomeName(o);
-}
-
-const char* StockReasonText(pb::StockReason r) {
-  return r == pb::STOCK_HOLD_EXPIRED ? "hold_expired" : StockReasonName(r);
-}
-
-const char* DrawText(pb::Draw d) { return d == pb::DRAW_AT_CLOSE ? "at_close" : "instant"; }
-
 std::map<std::string, CampaignDelta> Summarize(const std::vector<pb::Event>& events) {
   std::map<std::string, CampaignDelta> out;
   for (const pb::Event& e : events) {
@@ -71,7 +61,7 @@ std::map<std::string, CampaignDelta> Summarize(const std::vector<pb::Event>& eve
       case pb::Event::kDrawResolved: {
         const auto& r = e.draw_resolved();
         EntryRow& x = row(r.position(), r.user_id());
-        decide(x, OutcomeText(r.outcome()));
+        decide(x, OutcomeName(r.outcome()));
         x.drawn = true;
         x.draw_value = r.draw_value();
         if (r.hold_until_ms() != 0) x.hold_until_ms = r.hold_until_ms();
@@ -90,7 +80,7 @@ std::map<std::string, CampaignDelta> Summarize(const std::vector<pb::Event>& eve
       case pb::Event::kStockChanged: {
         const auto& s = e.stock_changed();
         d.stock.push_back(
-            {e.sequence(), s.delta(), StockReasonText(s.reason()), s.stock_left(), e.time_ms()});
+            {e.sequence(), s.delta(), StockReasonName(s.reason()), s.stock_left(), e.time_ms()});
         d.stock_left = s.stock_left();
         if (s.reason() == pb::STOCK_RESTOCK) d.restocked += s.delta();
         break;
@@ -104,7 +94,7 @@ std::map<std::string, CampaignDelta> Summarize(const std::vector<pb::Event>& eve
       case pb::Event::kEntryConfirmed: {
         const auto& c = e.entry_confirmed();
         EntryRow& x = row(c.position(), c.user_id());
-        decide(x, kConfirmedName);
+        decide(x, kConfirmed);
         x.confirmed_at_ms = e.time_ms();
         x.pass_id = c.pass_id();
         d.confirmed++;
@@ -113,7 +103,7 @@ std::map<std::string, CampaignDelta> Summarize(const std::vector<pb::Event>& eve
       case pb::Event::kHoldExpired: {
         const auto& h = e.hold_expired();
         EntryRow& x = row(h.position(), h.user_id());
-        decide(x, kExpiredName);
+        decide(x, kExpired);
         x.hold_until_ms = h.hold_until_ms();
         d.expired++;
         break;

@@ -15,17 +15,6 @@ namespace tl::proj {
 
 namespace pb = ::ticketledger::v1;
 
-// Entry statuses of issue 14, spelt here until engine/core/names.h has them.
-inline constexpr char kConfirmedName[] = "confirmed";
-inline constexpr char kExpiredName[] = "expired";
-inline constexpr char kWaitlistedName[] = "waitlisted";
-
-// OutcomeName and StockReasonName, with the outcome and the reason of issue 14.
-const char* OutcomeText(pb::Outcome o);
-const char* StockReasonText(pb::StockReason r);
-// CreateCampaign.draw: instant, at_close.
-const char* DrawText(pb::Draw d);
-
 // One position as this batch saw it. A field this batch did not set is 0 /
 // empty, so a row from a later batch completes the stored one instead of
 // erasing it (the PostgreSQL UPDATE keeps what a NULL does not replace).

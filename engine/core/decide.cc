@@ -5,6 +5,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "engine/core/merkle.h"
+#include "engine/core/names.h"
 
 namespace tl {
 namespace {
@@ -102,19 +104,31 @@ class Emitter {
 // The counters of one campaign as they stand part-way through a decision.
 class Cursor {
  public:
-  explicit Cursor(const CampaignState& c)
+  Cursor(const CampaignState& c, uint64_t time_ms)
       : c_(c),
+        time_ms_(time_ms),
         last_position_(c.snap.last_position()),
         serving_(c.snap.serving()),
         stock_left_(c.snap.stock_left()),
+        promoted_(c.snap.promoted()),
         opened_(c.snap.opened()) {}
 
   uint64_t waiting() const { return last_position_ - serving_; }
   bool opened() const { return opened_; }
+  uint64_t stock_left() const { return stock_left_; }
+  uint64_t last_position() const { return last_position_; }
 
   std::string_view user_at(uint64_t position) const {
     uint64_t known = c_.snap.last_position();
     return position <= known ? c_.user_at(position) : pending_[position - known - 1];
+  }
+  uint64_t entered_ms(uint64_t position) const {
+    return position <= c_.snap.last_position() ? c_.entered_ms[position - 1] : time_ms_;
+  }
+  // A new win's hold deadline (0: the win is final).
+  uint64_t HoldDeadline() const {
+    const uint32_t hold_s = c_.snap.config().hold_s();
+    return hold_s == 0 ? 0 : time_ms_ + uint64_t{hold_s} * 1000;
   }
 
   // Gives the next position to `user` (QueueEntered).
@@ -144,6 +158,7 @@ class Cursor {
   // Serves the next `n` positions: each is admitted and drawn in order.
   // credit_milli is the credit before the first admission.
   void Admit(Emitter& em, uint64_t n, uint64_t credit_milli) {
+    TL_CHECK(!c_.at_close());
     const uint32_t win_bps = c_.snap.config().win_bps();
     const std::string& campaign = c_.snap.campaign_id();
     for (uint64_t i = 0; i < n; ++i) {
@@ -172,23 +187,112 @@ class Cursor {
       d->set_outcome(outcome);
       d->set_draw_value(value);
       d->set_stock_left(stock_left_);
+      if (outcome == pb::OUTCOME_WON) d->set_hold_until_ms(HoldDeadline());
     }
   }
 
   // Rate 0 (and not paused): everything waiting is served at once.
   void AdmitAllIfImmediate(Emitter& em) {
-    if (c_.snap.config().admission_rate_per_s() == 0 && !c_.snap.paused() && opened_ok()) {
+    if (c_.snap.config().admission_rate_per_s() == 0 && !c_.snap.paused() && opened_ok() &&
+        !c_.at_close()) {
       Admit(em, waiting(), 0);
     }
+  }
+
+  // Holds whose deadline this command's time has reached expire first, in
+  // (deadline, position) order; each unit returns to stock.
+  void ExpireHolds(Emitter& em) {
+    bool returned = false;
+    for (auto it = c_.hold_order.begin(); it != c_.hold_order.end() && it->first <= time_ms_;
+         ++it) {
+      const auto [deadline, position] = *it;
+      auto* x = em.New().mutable_hold_expired();
+      x->set_user_id(c_.user_at(position));
+      x->set_position(position);
+      x->set_hold_until_ms(deadline);
+      ReturnUnit(em, 1, pb::STOCK_HOLD_EXPIRED);
+      returned = true;
+    }
+    if (returned) Promote(em);
+  }
+
+  // StockChanged +units.
+  void ReturnUnit(Emitter& em, uint64_t units, pb::StockReason reason) {
+    stock_left_ += units;
+    auto* sc = em.New().mutable_stock_changed();
+    sc->set_delta(static_cast<int64_t>(units));
+    sc->set_reason(reason);
+    sc->set_stock_left(stock_left_);
+  }
+
+  // After an at-close draw: the head of the waitlist takes each unit left.
+  void Promote(Emitter& em) {
+    if (!c_.at_close() || !c_.snap.closed()) return;
+    while (stock_left_ > 0 && promoted_ < c_.waitlist.size()) {
+      const uint64_t position = c_.waitlist[promoted_++];
+      --stock_left_;
+      auto* p = em.New().mutable_entry_promoted();
+      p->set_user_id(c_.user_at(position));
+      p->set_position(position);
+      p->set_waitlist_rank(promoted_);
+      p->set_hold_until_ms(HoldDeadline());
+      p->set_stock_left(stock_left_);
+    }
+  }
+
+  // DRAW_AT_CLOSE: draws every queued position at once (draw.h), keyed with
+  // `drawer`. DrawResolved in position order.
+  void DrawAtClose(Emitter& em, const Drawer& drawer) {
+    const uint32_t win_bps = c_.snap.config().win_bps();
+    const std::string& campaign = c_.snap.campaign_id();
+    const uint64_t first = serving_ + 1, n = waiting();
+    std::vector<uint64_t> values(n);
+    std::vector<std::pair<uint64_t, uint64_t>> eligible;  // (value, position)
+    for (uint64_t i = 0; i < n; ++i) {
+      values[i] = drawer.DrawValue(campaign, first + i, user_at(first + i));
+      if (UnderThreshold(values[i], win_bps)) eligible.emplace_back(values[i], first + i);
+    }
+    std::sort(eligible.begin(), eligible.end());
+    // rank[i]: 0 lost; 1..wins won; then waitlisted in order.
+    std::vector<uint64_t> rank(n, 0);
+    for (uint64_t r = 0; r < eligible.size(); ++r) rank[eligible[r].second - first] = r + 1;
+    const uint64_t wins = std::min<uint64_t>(stock_left_, eligible.size());
+    for (uint64_t i = 0; i < n; ++i) {
+      const uint64_t position = ++serving_;
+      auto* d = NewDrawResolved(em.New());
+      d->set_position(position);
+      d->set_user_id(std::string(user_at(position)));
+      d->set_draw_value(values[i]);
+      if (rank[i] == 0) {
+        d->set_outcome(pb::OUTCOME_LOST);
+      } else if (rank[i] <= wins) {
+        d->set_outcome(pb::OUTCOME_WON);
+        --stock_left_;
+        d->set_hold_until_ms(HoldDeadline());
+      } else {
+        d->set_outcome(pb::OUTCOME_WAITLISTED);
+        d->set_waitlist_rank(rank[i] - wins);
+      }
+      d->set_stock_left(stock_left_);
+    }
+  }
+
+  // The Merkle root over every position (merkle.h), this answer's included.
+  Hash EntriesRoot() const {
+    return MerkleRoot(last_position_, [&](uint64_t i) {
+      return MerkleLeafHash(MerkleLeaf(i + 1, entered_ms(i + 1), user_at(i + 1)));
+    });
   }
 
  private:
   bool opened_ok() const { return c_.snap.config().queueing() != pb::QUEUEING_RANDOM || opened_; }
 
   const CampaignState& c_;
+  uint64_t time_ms_;
   uint64_t last_position_;
   uint64_t serving_;
   uint64_t stock_left_;
+  uint64_t promoted_;
   bool opened_;
   std::vector<std::string_view> pending_;  // users of positions > c_.last_position
 };
@@ -232,10 +336,33 @@ void DecideCreate(const EngineState& s, const EngineConfig& config, const Limits
       req.queueing() != pb::QUEUEING_RANDOM)
     return em.Reject("", pb::REJECT_INVALID_ARGUMENT,
                      absl::StrCat("queueing ", static_cast<int>(req.queueing()), " is unknown"));
+  if (req.hold_s() > limits.hold_s_max)
+    return em.Reject(
+        "", pb::REJECT_INVALID_ARGUMENT,
+        absl::StrCat("hold_s is ", req.hold_s(), "; the limit is ", limits.hold_s_max));
+  if (req.draw() != pb::DRAW_UNSPECIFIED && req.draw() != pb::DRAW_INSTANT &&
+      req.draw() != pb::DRAW_AT_CLOSE)
+    return em.Reject("", pb::REJECT_INVALID_ARGUMENT,
+                     absl::StrCat("draw ", static_cast<int>(req.draw()), " is unknown"));
+  if (req.draw() == pb::DRAW_AT_CLOSE && req.admission_rate_per_s() != 0)
+    return em.Reject(
+        "", pb::REJECT_INVALID_ARGUMENT,
+        "a draw at close admits nobody before the close: admission_rate_per_s must be 0");
+  if (req.entropy_source().size() > limits.entropy_source_bytes_max ||
+      !IsCleanUtf8(req.entropy_source()))
+    return em.Reject(
+        "", pb::REJECT_INVALID_ARGUMENT,
+        absl::StrCat("entropy_source must be at most ", limits.entropy_source_bytes_max,
+                     " bytes of UTF-8 without control characters"));
+  if (!req.entropy_source().empty() && req.draw() != pb::DRAW_AT_CLOSE)
+    return em.Reject("", pb::REJECT_INVALID_ARGUMENT,
+                     "entropy_source needs draw at_close (an instant draw cannot wait for it)");
   auto* created = em.New().mutable_campaign_created();
   *created->mutable_config() = req;
   if (req.queueing() == pb::QUEUEING_UNSPECIFIED)
     created->mutable_config()->set_queueing(pb::QUEUEING_FIFO);
+  // draw stays as asked (UNSPECIFIED means INSTANT): a campaign that uses
+  // none of the newer options is written byte for byte as before them.
   if (req.max_entries() == 0)
     created->mutable_config()->set_max_entries(limits.entries_per_campaign_max);
   Hash commitment =
@@ -244,7 +371,7 @@ void DecideCreate(const EngineState& s, const EngineConfig& config, const Limits
       std::string(reinterpret_cast<const char*>(commitment.data()), commitment.size()));
 }
 
-void DecideEntry(const CampaignState& c, const Limits& limits, const pb::Command& cmd,
+void DecideEntry(const CampaignState& c, Cursor& cur, const Limits& limits, const pb::Command& cmd,
                  Emitter& em) {
   const std::string& user = cmd.request_entry().user_id();
   if (absl::Status st = ValidateUserId(user, limits); !st.ok())
@@ -265,7 +392,6 @@ void DecideEntry(const CampaignState& c, const Limits& limits, const pb::Command
         user, pb::REJECT_CAMPAIGN_FULL,
         absl::StrCat("campaign is full (", c.snap.config().max_entries(), " entries)"));
   const uint64_t opens_at = c.snap.config().opens_at_ms();
-  Cursor cur(c);
   if (IsRandom(c)) {
     if (!c.snap.opened() && cmd.time_ms() < opens_at) {
       if (c.snap.prequeued() >= limits.prequeue_max)
@@ -285,8 +411,7 @@ void DecideEntry(const CampaignState& c, const Limits& limits, const pb::Command
   cur.AdmitAllIfImmediate(em);
 }
 
-void DecideTick(const CampaignState& c, const pb::Command& cmd, Emitter& em) {
-  Cursor cur(c);
+void DecideTick(const CampaignState& c, Cursor& cur, const pb::Command& cmd, Emitter& em) {
   if (DueToOpen(c, cmd.time_ms())) {
     cur.Open(em);
     cur.AdmitAllIfImmediate(em);
@@ -301,37 +426,118 @@ void DecideTick(const CampaignState& c, const pb::Command& cmd, Emitter& em) {
   if (n > 0) cur.Admit(em, n, credit);
 }
 
-void DecideCancel(const CampaignState& c, const Limits& limits, const pb::Command& cmd,
+// The position of `user`'s entry for a cancel or a confirmation, or 0 after
+// rejecting. Holds that expired are gone from the state's holds by now
+// (ExpireHolds ran first), so a kWon without a live hold is final or expired
+// at this very command; its status says which.
+uint64_t StandingWin(const CampaignState& c, const Limits& limits, const std::string& user,
+                     uint64_t time_ms, bool confirming, Emitter& em) {
+  if (absl::Status st = ValidateUserId(user, limits); !st.ok()) {
+    em.Reject("", pb::REJECT_INVALID_ARGUMENT, std::string(st.message()));
+    return 0;
+  }
+  auto it = c.position_of.find(user);
+  if (it == c.position_of.end()) {
+    em.Reject(user, pb::REJECT_NOT_ENTERED, "user has no entry in this campaign");
+    return 0;
+  }
+  const uint64_t pos = (it->second & kPrequeuedBit) ? 0 : it->second;
+  const EntryStatus st = pos == 0 ? EntryStatus::kQueued : c.status[pos - 1];
+  const uint64_t hold = pos == 0 ? 0 : c.HoldOf(pos);
+  if (st == EntryStatus::kExpired || (st == EntryStatus::kWon && hold != 0 && hold <= time_ms)) {
+    em.Reject(user, pb::REJECT_HOLD_EXPIRED,
+              hold != 0
+                  ? absl::StrCat("the hold on position ", pos, " expired at ", hold,
+                                 " ms; its unit went back")
+                  : absl::StrCat("the hold on position ", pos, " expired; its unit went back"),
+              pos);
+    return 0;
+  }
+  if (st == EntryStatus::kConfirmed) {
+    em.Reject(user, pb::REJECT_ALREADY_CONFIRMED,
+              absl::StrCat("position ", pos, " is already confirmed"), pos);
+    return 0;
+  }
+  if (st != EntryStatus::kWon) {
+    em.Reject(user, confirming ? pb::REJECT_NOT_CONFIRMABLE : pb::REJECT_NOT_CANCELLABLE,
+              absl::StrCat(confirming ? "only a won entry can be confirmed"
+                                      : "only a won entry can be cancelled",
+                           " (this one is ", pos == 0 ? "pre-queued" : EntryStatusName(st), ")"),
+              pos);
+    return 0;
+  }
+  return pos;
+}
+
+void DecideCancel(const CampaignState& c, Cursor& cur, const Limits& limits, const pb::Command& cmd,
                   Emitter& em) {
   const std::string& user = cmd.cancel_entry().user_id();
-  if (absl::Status st = ValidateUserId(user, limits); !st.ok())
-    return em.Reject("", pb::REJECT_INVALID_ARGUMENT, std::string(st.message()));
-  auto it = c.position_of.find(user);
-  if (it == c.position_of.end())
-    return em.Reject(user, pb::REJECT_NOT_ENTERED, "user has no entry in this campaign");
-  uint64_t pos = (it->second & kPrequeuedBit) ? 0 : it->second;
-  if (pos == 0 || c.status[pos - 1] != EntryStatus::kWon)
-    return em.Reject(user, pb::REJECT_NOT_CANCELLABLE, "only a won entry can be cancelled", pos);
+  const uint64_t pos = StandingWin(c, limits, user, cmd.time_ms(), false, em);
+  if (pos == 0) return;
   auto* x = em.New().mutable_entry_cancelled();
   x->set_user_id(user);
   x->set_position(pos);
-  auto* sc = em.New().mutable_stock_changed();
-  sc->set_delta(1);
-  sc->set_reason(pb::STOCK_CANCELLATION);
-  sc->set_stock_left(c.snap.stock_left() + 1);
+  cur.ReturnUnit(em, 1, pb::STOCK_CANCELLATION);
+  cur.Promote(em);
 }
 
-void DecideClose(const CampaignState& c, Emitter& em) {
+void DecideConfirm(const CampaignState& c, const Limits& limits, const pb::Command& cmd,
+                   Emitter& em) {
+  const pb::ConfirmEntry& req = cmd.confirm_entry();
+  const uint64_t pos = StandingWin(c, limits, req.user_id(), cmd.time_ms(), true, em);
+  if (pos == 0) return;
+  const std::string pass = PassId(c.snap.campaign_id(), pos);
+  if (req.pass_id() != pass)
+    return em.Reject(
+        req.user_id(), pb::REJECT_PASS_MISMATCH,
+        absl::StrCat("this entry's pass is ", pass, "; the confirmation named another"), pos);
+  auto* x = em.New().mutable_entry_confirmed();
+  x->set_user_id(req.user_id());
+  x->set_position(pos);
+  x->set_pass_id(pass);
+}
+
+// The at-close draw's key, or a rejection for a close without the committed
+// entropy value (or with one nobody committed to).
+bool AtCloseDrawer(const CampaignState& c, const Limits& limits, const std::string& value,
+                   Drawer* drawer, Emitter& em) {
+  const bool committed = !c.snap.config().entropy_source().empty();
+  if (!committed && !value.empty()) {
+    em.Reject("", pb::REJECT_INVALID_ARGUMENT,
+              "this campaign committed to no entropy source, so its close takes no entropy value");
+    return false;
+  }
+  if (committed && (value.empty() || value.size() > limits.entropy_value_bytes_max)) {
+    em.Reject("", pb::REJECT_INVALID_ARGUMENT,
+              absl::StrCat("close needs the value of the committed entropy source (\"",
+                           c.snap.config().entropy_source(), "\"), 1..",
+                           limits.entropy_value_bytes_max, " bytes"));
+    return false;
+  }
+  if (c.at_close()) *drawer = Drawer(AtCloseKey(c.seed, committed, value));
+  return true;
+}
+
+void DecideClose(const CampaignState& c, Cursor& cur, const Limits& limits, const pb::Command& cmd,
+                 Emitter& em) {
   if (c.snap.closed())
     return em.Reject("", pb::REJECT_CAMPAIGN_CLOSED, "campaign is already closed");
+  const std::string& value = cmd.close_campaign().entropy_value();
+  Drawer drawer;
+  if (!AtCloseDrawer(c, limits, value, &drawer, em)) return;
   // A RANDOM campaign closed before its opening still orders its pre-queue:
   // those users entered in time.
-  Cursor cur(c);
   if (IsRandom(c) && !c.snap.opened() && c.snap.prequeued() > 0) {
     cur.Open(em);
     cur.AdmitAllIfImmediate(em);
   }
-  em.New().mutable_campaign_closed()->set_entries(c.entries());
+  auto* closed = em.New().mutable_campaign_closed();
+  closed->set_entries(c.entries());
+  const Hash root = cur.EntriesRoot();
+  closed->set_merkle_root(std::string(reinterpret_cast<const char*>(root.data()), root.size()));
+  closed->set_merkle_leaves(cur.last_position());
+  closed->set_entropy_value(value);
+  if (c.at_close()) cur.DrawAtClose(em, drawer);
 }
 
 void DecideReveal(const CampaignState& c, Emitter& em) {
@@ -346,17 +552,29 @@ void DecideReveal(const CampaignState& c, Emitter& em) {
       std::string(reinterpret_cast<const char*>(c.seed.data()), c.seed.size()));
 }
 
-void DecideRestock(const CampaignState& c, const Limits& limits, const pb::Command& cmd,
-                   Emitter& em) {
+void DecideRestock(Cursor& cur, const Limits& limits, const pb::Command& cmd, Emitter& em) {
   uint64_t units = cmd.restock().units();
   if (units == 0) return em.Reject("", pb::REJECT_INVALID_ARGUMENT, "restock units must be > 0");
-  if (units > limits.stock_max || c.snap.stock_left() + units > limits.stock_max)
+  if (units > limits.stock_max || cur.stock_left() + units > limits.stock_max)
     return em.Reject("", pb::REJECT_INVALID_ARGUMENT,
                      absl::StrCat("stock would exceed the limit of ", limits.stock_max));
-  auto* sc = em.New().mutable_stock_changed();
-  sc->set_delta(static_cast<int64_t>(units));
-  sc->set_reason(pb::STOCK_RESTOCK);
-  sc->set_stock_left(c.snap.stock_left() + units);
+  cur.ReturnUnit(em, units, pb::STOCK_RESTOCK);
+  cur.Promote(em);
+}
+
+void DecidePause(const CampaignState& c, Cursor& cur, bool pause, Emitter& em) {
+  if (pause) {
+    if (c.snap.paused())
+      return em.Reject("", pb::REJECT_INVALID_ARGUMENT, "admission is already paused");
+    em.New().mutable_admission_paused();
+    return;
+  }
+  if (!c.snap.paused())
+    return em.Reject("", pb::REJECT_INVALID_ARGUMENT, "admission is not paused");
+  em.New().mutable_admission_resumed();
+  if (c.snap.config().admission_rate_per_s() == 0 && (!IsRandom(c) || c.snap.opened()) &&
+      !c.at_close())
+    cur.Admit(em, cur.waiting(), 0);
 }
 
 }  // namespace
@@ -386,6 +604,7 @@ std::string UserOf(const pb::Command& cmd, const Limits& limits) {
   std::string user;
   if (cmd.has_request_entry()) user = cmd.request_entry().user_id();
   if (cmd.has_cancel_entry()) user = cmd.cancel_entry().user_id();
+  if (cmd.has_confirm_entry()) user = cmd.confirm_entry().user_id();
   if (!ValidateUserId(user, limits).ok()) user.clear();
   return user;
 }
@@ -440,45 +659,33 @@ absl::Status Decide(const EngineState& state, const EngineConfig& config, const 
                   : "no such campaign (the id is not valid)");
     return absl::OkStatus();
   }
+  Cursor cur(*c, cmd.time_ms());
+  cur.ExpireHolds(em);
   switch (cmd.body_case()) {
     case pb::Command::kRequestEntry:
-      DecideEntry(*c, limits, cmd, em);
+      DecideEntry(*c, cur, limits, cmd, em);
       break;
     case pb::Command::kTick:
-      DecideTick(*c, cmd, em);
+      DecideTick(*c, cur, cmd, em);
       break;
     case pb::Command::kCancelEntry:
-      DecideCancel(*c, limits, cmd, em);
+      DecideCancel(*c, cur, limits, cmd, em);
+      break;
+    case pb::Command::kConfirmEntry:
+      DecideConfirm(*c, limits, cmd, em);
       break;
     case pb::Command::kCloseCampaign:
-      DecideClose(*c, em);
+      DecideClose(*c, cur, limits, cmd, em);
       break;
     case pb::Command::kRevealSeed:
       DecideReveal(*c, em);
       break;
     case pb::Command::kRestock:
-      DecideRestock(*c, limits, cmd, em);
+      DecideRestock(cur, limits, cmd, em);
       break;
     case pb::Command::kPauseAdmission:
-      if (c->snap.paused()) {
-        em.Reject("", pb::REJECT_INVALID_ARGUMENT, "admission is already paused");
-      } else {
-        em.New().mutable_admission_paused();
-      }
-      break;
     case pb::Command::kResumeAdmission:
-      if (!c->snap.paused()) {
-        em.Reject("", pb::REJECT_INVALID_ARGUMENT, "admission is not paused");
-      } else {
-        em.New().mutable_admission_resumed();
-        if (c->snap.config().admission_rate_per_s() == 0 && (!IsRandom(*c) || c->snap.opened())) {
-          Cursor cur(*c);
-          cur.Admit(em, cur.waiting(), 0);
-        }
-      }
-      break;
-    case pb::Command::kConfirmEntry:  // holds land with the next commit
-      em.Reject(UserOf(cmd, limits), pb::REJECT_NOT_CONFIRMABLE, "holds are not built yet");
+      DecidePause(*c, cur, cmd.body_case() == pb::Command::kPauseAdmission, em);
       break;
     case pb::Command::kCreateCampaign:
     case pb::Command::BODY_NOT_SET:

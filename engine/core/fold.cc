@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/core/draw.h"
+#include "engine/core/names.h"
 
 namespace tl {
 namespace {
@@ -46,13 +47,35 @@ absl::Status FoldCreated(EngineState* s, const EngineConfig& config, const pb::E
   return absl::OkStatus();
 }
 
+// Units taken and not given back: wins (promotions included) less those
+// cancelled or expired.
+uint64_t UnitsOut(const pb::CampaignSnapshot& snap) {
+  return snap.won() - snap.cancelled() - snap.expired();
+}
+
 // Stock conservation, checked whenever stock or wins move.
 absl::Status CheckStockBalance(const CampaignState& c, const pb::Event& e) {
   const auto& snap = c.snap;
-  if (snap.won() - snap.cancelled() > snap.config().stock() + snap.restocked())
-    return Broken(e, "wins - cancellations exceed initial stock + restocks");
-  if (snap.stock_left() + snap.won() - snap.cancelled() != snap.config().stock() + snap.restocked())
+  if (snap.cancelled() + snap.expired() > snap.won())
+    return Broken(e, "more units given back than won");
+  if (UnitsOut(snap) > snap.config().stock() + snap.restocked())
+    return Broken(e, "wins - cancellations - expiries exceed initial stock + restocks");
+  if (snap.stock_left() + UnitsOut(snap) != snap.config().stock() + snap.restocked())
     return Broken(e, "stock does not balance");
+  if (snap.confirmed() > UnitsOut(snap)) return Broken(e, "more confirmed than units out");
+  return absl::OkStatus();
+}
+
+// A new win's hold: `hold_until` must be the event's time + hold_s (0 when
+// hold_s is 0).
+absl::Status TakeHold(CampaignState& c, const pb::Event& e, uint64_t position,
+                      uint64_t hold_until) {
+  const uint32_t hold_s = c.snap.config().hold_s();
+  const uint64_t want = hold_s == 0 ? 0 : e.time_ms() + uint64_t{hold_s} * 1000;
+  if (hold_until != want)
+    return Broken(
+        e, absl::StrCat("hold deadline ", hold_until, " is not event time + hold_s (", want, ")"));
+  if (hold_until != 0) c.SetHold(position, hold_until);
   return absl::OkStatus();
 }
 
@@ -109,6 +132,7 @@ absl::Status FoldQueueEntered(CampaignState& c, const pb::Event& e) {
   }
   c.by_position.push_back(idx);
   c.status.push_back(EntryStatus::kQueued);
+  c.entered_ms.push_back(e.time_ms());
   c.dirty_positions.push_back(q.position());
   snap.set_last_position(q.position());
   if (snap.config().queueing() == pb::QUEUEING_RANDOM) {
@@ -132,6 +156,7 @@ absl::Status FoldEntryRejected(CampaignState& c, const pb::Event& e) {
 absl::Status FoldEntryAdmitted(CampaignState& c, const pb::Event& e) {
   auto& snap = c.snap;
   const auto& a = e.entry_admitted();
+  if (c.at_close()) return Broken(e, "an admission in an at-close campaign");
   if (a.position() != snap.serving() + 1) return Broken(e, "admission out of order");
   if (a.position() > snap.last_position())
     return Broken(e, "serving counter passes the last position");
@@ -145,8 +170,16 @@ absl::Status FoldEntryAdmitted(CampaignState& c, const pb::Event& e) {
 absl::Status FoldDrawResolved(CampaignState& c, const pb::Event& e) {
   auto& snap = c.snap;
   const auto& d = e.draw_resolved();
-  if (d.position() == 0 || d.position() != snap.serving())
+  if (c.at_close()) {
+    // The at-close draw: no admission; every position is drawn in order at
+    // the close.
+    if (!snap.closed()) return Broken(e, "an at-close draw before the close");
+    if (d.position() != snap.serving() + 1 || d.position() > snap.last_position())
+      return Broken(e, "at-close draw out of position order");
+    snap.set_serving(d.position());
+  } else if (d.position() == 0 || d.position() != snap.serving()) {
     return Broken(e, "draw of a position that was not just admitted");
+  }
   if (c.status[d.position() - 1] != EntryStatus::kQueued) return Broken(e, "drawn twice");
   if (c.user_at(d.position()) != d.user_id()) return Broken(e, "drew the wrong user");
   bool under = UnderThreshold(d.draw_value(), snap.config().win_bps());
@@ -158,12 +191,26 @@ absl::Status FoldDrawResolved(CampaignState& c, const pb::Event& e) {
       snap.set_stock_left(snap.stock_left() - 1);
       snap.set_won(snap.won() + 1);
       status = EntryStatus::kWon;
+      if (absl::Status st = TakeHold(c, e, d.position(), d.hold_until_ms()); !st.ok()) return st;
       break;
     case pb::OUTCOME_SOLD_OUT:
+      if (c.at_close()) return Broken(e, "SOLD_OUT in an at-close draw");
       if (!under) return Broken(e, "SOLD_OUT with a draw value over the threshold");
       if (snap.stock_left() != 0) return Broken(e, "SOLD_OUT while stock remained");
       snap.set_sold_out(snap.sold_out() + 1);
       status = EntryStatus::kSoldOut;
+      break;
+    case pb::OUTCOME_WAITLISTED:
+      if (!c.at_close()) return Broken(e, "WAITLISTED outside an at-close draw");
+      if (!under) return Broken(e, "WAITLISTED with a draw value over the threshold");
+      if (d.waitlist_rank() == 0 || d.waitlist_rank() > snap.last_position())
+        return Broken(e, "waitlist rank out of range");
+      if (c.waitlist.size() < d.waitlist_rank()) c.waitlist.resize(d.waitlist_rank(), 0);
+      if (c.waitlist[d.waitlist_rank() - 1] != 0) return Broken(e, "waitlist rank given twice");
+      c.waitlist[d.waitlist_rank() - 1] = d.position();
+      c.waitlist_dirty = true;
+      snap.set_waitlisted(snap.waitlisted() + 1);
+      status = EntryStatus::kWaitlisted;
       break;
     case pb::OUTCOME_LOST:
       if (under) return Broken(e, "LOST with a draw value under the threshold");
@@ -173,6 +220,8 @@ absl::Status FoldDrawResolved(CampaignState& c, const pb::Event& e) {
     default:
       return Broken(e, "draw without an outcome");
   }
+  if (d.outcome() != pb::OUTCOME_WON && d.hold_until_ms() != 0)
+    return Broken(e, "a hold on a draw that did not win");
   if (d.stock_left() != snap.stock_left()) return Broken(e, "stock_left disagrees");
   c.status[d.position() - 1] = status;
   c.dirty_positions.push_back(d.position());
@@ -186,30 +235,102 @@ absl::Status FoldStockChanged(CampaignState& c, const pb::Event& e) {
   snap.set_stock_left(snap.stock_left() + static_cast<uint64_t>(sc.delta()));
   if (sc.reason() == pb::STOCK_RESTOCK) {
     snap.set_restocked(snap.restocked() + static_cast<uint64_t>(sc.delta()));
-  } else if (sc.reason() != pb::STOCK_CANCELLATION) {
+  } else if (sc.reason() != pb::STOCK_CANCELLATION && sc.reason() != pb::STOCK_HOLD_EXPIRED) {
     return Broken(e, "stock change without a reason");
   }
   if (sc.stock_left() != snap.stock_left()) return Broken(e, "stock_left disagrees");
   return CheckStockBalance(c, e);
 }
 
+// The standing win at `position` of `user` (a cancel, confirmation or
+// expiry's subject); its hold, if any, must still be live at the event's time
+// unless `expiring`.
+absl::Status CheckStandingWin(const CampaignState& c, const pb::Event& e, uint64_t position,
+                              const std::string& user, bool expiring) {
+  if (position == 0 || position > c.snap.last_position() || c.user_at(position) != user)
+    return Broken(e, "an entry that does not exist");
+  if (c.status[position - 1] != EntryStatus::kWon)
+    return Broken(e, "an entry that is not a standing win");
+  const uint64_t hold = c.HoldOf(position);
+  if (expiring) {
+    if (hold == 0) return Broken(e, "expiry of a win that holds nothing");
+    if (e.time_ms() < hold) return Broken(e, "expiry before the hold's deadline");
+    if (c.hold_order.begin()->second != position) return Broken(e, "expiry out of deadline order");
+  } else if (hold != 0 && e.time_ms() >= hold) {
+    return Broken(e, "a hold used after its deadline");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status FoldEntryCancelled(CampaignState& c, const pb::Event& e) {
-  auto& snap = c.snap;
   const auto& x = e.entry_cancelled();
-  if (x.position() == 0 || x.position() > snap.last_position() ||
-      c.user_at(x.position()) != x.user_id())
-    return Broken(e, "cancelled an entry that does not exist");
-  if (c.status[x.position() - 1] != EntryStatus::kWon)
-    return Broken(e, "cancelled an entry that is not a standing win");
+  if (absl::Status st = CheckStandingWin(c, e, x.position(), x.user_id(), false); !st.ok())
+    return st;
+  c.DropHold(x.position());
   c.status[x.position() - 1] = EntryStatus::kCancelled;
   c.dirty_positions.push_back(x.position());
-  snap.set_cancelled(snap.cancelled() + 1);
+  c.snap.set_cancelled(c.snap.cancelled() + 1);
   return absl::OkStatus();
+}
+
+absl::Status FoldEntryConfirmed(CampaignState& c, const pb::Event& e) {
+  const auto& x = e.entry_confirmed();
+  if (absl::Status st = CheckStandingWin(c, e, x.position(), x.user_id(), false); !st.ok())
+    return st;
+  if (x.pass_id() != PassId(c.snap.campaign_id(), x.position()))
+    return Broken(e, "confirmation names another entry's pass");
+  c.DropHold(x.position());
+  c.status[x.position() - 1] = EntryStatus::kConfirmed;
+  c.dirty_positions.push_back(x.position());
+  c.snap.set_confirmed(c.snap.confirmed() + 1);
+  return CheckStockBalance(c, e);
+}
+
+absl::Status FoldHoldExpired(CampaignState& c, const pb::Event& e) {
+  const auto& x = e.hold_expired();
+  if (absl::Status st = CheckStandingWin(c, e, x.position(), x.user_id(), true); !st.ok())
+    return st;
+  if (x.hold_until_ms() != c.HoldOf(x.position()))
+    return Broken(e, "expiry names another deadline");
+  c.DropHold(x.position());
+  c.status[x.position() - 1] = EntryStatus::kExpired;
+  c.dirty_positions.push_back(x.position());
+  c.snap.set_expired(c.snap.expired() + 1);
+  return absl::OkStatus();
+}
+
+absl::Status FoldEntryPromoted(CampaignState& c, const pb::Event& e) {
+  auto& snap = c.snap;
+  const auto& p = e.entry_promoted();
+  if (!c.at_close() || !snap.closed())
+    return Broken(e, "a promotion outside a drawn at-close campaign");
+  if (snap.promoted() >= c.waitlist.size() || p.waitlist_rank() != snap.promoted() + 1 ||
+      c.waitlist[snap.promoted()] != p.position())
+    return Broken(e, absl::StrCat("promotion of position ", p.position(),
+                                  " is not the head of the waitlist"));
+  if (c.user_at(p.position()) != p.user_id()) return Broken(e, "promoted the wrong user");
+  if (c.status[p.position() - 1] != EntryStatus::kWaitlisted)
+    return Broken(e, "promoted an entry that is not waitlisted");
+  if (snap.stock_left() == 0) return Broken(e, "promotion with no stock left");
+  snap.set_stock_left(snap.stock_left() - 1);
+  snap.set_won(snap.won() + 1);
+  snap.set_promoted(snap.promoted() + 1);
+  if (absl::Status st = TakeHold(c, e, p.position(), p.hold_until_ms()); !st.ok()) return st;
+  c.status[p.position() - 1] = EntryStatus::kWon;
+  c.dirty_positions.push_back(p.position());
+  if (p.stock_left() != snap.stock_left()) return Broken(e, "stock_left disagrees");
+  return CheckStockBalance(c, e);
 }
 
 absl::Status FoldCampaignClosed(CampaignState& c, const pb::Event& e) {
   if (c.snap.closed()) return Broken(e, "closed twice");
+  const auto& x = e.campaign_closed();
+  if (!x.merkle_root().empty() && x.merkle_leaves() != c.snap.last_position())
+    return Broken(e, "the Merkle tree does not cover every position");
   c.snap.set_closed(true);
+  c.snap.set_merkle_root(x.merkle_root());
+  c.snap.set_merkle_leaves(x.merkle_leaves());
+  c.snap.set_entropy_value(x.entropy_value());
   return absl::OkStatus();
 }
 
@@ -250,6 +371,12 @@ absl::Status FoldOnCampaign(CampaignState& c, const pb::Event& e) {
       return FoldCampaignClosed(c, e);
     case pb::Event::kSeedRevealed:
       return FoldSeedRevealed(c, e);
+    case pb::Event::kEntryConfirmed:
+      return FoldEntryConfirmed(c, e);
+    case pb::Event::kHoldExpired:
+      return FoldHoldExpired(c, e);
+    case pb::Event::kEntryPromoted:
+      return FoldEntryPromoted(c, e);
     case pb::Event::kAdmissionPaused:
       c.snap.set_paused(true);
       return absl::OkStatus();
@@ -313,24 +440,41 @@ absl::Status CheckInvariants(const CampaignState& c) {
   if (snap.serving() > snap.last_position()) return fail("serving counter passes last position");
   if (c.position_of.size() != snap.last_position() + snap.prequeued())
     return fail("users and entries disagree (one entry per user)");
-  uint64_t won = 0, lost = 0, sold = 0, cancelled = 0;
+  if (c.entered_ms.size() != snap.last_position())
+    return fail("entry times are not one per position");
+  uint64_t won = 0, lost = 0, sold = 0, cancelled = 0, confirmed = 0, expired = 0, waiting = 0;
   for (uint64_t p = 1; p <= snap.last_position(); ++p) {
     auto it = c.position_of.find(c.user_at(p));
     if (it == c.position_of.end() || it->second != p) return fail("user index disagrees");
     EntryStatus st = c.status[p - 1];
     if ((p <= snap.serving()) == (st == EntryStatus::kQueued))
       return fail("drawn positions and serving counter disagree");
-    won += st == EntryStatus::kWon || st == EntryStatus::kCancelled;
+    won += TookUnit(st);
     lost += st == EntryStatus::kLost;
     sold += st == EntryStatus::kSoldOut;
     cancelled += st == EntryStatus::kCancelled;
+    confirmed += st == EntryStatus::kConfirmed;
+    expired += st == EntryStatus::kExpired;
+    waiting += st == EntryStatus::kWaitlisted;
+    if ((c.HoldOf(p) != 0) && st != EntryStatus::kWon)
+      return fail("a hold on an entry that is not won");
   }
   if (won != snap.won() || lost != snap.lost() || sold != snap.sold_out() ||
-      cancelled != snap.cancelled())
+      cancelled != snap.cancelled() || confirmed != snap.confirmed() || expired != snap.expired())
     return fail("outcome counters disagree with entries");
-  if (won - cancelled > snap.config().stock() + snap.restocked())
-    return fail("wins - cancellations exceed stock + restocks");
-  if (snap.stock_left() + won - cancelled != snap.config().stock() + snap.restocked())
+  if (c.hold_until.size() != c.hold_order.size()) return fail("the two hold indexes disagree");
+  if (c.waitlist.size() != snap.waitlisted() || snap.promoted() > snap.waitlisted() ||
+      waiting != snap.waitlisted() - snap.promoted())
+    return fail("the waitlist disagrees with its counters");
+  for (uint64_t r = 0; r < c.waitlist.size(); ++r) {
+    const uint64_t p = c.waitlist[r];
+    if (p == 0 || p > snap.last_position()) return fail("a hole in the waitlist");
+    if ((r >= snap.promoted()) != (c.status[p - 1] == EntryStatus::kWaitlisted))
+      return fail("the waitlist's head disagrees with the entries' statuses");
+  }
+  if (won - cancelled - expired > snap.config().stock() + snap.restocked())
+    return fail("wins - cancellations - expiries exceed stock + restocks");
+  if (snap.stock_left() + won - cancelled - expired != snap.config().stock() + snap.restocked())
     return fail("stock does not balance");
   if (sold > 0 && snap.config().win_bps() == 0) return fail("SOLD_OUT with win_bps 0");
   return absl::OkStatus();

@@ -29,6 +29,11 @@ struct Limits {
   uint64_t prequeue_max = 1'000'000;
   // Stock at creation and after any restock.
   uint64_t stock_max = 1'000'000'000;
+  // Seconds a win holds its unit for payment (CreateCampaign.hold_s): a week.
+  uint32_t hold_s_max = 604'800;
+  // An at-close campaign's entropy source (words) and the value it published.
+  size_t entropy_source_bytes_max = 200;
+  size_t entropy_value_bytes_max = 256;
   // Admission rate in positions per second.
   uint32_t admission_rate_per_s_max = 1'000'000;
   // Commands the engine decides per step (one ledger append, one state write).

@@ -20,6 +20,9 @@ inline constexpr char kLost[] = "lost";
 inline constexpr char kSoldOut[] = "sold_out";
 inline constexpr char kCancelled[] = "cancelled";
 inline constexpr char kRejected[] = "rejected";
+inline constexpr char kConfirmed[] = "confirmed";
+inline constexpr char kExpired[] = "expired";
+inline constexpr char kWaitlisted[] = "waitlisted";
 // A request the engine has not decided yet (GET request).
 inline constexpr char kPending[] = "pending";
 // A request the engine took but has not answered yet (202).
@@ -33,6 +36,8 @@ inline const char* OutcomeName(::ticketledger::v1::Outcome o) {
       return kLost;
     case ::ticketledger::v1::OUTCOME_SOLD_OUT:
       return kSoldOut;
+    case ::ticketledger::v1::OUTCOME_WAITLISTED:
+      return kWaitlisted;
     default:
       return "unknown";
   }
@@ -50,21 +55,51 @@ inline const char* EntryStatusName(EntryStatus s) {
       return kSoldOut;
     case EntryStatus::kCancelled:
       return kCancelled;
+    case EntryStatus::kConfirmed:
+      return kConfirmed;
+    case EntryStatus::kExpired:
+      return kExpired;
+    case EntryStatus::kWaitlisted:
+      return kWaitlisted;
   }
   return "unknown";
 }
 
-// A status an entry ends in (won, lost, sold_out, cancelled), by name; false
-// for any other name.
+// A status a drawn entry has (won, lost, sold_out, cancelled, confirmed,
+// expired, waitlisted), by name; false for any other name.
 inline bool ParseDecidedStatus(std::string_view name, EntryStatus* out) {
   for (EntryStatus s :
-       {EntryStatus::kWon, EntryStatus::kLost, EntryStatus::kSoldOut, EntryStatus::kCancelled}) {
+       {EntryStatus::kWon, EntryStatus::kLost, EntryStatus::kSoldOut, EntryStatus::kCancelled,
+        EntryStatus::kConfirmed, EntryStatus::kExpired, EntryStatus::kWaitlisted}) {
     if (name == EntryStatusName(s)) {
       *out = s;
       return true;
     }
   }
   return false;
+}
+
+// --- Draw modes (campaign JSON "draw").
+inline constexpr char kInstant[] = "instant";
+inline constexpr char kAtClose[] = "at_close";
+inline const char* DrawName(::ticketledger::v1::Draw d) {
+  return d == ::ticketledger::v1::DRAW_AT_CLOSE ? kAtClose : kInstant;
+}
+inline bool ParseDraw(std::string_view name, ::ticketledger::v1::Draw* out) {
+  if (name == kInstant) {
+    *out = ::ticketledger::v1::DRAW_INSTANT;
+  } else if (name == kAtClose) {
+    *out = ::ticketledger::v1::DRAW_AT_CLOSE;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+// The admission pass's id (its jti), which a confirmation names: one per
+// position (a position wins at most once).
+inline std::string PassId(std::string_view campaign, uint64_t position) {
+  return std::string(campaign) + ":" + std::to_string(position);
 }
 
 // --- Campaign states.
@@ -92,7 +127,14 @@ inline bool ParseQueueing(std::string_view name, ::ticketledger::v1::Queueing* o
 
 // --- Stock change reasons (PostgreSQL stock_changes.reason).
 inline const char* StockReasonName(::ticketledger::v1::StockReason r) {
-  return r == ::ticketledger::v1::STOCK_RESTOCK ? "restock" : "cancellation";
+  switch (r) {
+    case ::ticketledger::v1::STOCK_RESTOCK:
+      return "restock";
+    case ::ticketledger::v1::STOCK_HOLD_EXPIRED:
+      return "hold_expired";
+    default:
+      return "cancellation";
+  }
 }
 
 // --- Reject reasons: the enum's own name (REJECT_DUPLICATE, in the api's
@@ -132,6 +174,14 @@ inline const char* RejectCode(::ticketledger::v1::RejectReason r) {
       return "not_entered";
     case ::ticketledger::v1::REJECT_IDEMPOTENCY_MISMATCH:
       return "idempotency_key_reused";
+    case ::ticketledger::v1::REJECT_HOLD_EXPIRED:
+      return "hold_expired";
+    case ::ticketledger::v1::REJECT_ALREADY_CONFIRMED:
+      return "already_confirmed";
+    case ::ticketledger::v1::REJECT_PASS_MISMATCH:
+      return "pass_mismatch";
+    case ::ticketledger::v1::REJECT_NOT_CONFIRMABLE:
+      return "not_confirmable";
     default:
       return kRejected;
   }

@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <new>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,8 +36,17 @@ enum class EntryStatus : uint8_t {
   kWon = 1,
   kLost = 2,
   kSoldOut = 3,
-  kCancelled = 4,  // was won, given back
+  kCancelled = 4,   // was won, given back
+  kConfirmed = 5,   // was won, confirmed by the shop (sold)
+  kExpired = 6,     // was won, its hold passed unconfirmed
+  kWaitlisted = 7,  // at-close draw: eligible, waiting for a unit (promotion makes it kWon)
 };
+inline constexpr uint8_t kEntryStatusMax = 7;
+// Statuses that took a unit: won, and won then given back, confirmed or expired.
+inline bool TookUnit(EntryStatus s) {
+  return s == EntryStatus::kWon || s == EntryStatus::kCancelled || s == EntryStatus::kConfirmed ||
+         s == EntryStatus::kExpired;
+}
 
 // In CampaignState::position_of, a pre-queued user has this bit set and the
 // index into `names` below it (no position yet).
@@ -124,6 +134,14 @@ struct CampaignState {
   std::deque<std::string> names;
   std::vector<uint32_t> by_position;  // by_position[p-1] = index into names
   std::vector<EntryStatus> status;    // status[p-1]
+  std::vector<uint64_t> entered_ms;   // entered_ms[p-1]: time of the QueueEntered (Merkle leaf)
+  // Live holds (won, unconfirmed, hold_s > 0): position -> deadline, and the
+  // same ordered by (deadline, position), the order they expire in.
+  std::map<uint64_t, uint64_t> hold_until;
+  std::set<std::pair<uint64_t, uint64_t>> hold_order;
+  // At-close draw: waitlisted positions in rank order (rank r at [r-1]); the
+  // first snap.promoted() have been promoted.
+  std::vector<uint64_t> waitlist;
   // user -> position; for a pre-queued user, the top bit set and the index
   // into names. Looked up by absl::string_view or std::string (this build's
   // absl::string_view is not std::string_view).
@@ -139,6 +157,7 @@ struct CampaignState {
   std::vector<uint64_t> dirty_positions;
   size_t prequeue_persisted = 0;
   std::vector<std::string> dirty_rejected;  // rejected_users keys changed since the commit
+  bool waitlist_dirty = false;              // the waitlist was drawn since the commit
 
   const std::string& user_at(uint64_t position) const {
     TL_CHECK_GE(position, 1u);
@@ -146,6 +165,22 @@ struct CampaignState {
     return names[by_position[position - 1]];
   }
   uint64_t waiting() const { return snap.last_position() - snap.serving(); }
+  bool at_close() const { return snap.config().draw() == pb::DRAW_AT_CLOSE; }
+  // The live hold's deadline of `position`, 0 if it holds none.
+  uint64_t HoldOf(uint64_t position) const {
+    auto it = hold_until.find(position);
+    return it == hold_until.end() ? 0 : it->second;
+  }
+  void SetHold(uint64_t position, uint64_t deadline) {
+    hold_until.emplace(position, deadline);
+    hold_order.emplace(deadline, position);
+  }
+  void DropHold(uint64_t position) {
+    auto it = hold_until.find(position);
+    if (it == hold_until.end()) return;
+    hold_order.erase({it->second, position});
+    hold_until.erase(it);
+  }
   uint64_t entries() const { return snap.last_position() + snap.prequeued(); }
 };
 

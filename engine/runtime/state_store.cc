@@ -15,8 +15,13 @@ namespace tl {
 namespace {
 
 // Entries are stored 256 positions to a key: one memtable insert per page
-// instead of one per entry (user ids are <= 255 bytes, see limits.h).
+// instead of one per entry (user ids are <= 255 bytes, see limits.h). A page
+// starts with kPageFormat; then per entry: status byte, user length byte,
+// user, entry time (8 bytes big-endian) and, for a won entry, its hold
+// deadline (8 bytes, 0 for none). Pages without the format byte predate
+// entry times and are refused (the store is a cache: refold the ledger).
 constexpr uint64_t kPageEntries = 256;
+constexpr char kPageFormat = '\xFE';
 
 std::string Prefix(char kind, int partition) {
   std::string k(5, '\0');
@@ -46,6 +51,12 @@ absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
   return absl::UnavailableError(absl::StrCat("state store ", what, ": ", s.ToString()));
 }
 
+void AppendBig64(std::string* out, uint64_t v) {
+  char b[8];
+  absl::big_endian::Store64(b, v);
+  out->append(b, 8);
+}
+
 absl::Status Corrupt(absl::string_view what) {
   return absl::DataLossError(
       absl::StrCat("state store: ", what, " (rebuild it with `ticketctl replay`)"));
@@ -73,17 +84,29 @@ absl::Status LoadEntryPages(rocksdb::Iterator* it, const std::string& prefix, En
       return Corrupt(
           absl::StrCat("campaign ", std::string(campaign), ": entry page ", page, " out of order"));
     std::string_view v = it->value().ToStringView();
+    if (v.empty() || v[0] != kPageFormat)
+      return absl::FailedPreconditionError(
+          "the state store predates entry times and holds (its entry pages have no format "
+          "byte); it is a cache of the ledger: delete it (<data-dir>/state) and the engine "
+          "refolds the ledger into a new one");
+    v.remove_prefix(1);
     while (!v.empty()) {
-      if (v.size() < 2 || v.size() < size_t{2} + static_cast<uint8_t>(v[1]))
+      if (v.size() < 2 || v.size() < size_t{10} + static_cast<uint8_t>(v[1]))
         return Corrupt("truncated entry page");
       auto status = static_cast<EntryStatus>(v[0]);
-      if (static_cast<uint8_t>(status) > static_cast<uint8_t>(EntryStatus::kCancelled))
-        return Corrupt("unknown entry status");
+      if (static_cast<uint8_t>(status) > kEntryStatusMax) return Corrupt("unknown entry status");
       size_t len = static_cast<uint8_t>(v[1]);
       c->names.emplace_back(v.substr(2, len));
-      v.remove_prefix(2 + len);
+      c->entered_ms.push_back(absl::big_endian::Load64(v.data() + 2 + len));
+      v.remove_prefix(10 + len);
       c->by_position.push_back(static_cast<uint32_t>(c->names.size() - 1));
       c->status.push_back(status);
+      if (status == EntryStatus::kWon) {
+        if (v.size() < 8) return Corrupt("truncated entry page");
+        if (uint64_t hold = absl::big_endian::Load64(v.data()); hold != 0)
+          c->SetHold(c->by_position.size(), hold);
+        v.remove_prefix(8);
+      }
       if (!c->position_of.emplace(UserKey(c->names.back()), c->by_position.size()).second)
         return Corrupt(absl::StrCat("campaign ", std::string(campaign), ": user at two positions"));
     }
@@ -156,6 +179,7 @@ absl::Status StateStore::Load(int partition, const EngineConfig& config, EngineS
     }
     c->by_position.reserve(c->snap.last_position());
     c->status.reserve(c->snap.last_position());
+    c->entered_ms.reserve(c->snap.last_position());
     std::string id = c->snap.campaign_id();
     state->campaigns.emplace(std::move(id), std::move(c));
   }
@@ -177,6 +201,18 @@ absl::Status StateStore::Load(int partition, const EngineConfig& config, EngineS
     uint32_t name = static_cast<uint32_t>(c->names.size() - 1);
     c->position_of.emplace(UserKey(c->names.back()), kPrequeuedBit | name);
     c->prequeue.push_back(name);
+  }
+  prefix = Prefix('w', partition);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    std::string_view campaign;
+    uint64_t n;
+    std::string_view v = it->value().ToStringView();
+    if (!SplitItem(it->key(), &campaign, &n) || v.size() % 8 != 0)
+      return Corrupt("malformed waitlist record");
+    CampaignState* c = state->Find(campaign);
+    if (c == nullptr) return Corrupt("waitlist of an unknown campaign");
+    for (size_t i = 0; i < v.size(); i += 8)
+      c->waitlist.push_back(absl::big_endian::Load64(v.data() + i));
   }
   prefix = Prefix('r', partition);
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
@@ -203,7 +239,7 @@ absl::Status StateStore::Load(int partition, const EngineConfig& config, EngineS
   if (!it->status().ok()) return FromRocks(it->status(), "load");
   for (auto& [id, c] : state->campaigns) {
     if (c->by_position.size() != c->snap.last_position() ||
-        c->prequeue.size() != c->snap.prequeued())
+        c->prequeue.size() != c->snap.prequeued() || c->waitlist.size() != c->snap.waitlisted())
       return Corrupt(absl::StrCat("campaign ", id, ": entries disagree with the snapshot"));
   }
   return absl::OkStatus();
@@ -227,7 +263,7 @@ absl::Status StateStore::Commit(int partition, EngineState* state, const pb::Che
     std::sort(dirty.begin(), dirty.end());
     dirty.erase(std::unique(dirty.begin(), dirty.end()), dirty.end());
     for (uint64_t page : dirty) {
-      value.clear();
+      value.assign(1, kPageFormat);
       uint64_t last = std::min(c->snap.last_position(), (page + 1) * kPageEntries);
       for (uint64_t pos = page * kPageEntries + 1; pos <= last; ++pos) {
         std::string_view user = c->user_at(pos);
@@ -236,8 +272,15 @@ absl::Status StateStore::Commit(int partition, EngineState* state, const pb::Che
         value.push_back(static_cast<char>(c->status[pos - 1]));
         value.push_back(static_cast<char>(static_cast<uint8_t>(user.size())));
         value.append(user);
+        AppendBig64(&value, c->entered_ms[pos - 1]);
+        if (c->status[pos - 1] == EntryStatus::kWon) AppendBig64(&value, c->HoldOf(pos));
       }
       batch.Put(ItemKey('e', partition, id, page), value);
+    }
+    if (c->waitlist_dirty) {
+      value.clear();
+      for (uint64_t pos : c->waitlist) AppendBig64(&value, pos);
+      batch.Put(ItemKey('w', partition, id, 0), value);
     }
     for (const std::string& user : c->dirty_rejected) {
       std::string key = Prefix('r', partition);
@@ -286,6 +329,7 @@ absl::Status StateStore::Commit(int partition, EngineState* state, const pb::Che
   if (absl::Status st = FromRocks(db_->Write(wo, &batch), "commit"); !st.ok()) return st;
   for (auto& [id, c] : state->campaigns) {
     c->dirty = false;
+    c->waitlist_dirty = false;
     c->dirty_positions.clear();
     c->dirty_rejected.clear();
   }

@@ -17,7 +17,9 @@ std::vector<std::string> CampaignsDueForTick(const EngineState& state, uint64_t 
                                 now_ms >= snap.config().opens_at_ms();
     const bool moving =
         snap.config().admission_rate_per_s() > 0 && !snap.paused() && cs->waiting() > 0;
-    if (random_opening || moving) due.push_back(id);
+    // A hold whose deadline has passed expires at the campaign's next command.
+    const bool expiring = !cs->hold_order.empty() && cs->hold_order.begin()->first <= now_ms;
+    if (random_opening || moving || expiring) due.push_back(id);
   }
   return due;
 }

@@ -175,6 +175,9 @@ class Auditor {
       case pb::Event::kEntryRejected:
       case pb::Event::kAdmissionPaused:
       case pb::Event::kAdmissionResumed:
+      case pb::Event::kEntryConfirmed:  // audited on branch audit14 (issue 14)
+      case pb::Event::kHoldExpired:
+      case pb::Event::kEntryPromoted:
       case pb::Event::BODY_NOT_SET:
         return;
     }

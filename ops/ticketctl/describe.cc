@@ -14,10 +14,11 @@ std::string Describe(const pb::Event& e) {
       const auto& c = e.campaign_created().config();
       body = absl::StrFormat(
           "CampaignCreated stock=%d win_bps=%d rate=%d/s queueing=%s opens_at_ms=%d "
-          "max_entries=%d nonce=%s commitment=%s",
+          "max_entries=%d nonce=%s commitment=%s hold_s=%d draw=%s entropy_source=\"%s\"",
           c.stock(), c.win_bps(), c.admission_rate_per_s(), pb::Queueing_Name(c.queueing()),
           c.opens_at_ms(), c.max_entries(), ToHex(std::string_view(c.seed_nonce())),
-          ToHex(std::string_view(e.campaign_created().seed_commitment())));
+          ToHex(std::string_view(e.campaign_created().seed_commitment())), c.hold_s(),
+          pb::Draw_Name(c.draw()), c.entropy_source());
       break;
     }
     case pb::Event::kQueueEntered:
@@ -36,13 +37,32 @@ std::string Describe(const pb::Event& e) {
       body = absl::StrFormat("EntryAdmitted position=%d user=%s", e.entry_admitted().position(),
                              e.entry_admitted().user_id());
       break;
-    case pb::Event::kDrawResolved:
-      body =
-          absl::StrFormat("DrawResolved position=%d user=%s outcome=%s value=%016x stock_left=%d",
-                          e.draw_resolved().position(), e.draw_resolved().user_id(),
-                          pb::Outcome_Name(e.draw_resolved().outcome()),
-                          e.draw_resolved().draw_value(), e.draw_resolved().stock_left());
+    case pb::Event::kDrawResolved: {
+      const auto& d = e.draw_resolved();
+      body = absl::StrFormat(
+          "DrawResolved position=%d user=%s outcome=%s value=%016x stock_left=%d", d.position(),
+          d.user_id(), pb::Outcome_Name(d.outcome()), d.draw_value(), d.stock_left());
+      if (d.hold_until_ms() != 0) body += absl::StrFormat(" hold_until_ms=%d", d.hold_until_ms());
+      if (d.waitlist_rank() != 0) body += absl::StrFormat(" waitlist_rank=%d", d.waitlist_rank());
       break;
+    }
+    case pb::Event::kEntryConfirmed:
+      body = absl::StrFormat("EntryConfirmed user=%s position=%d pass=%s",
+                             e.entry_confirmed().user_id(), e.entry_confirmed().position(),
+                             e.entry_confirmed().pass_id());
+      break;
+    case pb::Event::kHoldExpired:
+      body = absl::StrFormat("HoldExpired user=%s position=%d hold_until_ms=%d",
+                             e.hold_expired().user_id(), e.hold_expired().position(),
+                             e.hold_expired().hold_until_ms());
+      break;
+    case pb::Event::kEntryPromoted: {
+      const auto& p = e.entry_promoted();
+      body = absl::StrFormat(
+          "EntryPromoted user=%s position=%d waitlist_rank=%d hold_until_ms=%d stock_left=%d",
+          p.user_id(), p.position(), p.waitlist_rank(), p.hold_until_ms(), p.stock_left());
+      break;
+    }
     case pb::Event::kStockChanged:
       body = absl::StrFormat(
           "StockChanged delta=%+d reason=%s stock_left=%d", e.stock_changed().delta(),
@@ -53,7 +73,12 @@ std::string Describe(const pb::Event& e) {
                              e.entry_cancelled().position());
       break;
     case pb::Event::kCampaignClosed:
-      body = absl::StrFormat("CampaignClosed entries=%d", e.campaign_closed().entries());
+      body = absl::StrFormat("CampaignClosed entries=%d merkle_root=%s leaves=%d",
+                             e.campaign_closed().entries(),
+                             ToHex(std::string_view(e.campaign_closed().merkle_root())),
+                             e.campaign_closed().merkle_leaves());
+      if (!e.campaign_closed().entropy_value().empty())
+        body += absl::StrFormat(" entropy_value=\"%s\"", e.campaign_closed().entropy_value());
       break;
     case pb::Event::kSeedRevealed:
       body = absl::StrFormat("SeedRevealed seed=%s",

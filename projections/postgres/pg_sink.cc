@@ -231,7 +231,7 @@ void UpsertCampaign(pqxx::work& tx, int partition, const std::string& id, const 
         id, cfg.title(), cfg.stock(), cfg.win_bps(), cfg.admission_rate_per_s(),
         std::string(QueueingName(cfg.queueing())), ToHex(d.created->seed_commitment()),
         d.created_at_ms, partition, d.last_sequence, cfg.hold_s(),
-        std::string(DrawText(cfg.draw())), cfg.entropy_source());
+        std::string(DrawName(cfg.draw())), cfg.entropy_source());
   }
   auto opt = [](const std::optional<uint64_t>& v) {
     return v ? std::optional<std::string>(std::to_string(*v)) : std::nullopt;

@@ -4,7 +4,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "engine/core/names.h"
-#include "projections/delta.h"
 #include "projections/redis/redis_keys.h"
 
 namespace tl::proj {
@@ -83,7 +82,7 @@ absl::StatusOr<api::EntryView> RedisReader::Entry(int partition, uint64_t min_se
   v.hold_until_ms = f.hold_until_ms;
   // A waitlisted entry's place moves up with each promotion (each takes the
   // head); any other status has no place.
-  if (v.status == kWaitlistedName && f.waitlist_rank > promoted)
+  if (v.status == kWaitlisted && f.waitlist_rank > promoted)
     v.waitlist_rank = f.waitlist_rank - promoted;
   return v;
 }

@@ -31,9 +31,8 @@ std::string StatusOf(uint64_t pos, const EntryRow& row) {
   if (row.outcome.empty()) return keys::StatusValue(pos, kQueued);
   if (row.outcome == kWon)
     return keys::StatusValue(pos, kWon, row.hold_until_ms, row.waitlist_rank);
-  if (row.outcome == kWaitlistedName)
-    return keys::StatusValue(pos, kWaitlistedName, 0, row.waitlist_rank);
-  if (row.outcome == kExpiredName) return keys::StatusValue(pos, kExpiredName, row.hold_until_ms);
+  if (row.outcome == kWaitlisted) return keys::StatusValue(pos, kWaitlisted, 0, row.waitlist_rank);
+  if (row.outcome == kExpired) return keys::StatusValue(pos, kExpired, row.hold_until_ms);
   return keys::StatusValue(pos, row.outcome);
 }
 
@@ -89,7 +88,7 @@ void AppendSummary(const std::string& base, const std::string& id, const Campaig
     // Issue 14's options, only when set (absent: no hold, instant draw, no
     // entropy source), so campaigns without them read as they always did.
     if (cfg.hold_s() != 0) set("hold_s", std::to_string(cfg.hold_s()));
-    if (cfg.draw() == pb::DRAW_AT_CLOSE) set("draw", DrawText(cfg.draw()));
+    if (cfg.draw() == pb::DRAW_AT_CLOSE) set("draw", DrawName(cfg.draw()));
     if (!cfg.entropy_source().empty()) set("entropy_source", cfg.entropy_source());
     for (const char* counter : {kWon, kLost, kSoldOut, kCancelled, "restocked", kRejected,
                                 kPrequeued, "entries", "serving"})
@@ -115,9 +114,9 @@ void AppendSummary(const std::string& base, const std::string& id, const Campaig
                       {"restocked", d.restocked},
                       {kRejected, d.rejected},
                       {kPrequeued, d.prequeued_delta},
-                      {kConfirmedName, d.confirmed},
-                      {kExpiredName, d.expired},
-                      {kWaitlistedName, d.waitlisted},
+                      {kConfirmed, d.confirmed},
+                      {kExpired, d.expired},
+                      {kWaitlisted, d.waitlisted},
                       {"promoted", d.promoted}}) {
     if (v != 0) cmds->push_back({"HINCRBY", summary_key, f, std::to_string(v)});
   }

@@ -382,16 +382,5 @@ TEST(Delta, TheDrawValueOutlivesACancellationInTheSameBatch) {
   EXPECT_EQ(r.draw_value, 1000u);
 }
 
-TEST(Delta, NamesOfTheNewValues) {
-  EXPECT_STREQ(OutcomeText(pb::OUTCOME_WAITLISTED), "waitlisted");
-  EXPECT_STREQ(OutcomeText(pb::OUTCOME_WON), "won");
-  EXPECT_STREQ(StockReasonText(pb::STOCK_HOLD_EXPIRED), "hold_expired");
-  EXPECT_STREQ(StockReasonText(pb::STOCK_RESTOCK), "restock");
-  EXPECT_STREQ(StockReasonText(pb::STOCK_CANCELLATION), "cancellation");
-  EXPECT_STREQ(DrawText(pb::DRAW_AT_CLOSE), "at_close");
-  EXPECT_STREQ(DrawText(pb::DRAW_INSTANT), "instant");
-  EXPECT_STREQ(DrawText(pb::DRAW_UNSPECIFIED), "instant");
-}
-
 }  // namespace
 }  // namespace tl::proj

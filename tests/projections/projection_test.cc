@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_replace.h"
 #include "engine/core/hash.h"
+#include "engine/core/names.h"
 #include "engine/runtime/node.h"
 #include "projections/postgres/pg_reader.h"
 #include "projections/postgres/pg_sink.h"
@@ -936,6 +937,216 @@ TEST(Projections, AnOlderPostgresSchemaIsUpgradedInPlace) {
                       "'old'");
                   EXPECT_EQ(versions[0][0].as<size_t>(), proj::Migrations().size());
                 }).ok());
+}
+
+// --- Issue 14 from the engine itself: a ledger written by decide/fold.
+
+// A single-node data dir whose ledger the engine wrote from commands:
+// "hold", an instant lottery with a 60 s hold (confirmations, a pass that
+// is not the entry's, cancellations, expiries by tick, later entries winning
+// the units that came back, a confirmation too late); "drop", an at-close
+// draw with a 30 s hold and committed entropy (confirmations, releases,
+// expiries and a restock, each unit promoted to the waitlist's head, over
+// several rounds). Confirmations and cancellations go to every n-th user:
+// the engine decides which are standing wins.
+void MakeHoldsLedger(const std::string& dir) {
+  NodeOptions o;
+  o.data_dir = dir;
+  o.partitions = 2;
+  o.config.seed_secret = kSeedSecret;
+  auto node = Node::Open(o);
+  ASSERT_TRUE(node.ok()) << node.status();
+  (*node)->engine().Start();
+  auto submit = [&](const std::string& campaign, uint64_t t, auto fill) {
+    pb::Command c;
+    c.set_campaign_id(campaign);
+    c.set_time_ms(t);
+    fill(c);
+    ASSERT_TRUE((*node)->Submit(c).ok());
+  };
+  auto confirm = [&](const std::string& campaign, uint64_t t, int i, uint64_t position) {
+    submit(campaign, t, [&](pb::Command& c) {
+      c.mutable_confirm_entry()->set_user_id(campaign + std::to_string(i));
+      c.mutable_confirm_entry()->set_pass_id(campaign + ":" + std::to_string(position));
+    });
+  };
+  auto cancel = [&](const std::string& campaign, uint64_t t, int i) {
+    submit(campaign, t, [&](pb::Command& c) {
+      c.mutable_cancel_entry()->set_user_id(campaign + std::to_string(i));
+    });
+  };
+  auto tick = [&](const std::string& campaign, uint64_t t) {
+    submit(campaign, t, [](pb::Command& c) { c.mutable_tick(); });
+  };
+  auto enter = [&](const std::string& campaign, uint64_t t, int i) {
+    submit(campaign, t, [&](pb::Command& c) {
+      c.mutable_request_entry()->set_user_id(campaign + std::to_string(i));
+    });
+  };
+  const uint64_t t = kT0;
+
+  submit("hold", t, [](pb::Command& c) {
+    auto* cc = c.mutable_create_campaign();
+    cc->set_stock(40);
+    cc->set_win_bps(5000);
+    cc->set_hold_s(60);
+  });
+  for (int i = 0; i < 100; ++i) enter("hold", t + 1 + i, i);
+  for (int i = 0; i < 100; i += 3) confirm("hold", t + 200 + i, i, i + 1);
+  for (int i = 1; i < 100; i += 7) cancel("hold", t + 300 + i, i);
+  confirm("hold", t + 400, 2, 999);  // not this entry's pass
+  tick("hold", t + 70000);           // every unconfirmed hold has passed
+  for (int i = 100; i < 150; ++i) enter("hold", t + 70001 + i, i);
+  for (int i = 100; i < 150; i += 2) confirm("hold", t + 70200 + i, i, i + 1);
+  submit("hold", t + 80000, [](pb::Command& c) { c.mutable_close_campaign(); });
+  tick("hold", t + 200000);
+  for (int i = 101; i < 150; i += 2) confirm("hold", t + 200001 + i, i, i + 1);  // too late
+  submit("hold", t + 300000, [](pb::Command& c) { c.mutable_reveal_seed(); });
+
+  submit("drop", t, [](pb::Command& c) {
+    auto* cc = c.mutable_create_campaign();
+    cc->set_stock(30);
+    cc->set_win_bps(7000);
+    cc->set_hold_s(30);
+    cc->set_draw(pb::DRAW_AT_CLOSE);
+    cc->set_entropy_source("drand quicknet round 1234567");
+  });
+  for (int i = 0; i < 300; ++i) enter("drop", t + 1 + i, i);
+  submit("drop", t + 1000,
+         [](pb::Command& c) { c.mutable_close_campaign()->set_entropy_value("8f3e0c41d2"); });
+  for (int i = 0; i < 300; i += 4) confirm("drop", t + 1001, i, i + 1);
+  for (int i = 2; i < 300; i += 9) cancel("drop", t + 1002, i);
+  tick("drop", t + 40000);  // the draw's unconfirmed holds expire: promotions
+  submit("drop", t + 40001, [](pb::Command& c) { c.mutable_restock()->set_units(5); });
+  for (int i = 1; i < 300; i += 4) confirm("drop", t + 40002, i, i + 1);
+  for (uint64_t k = 1; k <= 4; ++k) tick("drop", t + 40000 + k * 31000);  // more rounds
+  submit("drop", t + 400000, [](pb::Command& c) { c.mutable_reveal_seed(); });
+
+  for (int p = 0; p < 2; ++p) {
+    uint64_t end = *(*node)->log().commands()->EndOffset(p);
+    ASSERT_TRUE((*node)->engine().WaitForCommands(p, end, absl::Seconds(60)).ok());
+  }
+  (*node)->engine().Stop();
+}
+
+TEST(Projections, EngineWrittenHoldsAndWaitlistProjectAsTheEngineFolds) {
+  TempDir dir;
+  Stores s(dir);
+  ASSERT_TRUE(s.redis.ok());
+  ASSERT_TRUE(s.pg.ok());
+  MakeHoldsLedger(dir.Sub("node"));
+  {
+    auto db = EmbeddedLogDb::Open(dir.Sub("node") + "/log", 2, Limits(), true);
+    ASSERT_TRUE(db.ok());
+    proj::ProjectorOptions small;
+    small.batch_records = 7;  // answers cut anywhere
+    proj::RedisSink redis(s.redis_options());
+    proj::PgSink pg({s.pg.url(), "ticketledger"});
+    ASSERT_TRUE(proj::Projector((*db)->ledger(), &redis, small).RunToEnd().ok());
+    ASSERT_TRUE(proj::Projector((*db)->ledger(), &pg, small).RunToEnd().ok());
+  }
+  {
+    NodeOptions o;
+    o.data_dir = dir.Sub("node");
+    o.partitions = 2;
+    o.config.seed_secret = kSeedSecret;
+    auto node = Node::Open(o);
+    ASSERT_TRUE(node.ok()) << node.status();
+    proj::RedisConnection conn(s.redis_options());
+    const std::string ns = "tl:" + CurrentNs(s);
+    proj::StoreReadModel rm(s.redis_options(), proj::PgOptions{s.pg.url(), "ticketledger"});
+    proj::PgSink pg({s.pg.url(), "ticketledger"});
+    for (const char* id : {"hold", "drop"}) {
+      const int p = PartitionFor(id, 2);
+      const CampaignState* cs = (*node)->engine().partition(p).state().Find(id);
+      ASSERT_NE(cs, nullptr);
+      const auto& snap = cs->snap;
+      // The ledger holds every kind of event this test is about.
+      EXPECT_GT(snap.confirmed(), 0u) << id;
+      EXPECT_GT(snap.expired(), 0u) << id;
+      EXPECT_GT(snap.cancelled(), 0u) << id;
+      if (std::string(id) == "drop") {
+        EXPECT_GT(snap.waitlisted(), snap.promoted()) << "a waitlist is left";
+        EXPECT_GT(snap.promoted(), 5u);
+      }
+      auto h = RedisHash(conn, ns + ":c:" + id + ":summary");
+      auto n = [&](const char* f) { return h.count(f) ? std::stoull(h[f]) : 0; };
+      EXPECT_EQ(n("won"), snap.won()) << id;
+      EXPECT_EQ(n("lost"), snap.lost()) << id;
+      EXPECT_EQ(n("sold_out"), snap.sold_out()) << id;
+      EXPECT_EQ(n("cancelled"), snap.cancelled()) << id;
+      EXPECT_EQ(n("confirmed"), snap.confirmed()) << id;
+      EXPECT_EQ(n("expired"), snap.expired()) << id;
+      EXPECT_EQ(n("waitlisted"), snap.waitlisted()) << id;
+      EXPECT_EQ(n("promoted"), snap.promoted()) << id;
+      EXPECT_EQ(n("restocked"), snap.restocked()) << id;
+      EXPECT_EQ(n("stock_left"), snap.stock_left()) << id;
+      EXPECT_EQ(n("serving"), snap.serving()) << id;
+      EXPECT_EQ(n("entries"), snap.last_position()) << id;
+      EXPECT_EQ(h["merkle_root"], ToHex(snap.merkle_root())) << id;
+      EXPECT_EQ(n("merkle_leaves"), snap.merkle_leaves()) << id;
+      // Every entry through the reader: status, live hold, current rank.
+      std::map<uint64_t, uint64_t> rank_of;  // position -> current rank
+      for (size_t r = snap.promoted(); r < cs->waitlist.size(); ++r)
+        rank_of[cs->waitlist[r]] = r + 1 - snap.promoted();
+      std::map<std::string, uint64_t> by_status;
+      for (uint64_t pos = 1; pos <= snap.last_position(); ++pos) {
+        auto v = rm.Entry(p, 1, id, cs->user_at(pos));
+        ASSERT_TRUE(v.ok()) << v.status();
+        const EntryStatus st = cs->status[pos - 1];
+        by_status[EntryStatusName(st)]++;
+        EXPECT_EQ(v->position, pos);
+        EXPECT_EQ(v->status, EntryStatusName(st)) << id << " " << pos;
+        if (st == EntryStatus::kWon) {
+          EXPECT_EQ(v->hold_until_ms, cs->HoldOf(pos)) << id << " " << pos;
+        }
+        EXPECT_EQ(v->waitlist_rank, rank_of.count(pos) ? rank_of[pos] : 0) << id << " " << pos;
+      }
+      // PostgreSQL: the same statuses, the confirmed and the waitlist.
+      ASSERT_TRUE(pg.Read([&](pqxx::work& tx) {
+                      auto rows = tx.exec_params(
+                          "SELECT outcome, count(*) FROM entries WHERE campaign = $1 GROUP BY 1",
+                          std::string(id));
+                      std::map<std::string, uint64_t> got;
+                      for (const auto& row : rows)
+                        got[row[0].is_null() ? "queued" : row[0].c_str()] = row[1].as<uint64_t>();
+                      EXPECT_EQ(got, by_status) << id;
+                      auto c = tx.exec_params(
+                          "SELECT confirmed, expired, waitlisted, promoted, won, stock_left, "
+                          "merkle_root FROM campaigns WHERE campaign = $1",
+                          std::string(id));
+                      EXPECT_EQ(c[0][0].as<uint64_t>(), snap.confirmed());
+                      EXPECT_EQ(c[0][1].as<uint64_t>(), snap.expired());
+                      EXPECT_EQ(c[0][2].as<uint64_t>(), snap.waitlisted());
+                      EXPECT_EQ(c[0][3].as<uint64_t>(), snap.promoted());
+                      EXPECT_EQ(c[0][4].as<uint64_t>(), snap.won());
+                      EXPECT_EQ(c[0][5].as<uint64_t>(), snap.stock_left());
+                      EXPECT_EQ(std::string(c[0][6].c_str()), ToHex(snap.merkle_root()));
+                    }).ok());
+      auto confirmed = rm.Results(p, 1, id, 0, 1000, kConfirmed);
+      ASSERT_TRUE(confirmed.ok());
+      EXPECT_EQ(confirmed->items.size(), snap.confirmed()) << id;
+      auto w = rm.Waitlist(p, 1, id, 0, 1000);
+      ASSERT_TRUE(w.ok()) << w.status();
+      std::vector<uint64_t> want(
+          cs->waitlist.begin() + std::min<size_t>(snap.promoted(), cs->waitlist.size()),
+          cs->waitlist.end()),
+          got;
+      for (const auto& item : w->items) got.push_back(item.position);
+      EXPECT_EQ(got, want) << id;
+    }
+  }
+  // And a rebuild of each store equals a clean projection of this ledger.
+  auto ctl = [&](std::vector<std::string> args) {
+    std::vector<std::string> base = {"--data-dir", dir.Sub("node"), "--partitions", "2", "rebuild"};
+    base.insert(base.end(), args.begin(), args.end());
+    return TicketdProcess(TL_TICKETCTL, base, {}, "^(.)", /*merge_stderr=*/true).Kill(0);
+  };
+  CleanProjection(dir.Sub("node"), s);
+  ExpectEqualToClean(s);
+  EXPECT_EQ(ctl({"redis", "--redis-url", s.redis.url()}), 0);
+  EXPECT_EQ(ctl({"postgres", "--postgres-url", s.pg.url()}), 0);
+  ExpectEqualToClean(s);
 }
 
 }  // namespace

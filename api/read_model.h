@@ -29,8 +29,8 @@ struct EntryView {
   uint64_t position = 0, serving = 0, opens_at_ms = 0;
   uint32_t rate = 0;
   bool paused = false;
-  // won: the hold deadline (unix ms) by which the shop must confirm it, 0 for
-  // a win that is final; expired: the deadline that passed.
+  // won: the hold deadline (unix ms) by which the shop must confirm it; 0
+  // for a win that is final and for every other status.
   uint64_t hold_until_ms = 0;
   // waitlisted: the current place on the waitlist, from 1 (the next to be
   // promoted): the rank drawn at close minus the promotions since.

@@ -79,7 +79,9 @@ absl::StatusOr<api::EntryView> RedisReader::Entry(int partition, uint64_t min_se
   } else {
     v.status = f.status;
   }
-  v.hold_until_ms = f.hold_until_ms;
+  // Only a standing win holds a deadline (as the engine's fold knows it: an
+  // expired entry's passed deadline is in the store, not in the view).
+  if (v.status == kWon) v.hold_until_ms = f.hold_until_ms;
   // A waitlisted entry's place moves up with each promotion (each takes the
   // head); any other status has no place.
   if (v.status == kWaitlisted && f.waitlist_rank > promoted)

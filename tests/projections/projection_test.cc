@@ -792,7 +792,7 @@ TEST(Projections, ReadersShowHoldsConfirmationsAndTheWaitlistMoving) {
   // u4's hold expires: its unit goes to u5, and everyone behind moves up.
   until(kT0 + 30020);
   EXPECT_EQ(entry("atclose", "u4").status, "expired");
-  EXPECT_EQ(entry("atclose", "u4").hold_until_ms, kT0 + 30020);
+  EXPECT_EQ(entry("atclose", "u4").hold_until_ms, 0u);  // only a live hold has one
   u5 = entry("atclose", "u5");
   EXPECT_EQ(u5.status, "won");
   EXPECT_EQ(u5.hold_until_ms, kT0 + 60020);
@@ -1097,9 +1097,9 @@ TEST(Projections, EngineWrittenHoldsAndWaitlistProjectAsTheEngineFolds) {
         by_status[EntryStatusName(st)]++;
         EXPECT_EQ(v->position, pos);
         EXPECT_EQ(v->status, EntryStatusName(st)) << id << " " << pos;
-        if (st == EntryStatus::kWon) {
-          EXPECT_EQ(v->hold_until_ms, cs->HoldOf(pos)) << id << " " << pos;
-        }
+        // The fold's live hold; none for any other status.
+        EXPECT_EQ(v->hold_until_ms, st == EntryStatus::kWon ? cs->HoldOf(pos) : 0)
+            << id << " " << pos;
         EXPECT_EQ(v->waitlist_rank, rank_of.count(pos) ? rank_of[pos] : 0) << id << " " << pos;
       }
       // PostgreSQL: the same statuses, the confirmed and the waitlist.

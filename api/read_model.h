@@ -19,11 +19,22 @@
 namespace tl::api {
 
 struct EntryView {
-  std::string status;  // "" (no entry), queued, won, lost, sold_out, cancelled, prequeued, rejected
+  // "" (no entry), queued, won, lost, sold_out, cancelled, prequeued,
+  // rejected; with holds and the at-close draw (issue 14) also confirmed (a
+  // win the shop confirmed: sold), expired (a held win not confirmed in
+  // time) and waitlisted (an at-close draw's eligible entry beyond the stock;
+  // a promoted one is won).
+  std::string status;
   std::string reject_reason;  // RejectReason name, for "rejected"
   uint64_t position = 0, serving = 0, opens_at_ms = 0;
   uint32_t rate = 0;
   bool paused = false;
+  // won: the hold deadline (unix ms) by which the shop must confirm it, 0 for
+  // a win that is final; expired: the deadline that passed.
+  uint64_t hold_until_ms = 0;
+  // waitlisted: the current place on the waitlist, from 1 (the next to be
+  // promoted): the rank drawn at close minus the promotions since.
+  uint64_t waitlist_rank = 0;
 };
 
 // (position, user, status or outcome)

@@ -146,7 +146,8 @@ class Holds : public ::testing::Test {
                    const std::string& status) {
     json me;
     for (int i = 0; i < 100; ++i) {
-      me = Me(campaign, user);
+      // 404 until the engine has decided the entry.
+      me = Body(Call("GET", "/v1/campaigns/" + campaign + "/entries/me", As(user)));
       if (me.value("status", "") == status) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
@@ -464,6 +465,54 @@ TEST_F(Holds, AtCloseDrawsWithTheEntropyAndTheWaitlistRollsForward) {
   r = Call("GET", "/v1/campaigns/ac/entries/me/proof", As("stranger"));
   EXPECT_EQ(r.status, 404) << r.body;
   EXPECT_EQ(Body(r)["error"]["code"], "not_entered");
+}
+
+// A waitlist longer than the api searches in place (it keeps a rank index
+// per campaign): every waitlisted user's rank is its place, and a restock
+// promotes the head and moves everyone up.
+TEST_F(Holds, ALongWaitlistRanksEveryoneAndMovesUp) {
+  Create({{"id", "big"}, {"stock", 1}, {"win_bps", 10000}, {"draw", "at_close"}});
+  constexpr int kUsers = 90;
+  for (int i = 0; i < kUsers; ++i) {
+    http::Response r = Call("POST", "/v1/campaigns/big/entries", As("w" + std::to_string(i)));
+    ASSERT_EQ(r.status, 202) << r.body;
+  }
+  ASSERT_EQ(AwaitStatus("big", "w" + std::to_string(kUsers - 1), "queued")["status"], "queued");
+  http::Headers ops = As("ops", true);
+  ASSERT_EQ(Call("POST", "/v1/admin/campaigns/big/close", ops).status, 200);
+  auto ranks = [&] {
+    std::map<uint64_t, std::string> by_rank;
+    int won = 0;
+    for (int i = 0; i < kUsers; ++i) {
+      const std::string u = "w" + std::to_string(i);
+      json me = Me("big", u);
+      if (me["status"] == "won") {
+        ++won;
+        EXPECT_FALSE(me.contains("hold_until_ms")) << me;  // hold_s 0: a final win
+      } else {
+        EXPECT_EQ(me["status"], "waitlisted") << me;
+        EXPECT_TRUE(by_rank.emplace(me.value("waitlist_rank", uint64_t{0}), u).second) << me;
+      }
+    }
+    return std::pair{won, by_rank};
+  };
+  auto [won, by_rank] = ranks();
+  EXPECT_EQ(won, 1);
+  ASSERT_EQ(by_rank.size(), kUsers - 1u);
+  EXPECT_EQ(by_rank.begin()->first, 1u);
+  EXPECT_EQ(by_rank.rbegin()->first, kUsers - 1u);
+  http::Headers wait = ops;
+  wait.emplace_back("Prefer", "wait=5");
+  ASSERT_EQ(Call("POST", "/v1/admin/campaigns/big/restock", wait, json{{"units", 2}}.dump()).status,
+            200);
+  auto [won2, by_rank2] = ranks();
+  EXPECT_EQ(won2, 3);
+  ASSERT_EQ(by_rank2.size(), kUsers - 3u);
+  EXPECT_EQ(by_rank2.begin()->first, 1u);
+  EXPECT_EQ(by_rank2.at(1), by_rank.at(3));
+  EXPECT_EQ(by_rank2.rbegin()->first, kUsers - 3u);
+  EXPECT_EQ(Me("big", by_rank.at(1))["status"], "won");
+  EXPECT_EQ(Me("big", by_rank.at(2))["status"], "won");
 }
 
 TEST_F(Holds, ACloseWithoutEntropySourceTakesNoValue) {

@@ -42,37 +42,103 @@ void BM_Draw(benchmark::State& state) {
 BENCHMARK(BM_Draw);
 
 // decide + encode + digest + fold of one entry (QueueEntered, EntryAdmitted,
-// DrawResolved), in memory, one core.
-void BM_DecideFoldInMemory(benchmark::State& state) {
+// DrawResolved), in memory, one core. Arg: win_bps (stock = 5% of entries).
+// With `held`, every win holds its unit (hold_s 600) and is confirmed by the
+// shop right after (a ConfirmEntry command each): issue 14's overhead.
+void DecideFold(benchmark::State& state, bool held) {
   EngineConfig config{"bench-secret-0123456789"};
   Limits limits;
   const uint64_t n = 1'000'000;
+  const uint32_t bps = static_cast<uint32_t>(state.range(0));
   std::vector<pb::Command> cmds;
   cmds.reserve(n);
   for (uint64_t i = 0; i < n; ++i) cmds.push_back(EntryCmd(i));
-  std::unique_ptr<EngineState> held;
+  pb::Command confirm;
+  confirm.set_campaign_id("bench");
+  std::unique_ptr<EngineState> held_state;
+  uint64_t confirmed = 0;
   for (auto _ : state) {
     state.PauseTiming();
-    held = std::make_unique<EngineState>();  // the last run's state freed untimed
-    EngineState& s = *held;
+    held_state = std::make_unique<EngineState>();  // the last run's state freed untimed
+    EngineState& s = *held_state;
     EventList created;
-    (void)Decide(s, config, limits, CreateCmd(n / 20, 500), 0, &created);
+    pb::Command create = CreateCmd(n / 20, bps);
+    if (held) create.mutable_create_campaign()->set_hold_s(600);
+    (void)Decide(s, config, limits, create, 0, &created);
     created[0].set_sequence(1);
     (void)Fold(&s, config, created[0], EncodeDeterministic(created[0]));
     state.ResumeTiming();
     // The engine's own step (DecideAndFold), with one event list reused.
     EventList list;
     auto emit = [](const pb::Event&, std::string&&) { return absl::OkStatus(); };
+    uint64_t offset = 0;
     for (uint64_t i = 0; i < n; ++i) {
-      if (!DecideAndFold(&s, config, limits, cmds[i], i + 1, &list, emit).ok())
+      if (!DecideAndFold(&s, config, limits, cmds[i], ++offset, &list, emit).ok())
         return state.SkipWithError("decide and fold failed");
+      if (held && list.size() == 3 && list[2].draw_resolved().outcome() == pb::OUTCOME_WON) {
+        confirm.set_time_ms(cmds[i].time_ms());
+        confirm.mutable_confirm_entry()->set_user_id(cmds[i].request_entry().user_id());
+        confirm.mutable_confirm_entry()->set_pass_id(absl::StrFormat("bench:%d", i + 1));
+        if (!DecideAndFold(&s, config, limits, confirm, ++offset, &list, emit).ok() ||
+            !list[0].has_entry_confirmed())
+          return state.SkipWithError("confirmation failed");
+        ++confirmed;
+      }
     }
   }
   state.SetItemsProcessed(state.iterations() * n);
   state.counters["entries_per_s"] =
       benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["confirmed"] = static_cast<double>(confirmed / state.iterations());
 }
-BENCHMARK(BM_DecideFoldInMemory)->Unit(benchmark::kMillisecond)->Iterations(3);
+void BM_DecideFoldInMemory(benchmark::State& state) { DecideFold(state, false); }
+void BM_DecideFoldHeldAndConfirmed(benchmark::State& state) { DecideFold(state, true); }
+BENCHMARK(BM_DecideFoldHeldAndConfirmed)
+    ->Arg(500)
+    ->Arg(10000)
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(3);
+
+// Closing a DRAW_AT_CLOSE campaign of 1,000,000 entries: the one command that
+// draws them all (a draw value each, the sort, one DrawResolved each) and
+// roots them in a Merkle tree, decided and folded. The entries are made
+// untimed.
+void BM_CloseAtClose(benchmark::State& state) {
+  EngineConfig config{"bench-secret-0123456789"};
+  Limits limits;
+  const uint64_t n = static_cast<uint64_t>(state.range(0));
+  EventList list;
+  auto emit = [](const pb::Event&, std::string&&) { return absl::OkStatus(); };
+  std::unique_ptr<EngineState> held_state;
+  for (auto _ : state) {
+    state.PauseTiming();
+    held_state = std::make_unique<EngineState>();
+    EngineState& s = *held_state;
+    pb::Command create = CreateCmd(n / 100, 10000);
+    create.mutable_create_campaign()->set_hold_s(600);
+    create.mutable_create_campaign()->set_draw(pb::DRAW_AT_CLOSE);
+    create.mutable_create_campaign()->set_entropy_source("drand quicknet round 1234567");
+    (void)DecideAndFold(&s, config, limits, create, 0, &list, emit);
+    for (uint64_t i = 0; i < n; ++i)
+      (void)DecideAndFold(&s, config, limits, EntryCmd(i), i + 1, &list, emit);
+    pb::Command close;
+    close.set_campaign_id("bench");
+    close.set_time_ms(kT0 + n);
+    close.mutable_close_campaign()->set_entropy_value("a1b2c3d4e5f6");
+    state.ResumeTiming();
+    if (!DecideAndFold(&s, config, limits, close, n + 1, &list, emit).ok() ||
+        static_cast<uint64_t>(list.size()) != n + 1)
+      return state.SkipWithError("the close did not draw every entry");
+  }
+  state.counters["entries"] = static_cast<double>(n);
+}
+BENCHMARK(BM_CloseAtClose)->Arg(1'000'000)->Unit(benchmark::kMillisecond)->Iterations(2);
+
+BENCHMARK(BM_DecideFoldInMemory)
+    ->Arg(500)
+    ->Arg(10000)
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(3);
 
 // Durable: commands appended to the embedded log (batches of 1024), the
 // engine deciding, appending to the ledger and committing to RocksDB.

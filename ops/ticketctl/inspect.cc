@@ -1,10 +1,12 @@
 // `ticketctl inspect <id>`: a campaign's state from the engine's fold, a
 // user's entry, and its latest events from the ledger.
+#include <algorithm>
 #include <cstdio>
 #include <deque>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "engine/core/names.h"
 #include "engine/log/ledger_reader.h"
 #include "ops/ticketctl/describe.h"
@@ -29,9 +31,14 @@ void PrintState(const std::string& id, const CampaignState& c) {
               s.paused() ? ", admission paused" : "", s.revealed() ? ", seed revealed" : "");
   std::printf(
       "  config       stock=%llu win_bps=%u rate=%u/s queueing=%s opens_at_ms=%llu "
-      "max_entries=%llu\n",
+      "max_entries=%llu hold_s=%u draw=%s\n",
       (ull)cfg.stock(), cfg.win_bps(), cfg.admission_rate_per_s(),
-      pb::Queueing_Name(cfg.queueing()).c_str(), (ull)cfg.opens_at_ms(), (ull)cfg.max_entries());
+      pb::Queueing_Name(cfg.queueing()).c_str(), (ull)cfg.opens_at_ms(), (ull)cfg.max_entries(),
+      cfg.hold_s(), DrawName(cfg.draw()));
+  if (!cfg.entropy_source().empty())
+    std::printf("  entropy      source \"%s\"%s%s%s\n", cfg.entropy_source().c_str(),
+                s.closed() ? ", value \"" : "", s.closed() ? s.entropy_value().c_str() : "",
+                s.closed() ? "\"" : "");
   std::printf("  commitment   %s\n", ToHex(std::string_view(s.seed_commitment())).c_str());
   if (s.revealed()) std::printf("  seed         %s\n", ToHex(c.seed).c_str());
   std::printf("  queue        last position %llu, serving %llu, waiting %llu, pre-queued %llu\n",
@@ -41,6 +48,20 @@ void PrintState(const std::string& id, const CampaignState& c) {
               (ull)s.rejected());
   std::printf("  stock        left %llu (initial %llu + restocked %llu)\n", (ull)s.stock_left(),
               (ull)cfg.stock(), (ull)s.restocked());
+  if (cfg.hold_s() > 0 || c.at_close() || s.confirmed() > 0) {
+    std::printf(
+        "  holds        live %zu%s, confirmed %llu, expired %llu\n", c.hold_until.size(),
+        c.hold_order.empty()
+            ? ""
+            : absl::StrFormat(" (next deadline %llu ms)", (ull)c.hold_order.begin()->first).c_str(),
+        (ull)s.confirmed(), (ull)s.expired());
+  }
+  if (c.at_close() && s.closed())
+    std::printf("  waitlist     %llu drawn, %llu promoted, %llu waiting\n", (ull)s.waitlisted(),
+                (ull)s.promoted(), (ull)(s.waitlisted() - s.promoted()));
+  if (!s.merkle_root().empty())
+    std::printf("  receipts     Merkle root %s over %llu entries\n",
+                ToHex(std::string_view(s.merkle_root())).c_str(), (ull)s.merkle_leaves());
 }
 
 void PrintUser(const CampaignState& c, const std::string& user) {
@@ -54,6 +75,14 @@ void PrintUser(const CampaignState& c, const std::string& user) {
     const uint64_t serving = c.snap.serving();
     std::printf("  user %s      position %llu, %s, people ahead %llu\n", user.c_str(), (ull)pos,
                 EntryStatusName(c.status[pos - 1]), (ull)(pos > serving ? pos - serving - 1 : 0));
+    if (uint64_t hold = c.HoldOf(pos); hold != 0)
+      std::printf("  user %s      holds a unit until %llu ms (pass %s)\n", user.c_str(), (ull)hold,
+                  PassId(c.snap.campaign_id(), pos).c_str());
+    if (c.status[pos - 1] == EntryStatus::kWaitlisted) {
+      auto at = std::find(c.waitlist.begin(), c.waitlist.end(), pos);
+      std::printf("  user %s      waitlist rank %llu\n", user.c_str(),
+                  (ull)(at - c.waitlist.begin() + 1 - static_cast<long>(c.snap.promoted())));
+    }
   }
 }
 

@@ -43,6 +43,17 @@ void AddOptions(CLI::App& sim, SimulateArgs& a) {
       ->capture_default_str();
   sim.add_option("--start-ms", so.start_ms, "Virtual clock start, unix ms")->capture_default_str();
   sim.add_option("--batch", so.batch, "Commands per durable append")->capture_default_str();
+  sim.add_option("--hold-s", so.hold_s, "Seconds a win holds its unit for payment (0: final)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 604800));
+  sim.add_option("--confirm-every", so.confirm_every,
+                 "Every Nth user's shop confirms at hold/2 (0: nobody); the others' holds expire")
+      ->capture_default_str();
+  sim.add_option("--draw", so.draw, "instant or at_close")
+      ->capture_default_str()
+      ->check(CLI::IsMember({kInstant, kAtClose}));
+  sim.add_option("--entropy", so.entropy,
+                 "at_close: commit to an entropy source and close with this value");
   sim.add_flag("--resume", so.resume, "Continue a run whose data dir already holds commands");
   sim.add_flag("--print-acks", so.print_acks, "Print 'acked N' after each durable append");
   sim.add_flag("--keep", a.keep, "Keep the temporary data dir (without --data-dir)");

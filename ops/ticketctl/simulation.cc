@@ -36,9 +36,29 @@ std::vector<std::string> BuildCommands(const SimulateOptions& o) {
   create->set_queueing(queueing);
   create->set_opens_at_ms(opens_at);
   create->set_max_entries(o.users);
+  create->set_hold_s(o.hold_s);
+  pb::Draw draw = pb::DRAW_INSTANT;
+  (void)ParseDraw(o.draw, &draw);  // checked by RunSimulate
+  const bool at_close = draw == pb::DRAW_AT_CLOSE;
+  if (at_close) {
+    create->set_draw(draw);
+    if (!o.entropy.empty()) create->set_entropy_source("the simulation's --entropy value");
+  }
   add(t0);
+  // The shop's confirmations, in time order: every confirm_every-th user at
+  // hold_s / 2 after `from` (their entry or the close). Positions are arrival
+  // order (FIFO, no rejections), so the pass id is known in advance; a user
+  // who did not win is refused, as a real shop's stray confirmation would be.
+  const uint64_t half_hold = uint64_t{o.hold_s} * 500;
+  auto confirm = [&](uint64_t i, uint64_t at) {
+    cmd.mutable_confirm_entry()->set_user_id(absl::StrFormat("user-%07d", i));
+    cmd.mutable_confirm_entry()->set_pass_id(PassId(o.campaign, i));
+    add(at);
+  };
+  const bool confirms = o.confirm_every > 0 && o.hold_s > 0 && !random;
+  uint64_t next_confirm = o.confirm_every;  // instant: by entry time
 
-  const bool ticks = o.rate > 0 || random;
+  const bool ticks = o.rate > 0 || random || o.hold_s > 0;
   uint64_t next_tick = t0 + o.tick_ms;
   auto ticks_until = [&](uint64_t t) {
     while (ticks && next_tick <= t) {
@@ -47,19 +67,41 @@ std::vector<std::string> BuildCommands(const SimulateOptions& o) {
       next_tick += o.tick_ms;
     }
   };
+  auto confirms_until = [&](uint64_t t) {
+    for (; confirms && !at_close && next_confirm <= o.users; next_confirm += o.confirm_every) {
+      const uint64_t at = t0 + next_confirm * o.arrival_ms / o.users + half_hold;
+      if (at > t) break;
+      ticks_until(at);
+      confirm(next_confirm, at);
+    }
+  };
   for (uint64_t i = 1; i <= o.users; ++i) {
     uint64_t t = t0 + i * o.arrival_ms / o.users;
+    confirms_until(t);
     ticks_until(t);
     cmd.mutable_request_entry()->set_user_id(absl::StrFormat("user-%07d", i));
     add(t);
   }
   uint64_t drain_ms = o.rate > 0 ? (o.users * 1000 + o.rate - 1) / o.rate : 0;
   uint64_t end = t0 + std::max(o.arrival_ms, drain_ms) + 5 * o.tick_ms;
+  confirms_until(end);
   ticks_until(end);
-  cmd.mutable_close_campaign();
+  cmd.mutable_close_campaign()->set_entropy_value(at_close ? o.entropy : "");
   add(end);
+  // After the close: the at-close draw's confirmations, then time enough for
+  // every hold (promotions' included, one round) to be confirmed or expire.
+  if (confirms && at_close) {
+    for (uint64_t i = o.confirm_every; i <= o.users; i += o.confirm_every) {
+      const uint64_t at = end + half_hold;
+      ticks_until(at);
+      confirm(i, at);
+    }
+  }
+  confirms_until(UINT64_MAX);
+  if (o.hold_s > 0) ticks_until(end + 2 * uint64_t{o.hold_s} * 1000 + o.tick_ms);
+  const uint64_t last = std::max(end, next_tick - o.tick_ms);
   cmd.mutable_reveal_seed();
-  add(end);
+  add(last);
   return out;
 }
 
@@ -69,6 +111,12 @@ std::string Invalid(const SimulateOptions& o) {
     return "--users, --batch and --tick-ms must be > 0";
   if (pb::Queueing q; !ParseQueueing(o.queueing, &q))
     return absl::StrCat("--queueing must be ", kFifo, " or ", kRandom, ", not '", o.queueing, "'");
+  pb::Draw d;
+  if (!ParseDraw(o.draw, &d))
+    return absl::StrCat("--draw must be ", kInstant, " or ", kAtClose, ", not '", o.draw, "'");
+  if (d == pb::DRAW_AT_CLOSE && o.rate > 0)
+    return "--draw at_close admits nobody before the close: leave --rate at 0";
+  if (d != pb::DRAW_AT_CLOSE && !o.entropy.empty()) return "--entropy needs --draw at_close";
   return "";
 }
 
@@ -119,7 +167,7 @@ int Drive(Engine& engine, EventLog* log, int partition, const std::vector<std::s
 void PrintSummary(Engine& engine, const CampaignState& c, const SimulateOptions& o,
                   uint64_t commands, double secs) {
   const auto& s = c.snap;
-  uint64_t drawn = s.won() + s.lost() + s.sold_out();
+  uint64_t drawn = s.serving();
   uint64_t under = s.won() + s.sold_out();
   std::vector<Hash> digests;
   for (int p = 0; p < engine.partitions(); ++p)
@@ -134,6 +182,12 @@ void PrintSummary(Engine& engine, const CampaignState& c, const SimulateOptions&
   std::printf("  %-10s %llu\n", kWon, static_cast<unsigned long long>(s.won()));
   std::printf("  %-10s %llu\n", kLost, static_cast<unsigned long long>(s.lost()));
   std::printf("  %-10s %llu\n", kSoldOut, static_cast<unsigned long long>(s.sold_out()));
+  if (o.hold_s > 0 || c.at_close()) {
+    std::printf("  %-10s %llu\n", kConfirmed, static_cast<unsigned long long>(s.confirmed()));
+    std::printf("  %-10s %llu\n", kExpired, static_cast<unsigned long long>(s.expired()));
+    std::printf("  %-10s %llu\n", kWaitlisted, static_cast<unsigned long long>(s.waitlisted()));
+    std::printf("  %-10s %llu\n", "promoted", static_cast<unsigned long long>(s.promoted()));
+  }
   std::printf("  stock_left %llu\n", static_cast<unsigned long long>(s.stock_left()));
   std::printf("  observed   %.4f%% of draws under the threshold (configured %.2f%%)\n",
               drawn ? 100.0 * static_cast<double>(under) / static_cast<double>(drawn) : 0.0,

@@ -23,6 +23,13 @@ struct SimulateOptions {
   size_t batch = 256;                 // commands per append
   bool resume = false;                // continue a log that already has commands
   bool print_acks = false;            // print "acked <end offset>" after each durable append
+  // Issue 14's drop: wins held for hold_s (0: final), and every
+  // confirm_every-th user's shop confirming at hold_s / 2 after the user's
+  // entry (instant) or the close (at_close): the others' holds expire.
+  uint32_t hold_s = 0;
+  uint64_t confirm_every = 0;   // 0: nobody confirms
+  std::string draw = kInstant;  // instant | at_close
+  std::string entropy;          // at_close: commit to a source and close with this value
 };
 
 // Runs the drop on `node` (recovered, not started). Prints the summary to

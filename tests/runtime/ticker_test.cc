@@ -52,6 +52,20 @@ TEST(TickerRule, OnlyMovingQueuesAndRandomQueuesDueToOpen) {
   EXPECT_EQ(CampaignsDueForTick(h.state, kT0 + 5000), std::vector<std::string>{"paused"});
 }
 
+// A held win is due for a tick once its deadline passes, closed campaign or
+// not: that tick expires it.
+TEST(TickerRule, ACampaignIsDueWhenAHoldDeadlinePasses) {
+  Harness h;
+  h.CreateHeld("held", 1, 10000, /*hold_s=*/30);
+  h.Enter("held", "u1", kT0);
+  h.Close("held", "", kT0 + 1);
+  EXPECT_TRUE(CampaignsDueForTick(h.state, kT0 + 29'999).empty());
+  EXPECT_EQ(CampaignsDueForTick(h.state, kT0 + 30'000), std::vector<std::string>{"held"});
+  auto es = h.Tick("held", kT0 + 30'000);
+  EXPECT_EQ(Count(es, pb::Event::kHoldExpired), 1);
+  EXPECT_TRUE(CampaignsDueForTick(h.state, kT0 + 60'000).empty());
+}
+
 NodeOptions Options(const std::string& dir) {
   NodeOptions o;
   o.data_dir = dir;

@@ -92,6 +92,33 @@ class Harness {
     return Run(c);
   }
 
+  // A campaign with holds and a draw mode (issue 14's options).
+  std::vector<pb::Event> CreateHeld(const std::string& id, uint64_t stock, uint32_t win_bps,
+                                    uint32_t hold_s, pb::Draw draw = pb::DRAW_INSTANT,
+                                    const std::string& entropy_source = "", uint64_t t = kT0) {
+    pb::Command c = Cmd(id, t);
+    auto* cc = c.mutable_create_campaign();
+    cc->set_stock(stock);
+    cc->set_win_bps(win_bps);
+    cc->set_hold_s(hold_s);
+    cc->set_draw(draw);
+    cc->set_entropy_source(entropy_source);
+    return Run(c);
+  }
+  std::vector<pb::Event> Confirm(const std::string& id, const std::string& user,
+                                 const std::string& pass_id, uint64_t t = kT0) {
+    pb::Command c = Cmd(id, t);
+    c.mutable_confirm_entry()->set_user_id(user);
+    c.mutable_confirm_entry()->set_pass_id(pass_id);
+    return Run(c);
+  }
+  std::vector<pb::Event> Close(const std::string& id, const std::string& entropy_value = "",
+                               uint64_t t = kT0) {
+    pb::Command c = Cmd(id, t);
+    c.mutable_close_campaign()->set_entropy_value(entropy_value);
+    return Run(c);
+  }
+
   static pb::Command Cmd(const std::string& id, uint64_t t) {
     pb::Command c;
     c.set_campaign_id(id);

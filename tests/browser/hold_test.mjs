@@ -5,7 +5,25 @@
 // expired at once, and the engine's expiry (its ticker) then reaches the page
 // over the live channel as the status "expired" — the same as the API's.
 // A second user's win is confirmed by the shop: its page says confirmed.
-import { run, until, assert, assertEqual, log } from './harness.mjs';
+// After close and reveal, the verifier's checker (ledger_check.js) finds the
+// expiry after its deadline and the confirmation before its own; the export
+// without the expiry is caught (the next event came after the deadline).
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { run, until, assert, assertEqual, log, repoRoot } from './harness.mjs';
+
+const js = (f) => pathToFileURL(path.join(repoRoot, 'api', 'web', 'static', 'js', f)).href;
+
+async function exportOf(srv, id) {
+  let body = '';
+  for (let offset = 0; ; ) {
+    const r = await fetch(`${srv.url}/v1/campaigns/${id}/ledger?offset=${offset}&limit=10000`);
+    assertEqual(r.status, 200, `GET ledger ${id}`);
+    body += await r.text();
+    offset = Number(r.headers.get('ledger-next-offset'));
+    if (r.headers.get('ledger-complete') === 'true') return body;
+  }
+}
 
 const C = 'held';
 const HOLD_S = 2;
@@ -88,5 +106,28 @@ run('hold', async (h) => {
     assert(/구매가 확정/.test(await p2.text('#outcome-text')), `Korean confirmed text: ${await p2.text('#outcome-text')}`);
     assert(!(await p2.visible('#hold')), 'no countdown once confirmed');
     assert(!(await p2.visible('#leave')), 'no give-back once confirmed');
+  });
+
+  await h.step('closed and revealed: the checker agrees with the holds; a ledger without the expiry is caught', async () => {
+    await api.close(admin, C);
+    await api.reveal(admin, C);
+    await api.waitCampaign(C, 'revealed', (c) => !!c.seed);
+    const { LedgerCheck } = await import(js('ledger_check.js'));
+    const lines = (await exportOf(srv, C)).trimEnd().split('\n');
+    const check = async (ls) => {
+      const c = new LedgerCheck();
+      for (const l of ls) c.addLine(l);
+      return c.finish();
+    };
+    const good = await check(lines);
+    assertEqual(good.mismatchCount, 0, `mismatches ${JSON.stringify(good.mismatches.slice(0, 3))}`);
+    assert(good.everyDrawChecks, 'every draw checks out');
+    assertEqual([good.totals.expired, good.totals.confirmed], [1, 1], 'one expiry, one confirmation');
+    const i = lines.findIndex((l) => l.includes('"hold_expired"'));
+    assert(i > 0 && lines[i + 1].includes('STOCK_HOLD_EXPIRED'), 'the expiry and its unit');
+    const bad = await check([...lines.slice(0, i), ...lines.slice(i + 2)]);
+    const holds = bad.mismatches.filter((m) => m.check === 'holds');
+    assert(holds.length > 0, `the missing expiry is caught: ${JSON.stringify(bad.mismatches.slice(0, 3))}`);
+    log(`  without the expiry: ${holds[0].published} / ${holds[0].expected}`);
   });
 });

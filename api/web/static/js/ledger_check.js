@@ -43,6 +43,8 @@ const BODIES = [
   'hold_expired',
   'entry_promoted',
 ];
+// Bodies the stock and hold walk of finish() follows.
+const TIMELINE_KINDS = ['draw_resolved', 'stock_changed', 'entry_cancelled', 'entry_confirmed', 'hold_expired', 'entry_promoted'];
 // Objects of the envelope that are not event bodies (EXPORT.md).
 const ENVELOPE_OBJECTS = ['idempotency'];
 const OUTCOMES = ['OUTCOME_UNSPECIFIED', 'OUTCOME_WON', 'OUTCOME_LOST', 'OUTCOME_SOLD_OUT', 'OUTCOME_WAITLISTED'];
@@ -98,6 +100,53 @@ export function wilson(k, n, z = Z999) {
   const center = (p + z2 / (2 * n)) / denom;
   const half = (z * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n))) / denom;
   return [Math.max(0, center - half), Math.min(1, center + half)];
+}
+
+// A binary min-heap of [deadline (BigInt), position (string)], by deadline
+// then position (the engine's expiry order).
+class MinHeap {
+  constructor() {
+    this.a = [];
+  }
+  size() {
+    return this.a.length;
+  }
+  peek() {
+    return this.a[0];
+  }
+  static less(x, y) {
+    if (x[0] !== y[0]) return x[0] < y[0];
+    return BigInt(x[1]) < BigInt(y[1]);
+  }
+  push(v) {
+    const a = this.a;
+    a.push(v);
+    for (let i = a.length - 1; i > 0; ) {
+      const p = (i - 1) >> 1;
+      if (!MinHeap.less(a[i], a[p])) break;
+      [a[i], a[p]] = [a[p], a[i]];
+      i = p;
+    }
+  }
+  pop() {
+    const a = this.a;
+    const top = a[0];
+    const last = a.pop();
+    if (a.length > 0) {
+      a[0] = last;
+      for (let i = 0; ; ) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < a.length && MinHeap.less(a[l], a[m])) m = l;
+        if (r < a.length && MinHeap.less(a[r], a[m])) m = r;
+        if (m === i) break;
+        [a[i], a[m]] = [a[m], a[i]];
+        i = m;
+      }
+    }
+    return top;
+  }
 }
 
 // --- the JSON mapping, read leniently (EXPORT.md: what a reader accepts) ---
@@ -242,6 +291,13 @@ export class LedgerCheck {
     }
     const kind = present[0];
     const b = e[kind];
+    // With holds, every event's time matters (the first event at or after a
+    // deadline must be its expiry): events the walk does not otherwise see
+    // leave their time, one per distinct time.
+    if (this.config !== null && this.config.holdS > 0n && !TIMELINE_KINDS.includes(kind)) {
+      const last = this.timeline[this.timeline.length - 1];
+      if (!last || last.kind !== 'time' || last.time !== this.time) this.timeline.push({ kind: 'time', what: kind, time: this.time, line });
+    }
     if (this.config === null && kind !== 'campaign_created') {
       this.eventsBeforeCreation++;
       if (kind !== 'entry_rejected') this.mismatch('format', {}, kind, 'campaign_created first', line);
@@ -455,6 +511,7 @@ export class LedgerCheck {
       delta: i64(b.delta),
       reason: enumName(b.reason, STOCK_REASONS),
       stockLeft: u64(b.stock_left),
+      time: this.time,
       line,
     });
   }
@@ -604,7 +661,22 @@ export class LedgerCheck {
         }
         return true;
       };
+      // Standing holds by deadline: the first event at or after a deadline
+      // must be that hold's expiry (the answer's prologue: expiries, their
+      // stock returns, then promotions).
+      const holds = new MinHeap();
+      const prologue = (t) => t.kind === 'expire' || t.kind === 'promote' || (t.kind === 'stock' && t.reason === 'STOCK_HOLD_EXPIRED');
       for (const t of this.timeline) {
+        if (t.time !== undefined && !prologue(t)) {
+          while (holds.size() > 0 && holds.peek()[0] <= t.time) {
+            const [due, pos] = holds.pop();
+            if (outcomeOf.get(pos) === 'OUTCOME_WON' && holdOf.get(pos) === due) {
+              const at = this.positions[Number(pos) - 1];
+              this.mismatch('holds', { position: pos, user: at ? at.user : '' }, (t.what || t.kind) + ' at ' + t.time + ' before the expiry', 'the hold of ' + pos + ' expired first (deadline ' + due + ')', t.line);
+            }
+          }
+        }
+        if (t.kind === 'time') continue;
         if (t.kind === 'draw') {
           const value = canDerive ? values[d] : t.value;
           d++;
@@ -658,6 +730,7 @@ export class LedgerCheck {
               this.mismatch('holds', { position: t.position, user: t.user }, 'hold_until_ms ' + t.holdUntil, 'hold_until_ms ' + want, t.line);
             }
             holdOf.set(t.position, want);
+            if (want > 0n) holds.push([want, t.position]);
           }
         } else if (t.kind === 'cancel') {
           const held = this.positions[Number(t.position) - 1];
@@ -719,6 +792,7 @@ export class LedgerCheck {
           if (t.holdUntil !== want) this.mismatch('holds', { position: t.position, user: t.user }, 'hold_until_ms ' + t.holdUntil, 'hold_until_ms ' + want, t.line);
           outcomeOf.set(t.position, 'OUTCOME_WON');
           holdOf.set(t.position, want);
+          if (want > 0n) holds.push([want, t.position]);
           totals.promoted++;
         } else if (t.kind === 'stock') {
           if (t.delta <= 0n) {

@@ -34,6 +34,7 @@ run('receipt', async (h) => {
   const users = await h.tokens('r', N);
   let campaign;
   let mine;
+  let exported;
 
   await h.step('an at-close drop of 40, closed with its entropy value; a give-back, a confirmation, the reveal', async () => {
     await api.createCampaign(admin, {
@@ -70,7 +71,7 @@ run('receipt', async (h) => {
 
   await h.step('the checker in Node re-derives the at-close draw, the holds and the Merkle root', async () => {
     const { LedgerCheck } = await import(js('ledger_check.js'));
-    const exported = await exportOf(srv, C);
+    exported = await exportOf(srv, C);
     const check = new LedgerCheck();
     for (const line of exported.trimEnd().split('\n')) check.addLine(line);
     const report = await check.finish();
@@ -98,6 +99,16 @@ run('receipt', async (h) => {
     await page.type('#dev-user', mine.user);
     await page.click('#dev-submit');
     await page.waitFor('#outcome-text[data-outcome]');
+    // The waiting room's own check re-derives this user's at-close draw
+    // value with the entropy key: the value the ledger published.
+    await page.waitFor('#verify:not([hidden]) #verify-btn:not([hidden])', { visible: true });
+    await page.click('#verify-btn');
+    await page.waitFor('#verify-verdict[data-verdict="pass"]');
+    const shown = await page.evaluate(() => document.querySelector('#verify-out li:nth-child(3) code').textContent);
+    const me = JSON.parse(exported.split('\n').find((l) => l.includes('"draw_resolved"') && l.includes(`"user_id":"${mine.user}"`)));
+    assertEqual(shown, String(me.draw_resolved.draw_value), 'the page re-derives the published at-close draw value');
+    assert(/entropy\/v1/.test(await page.text('#verify-out')), 'the entropy key is named');
+    assert(await page.visible('#verify-receipt'), 'the receipt link is offered');
     await page.goto(`${srv.url}/verify/${C}`);
     await page.waitFor('#verdict.good', { timeout: 20000 });
     await until('the published root to be filled in', async () =>

@@ -37,10 +37,14 @@ export function wilson(k, n, z = Z999) {
 }
 
 // The observed win rate: a draw "wins" when its value is under the threshold,
-// i.e. won or sold_out (sold out = would have won, stock gone).
+// i.e. won or sold_out (sold out = would have won, stock gone), or, in a
+// draw at close, waitlisted (eligible, after the stock). won counts
+// promotions from the waitlist, which are not draws of their own.
 function winStats(c) {
-  const n = c.won + c.lost + c.sold_out;
-  return { n, k: c.won + c.sold_out, w: wilson(c.won + c.sold_out, n), configured: c.win_bps / 10000 };
+  const drawnWins = c.won - (c.promoted || 0);
+  const k = drawnWins + c.sold_out + (c.waitlisted || 0);
+  const n = k + c.lost;
+  return { n, k, w: wilson(k, n), configured: c.win_bps / 10000 };
 }
 
 const queueLength = (c) => Math.max(0, c.entries - c.prequeued - c.serving);

@@ -27,7 +27,8 @@ Api::Api(ApiBackend* backend, ApiOptions options, Metrics* metrics)
             return live;
           }(),
           metrics),
-      export_cursors_(NewExportCursors()) {
+      export_cursors_(NewExportCursors()),
+      proof_trees_(NewProofTrees()) {
   DeclareLimitHits(metrics_);  // the append queue and live streams refuse too
   metrics_->Declare("ticketledger_log_append_seconds", "histogram",
                     "Durable append of one batch of commands (group commit)");
@@ -60,7 +61,9 @@ const std::vector<Api::Route>& Api::Routes() {
       {"POST", "/v1/campaigns/{id}/entries", "post_entry", &Api::PostEntry},
       {"GET", "/v1/campaigns/{id}/entries/me", "get_entry", &Api::GetMyEntry},
       {"DELETE", "/v1/campaigns/{id}/entries/me", "cancel_entry", &Api::CancelEntry},
+      {"GET", "/v1/campaigns/{id}/entries/me/proof", "get_proof", &Api::GetProof},
       {"GET", "/v1/campaigns/{id}/requests/{ref}", "get_request", &Api::GetRequest},
+      {"POST", "/v1/campaigns/{id}/confirmations", "confirm", &Api::PostConfirmation},
       {"GET", "/v1/campaigns/{id}/events", "events", &Api::StreamEvents},
       {"GET", "/v1/campaigns/{id}/live", "live", &Api::StreamWebSocket},
       {"POST", "/v1/campaigns/{id}/stream-tickets", "stream_ticket", &Api::StreamTicket},

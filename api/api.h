@@ -7,7 +7,8 @@
 //                 completion (decisions.h, live.h)
 //   reads.cc    — the read path: the fold, or a read model when caught up
 //   ledger.cc   — the public ledger export after the reveal (schemas/EXPORT.md)
-//   entries.cc, admin.cc, streams.cc — the handlers by resource
+//   entries.cc, admin.cc, confirm.cc, proof.cc, streams.cc — the handlers
+//                 by resource
 // The waiting-room ticker is not here: it runs with the engine that owns a
 // partition (engine/runtime/ticker.h), so no api replica is special.
 // JSON shapes live in views.h, the live channel in live.h.
@@ -151,6 +152,12 @@ class Api {
   // admin.cc
   void AdminCreate(const CallPtr& c);
   void AdminCommand(const CallPtr& c);
+  // confirm.cc: the shop confirms a held win
+  void PostConfirmation(const CallPtr& c);
+  // proof.cc: a user's Merkle inclusion proof (receipt) of a closed campaign
+  void GetProof(const CallPtr& c);
+  struct ProofTrees;  // the Merkle trees of closed campaigns, built once each
+  static std::shared_ptr<ProofTrees> NewProofTrees();
   // session.cc
   void GetSession(const CallPtr& c);
   void PostSession(const CallPtr& c);
@@ -176,6 +183,7 @@ class Api {
   DecisionWaiters decisions_;
   LiveHub live_;
   std::shared_ptr<ExportCursors> export_cursors_;
+  std::shared_ptr<ProofTrees> proof_trees_;
 };
 
 // The OpenAPI 3 document (api/openapi.json, embedded at build time).

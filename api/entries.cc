@@ -56,8 +56,12 @@ void Api::GetRequest(const CallPtr& c) {
     // Only the requester (or an admin) may read a request's answer.
     if (!c->claims.admin &&
         !((cmd.has_request_entry() && cmd.request_entry().user_id() == c->claims.sub) ||
-          (cmd.has_cancel_entry() && cmd.cancel_entry().user_id() == c->claims.sub)))
+          (cmd.has_cancel_entry() && cmd.cancel_entry().user_id() == c->claims.sub) ||
+          (cmd.has_confirm_entry() && cmd.actor() == c->claims.sub)))
       return c->Error(403, "forbidden", "this request is not yours");
+    // A confirmation's answer is about the user it names.
+    const std::string subject =
+        cmd.has_confirm_entry() ? cmd.confirm_entry().user_id() : c->claims.sub;
     std::vector<pb::Event> events;
     if (absl::Status st =
             AnswerOf(partition, offset, c->campaign, cmd.actor(), cmd.idempotency_key(), &events);
@@ -66,7 +70,7 @@ void Api::GetRequest(const CallPtr& c) {
     int status = 0;
     json body;
     backend_->WithState(partition, [&](const EngineState& s, uint64_t) {
-      std::tie(status, body) = DescribeDecision(events, c->claims.sub, s.Find(c->campaign), 200);
+      std::tie(status, body) = DescribeDecision(events, subject, s.Find(c->campaign), 200);
     });
     body["request"] = ref;
     c->Json(status, body);

@@ -120,12 +120,17 @@ absl::StatusOr<Claims> VerifyJwt(std::string_view token, std::string_view secret
     return Bad("not valid yet");
   auto role = payload.find("role");
   c.admin = role != payload.end() && role->is_string() && *role == "admin";
+  c.shop = role != payload.end() && role->is_string() && *role == "shop";
   return c;
 }
 
 std::string MintJwt(const Claims& claims, std::string_view secret) {
   nlohmann::json payload = {{"sub", claims.sub}, {"exp", claims.exp}};
-  if (claims.admin) payload["role"] = "admin";
+  if (claims.admin) {
+    payload["role"] = "admin";
+  } else if (claims.shop) {
+    payload["role"] = "shop";
+  }
   std::string signing =
       Base64UrlEncode(R"({"alg":"HS256","typ":"JWT"})") + "." + Base64UrlEncode(payload.dump());
   return signing + "." + Base64UrlEncode(HmacSha256(secret, signing));

@@ -1,5 +1,6 @@
 // JSON Web Tokens, HS256 only (RFC 7519 / 7515). The api authenticates users
-// with the `sub` claim; `role: "admin"` opens the admin routes. Any other
+// with the `sub` claim; `role: "admin"` opens the admin routes, `role: "shop"`
+// the shop's (confirmations). Any other
 // algorithm, "none" included, is refused: accepting the token's own choice of
 // algorithm is the classic JWT hole.
 #pragma once
@@ -14,7 +15,8 @@ namespace tl::api {
 struct Claims {
   std::string sub;
   bool admin = false;
-  int64_t exp = 0;  // unix seconds
+  int64_t exp = 0;    // unix seconds
+  bool shop = false;  // role "shop": may confirm held wins (POST .../confirmations)
 };
 
 // Checks signature, algorithm, expiry (against now_s, with no leeway) and

@@ -24,7 +24,9 @@ struct LiveHub::Watcher {
   std::shared_ptr<http::StreamConn> conn;
   bool fresh = false, released = false;
   // The hub's thread only.
-  std::string last_data;
+  std::string last_data;  // the last message sent, without its pass
+  std::string pass;       // the won entry's admission pass, once minted
+  uint64_t pass_hold_until_ms = 0;
   absl::Time opened, last_sent;
   bool sent_final = false;
 };
@@ -278,7 +280,7 @@ void LiveHub::Tick(absl::Time now) {
       std::vector<OutcomeWait> still;
       for (size_t i = 0; i < wk.waits.size(); ++i) {
         OutcomeWait& x = wk.waits[i];
-        if (IsFinal(views[i]) || x.deadline <= now) {
+        if (IsDecided(views[i]) || x.deadline <= now) {
           x.done(EntryJson(wk.c->id, x.user, views[i]));
         } else {
           still.push_back(std::move(x));
@@ -327,14 +329,22 @@ void LiveHub::FanOut(Campaign* c, const std::vector<std::shared_ptr<Watcher>>& w
       conn = w.conn;
     }
     std::string data = EntryJsonText(c->id, w.user, views[i]);
+    // Compared without the pass (minted fresh each time): a held win is not
+    // final, so its watcher is looked at again at every change.
     if (data == w.last_data) continue;
-    if (options_.pass && views[i].status == kWon) {  // final: once per winner
+    w.last_data = data;
+    if (options_.pass && views[i].status == kWon) {
+      // Minted once per win and hold (a held win's messages go on: the
+      // serving counter moves); it expires with the hold (exp = deadline).
+      if (w.pass.empty() || w.pass_hold_until_ms != views[i].hold_until_ms) {
+        w.pass = options_.pass->Mint(c->id, views[i].position, w.user, absl::ToUnixSeconds(now),
+                                     static_cast<int64_t>(views[i].hold_until_ms / 1000));
+        w.pass_hold_until_ms = views[i].hold_until_ms;
+      }
       json entry = json::parse(data);
-      entry["pass"] =
-          options_.pass->Mint(c->id, views[i].position, w.user, absl::ToUnixSeconds(now));
+      entry["pass"] = w.pass;
       data = entry.dump();
     }
-    w.last_data = data;
     w.last_sent = now;
     w.sent_final = IsFinal(views[i]);
     conn->Send(http::LiveMessage{seq, std::move(data), w.sent_final});

@@ -1,7 +1,12 @@
 // LiveHub: the waiting room's live channel. Each watcher (an SSE stream or a
 // WebSocket, one user in one campaign) gets its entry's state — position,
-// people ahead, serving counter, estimated wait, admission state, outcome —
-// pushed whenever it changes.
+// people ahead, serving counter, estimated wait, admission state, outcome,
+// a held win's deadline (hold_until_ms, the countdown), a waitlisted entry's
+// current rank — pushed whenever it changes. A held win and a waitlisted
+// entry are not final: the stream goes on until the win is confirmed,
+// expired or cancelled, and past a promotion. Every change of a
+// campaign looks at all its watchers, so a promotion, which moves the rank of
+// every waitlisted user, reaches each of them (coalesced like any change).
 //
 // One fan-out per campaign change, not a poll per client: the engine (or the
 // api role's ledger follower) reports progress per partition; the hub's one
@@ -52,8 +57,9 @@ struct LiveOptions {
   size_t streams_memory_bytes = size_t{1} << 30;
   int heartbeat_s = 15;     // SSE comment when nothing else was sent
   int stream_max_s = 3600;  // then the stream ends and the client reconnects
-  // Set by the Api from ApiOptions::pass: a won entry's final message carries
-  // its admission pass (api/pass.h); a stream is per user, so only the winner sees it.
+  // Set by the Api from ApiOptions::pass: a won entry's messages carry its
+  // admission pass (api/pass.h; exp = the hold deadline when held); a stream
+  // is per user, so only the winner sees it.
   std::shared_ptr<const PassSigner> pass;
 };
 

@@ -19,11 +19,22 @@
 namespace tl::api {
 
 struct EntryView {
-  std::string status;  // "" (no entry), queued, won, lost, sold_out, cancelled, prequeued, rejected
+  // "" (no entry), queued, won, lost, sold_out, cancelled, prequeued,
+  // rejected; with holds and the at-close draw (issue 14) also confirmed (a
+  // win the shop confirmed: sold), expired (a held win not confirmed in
+  // time) and waitlisted (an at-close draw's eligible entry beyond the stock;
+  // a promoted one is won).
+  std::string status;
   std::string reject_reason;  // RejectReason name, for "rejected"
   uint64_t position = 0, serving = 0, opens_at_ms = 0;
   uint32_t rate = 0;
   bool paused = false;
+  // won: the hold deadline (unix ms) by which the shop must confirm it; 0
+  // for a win that is final and for every other status.
+  uint64_t hold_until_ms = 0;
+  // waitlisted: the current place on the waitlist, from 1 (the next to be
+  // promoted): the rank drawn at close minus the promotions since.
+  uint64_t waitlist_rank = 0;
 };
 
 // (position, user, status or outcome)
@@ -36,6 +47,21 @@ struct RankingView {
 
 struct ResultsView {
   std::vector<PositionRow> items;
+  std::optional<uint64_t> next_cursor;
+};
+
+// An at-close campaign's waitlist, in waitlist order: the entries still
+// waitlisted (promoted ones have left it).
+struct WaitlistView {
+  struct Item {
+    uint64_t rank = 0;        // the current place, from 1 (the next to be promoted)
+    uint64_t drawn_rank = 0;  // the place drawn at close (DrawResolved.waitlist_rank)
+    uint64_t position = 0;
+    std::string user;
+  };
+  uint64_t promoted = 0;  // promotions so far: rank = drawn_rank - promoted
+  std::vector<Item> items;
+  // The drawn_rank to continue after, when more may follow.
   std::optional<uint64_t> next_cursor;
 };
 
@@ -60,6 +86,13 @@ class ReadModel {
   virtual absl::StatusOr<ResultsView> Results(int partition, uint64_t min_sequence,
                                               const std::string& campaign, uint64_t cursor,
                                               uint64_t limit, const std::string& outcome) = 0;
+  // The waitlist after drawn rank `cursor` (0: from its head), at most
+  // `limit` entries. Unimplemented: this read model does not keep it.
+  virtual absl::StatusOr<WaitlistView> Waitlist(int /*partition*/, uint64_t /*min_sequence*/,
+                                                const std::string& /*campaign*/,
+                                                uint64_t /*cursor*/, uint64_t /*limit*/) {
+    return absl::UnimplementedError("no waitlist in this read model");
+  }
   // Which store answers what, for metrics: "redis", "postgres".
   virtual const char* entry_source() const = 0;
   virtual const char* results_source() const = 0;

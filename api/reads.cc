@@ -63,8 +63,11 @@ void Api::AddPass(json* entry, const std::string& user) const {
   if (pos == entry->end() || !pos->is_number_unsigned() || campaign == entry->end() ||
       !campaign->is_string())
     return;
+  // A held win's pass expires with its hold.
+  const uint64_t hold_until_ms = entry->value("hold_until_ms", uint64_t{0});
   (*entry)["pass"] = options_.pass->Mint(campaign->get<std::string>(), pos->get<uint64_t>(), user,
-                                         absl::ToUnixSeconds(absl::Now()));
+                                         absl::ToUnixSeconds(absl::Now()),
+                                         static_cast<int64_t>(hold_until_ms / 1000));
 }
 
 // The public key of the admission passes, for shops to verify them offline.
@@ -126,9 +129,9 @@ void Api::GetResults(const CallPtr& c) {
   if (EntryStatus decided = EntryStatus::kQueued; ParseDecidedStatus(outcome, &decided)) {
     want = static_cast<int>(decided);
   } else if (!outcome.empty()) {
-    return c->Error(
-        400, "invalid_query",
-        absl::StrCat("outcome must be ", kWon, ", ", kLost, ", ", kSoldOut, " or ", kCancelled));
+    return c->Error(400, "invalid_query",
+                    absl::StrCat("outcome must be ", kWon, ", ", kConfirmed, ", ", kExpired, ", ",
+                                 kWaitlisted, ", ", kLost, ", ", kSoldOut, " or ", kCancelled));
   }
   ResultsView v;
   if (!WithCampaign(c, [&](const CampaignState& cs) {

@@ -30,6 +30,10 @@ void Api::Submit(const CallPtr& c, pb::Command cmd, int wait_s, int ok_status) {
   const std::string idem_key_sent = cmd.idempotency_key();
   const bool is_entry = cmd.has_request_entry();
   const bool about_entry = is_entry || cmd.has_cancel_entry();
+  // The user the answer is about: the caller's own entry, or the one a
+  // confirmation names.
+  const std::string subject =
+      cmd.has_confirm_entry() ? cmd.confirm_entry().user_id() : c->claims.sub;
 
   // Answers, and remembers the answer under the Idempotency-Key.
   auto finish = [this, c, idem_key, idem_hash](int status, const json& body,
@@ -76,12 +80,14 @@ void Api::Submit(const CallPtr& c, pb::Command cmd, int wait_s, int ok_status) {
         }
         int status = 0;
         json body;
+        bool at_close = false;  // drawn only when the campaign closes: nothing to wait for
         backend_->WithState(c->partition, [&](const EngineState& s, uint64_t) {
-          std::tie(status, body) =
-              DescribeDecision(events, c->claims.sub, s.Find(c->campaign), ok_status);
+          const CampaignState* cs = s.Find(c->campaign);
+          std::tie(status, body) = DescribeDecision(events, subject, cs, ok_status);
+          at_close = cs && cs->at_close() && !cs->snap.closed();
         });
         body["request"] = ref;
-        if (status == 200 && is_entry && !IsFinal(body) && absl::Now() < deadline) {
+        if (status == 200 && is_entry && !IsDecided(body) && !at_close && absl::Now() < deadline) {
           // Queued behind an admission rate: the answer waits for the draw.
           return live_.AwaitOutcome(c->campaign, c->partition, c->claims.sub, deadline,
                                     [this, c, finish, ref, link](json entry) {

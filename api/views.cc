@@ -2,7 +2,13 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include <deque>
+#include <map>
+#include <memory>
+
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "engine/core/hash.h"
 #include "engine/core/names.h"
 
@@ -19,6 +25,7 @@ std::pair<int, const char*> RejectionHttp(pb::RejectReason r) {
     case pb::REJECT_INVALID_ARGUMENT:
       return {400, RejectCode(r)};
     case pb::REJECT_IDEMPOTENCY_MISMATCH:
+    case pb::REJECT_PASS_MISMATCH:
       return {422, RejectCode(r)};
     default:
       return {409, RejectCode(r)};
@@ -49,10 +56,84 @@ json CampaignJson(const CampaignState& c) {
             {"stock_left", s.stock_left()},
             {"restocked", s.restocked()},
             {"seed_commitment", ToHex(s.seed_commitment())},
-            {"seed_nonce", ToHex(cfg.seed_nonce())}};
+            {"seed_nonce", ToHex(cfg.seed_nonce())},
+            {"hold_s", cfg.hold_s()},
+            {"draw", DrawName(cfg.draw())},
+            {"entropy_source", cfg.entropy_source()},
+            {kConfirmed, s.confirmed()},
+            {kExpired, s.expired()},
+            {kWaitlisted, s.waitlisted()},
+            {"promoted", s.promoted()}};
   if (s.revealed()) j["seed"] = ToHex(c.seed);
+  if (s.closed() && !s.merkle_root().empty()) {  // ledgers closed before receipts have none
+    j["merkle_root"] = ToHex(s.merkle_root());
+    j["merkle_leaves"] = s.merkle_leaves();
+  }
+  if (s.closed() && !cfg.entropy_source().empty()) j["entropy_value"] = s.entropy_value();
   return j;
 }
+
+namespace {
+
+// An at-close campaign's waitlist as position -> drawn rank, built once per
+// campaign: the waitlist is fixed at the draw (promotions only move the
+// campaign's `promoted` counter), and the live channel asks for many
+// waitlisted users at each change. Small waitlists are searched instead.
+class WaitlistRanks {
+ public:
+  static constexpr size_t kScanMax = 64;
+  static constexpr size_t kCampaignsMax = 16;  // cached maps; the oldest go first
+
+  uint64_t DrawnRank(const CampaignState& c, uint64_t position) {
+    const std::vector<uint64_t>& w = c.waitlist;
+    if (w.size() <= kScanMax) {
+      for (size_t i = 0; i < w.size(); ++i)
+        if (w[i] == position) return i + 1;
+      return 0;
+    }
+    std::shared_ptr<const Map> map;
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = maps_.find(c.snap.campaign_id());
+      if (it != maps_.end() && it->second->data == w.data() && it->second->size == w.size())
+        map = it->second;
+    }
+    if (!map) {
+      auto m = std::make_shared<Map>();
+      m->data = w.data();
+      m->size = w.size();
+      m->rank.reserve(w.size());
+      for (size_t i = 0; i < w.size(); ++i) m->rank.emplace(w[i], i + 1);
+      map = m;
+      absl::MutexLock lock(&mu_);
+      if (!maps_.contains(c.snap.campaign_id())) order_.push_back(c.snap.campaign_id());
+      maps_[c.snap.campaign_id()] = std::move(m);
+      while (order_.size() > kCampaignsMax) {
+        maps_.erase(order_.front());
+        order_.pop_front();
+      }
+    }
+    auto r = map->rank.find(position);
+    return r == map->rank.end() ? 0 : r->second;
+  }
+
+ private:
+  struct Map {
+    const uint64_t* data = nullptr;  // the waitlist it was built from
+    size_t size = 0;
+    absl::flat_hash_map<uint64_t, uint64_t> rank;
+  };
+  absl::Mutex mu_;
+  std::map<std::string, std::shared_ptr<const Map>> maps_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::string> order_ ABSL_GUARDED_BY(mu_);
+};
+
+WaitlistRanks& Ranks() {
+  static auto* ranks = new WaitlistRanks();
+  return *ranks;
+}
+
+}  // namespace
 
 EntryView EntryViewOf(const CampaignState& c, std::string_view user) {
   EntryView v;
@@ -74,7 +155,13 @@ EntryView EntryViewOf(const CampaignState& c, std::string_view user) {
     return v;
   }
   v.position = it->second;
-  v.status = EntryStatusName(c.status[v.position - 1]);
+  const EntryStatus st = c.status[v.position - 1];
+  v.status = EntryStatusName(st);
+  if (st == EntryStatus::kWon) v.hold_until_ms = c.HoldOf(v.position);
+  if (st == EntryStatus::kWaitlisted) {
+    const uint64_t drawn = Ranks().DrawnRank(c, v.position);
+    if (drawn > c.snap.promoted()) v.waitlist_rank = drawn - c.snap.promoted();
+  }
   return v;
 }
 
@@ -127,6 +214,9 @@ std::string EntryJsonText(std::string_view campaign, std::string_view user, cons
                       ",\"position\":", v.position, ",\"queue_distance\":", distance,
                       ",\"serving\":", v.serving);
     } else {
+      // hold_until_ms: a held win's deadline (the live channel's countdown).
+      if (v.status == kWon && v.hold_until_ms > 0)
+        absl::StrAppend(&out, ",\"hold_until_ms\":", v.hold_until_ms);
       absl::StrAppend(&out, ",\"position\":", v.position, ",\"serving\":", v.serving);
     }
     out += ",\"status\":";
@@ -134,6 +224,9 @@ std::string EntryJsonText(std::string_view campaign, std::string_view user, cons
   }
   out += ",\"user\":";
   AppendJsonString(&out, user);
+  // waitlist_rank: the current place on the waitlist, 1 = promoted next.
+  if (v.status == kWaitlisted && v.waitlist_rank > 0)
+    absl::StrAppend(&out, ",\"waitlist_rank\":", v.waitlist_rank);
   out += "}";
   return out;
 }
@@ -146,18 +239,30 @@ json EntryJson(const CampaignState& c, std::string_view user) {
   return EntryJson(c.snap.campaign_id(), user, EntryViewOf(c, user));
 }
 
-bool IsFinal(const EntryView& v) {
+bool IsDecided(const EntryView& v) {
   return !v.status.empty() && v.status != kQueued && v.status != kPrequeued;
 }
 
-bool IsFinal(const json& entry) {
+bool IsDecided(const json& entry) {
   auto s = entry.find("status");
   return s != entry.end() && *s != kQueued && *s != kPrequeued;
 }
 
+bool IsFinal(const EntryView& v) {
+  return IsDecided(v) && v.status != kWaitlisted && !(v.status == kWon && v.hold_until_ms > 0);
+}
+
+bool IsFinal(const json& entry) {
+  if (!IsDecided(entry)) return false;
+  const json& s = entry["status"];
+  return s != kWaitlisted && !(s == kWon && entry.contains("hold_until_ms"));
+}
+
 std::pair<int, json> DescribeDecision(const std::vector<pb::Event>& events, const std::string& user,
                                       const CampaignState* campaign, int ok_status) {
-  json body = json::object();
+  // An answer may start with what the command's time set off first (holds
+  // expiring, units returning, waitlisted users promoted: other users'
+  // events); the command's own event is the one about `user`.
   for (const pb::Event& e : events) {
     if (e.has_entry_rejected()) {
       auto [status, code] = RejectionHttp(e.entry_rejected().reason());
@@ -169,6 +274,7 @@ std::pair<int, json> DescribeDecision(const std::vector<pb::Event>& events, cons
       return {status, json{{"error", err}}};
     }
   }
+  json body = json::object();
   bool entry_event = false;
   for (const pb::Event& e : events) {
     if (e.has_queue_entered() && e.queue_entered().user_id() == user) {
@@ -177,19 +283,28 @@ std::pair<int, json> DescribeDecision(const std::vector<pb::Event>& events, cons
               {"status", kQueued},
               {"position", e.queue_entered().position()}};
       entry_event = true;
-    } else if (e.has_entry_prequeued()) {
+    } else if (e.has_entry_prequeued() && e.entry_prequeued().user_id() == user) {
       body = {{"campaign", e.campaign_id()},
               {"user", e.entry_prequeued().user_id()},
               {"status", kPrequeued}};
       entry_event = true;
     } else if (e.has_draw_resolved() && e.draw_resolved().user_id() == user) {
-      body["status"] = OutcomeName(e.draw_resolved().outcome());
-      body["draw_value"] = absl::StrCat(e.draw_resolved().draw_value());
-    } else if (e.has_entry_cancelled()) {
+      const pb::DrawResolved& d = e.draw_resolved();
+      body["status"] = OutcomeName(d.outcome());
+      body["draw_value"] = absl::StrCat(d.draw_value());
+      if (d.hold_until_ms() > 0) body["hold_until_ms"] = d.hold_until_ms();
+    } else if (e.has_entry_cancelled() && e.entry_cancelled().user_id() == user) {
       body = {{"campaign", e.campaign_id()},
               {"user", e.entry_cancelled().user_id()},
               {"status", kCancelled},
               {"position", e.entry_cancelled().position()}};
+      entry_event = true;
+    } else if (e.has_entry_confirmed() && e.entry_confirmed().user_id() == user) {
+      body = {{"campaign", e.campaign_id()},
+              {"user", e.entry_confirmed().user_id()},
+              {"status", kConfirmed},
+              {"position", e.entry_confirmed().position()},
+              {"pass_id", e.entry_confirmed().pass_id()}};
       entry_event = true;
     }
   }
@@ -202,15 +317,23 @@ std::pair<int, json> DescribeDecision(const std::vector<pb::Event>& events, cons
   }
   if (events.size() == 1 && events[0].has_campaign_created() && campaign)
     return {ok_status, CampaignJson(*campaign)};
+  // An at-close close answers with one DrawResolved per entry: list the
+  // first kAnswerEventsMax and say how many there were.
   json list = json::array();
   for (const pb::Event& e : events) {
+    if (list.size() == kAnswerEventsMax) break;
     std::string text;
     google::protobuf::util::JsonPrintOptions opts;
     opts.preserve_proto_field_names = true;
     (void)google::protobuf::util::MessageToJsonString(e, &text, opts);
     list.push_back(json::parse(text, nullptr, false));
   }
-  return {ok_status, json{{"events", list}}};
+  json answer = {{"events", list}};
+  if (events.size() > list.size()) {
+    answer["events_total"] = events.size();
+    answer["events_truncated"] = true;
+  }
+  return {ok_status, answer};
 }
 
 }  // namespace tl::api

@@ -25,11 +25,21 @@ EntryView EntryViewOf(const CampaignState& c, std::string_view user);
 std::string EntryJsonText(std::string_view campaign, std::string_view user, const EntryView& v);
 nlohmann::json EntryJson(std::string_view campaign, std::string_view user, const EntryView& v);
 nlohmann::json EntryJson(const CampaignState& c, std::string_view user);
-// Final: the entry will not change any more (won, lost, sold out, cancelled, rejected).
+// Decided: the draw has spoken (any status but queued and pre-queued): what
+// a `Prefer: wait` entry request waits for.
+bool IsDecided(const nlohmann::json& entry);
+bool IsDecided(const EntryView& v);
+// Final: the entry will not change any more (won without a hold, confirmed,
+// expired, lost, sold out, cancelled, rejected): where the live channel
+// ends. A held win (hold_until_ms) and a waitlisted entry are not final.
 bool IsFinal(const nlohmann::json& entry);
 bool IsFinal(const EntryView& v);
 
-// The answer to a decided command for `user`: (status, body). `campaign`
+// The most events an answer lists (an at-close close draws every entry).
+inline constexpr size_t kAnswerEventsMax = 1000;
+
+// The answer to a decided command about `user` (the entry's user: the
+// caller, or the user a confirmation names): (status, body). `campaign`
 // gives the current entry or campaign for the shapes that show them.
 std::pair<int, nlohmann::json> DescribeDecision(const std::vector<pb::Event>& events,
                                                 const std::string& user,

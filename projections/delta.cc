@@ -19,6 +19,12 @@ std::map<std::string, CampaignDelta> Summarize(const std::vector<pb::Event>& eve
       r.user = user;
       return r;
     };
+    // An event that changes a position's status.
+    auto decide = [&](EntryRow& x, const std::string& outcome) {
+      x.outcome = outcome;
+      x.decided_at_ms = e.time_ms();
+      x.decided_sequence = e.sequence();
+    };
     switch (e.body_case()) {
       case pb::Event::kCampaignCreated:
         d.created = e.campaign_created();
@@ -55,14 +61,20 @@ std::map<std::string, CampaignDelta> Summarize(const std::vector<pb::Event>& eve
       case pb::Event::kDrawResolved: {
         const auto& r = e.draw_resolved();
         EntryRow& x = row(r.position(), r.user_id());
-        x.outcome = OutcomeName(r.outcome());
+        decide(x, OutcomeName(r.outcome()));
+        x.drawn = true;
         x.draw_value = r.draw_value();
-        x.decided_at_ms = e.time_ms();
-        x.decided_sequence = e.sequence();
+        if (r.hold_until_ms() != 0) x.hold_until_ms = r.hold_until_ms();
+        if (r.waitlist_rank() != 0) x.waitlist_rank = r.waitlist_rank();
         d.stock_left = r.stock_left();
+        // Draws come in position order: at an instant draw right after the
+        // position's admission, at an at-close draw (no admissions) all at
+        // the close, leaving the serving counter at the last position.
+        d.serving = r.position();
         if (r.outcome() == pb::OUTCOME_WON) d.won++;
         if (r.outcome() == pb::OUTCOME_LOST) d.lost++;
         if (r.outcome() == pb::OUTCOME_SOLD_OUT) d.sold_out++;
+        if (r.outcome() == pb::OUTCOME_WAITLISTED) d.waitlisted++;
         break;
       }
       case pb::Event::kStockChanged: {
@@ -75,15 +87,49 @@ std::map<std::string, CampaignDelta> Summarize(const std::vector<pb::Event>& eve
       }
       case pb::Event::kEntryCancelled: {
         EntryRow& x = row(e.entry_cancelled().position(), e.entry_cancelled().user_id());
-        x.outcome = kCancelled;
-        x.decided_at_ms = e.time_ms();
-        x.decided_sequence = e.sequence();
+        decide(x, kCancelled);
         d.cancelled++;
         break;
       }
-      case pb::Event::kCampaignClosed:
-        d.closed = true;
+      case pb::Event::kEntryConfirmed: {
+        const auto& c = e.entry_confirmed();
+        EntryRow& x = row(c.position(), c.user_id());
+        decide(x, kConfirmed);
+        x.confirmed_at_ms = e.time_ms();
+        x.pass_id = c.pass_id();
+        d.confirmed++;
         break;
+      }
+      case pb::Event::kHoldExpired: {
+        const auto& h = e.hold_expired();
+        EntryRow& x = row(h.position(), h.user_id());
+        decide(x, kExpired);
+        x.hold_until_ms = h.hold_until_ms();
+        d.expired++;
+        break;
+      }
+      case pb::Event::kEntryPromoted: {
+        const auto& pr = e.entry_promoted();
+        EntryRow& x = row(pr.position(), pr.user_id());
+        decide(x, kWon);
+        x.hold_until_ms = pr.hold_until_ms();
+        x.waitlist_rank = pr.waitlist_rank();
+        x.promoted_at_ms = e.time_ms();
+        d.stock_left = pr.stock_left();
+        d.won++;
+        d.promoted++;
+        break;
+      }
+      case pb::Event::kCampaignClosed: {
+        const auto& c = e.campaign_closed();
+        d.closed = true;
+        if (!c.merkle_root().empty()) {
+          d.merkle_root = c.merkle_root();
+          d.merkle_leaves = c.merkle_leaves();
+        }
+        if (!c.entropy_value().empty()) d.entropy_value = c.entropy_value();
+        break;
+      }
       case pb::Event::kSeedRevealed:
         d.seed = e.seed_revealed().seed();
         break;
@@ -93,9 +139,6 @@ std::map<std::string, CampaignDelta> Summarize(const std::vector<pb::Event>& eve
       case pb::Event::kAdmissionResumed:
         d.paused = false;
         break;
-      case pb::Event::kEntryConfirmed:  // projected on branch proj14 (issue 14)
-      case pb::Event::kHoldExpired:
-      case pb::Event::kEntryPromoted:
       case pb::Event::kItemChosen:  // items: issue 15, projected/audited in their branches
       case pb::Event::kChoiceExpired:
       case pb::Event::BODY_NOT_SET:

@@ -15,21 +15,36 @@ namespace tl::proj {
 
 namespace pb = ::ticketledger::v1;
 
+// One position as this batch saw it. A field this batch did not set is 0 /
+// empty, so a row from a later batch completes the stored one instead of
+// erasing it (the PostgreSQL UPDATE keeps what a NULL does not replace).
 struct EntryRow {
   uint64_t position = 0;
   std::string user;
   uint64_t entered_sequence = 0;  // 0: entered before this batch
-  std::string outcome;            // "" (queued), won, lost, sold_out, cancelled
+  // "" (queued), won, lost, sold_out, cancelled, confirmed, expired,
+  // waitlisted: set by the event that last changed it (a draw, a
+  // cancellation, a confirmation, an expiry, a promotion), with that
+  // event's time and sequence.
+  std::string outcome;
+  bool drawn = false;  // the draw is in this batch (draw_value is set)
   uint64_t draw_value = 0;
   uint64_t decided_at_ms = 0;
   uint64_t decided_sequence = 0;
   uint64_t entered_at_ms = 0;
+  // The hold deadline (unix ms) of a held win: from its draw or promotion,
+  // or from its expiry.
+  uint64_t hold_until_ms = 0;
+  uint64_t waitlist_rank = 0;  // from a WAITLISTED draw or a promotion
+  uint64_t confirmed_at_ms = 0;
+  std::string pass_id;  // the confirmation's
+  uint64_t promoted_at_ms = 0;
 };
 
 struct StockRow {
   uint64_t sequence = 0;
   int64_t delta = 0;
-  std::string reason;  // restock, cancellation
+  std::string reason;  // restock, cancellation, hold_expired
   uint64_t stock_left = 0;
   uint64_t time_ms = 0;
 };
@@ -45,13 +60,18 @@ struct CampaignDelta {
   std::vector<StockRow> stock;
   std::vector<std::string> prequeued;                           // users now in the pre-queue
   std::vector<std::pair<std::string, std::string>> rejections;  // user, reason (users only)
-  // Counter increments.
+  // Counter increments. `won` counts promotions too, as the engine does.
   int64_t won = 0, lost = 0, sold_out = 0, cancelled = 0, restocked = 0, rejected = 0;
   int64_t prequeued_delta = 0;
+  int64_t confirmed = 0, expired = 0, waitlisted = 0, promoted = 0;
   // Absolute values, when this batch set them.
   std::optional<uint64_t> entries, serving, stock_left;
   std::optional<bool> closed, paused;
   std::optional<std::string> seed;  // revealed
+  // CampaignClosed's receipt and entropy, when it carried them (issue 14).
+  std::optional<std::string> merkle_root;
+  std::optional<uint64_t> merkle_leaves;
+  std::optional<std::string> entropy_value;
   uint64_t last_sequence = 0;
 };
 

@@ -29,4 +29,11 @@ absl::StatusOr<api::ResultsView> StoreReadModel::Results(int partition, uint64_t
   return pg_->Results(partition, min_sequence, campaign, cursor, limit, outcome);
 }
 
+absl::StatusOr<api::WaitlistView> StoreReadModel::Waitlist(int partition, uint64_t min_sequence,
+                                                           const std::string& campaign,
+                                                           uint64_t cursor, uint64_t limit) {
+  if (!pg_) return absl::UnimplementedError("no PostgreSQL read model");
+  return pg_->Waitlist(partition, min_sequence, campaign, cursor, limit);
+}
+
 }  // namespace tl::proj

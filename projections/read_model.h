@@ -26,6 +26,9 @@ class StoreReadModel final : public api::ReadModel {
   absl::StatusOr<api::ResultsView> Results(int partition, uint64_t min_sequence,
                                            const std::string& campaign, uint64_t cursor,
                                            uint64_t limit, const std::string& outcome) override;
+  absl::StatusOr<api::WaitlistView> Waitlist(int partition, uint64_t min_sequence,
+                                             const std::string& campaign, uint64_t cursor,
+                                             uint64_t limit) override;
   const char* entry_source() const override { return "redis"; }
   const char* results_source() const override { return "postgres"; }
 

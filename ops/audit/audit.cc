@@ -1,16 +1,20 @@
 #include "ops/audit/audit.h"
 
+#include <algorithm>
 #include <cmath>
 #include <deque>
 #include <memory>
 #include <thread>
 
+#include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "engine/core/decide.h"
 #include "engine/core/fold.h"
+#include "engine/core/merkle.h"
 #include "engine/core/step.h"
 #include "engine/log/decode.h"
 #include "engine/log/ledger_reader.h"
@@ -101,7 +105,48 @@ constexpr size_t kReadBatch = 65536;
 constexpr size_t kReadAhead = 2;
 constexpr double kZ95 = 1.959963984540054, kZ999 = 3.290526731491926;
 
-enum : uint8_t { kQueued = 0, kWon, kLost, kSoldOut, kCancelled, kUndrawn = 255 };
+enum : uint8_t {
+  kQueued = 0,
+  kWon,  // a standing win: held (until hold_until) or final (hold_s 0)
+  kLost,
+  kSoldOut,
+  kCancelled,
+  kConfirmed,
+  kExpired,
+  kWaitlisted,  // drawn WAITLISTED at close, not promoted (yet)
+  kUndrawn = 255
+};
+
+const char* StatusWord(uint8_t s) {
+  switch (s) {
+    case kWon:
+      return "won";
+    case kLost:
+      return "lost";
+    case kSoldOut:
+      return "sold out";
+    case kCancelled:
+      return "given back";
+    case kConfirmed:
+      return "confirmed";
+    case kExpired:
+      return "expired";
+    case kWaitlisted:
+      return "waitlisted";
+    default:
+      return "not drawn";
+  }
+}
+
+// An at-close outcome by position (Campaign::close_result): LOST, WON, or
+// the waitlist rank (1..).
+constexpr uint64_t kCloseLost = 0, kCloseWon = ~uint64_t{0};
+
+std::string CloseWord(uint64_t r) {
+  if (r == kCloseLost) return "LOST";
+  if (r == kCloseWon) return "WON";
+  return absl::StrCat("WAITLISTED rank ", r);
+}
 
 struct Campaign {
   CampaignAudit out;
@@ -110,6 +155,7 @@ struct Campaign {
   uint64_t created_ms = 0;
   bool created = false, revealed = false, have_seed = false;
   Drawer drawer;      // from the seed, once have_seed
+  Seed seed{};        // once have_seed (the at-close key derives from it)
   int partition = 0;  // of its events
   // Re-deriving the draw values waits for Finish (Auditor's rederive_later).
   bool rederive = false;
@@ -121,6 +167,37 @@ struct Campaign {
   std::vector<const std::string*> by_position;  // the user at position - 1
   uint64_t serving = 0;
   std::map<std::string, size_t> listed;  // findings listed per check
+
+  // Holds (hold_s > 0): the deadline by position - 1, and the live ones.
+  bool at_close = false;
+  uint64_t hold_ms = 0;            // cfg.hold_s() in ms
+  std::vector<uint64_t> entry_ms;  // QueueEntered time_ms by position - 1 (Merkle leaves)
+  std::vector<uint64_t> hold_until;
+  absl::btree_set<std::pair<uint64_t, uint64_t>> live;  // (deadline, position)
+  absl::flat_hash_set<uint64_t> late_listed;  // positions already reported as outliving a hold
+  uint64_t confirmed_checked = 0, expiries_checked = 0;
+
+  // The at-close draw: CampaignClosed opens it (close_pending), the end of
+  // that answer checks it (close_drawn).
+  bool close_pending = false, close_drawn = false;
+  uint64_t close_stock = 0, close_draws = 0;
+  std::string entropy;
+  std::vector<uint64_t> close_result;  // by position - 1: kCloseLost, kCloseWon or the rank
+  std::vector<uint64_t> waitlist;      // positions in the rule's waitlist order
+  bool merkle_checked = false;
+
+  // The answer (one command's events) being read: promotions need a unit
+  // returned in the same answer; HoldExpired and EntryCancelled need their
+  // StockChanged next.
+  bool in_answer = false;
+  uint64_t answer_offset = 0;
+  int last_partition = 0;
+  uint64_t last_offset = 0, last_sequence = 0;
+  int64_t returned = 0;                 // units returned in this answer, not yet promoted
+  int64_t imbalance = 0;                // the stock balance last reported
+  uint64_t owed_listed = ~uint64_t{0};  // `promoted` when a missing promotion was last reported
+  uint64_t stock_due = 0;               // the position awaiting its StockChanged
+  pb::StockReason stock_due_reason = pb::STOCK_REASON_UNSPECIFIED;
 };
 
 class Auditor {
@@ -151,6 +228,14 @@ class Auditor {
       Bad(c, "campaign exists", "an event for a campaign that was never created");
       return;
     }
+    if (c.created) Sequence(c, e);
+    Dispatch(c, e);
+    c.last_partition = partition_;
+    c.last_offset = offset_;
+    c.last_sequence = sequence_;
+  }
+
+  void Dispatch(Campaign& c, const pb::Event& e) {
     switch (e.body_case()) {
       case pb::Event::kCampaignCreated:
         return OnCreated(c, e);
@@ -167,17 +252,18 @@ class Auditor {
       case pb::Event::kEntryCancelled:
         return OnCancelled(c, e);
       case pb::Event::kCampaignClosed:
-        if (c.out.closed) Bad(c, "after close", "closed twice");
-        c.out.closed = true;
-        return;
+        return OnClosed(c, e);
       case pb::Event::kSeedRevealed:
         return OnSeedRevealed(c, e);
+      case pb::Event::kEntryConfirmed:
+        return OnConfirmed(c, e);
+      case pb::Event::kHoldExpired:
+        return OnHoldExpired(c, e);
+      case pb::Event::kEntryPromoted:
+        return OnPromoted(c, e);
       case pb::Event::kEntryRejected:
       case pb::Event::kAdmissionPaused:
       case pb::Event::kAdmissionResumed:
-      case pb::Event::kEntryConfirmed:  // audited on branch audit14 (issue 14)
-      case pb::Event::kHoldExpired:
-      case pb::Event::kEntryPromoted:
       case pb::Event::kItemChosen:  // items: issue 15, projected/audited in their branches
       case pb::Event::kChoiceExpired:
       case pb::Event::BODY_NOT_SET:
@@ -199,6 +285,7 @@ class Auditor {
       Campaign& c = *slot;
       CampaignAudit& a = c.out;
       if (!c.created) continue;
+      if (c.in_answer) EndAnswer(c);
       if (c.rederive) {
         partition_ = c.partition;
         offset_ = c.seed_offset;
@@ -210,6 +297,7 @@ class Auditor {
         a.not_checked.push_back(
             "draw values not re-derived (no seed): outcomes checked against the logged values");
       }
+      Describe(c);
       ComputeStatistics(a);
       a.verdict = Verdict(a);
       report_->campaigns.push_back(a);
@@ -237,6 +325,10 @@ class Auditor {
     c.created_ms = e.time_ms();
     c.out.win_bps = c.cfg.win_bps();
     c.out.stock = c.out.stock_left = c.cfg.stock();
+    c.at_close = c.cfg.draw() == pb::DRAW_AT_CLOSE;
+    c.out.draw = c.at_close ? "at_close" : "instant";
+    c.out.hold_s = c.cfg.hold_s();
+    c.hold_ms = uint64_t{c.cfg.hold_s()} * 1000;
     if (auto it = options_.seeds.find(c.out.id); it != options_.seeds.end()) {
       Hash h = SeedCommitment(it->second);
       if (std::string(h.begin(), h.end()) != c.commitment) {
@@ -245,6 +337,7 @@ class Auditor {
       } else {
         c.have_seed = true;
         c.drawer = Drawer(it->second);
+        c.seed = it->second;
         c.out.seed = "given with --seed-file; matches the commitment";
         RederiveLater(c);
       }
@@ -283,12 +376,19 @@ class Auditor {
       c.status.resize(q.position(), kUndrawn);
       c.values.resize(q.position(), 0);
       c.by_position.resize(q.position(), nullptr);
+      c.entry_ms.resize(q.position(), 0);
+      if (c.hold_ms > 0) c.hold_until.resize(q.position(), 0);
     }
     c.by_position[q.position() - 1] = &c.users.back();
+    c.entry_ms[q.position() - 1] = e.time_ms();
   }
 
   void OnAdmitted(Campaign& c, const pb::Event& e) {
     const auto& a = e.entry_admitted();
+    if (c.at_close)
+      Bad(c, "at-close draw",
+          absl::StrCat("position ", a.position(),
+                       " admitted, but an at-close campaign admits nobody before its close"));
     if (a.position() != c.serving + 1)
       Bad(c, "admission order",
           absl::StrCat("position ", a.position(), " admitted after ", c.serving));
@@ -312,6 +412,7 @@ class Auditor {
   }
 
   void OnDrawResolved(Campaign& c, const pb::Event& e) {
+    if (c.at_close) return OnDrawAtClose(c, e);
     const auto& d = e.draw_resolved();
     const uint64_t pos = d.position();
     if (pos == 0 || pos > c.serving || pos > c.status.size())
@@ -361,6 +462,11 @@ class Auditor {
       Bad(c, "stock",
           absl::StrCat("position ", pos, ": stock_left logged ", d.stock_left(), ", should be ",
                        c.out.stock_left));
+    if (d.waitlist_rank() != 0)
+      Bad(c, "outcome", absl::StrCat("position ", pos, ": a waitlist rank in an instant draw"));
+    const bool won = d.outcome() == pb::OUTCOME_WON;
+    CheckHoldUntil(c, e, pos, won, d.hold_until_ms(), "won");
+    if (won) StartHold(c, pos, d.hold_until_ms());
     c.out.drawn++;
     // The statistics: draws made while stock remained, and every value.
     if (stock_before) {
@@ -373,23 +479,488 @@ class Auditor {
 
   void OnStockChanged(Campaign& c, const pb::Event& e) {
     const auto& s = e.stock_changed();
+    if (s.reason() == pb::STOCK_HOLD_EXPIRED || s.reason() == pb::STOCK_CANCELLATION) {
+      const bool expiry = s.reason() == pb::STOCK_HOLD_EXPIRED;
+      if (c.stock_due == 0 || c.stock_due_reason != s.reason()) {
+        Bad(c, expiry ? "hold expiry" : "cancellation",
+            absl::StrCat("a StockChanged ", pb::StockReason_Name(s.reason()), " that follows no ",
+                         expiry ? "HoldExpired" : "EntryCancelled"));
+      } else if (s.delta() != 1) {
+        Bad(c, expiry ? "hold expiry" : "cancellation",
+            absl::StrCat("position ", c.stock_due, "'s unit came back as ", s.delta(),
+                         " units, not 1"));
+      }
+      c.stock_due = 0;
+    }
     if (s.delta() < 0 && static_cast<uint64_t>(-s.delta()) > c.out.stock_left)
       Bad(c, "stock", "stock would go negative");
     c.out.stock_left = static_cast<uint64_t>(static_cast<int64_t>(c.out.stock_left) + s.delta());
+    if (s.delta() > 0) c.returned += s.delta();
     if (s.reason() == pb::STOCK_RESTOCK) c.out.restocked += s.delta();
     if (s.stock_left() != c.out.stock_left)
       Bad(c, "stock",
           absl::StrCat("stock_left logged ", s.stock_left(), ", should be ", c.out.stock_left));
-    if (c.out.won - c.out.cancelled > c.out.stock + c.out.restocked)
-      Bad(c, "stock", "wins minus cancellations exceed stock plus restocks");
+    if (c.out.won - c.out.cancelled - c.out.expired > c.out.stock + c.out.restocked)
+      Bad(c, "stock", "wins minus cancellations and expiries exceed stock plus restocks");
   }
 
   void OnCancelled(Campaign& c, const pb::Event& e) {
     const uint64_t pos = e.entry_cancelled().position();
     if (pos == 0 || pos > c.status.size() || c.status[pos - 1] != kWon)
-      return Bad(c, "cancellation", absl::StrCat("position ", pos, " cancelled but not won"));
+      return Bad(c, "cancellation",
+                 absl::StrCat("position ", pos, " cancelled but not a standing win (",
+                              pos == 0 || pos > c.status.size() ? "never entered"
+                                                                : StatusWord(c.status[pos - 1]),
+                              ")"));
+    const uint64_t deadline = Deadline(c, pos);
+    if (deadline != 0 && e.time_ms() >= deadline)
+      Bad(c, "cancellation",
+          absl::StrCat("position ", pos, " given back at ", e.time_ms(),
+                       ", after its hold expired at ", deadline));
+    EndHold(c, pos);
     c.status[pos - 1] = kCancelled;
     c.out.cancelled++;
+    c.stock_due = pos;
+    c.stock_due_reason = pb::STOCK_CANCELLATION;
+  }
+
+  // ---- holds ---------------------------------------------------------------
+
+  // The hold deadline of a standing win at `pos`; 0: final (no hold).
+  static uint64_t Deadline(const Campaign& c, uint64_t pos) {
+    return c.hold_until.empty() ? 0 : c.hold_until[pos - 1];
+  }
+
+  // hold_until_ms == event time + hold_s on a win (0 when hold_s is 0 and on
+  // anything else).
+  void CheckHoldUntil(Campaign& c, const pb::Event& e, uint64_t pos, bool won, uint64_t logged,
+                      const char* what) {
+    const uint64_t want = won && c.hold_ms > 0 ? e.time_ms() + c.hold_ms : 0;
+    if (logged != want)
+      Bad(c, "hold deadline",
+          absl::StrCat("position ", pos, " ", what, " with hold_until_ms ", logged,
+                       won ? absl::StrCat(", event time ", e.time_ms(), " + hold_s ",
+                                          c.cfg.hold_s(), " gives ", want)
+                           : std::string(", but only a win holds a unit")));
+  }
+
+  void StartHold(Campaign& c, uint64_t pos, uint64_t deadline) {
+    if (c.hold_until.empty() || deadline == 0) return;
+    c.hold_until[pos - 1] = deadline;
+    c.live.insert({deadline, pos});
+  }
+
+  void EndHold(Campaign& c, uint64_t pos) {
+    const uint64_t deadline = Deadline(c, pos);
+    if (deadline != 0) c.live.erase({deadline, pos});
+  }
+
+  // The user an event names for `pos`, against the one who holds it.
+  bool Holder(Campaign& c, const char* check, uint64_t pos, const std::string& user,
+              const char* what) {
+    if (pos == 0 || pos > c.status.size() || c.by_position[pos - 1] == nullptr) {
+      Bad(c, check, absl::StrCat("position ", pos, " ", what, " but never entered"));
+      return false;
+    }
+    if (*c.by_position[pos - 1] != user)
+      Bad(c, check,
+          absl::StrCat("position ", pos, " ", what, " for user ", user, ", who does not hold it"));
+    return true;
+  }
+
+  void OnConfirmed(Campaign& c, const pb::Event& e) {
+    const auto& x = e.entry_confirmed();
+    const uint64_t pos = x.position();
+    if (!Holder(c, "confirmation", pos, x.user_id(), "confirmed")) return;
+    c.confirmed_checked++;
+    const std::string pass = absl::StrCat(c.out.id, ":", pos);
+    if (x.pass_id() != pass)
+      Bad(c, "confirmation",
+          absl::StrCat("position ", pos, " confirmed with pass \"", x.pass_id(),
+                       "\", not its own pass \"", pass, "\""));
+    const uint8_t st = c.status[pos - 1];
+    if (st != kWon)
+      return Bad(c, "confirmation",
+                 absl::StrCat("position ", pos, " confirmed but it is ", StatusWord(st),
+                              st == kExpired ? ": a confirmation after its hold expired" : ""));
+    const uint64_t deadline = Deadline(c, pos);
+    if (deadline != 0 && e.time_ms() >= deadline)
+      Bad(c, "confirmation",
+          absl::StrCat("position ", pos, " confirmed at ", e.time_ms(),
+                       ", after its hold expired at ", deadline));
+    EndHold(c, pos);
+    c.status[pos - 1] = kConfirmed;
+    c.out.confirmed++;
+    if (c.out.confirmed > c.out.won - c.out.cancelled - c.out.expired)
+      Bad(c, "stock",
+          absl::StrCat(c.out.confirmed, " confirmed, more than the ", c.out.won, " won less ",
+                       c.out.cancelled, " given back and ", c.out.expired, " expired"));
+    if (c.out.confirmed > c.out.stock + c.out.restocked)
+      Bad(c, "stock",
+          absl::StrCat(c.out.confirmed, " confirmed, more than stock ", c.out.stock,
+                       " plus restocked ", c.out.restocked));
+  }
+
+  void OnHoldExpired(Campaign& c, const pb::Event& e) {
+    const auto& x = e.hold_expired();
+    const uint64_t pos = x.position();
+    if (!Holder(c, "hold expiry", pos, x.user_id(), "expired")) return;
+    c.expiries_checked++;
+    const uint8_t st = c.status[pos - 1];
+    const uint64_t deadline = Deadline(c, pos);
+    if (st != kWon || deadline == 0)
+      return Bad(c, "hold expiry",
+                 absl::StrCat("position ", pos, " expired but it is ",
+                              st == kWon ? "a final win (no hold)" : StatusWord(st)));
+    if (x.hold_until_ms() != deadline)
+      Bad(c, "hold expiry",
+          absl::StrCat("position ", pos, ": HoldExpired names the deadline ", x.hold_until_ms(),
+                       ", its win held until ", deadline));
+    if (e.time_ms() < deadline)
+      Bad(c, "hold expiry",
+          absl::StrCat("position ", pos, " expired at ", e.time_ms(), ", before its deadline ",
+                       deadline));
+    const auto [head_deadline, head] = c.live.empty() ? std::pair{deadline, pos} : *c.live.begin();
+    if (head != pos)
+      Bad(c, "expiry order",
+          absl::StrCat("position ", pos, " (deadline ", deadline, ") expired while position ", head,
+                       " (deadline ", head_deadline,
+                       ") still held: expiries go in (deadline, position) order"));
+    EndHold(c, pos);
+    c.status[pos - 1] = kExpired;
+    c.out.expired++;
+    c.stock_due = pos;
+    c.stock_due_reason = pb::STOCK_HOLD_EXPIRED;
+  }
+
+  void OnPromoted(Campaign& c, const pb::Event& e) {
+    const auto& x = e.entry_promoted();
+    const uint64_t pos = x.position();
+    if (!c.close_drawn)
+      return Bad(c, "promotion",
+                 absl::StrCat("position ", pos, " promoted in a campaign ",
+                              c.at_close ? "not drawn yet" : "that does not draw at close"));
+    if (!Holder(c, "promotion", pos, x.user_id(), "promoted")) return;
+    const uint64_t head_rank = c.out.promoted + 1;
+    if (head_rank > c.waitlist.size()) {
+      Bad(c, "promotion order",
+          absl::StrCat("position ", pos, " promoted (rank ", x.waitlist_rank(),
+                       "), but the waitlist is empty"));
+    } else if (x.waitlist_rank() != head_rank || c.waitlist[head_rank - 1] != pos) {
+      Bad(c, "promotion order",
+          absl::StrCat("position ", pos, " promoted as waitlist rank ", x.waitlist_rank(),
+                       ", but the head of the waitlist is position ", c.waitlist[head_rank - 1],
+                       " (rank ", head_rank, ")"));
+    }
+    const uint8_t st = c.status[pos - 1];
+    // Reported, then counted as the promotion it claims to be, so that one
+    // wrong event does not make every later one look wrong too.
+    if (st != kWaitlisted)
+      Bad(c, "promotion", absl::StrCat("position ", pos, " promoted but it is ", StatusWord(st)));
+    if (st == kWon) EndHold(c, pos);
+    if (c.returned <= 0)
+      Bad(c, "promotion",
+          absl::StrCat("position ", pos,
+                       " promoted without a unit returned (given back, expired or restocked) "
+                       "earlier in the same answer"));
+    else
+      c.returned--;
+    if (c.out.stock_left == 0)
+      Bad(c, "stock", absl::StrCat("position ", pos, " promoted with no stock left"));
+    else
+      c.out.stock_left--;
+    if (x.stock_left() != c.out.stock_left)
+      Bad(c, "stock",
+          absl::StrCat("position ", pos, " promoted: stock_left logged ", x.stock_left(),
+                       ", should be ", c.out.stock_left));
+    CheckHoldUntil(c, e, pos, true, x.hold_until_ms(), "promoted");
+    StartHold(c, pos, x.hold_until_ms());
+    c.status[pos - 1] = kWon;
+    c.out.won++;
+    c.out.promoted++;
+  }
+
+  // ---- answers -------------------------------------------------------------
+
+  // Before every event of a created campaign: ends the answer before it when
+  // a new one starts; checks that a returned unit's StockChanged comes next
+  // and that no hold outlives its deadline (the engine expires due holds at
+  // the start of every answer: the first event at or after a deadline that
+  // changes anything must come after the expiry).
+  void Sequence(Campaign& c, const pb::Event& e) {
+    if (c.in_answer && (e.command_events() > 0 || e.command_offset() != c.answer_offset))
+      EndAnswer(c);
+    if (!c.in_answer) {
+      c.in_answer = true;
+      c.answer_offset = e.command_offset();
+      c.returned = 0;
+    }
+    if (c.stock_due != 0 &&
+        !(e.has_stock_changed() && e.stock_changed().reason() == c.stock_due_reason))
+      StockNotReturned(c);
+    // A rejection changes nothing, and some are decided before any expiry
+    // (an Idempotency-Key reused, a CreateCampaign for a taken id).
+    const bool expiring =
+        e.has_hold_expired() || e.has_entry_promoted() || e.has_entry_rejected() ||
+        (e.has_stock_changed() && e.stock_changed().reason() == pb::STOCK_HOLD_EXPIRED);
+    if (!expiring && !c.live.empty() && c.live.begin()->first <= e.time_ms()) {
+      const auto [deadline, pos] = *c.live.begin();
+      if (c.late_listed.insert(pos).second)
+        Bad(c, "hold expiry",
+            absl::StrCat("position ", pos, "'s hold until ", deadline, " is still live at ",
+                         e.time_ms(),
+                         ": the first event at or after a deadline must expire the hold first"));
+    }
+  }
+
+  void StockNotReturned(Campaign& c) {
+    const bool expiry = c.stock_due_reason == pb::STOCK_HOLD_EXPIRED;
+    Bad(c, expiry ? "hold expiry" : "cancellation",
+        absl::StrCat("position ", c.stock_due, expiry ? " expired" : " given back",
+                     " without the StockChanged +1 that must follow at once"));
+    c.stock_due = 0;
+  }
+
+  // The end of one command's answer (findings point at its last event).
+  void EndAnswer(Campaign& c) {
+    const int partition = partition_;
+    const uint64_t offset = offset_, sequence = sequence_;
+    partition_ = c.last_partition;
+    offset_ = c.last_offset;
+    sequence_ = c.last_sequence;
+    if (c.stock_due != 0) StockNotReturned(c);
+    if (c.close_pending) CloseAnswer(c);
+    if (c.close_drawn && c.out.stock_left > 0 && c.out.promoted < c.waitlist.size() &&
+        c.owed_listed != c.out.promoted) {
+      c.owed_listed = c.out.promoted;  // once per head left unpromoted
+      Bad(c, "promotion",
+          absl::StrCat("the answer ends with ", c.out.stock_left, " unit(s) in stock and ",
+                       c.waitlist.size() - c.out.promoted,
+                       " waiting: the head of the waitlist, position ", c.waitlist[c.out.promoted],
+                       ", was not promoted"));
+    }
+    const int64_t imbalance =
+        static_cast<int64_t>(c.out.stock_left + c.out.won) -
+        static_cast<int64_t>(c.out.stock + c.out.restocked + c.out.cancelled + c.out.expired);
+    if (imbalance != c.imbalance) {
+      c.imbalance = imbalance;
+      if (imbalance != 0)
+        Bad(c, "stock balance",
+            absl::StrCat("stock left ", c.out.stock_left, " + won ", c.out.won, " - given back ",
+                         c.out.cancelled, " - expired ", c.out.expired, " is not stock ",
+                         c.out.stock, " + restocked ", c.out.restocked));
+    }
+    c.in_answer = false;
+    partition_ = partition;
+    offset_ = offset;
+    sequence_ = sequence;
+  }
+
+  // ---- the close -----------------------------------------------------------
+
+  void OnClosed(Campaign& c, const pb::Event& e) {
+    const auto& x = e.campaign_closed();
+    if (c.out.closed) return Bad(c, "after close", "closed twice");
+    c.out.closed = true;
+    CheckMerkle(c, x);
+    const bool committed = !c.cfg.entropy_source().empty();
+    if (committed && x.entropy_value().empty())
+      Bad(c, "entropy",
+          absl::StrCat("closed without the value of the entropy source it committed to (\"",
+                       c.cfg.entropy_source(), "\")"));
+    else if (!committed && !x.entropy_value().empty())
+      Bad(c, "entropy", "closed with an entropy value, but the campaign committed to no source");
+    else if (x.entropy_value().size() > 256)
+      Bad(c, "entropy",
+          absl::StrCat("entropy value of ", x.entropy_value().size(), " bytes (at most 256)"));
+    if (!c.at_close) return;
+    c.close_pending = true;
+    c.entropy = x.entropy_value();
+    c.close_stock = c.out.stock_left;
+    c.close_result.assign(c.out.entries, kCloseLost);
+  }
+
+  // CampaignClosed.merkle_root against the tree over the QueueEntered events.
+  void CheckMerkle(Campaign& c, const pb::CampaignClosed& x) {
+    if (x.merkle_root().empty()) {
+      c.out.merkle = "not in this ledger (written before CampaignClosed.merkle_root)";
+      c.out.not_checked.push_back(
+          "Merkle root: CampaignClosed carries none (a ledger from before receipts)");
+      return;
+    }
+    const uint64_t n = x.merkle_leaves();
+    if (n != c.out.entries)
+      Bad(c, "merkle root",
+          absl::StrCat("merkle_leaves is ", n, ", but ", c.out.entries,
+                       " positions entered before the close"));
+    for (uint64_t i = 0; i < n; ++i) {
+      if (i >= c.by_position.size() || c.by_position[i] == nullptr) {
+        c.out.merkle = "could not be recomputed";
+        return Bad(c, "merkle root",
+                   absl::StrCat("cannot be recomputed: position ", i + 1, " of ", n,
+                                " has no QueueEntered event"));
+      }
+    }
+    const Hash root = MerkleRoot(n, [&c](uint64_t i) {
+      return MerkleLeafHash(MerkleLeaf(i + 1, c.entry_ms[i], *c.by_position[i]));
+    });
+    if (x.merkle_root() != std::string(root.begin(), root.end())) {
+      c.out.merkle = "DIFFERS from the QueueEntered events";
+      return Bad(c, "merkle root",
+                 absl::StrCat("CampaignClosed.merkle_root is ", ToHex(x.merkle_root()), ", the ", n,
+                              " QueueEntered events (position, time_ms, user) give ", ToHex(root)));
+    }
+    c.merkle_checked = true;
+    c.out.merkle = absl::StrCat("matches the ", n, " QueueEntered events (RFC 9162 tree)");
+  }
+
+  // One DrawResolved of the close's answer: recorded here, checked as a
+  // whole at the answer's end (CloseAnswer).
+  void OnDrawAtClose(Campaign& c, const pb::Event& e) {
+    const auto& d = e.draw_resolved();
+    const uint64_t pos = d.position();
+    if (!c.close_pending)
+      return Bad(c, "at-close draw",
+                 absl::StrCat("position ", pos, " drawn outside the answer to the close"));
+    if (pos != c.close_draws + 1 || pos > c.close_result.size())
+      return Bad(c, "at-close draw",
+                 absl::StrCat("position ", pos, " drawn after position ", c.close_draws, " of ",
+                              c.close_result.size(),
+                              ": the close draws every position once, in position order"));
+    c.close_draws = pos;
+    if (c.by_position[pos - 1] == nullptr || *c.by_position[pos - 1] != d.user_id())
+      Bad(c, "draw order",
+          absl::StrCat("position ", pos, " drawn for user ", d.user_id(),
+                       ", who does not hold it"));
+    c.values[pos - 1] = d.draw_value();
+    c.serving = pos;
+    const bool won = d.outcome() == pb::OUTCOME_WON;
+    if (d.outcome() != pb::OUTCOME_WAITLISTED && d.waitlist_rank() != 0)
+      Bad(c, "at-close draw",
+          absl::StrCat("position ", pos, ": a waitlist rank on a ", pb::Outcome_Name(d.outcome()),
+                       " outcome"));
+    switch (d.outcome()) {
+      case pb::OUTCOME_WON:
+        if (c.out.stock_left == 0)
+          Bad(c, "stock", absl::StrCat("position ", pos, " won at close after stock ran out"));
+        else
+          c.out.stock_left--;
+        c.out.won++;
+        c.status[pos - 1] = kWon;
+        c.close_result[pos - 1] = kCloseWon;
+        break;
+      case pb::OUTCOME_WAITLISTED:
+        if (d.waitlist_rank() == 0)
+          Bad(c, "at-close draw", absl::StrCat("position ", pos, ": WAITLISTED without a rank"));
+        c.out.waitlisted++;
+        c.status[pos - 1] = kWaitlisted;
+        c.close_result[pos - 1] = d.waitlist_rank();
+        break;
+      default:
+        if (d.outcome() != pb::OUTCOME_LOST)
+          Bad(c, "at-close draw",
+              absl::StrCat("position ", pos, ": ", pb::Outcome_Name(d.outcome()),
+                           " is not an at-close outcome"));
+        c.out.lost++;
+        c.status[pos - 1] = kLost;
+        break;
+    }
+    if (d.stock_left() != c.out.stock_left)
+      Bad(c, "stock",
+          absl::StrCat("position ", pos, ": stock_left logged ", d.stock_left(), ", should be ",
+                       c.out.stock_left));
+    CheckHoldUntil(c, e, pos, won, d.hold_until_ms(), "won at close");
+    if (won) StartHold(c, pos, d.hold_until_ms());
+    c.out.drawn++;
+    c.out.rate.n++;
+    c.out.rate.k += UnderThreshold(d.draw_value(), c.cfg.win_bps());
+    c.out.uniformity.n++;
+    c.out.uniformity.bins[d.draw_value() >> 60]++;
+  }
+
+  // The end of the close's answer: every position drawn, the values (from
+  // the seed and the entropy value when the seed is known), the selection
+  // and waitlist order, and the arrival-order statistic.
+  void CloseAnswer(Campaign& c) {
+    c.close_pending = false;
+    c.close_drawn = true;
+    const uint64_t n = c.close_result.size();
+    if (c.close_draws != n)
+      Bad(c, "at-close draw",
+          absl::StrCat(c.close_draws, " of ", n, " positions drawn at close: position ",
+                       c.close_draws + 1, " never drawn"));
+    std::vector<uint64_t> values(c.values.begin(), c.values.begin() + n);
+    if (c.have_seed && !c.rederive) DeriveAtClose(c, &values);
+    Select(c, values, /*keep_waitlist=*/true);
+    ArrivalTest& t = c.out.arrival;
+    t.n = n;
+    for (uint64_t pos = 1; pos <= n; ++pos) {
+      const uint64_t d = (pos - 1) * 10 / n;
+      t.size[d]++;
+      if (c.close_result[pos - 1] == kCloseWon) {
+        t.won[d]++;
+        t.wins++;
+      }
+    }
+    ArrivalChiSquare(&t);
+    // Pearson's approximation wants every expected count >= 5.
+    const double rate = n ? double(t.wins) / n : 0;
+    t.tested = n > 0 && t.wins > 0 && t.wins < n;
+    for (uint64_t sz : t.size) t.tested = t.tested && sz * rate >= 5 && sz * (1 - rate) >= 5;
+  }
+
+  // Re-derives every at-close value (key AtCloseKey(seed, entropy)) into
+  // *values, naming each that differs from the logged one; returns how many.
+  uint64_t DeriveAtClose(Campaign& c, std::vector<uint64_t>* values) {
+    const Drawer d(AtCloseKey(c.seed, !c.cfg.entropy_source().empty(), c.entropy));
+    uint64_t differ = 0;
+    for (uint64_t pos = 1; pos <= values->size(); ++pos) {
+      if (c.by_position[pos - 1] == nullptr) continue;
+      const uint64_t v = d.DrawValue(c.out.id, pos, *c.by_position[pos - 1]);
+      if (c.status[pos - 1] != kUndrawn) {
+        c.out.rederived++;
+        if (v != (*values)[pos - 1]) {
+          differ++;
+          Bad(c, "draw value",
+              absl::StrCat("position ", pos, " (at close): logged ", (*values)[pos - 1],
+                           ", the seed and the entropy value give ", v));
+        }
+      }
+      (*values)[pos - 1] = v;
+    }
+    return differ;
+  }
+
+  // The at-close rule over `values` (engine/core/draw.h): the eligible
+  // entries by (value, position), the first `stock left at close` win, the
+  // others wait in that order, the rest lose. Names every position whose
+  // logged outcome or rank differs.
+  void Select(Campaign& c, const std::vector<uint64_t>& values, bool keep_waitlist) {
+    const uint64_t n = values.size();
+    std::vector<std::pair<uint64_t, uint64_t>> eligible;  // (value, position)
+    for (uint64_t pos = 1; pos <= n; ++pos)
+      if (UnderThreshold(values[pos - 1], c.cfg.win_bps()))
+        eligible.push_back({values[pos - 1], pos});
+    std::sort(eligible.begin(), eligible.end());
+    const uint64_t winners = std::min<uint64_t>(c.close_stock, eligible.size());
+    std::vector<uint64_t> want(n, kCloseLost);
+    for (uint64_t i = 0; i < eligible.size(); ++i)
+      want[eligible[i].second - 1] = i < winners ? kCloseWon : i - winners + 1;
+    const uint64_t last_won = winners ? eligible[winners - 1].first : 0;
+    for (uint64_t pos = 1; pos <= n; ++pos) {
+      if (pos > c.close_draws || want[pos - 1] == c.close_result[pos - 1]) continue;
+      std::string why;
+      if (c.close_result[pos - 1] == kCloseWon && want[pos - 1] != kCloseWon)
+        why =
+            absl::StrCat(": its value ", values[pos - 1], " is not among the ", winners,
+                         " smallest eligible values (the largest winning value is ", last_won, ")");
+      Bad(c, "at-close draw",
+          absl::StrCat("position ", pos, ": logged ", CloseWord(c.close_result[pos - 1]),
+                       ", the at-close rule gives ", CloseWord(want[pos - 1]), why));
+    }
+    if (!keep_waitlist) return;
+    c.waitlist.clear();
+    for (uint64_t i = winners; i < eligible.size(); ++i) c.waitlist.push_back(eligible[i].second);
   }
 
   void OnSeedRevealed(Campaign& c, const pb::Event& e) {
@@ -406,6 +977,7 @@ class Auditor {
     Seed seed;
     std::copy(s.begin(), s.end(), seed.begin());
     c.drawer = Drawer(seed);
+    c.seed = seed;
     c.have_seed = true;
     c.out.seed = "revealed; SHA-256 matches the commitment";
     RederiveLater(c);
@@ -424,6 +996,17 @@ class Auditor {
   // Re-derives every draw so far (later ones are re-derived as they come);
   // `by_redecide`: the re-decide already did, and its ledger is this one.
   void Rederive(Campaign& c, bool by_redecide) {
+    if (c.at_close) {
+      c.rederive = false;
+      if (!c.close_drawn) return;
+      if (by_redecide) {
+        c.out.rederived += c.close_draws;
+        return;
+      }
+      std::vector<uint64_t> values(c.values.begin(), c.values.begin() + c.close_result.size());
+      if (DeriveAtClose(c, &values) > 0) Select(c, values, /*keep_waitlist=*/false);
+      return;
+    }
     for (uint64_t pos = 1; pos <= c.status.size(); ++pos) {
       if (c.status[pos - 1] == kUndrawn || c.by_position[pos - 1] == nullptr) continue;
       c.out.rederived++;
@@ -434,6 +1017,45 @@ class Auditor {
             absl::StrCat("position ", pos, ": logged ", c.values[pos - 1], ", the seed gives ", v));
     }
     c.rederive = false;
+  }
+
+  // The hold, at-close and receipt checks made, in words with their counts.
+  static void Describe(Campaign& c) {
+    CampaignAudit& a = c.out;
+    std::vector<std::string>& k = a.checks;
+    k.push_back(
+        "stock balance: after every answer, stock left + won - given back - expired = stock + "
+        "restocked; stock never negative; confirmed <= stock + restocked");
+    if (a.hold_s > 0 || c.confirmed_checked > 0 || c.expiries_checked > 0)
+      k.push_back(absl::StrCat("holds (hold_s ", a.hold_s,
+                               "): every won unit confirmed, given back or expired at most "
+                               "once; hold_until_ms = event time + hold_s on every win"));
+    if (c.confirmed_checked > 0 || a.hold_s > 0)
+      k.push_back(absl::StrCat(c.confirmed_checked,
+                               " confirmations: each of a standing win, before its hold "
+                               "deadline, naming its pass <campaign>:<position>"));
+    if (c.expiries_checked > 0 || a.hold_s > 0)
+      k.push_back(absl::StrCat(c.expiries_checked,
+                               " expiries: each at or after its deadline, in (deadline, "
+                               "position) order, its StockChanged +1 next; no hold live past "
+                               "its deadline"));
+    if (c.at_close) {
+      if (c.close_drawn) {
+        k.push_back(absl::StrCat(
+            "at-close draw: ", c.close_draws, " positions, ", a.rederived,
+            " values re-derived from the seed and the entropy value; the ",
+            std::min<uint64_t>(c.close_stock, a.won - a.promoted),
+            " smallest eligible values won (ties by position), the waitlist order and the "
+            "losers checked against the rule"));
+        k.push_back(absl::StrCat(a.promoted, " of ", a.waitlisted,
+                                 " waitlisted promoted: each the waitlist head (rank = promoted "
+                                 "+ 1), for a unit returned in the same answer, until stock or "
+                                 "waitlist ran out"));
+      } else {
+        k.push_back("at-close draw: not drawn yet (the campaign is open)");
+      }
+    }
+    if (c.merkle_checked) k.push_back("Merkle root: " + a.merkle);
   }
 
   // The win-rate and uniformity tests over the counts the events gave.
@@ -475,6 +1097,24 @@ class Auditor {
       verdict.push_back(absl::StrFormat(
           "the observed win rate %.4f%% is consistent with the configured %.2f%% (p = %.3g)",
           100 * r.observed, 100 * r.p0, r.p_value));
+    }
+    const ArrivalTest& t = a.arrival;
+    if (t.tested) {
+      if (t.p_value < 0.001) {
+        report_->violations_total++;
+        report_->violations.push_back(
+            {a.id, "arrival order",
+             absl::StrFormat("at-close wins depend on arrival order: chi-square %.1f over the 10 "
+                             "arrival deciles (9 degrees of freedom), p = %.3g < 0.001",
+                             t.chi_square, t.p_value)});
+        verdict.push_back("the at-close wins DEPEND on arrival order");
+      } else {
+        verdict.push_back(absl::StrFormat(
+            "the at-close wins look independent of arrival order (p = %.3g)", t.p_value));
+      }
+    } else if (t.n > 0) {
+      verdict.push_back(
+          "too few at-close wins or losses per arrival decile for the arrival-order test");
     }
     if (u.n >= 160) {
       if (u.p_value < 0.001) {
@@ -617,6 +1257,28 @@ std::string FirstDifference(EventLog* commands, EventLog* ledger, int p,
 }  // namespace
 
 double ChiSquareUpperP(double x, double dof) { return GammaQ(dof / 2, x / 2); }
+
+void ArrivalChiSquare(ArrivalTest* t) {
+  t->chi_square = 0;
+  t->p_value = 1;
+  uint64_t n = 0, wins = 0;
+  for (int d = 0; d < 10; ++d) {
+    n += t->size[d];
+    wins += t->won[d];
+  }
+  if (n == 0 || wins == 0 || wins == n) return;
+  const double rate = double(wins) / n;
+  int groups = 0;
+  for (int d = 0; d < 10; ++d) {
+    if (t->size[d] == 0) continue;
+    groups++;
+    const double won = t->won[d], lost = t->size[d] - won;
+    const double e_won = t->size[d] * rate, e_lost = t->size[d] * (1 - rate);
+    t->chi_square +=
+        (won - e_won) * (won - e_won) / e_won + (lost - e_lost) * (lost - e_lost) / e_lost;
+  }
+  if (groups > 1) t->p_value = ChiSquareUpperP(t->chi_square, groups - 1);
+}
 
 namespace {
 
@@ -815,20 +1477,36 @@ std::string RenderAuditText(const AuditReport& r) {
                           "cancelled %d; stock %d + restocked %d, left %d\n",
                           c.entries, c.admitted, c.drawn, c.won, c.lost, c.sold_out, c.cancelled,
                           c.stock, c.restocked, c.stock_left);
+    absl::StrAppendFormat(&out,
+                          "  draw %s, hold %d s: confirmed %d, expired %d, waitlisted %d, "
+                          "promoted %d\n",
+                          c.draw, c.hold_s, c.confirmed, c.expired, c.waitlisted, c.promoted);
     absl::StrAppendFormat(&out, "  seed: %s; %d draws re-derived\n", c.seed, c.rederived);
+    if (!c.merkle.empty()) absl::StrAppend(&out, "  merkle root: ", c.merkle, "\n");
+    for (const std::string& k : c.checks) absl::StrAppend(&out, "  checked: ", k, "\n");
     const BinomialTest& b = c.rate;
     absl::StrAppendFormat(
         &out,
-        "  win rate over the %d draws made while stock remained: %d wins = %.4f%% (configured "
+        "  win rate over the %d %s: %d under the threshold = %.4f%% (configured "
         "%.2f%%)\n"
         "    Wilson 95%% interval [%.4f%%, %.4f%%], 99.9%% interval [%.4f%%, %.4f%%]\n"
         "    exact two-sided binomial test against %.2f%%: p = %.4g\n",
-        b.n, b.k, 100 * b.observed, 100 * b.p0, 100 * b.wilson95[0], 100 * b.wilson95[1],
+        b.n, c.draw == "at_close" ? "at-close draws" : "draws made while stock remained", b.k,
+        100 * b.observed, 100 * b.p0, 100 * b.wilson95[0], 100 * b.wilson95[1],
         100 * b.wilson999[0], 100 * b.wilson999[1], 100 * b.p0, b.p_value);
     absl::StrAppendFormat(&out,
                           "  uniformity of the %d draw values: chi-square %.2f over 16 bins (15 "
                           "degrees of freedom), p = %.4g\n",
                           c.uniformity.n, c.uniformity.chi_square, c.uniformity.p_value);
+    if (c.arrival.n > 0) {
+      absl::StrAppendFormat(&out,
+                            "  at-close wins by arrival decile (%d entries, %d won):", c.arrival.n,
+                            c.arrival.wins);
+      for (int d = 0; d < 10; ++d) absl::StrAppendFormat(&out, " %d", c.arrival.won[d]);
+      absl::StrAppendFormat(&out, "\n    chi-square %.2f (9 degrees of freedom), p = %.4g%s\n",
+                            c.arrival.chi_square, c.arrival.p_value,
+                            c.arrival.tested ? "" : " (too few for the test)");
+    }
     for (const std::string& n : c.not_checked) absl::StrAppend(&out, "  not checked: ", n, "\n");
     absl::StrAppend(&out, "  verdict: ", c.verdict, "\n");
   }
@@ -856,7 +1534,18 @@ nlohmann::json RenderAuditJson(const AuditReport& r) {
   j["campaigns"] = nlohmann::json::array();
   for (const CampaignAudit& c : r.campaigns) {
     const BinomialTest& b = c.rate;
+    nlohmann::json deciles = nlohmann::json::array();
+    for (int d = 0; d < 10; ++d)
+      deciles.push_back({{"entries", c.arrival.size[d]}, {"won", c.arrival.won[d]}});
     j["campaigns"].push_back({{"id", c.id},
+                              {"draw", c.draw},
+                              {"hold_s", c.hold_s},
+                              {"confirmed", c.confirmed},
+                              {"expired", c.expired},
+                              {"waitlisted", c.waitlisted},
+                              {"promoted", c.promoted},
+                              {"merkle_root_check", c.merkle},
+                              {"checks", c.checks},
                               {"closed", c.closed},
                               {"win_bps", c.win_bps},
                               {"entries", c.entries},
@@ -885,6 +1574,14 @@ nlohmann::json RenderAuditJson(const AuditReport& r) {
                                 {"chi_square", c.uniformity.chi_square},
                                 {"degrees_of_freedom", 15},
                                 {"p", c.uniformity.p_value}}},
+                              {"arrival_order",
+                               {{"tested", c.arrival.tested},
+                                {"entries", c.arrival.n},
+                                {"wins", c.arrival.wins},
+                                {"deciles", deciles},
+                                {"chi_square", c.arrival.chi_square},
+                                {"degrees_of_freedom", 9},
+                                {"p", c.arrival.p_value}}},
                               {"verdict", c.verdict}});
   }
   return j;

@@ -8,6 +8,17 @@
 // seed against the commitment and re-derives every draw from it, re-runs
 // decide over the commands log for determinism, and tests the observed win
 // rate and the uniformity of the draw values.
+//
+// Holds and the at-close draw (issue 14): every won unit is confirmed, given
+// back or expired at most once; confirmations only within a live hold and
+// naming the entry's pass; expiries only at or after their deadline, in
+// (deadline, position) order, and no hold outlives its deadline past the
+// first event at or after it; every promotion takes the waitlist head with a
+// unit returned in the same answer, until stock or waitlist runs out; the
+// at-close selection and waitlist order are re-derived from the revealed seed
+// and CampaignClosed.entropy_value (engine/core/draw.h); the Merkle root is
+// recomputed from the QueueEntered events (engine/core/merkle.h); and for an
+// at-close drop, the win probability is tested against arrival order.
 #pragma once
 
 #include <cstdint>
@@ -55,12 +66,32 @@ struct UniformityTest {
   double p_value = 1;
 };
 
+// At-close drops: does the chance to win depend on when one arrived? The
+// positions split into 10 arrival deciles (position p in decile
+// floor((p - 1) * 10 / n)); a 2 x 10 Pearson chi-square of won / not won
+// against the decile, expected counts from the overall win rate (9 degrees
+// of freedom).
+struct ArrivalTest {
+  bool tested = false;  // false: no at-close draw, or too few for the test
+  uint64_t n = 0, wins = 0;
+  uint64_t size[10] = {}, won[10] = {};
+  double chi_square = 0;
+  double p_value = 1;
+};
+
 struct CampaignAudit {
   std::string id;
   uint32_t win_bps = 0;
+  std::string draw = "instant";  // or "at_close"
+  uint32_t hold_s = 0;
   uint64_t stock = 0, entries = 0, admitted = 0, drawn = 0, won = 0, lost = 0, sold_out = 0,
            cancelled = 0, restocked = 0, stock_left = 0;
+  // won counts promotions; waitlisted: drawn WAITLISTED at close.
+  uint64_t confirmed = 0, expired = 0, promoted = 0, waitlisted = 0;
   bool closed = false;
+  std::string merkle;               // how the Merkle root was checked, in words
+  std::vector<std::string> checks;  // the hold / at-close / receipt checks made, with counts
+  ArrivalTest arrival;
   std::string seed;                      // how the seed was checked, in words
   uint64_t rederived = 0;                // draws re-derived from the seed
   std::vector<std::string> not_checked;  // checks that could not be made, and why
@@ -90,5 +121,7 @@ nlohmann::json RenderAuditJson(const AuditReport& report);
 void WilsonInterval(uint64_t k, uint64_t n, double z, double out[2]);
 double BinomialTwoSidedP(uint64_t k, uint64_t n, double p0);
 double ChiSquareUpperP(double x, double dof);
+// Fills chi_square and p_value from size[] and won[] (tested stays as given).
+void ArrivalChiSquare(ArrivalTest* t);
 
 }  // namespace tl

@@ -141,8 +141,13 @@ Verb AddAudit(CLI::App& app, const Global& g) {
       "audit",
       "Replay the ledger (and the commands log) and prove the draw: seed against commitment, "
       "every draw re-derived, determinism, invariants, the win rate and the uniformity of the "
-      "draw values. Exit 0 clean, 3 a violation found, 2 nothing to audit (no data dir) or a bad "
-      "flag, 1 the log could not be read");
+      "draw values; holds (each unit confirmed, given back or expired once, confirmations only "
+      "in a live hold, expiries only at or after their deadline and in order), promotions "
+      "(always the waitlist head, one per returned unit), the at-close selection and waitlist "
+      "re-derived from the seed and the entropy value, the Merkle root of the entries, and "
+      "whether at-close wins depend on arrival order (chi-square over arrival deciles). Exit 0 "
+      "clean, 3 a violation found, 2 nothing to audit (no data dir) or a bad flag, 1 the log "
+      "could not be read");
   audit->add_option("--campaign", a->campaign, "Audit one campaign (default: all)");
   audit->add_option("--seed-file", a->seed_file,
                     "File with the hex seed of an unrevealed --campaign (re-derives its draws)");

@@ -9,6 +9,7 @@
 #include "absl/time/clock.h"
 #include "engine/core/draw.h"
 #include "engine/core/hash.h"
+#include "engine/core/limits.h"
 #include "engine/core/names.h"
 #include "engine/log/command_log.h"
 #include "ops/ticketctl/describe.h"
@@ -21,8 +22,8 @@ struct CampaignArgs {
   std::string id;
   pb::Command cmd;
   uint64_t stock = 0, opens_at_ms = 0, max_entries = 0, units = 0;
-  uint32_t win_bps = 10000, rate = 0;
-  std::string title, queueing = kFifo;
+  uint32_t win_bps = 10000, rate = 0, hold_s = 0;
+  std::string title, queueing = kFifo, draw = kInstant, entropy_source, entropy_value;
   bool print_seed = false;
 };
 
@@ -98,6 +99,20 @@ void AddCreate(CLI::App& campaign, CampaignArgs& a) {
   create->add_option("--opens-at-ms", a.opens_at_ms, "Opening time, unix ms (0 = now)");
   create->add_option("--max-entries", a.max_entries, "Entry cap (0 = engine default)");
   create->add_option("--title", a.title, "Human-readable title");
+  create
+      ->add_option("--hold-s", a.hold_s,
+                   "Seconds a win holds its unit until the shop confirms it (0 = a win is final)")
+      ->capture_default_str()
+      ->check(CLI::Range(0u, Limits().hold_s_max));
+  create
+      ->add_option("--draw", a.draw,
+                   "instant (each entry drawn when admitted) or at_close (all drawn at close; "
+                   "needs --rate 0)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({kInstant, kAtClose}));
+  create->add_option("--entropy-source", a.entropy_source,
+                     "at_close only: the public randomness the close will carry, in words (e.g. "
+                     "\"drand quicknet round 1234567\"); close then needs --entropy-value");
   create->callback([&a] {
     auto* c = a.cmd.mutable_create_campaign();
     c->set_stock(a.stock);
@@ -109,6 +124,11 @@ void AddCreate(CLI::App& campaign, CampaignArgs& a) {
     c->set_opens_at_ms(a.opens_at_ms);
     c->set_max_entries(a.max_entries);
     c->set_title(a.title);
+    c->set_hold_s(a.hold_s);
+    pb::Draw draw = pb::DRAW_INSTANT;
+    (void)ParseDraw(a.draw, &draw);  // checked by IsMember above
+    c->set_draw(draw);
+    c->set_entropy_source(a.entropy_source);
   });
 }
 
@@ -128,8 +148,13 @@ Verb AddCampaign(CLI::App& app, const Global& g) {
   CLI::App* campaign = app.add_subcommand("campaign", "Create and steer campaigns");
   campaign->require_subcommand(1);
   AddCreate(*campaign, *a);
-  AddSteer(*campaign, *a, "close", "Stop taking entries (queued positions are still served)",
-           [](pb::Command& c) { c.mutable_close_campaign(); });
+  AddSteer(*campaign, *a, "close",
+           "Stop taking entries (queued positions are still served; an at_close campaign draws "
+           "them all now)",
+           [a](pb::Command& c) { c.mutable_close_campaign()->set_entropy_value(a->entropy_value); })
+      ->add_option("--entropy-value", a->entropy_value,
+                   "The value the campaign's committed entropy source published (required iff it "
+                   "committed to one)");
   AddSteer(*campaign, *a, "reveal", "Publish the draw seed (after close, once drained)",
            [](pb::Command& c) { c.mutable_reveal_seed(); });
   AddSteer(*campaign, *a, "restock", "Add units to stock",

@@ -168,7 +168,9 @@ void PrintSummary(Engine& engine, const CampaignState& c, const SimulateOptions&
                   uint64_t commands, double secs) {
   const auto& s = c.snap;
   uint64_t drawn = s.serving();
-  uint64_t under = s.won() + s.sold_out();
+  // Drawn under the threshold: won (promotions are not draws), sold out and,
+  // at close, waitlisted.
+  uint64_t under = s.won() - s.promoted() + s.sold_out() + s.waitlisted();
   std::vector<Hash> digests;
   for (int p = 0; p < engine.partitions(); ++p)
     digests.push_back(engine.partition(p).state().digest);

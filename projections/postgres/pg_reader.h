@@ -1,6 +1,6 @@
-// The api's reads from the PostgreSQL read model: a campaign's results by
-// cursor, read with the partition's checkpoint in one transaction so a
-// schema that is behind the api's fold is never used.
+// The api's reads from the PostgreSQL read model: a campaign's results and
+// its waitlist by cursor, read with the partition's checkpoint in one
+// transaction so a schema that is behind the api's fold is never used.
 #pragma once
 
 #include <string>
@@ -17,6 +17,10 @@ class PgReader {
   absl::StatusOr<api::ResultsView> Results(int partition, uint64_t min_sequence,
                                            const std::string& campaign, uint64_t cursor,
                                            uint64_t limit, const std::string& outcome);
+  // The entries still waitlisted, in waitlist order, after drawn rank `cursor`.
+  absl::StatusOr<api::WaitlistView> Waitlist(int partition, uint64_t min_sequence,
+                                             const std::string& campaign, uint64_t cursor,
+                                             uint64_t limit);
 
  private:
   PgSink sink_;  // its Read(): lock, connection and errors

@@ -20,6 +20,26 @@ std::string Time(uint64_t ms) {
 // A nullable COPY field: nullptr is NULL.
 const char* Nullable(const std::string& s, bool null) { return null ? nullptr : s.c_str(); }
 
+// The columns of issue 14 an entry row may carry, as COPY text (NULL: this
+// batch did not set it).
+struct HoldFields {
+  explicit HoldFields(const EntryRow& r)
+      : hold_until(r.hold_until_ms ? Time(r.hold_until_ms) : ""),
+        confirmed_at(r.confirmed_at_ms ? Time(r.confirmed_at_ms) : ""),
+        waitlist_rank(r.waitlist_rank ? std::to_string(r.waitlist_rank) : ""),
+        promoted_at(r.promoted_at_ms ? Time(r.promoted_at_ms) : ""),
+        row(r) {}
+  auto Tuple() const {
+    return std::make_tuple(Nullable(hold_until, row.hold_until_ms == 0),
+                           Nullable(confirmed_at, row.confirmed_at_ms == 0),
+                           Nullable(row.pass_id, row.pass_id.empty()),
+                           Nullable(waitlist_rank, row.waitlist_rank == 0),
+                           Nullable(promoted_at, row.promoted_at_ms == 0));
+  }
+  std::string hold_until, confirmed_at, waitlist_rank, promoted_at;
+  const EntryRow& row;
+};
+
 }  // namespace
 
 PgSink::PgSink(PgOptions options) : options_(std::move(options)) {}
@@ -135,16 +155,19 @@ void CopyEntered(pqxx::work& tx, const Deltas& deltas, const std::string& part) 
       tx, "entries",
       std::vector<std::string>{"campaign", "position", "user_id", "outcome", "draw_value",
                                "entered_at", "decided_at", "ledger_partition", "entered_sequence",
-                               "decided_sequence"});
+                               "decided_sequence", "hold_until", "confirmed_at", "pass_id",
+                               "waitlist_rank", "promoted_at"});
   for (const auto& [id, d] : deltas) {
     for (const auto& [pos, r] : d.entered) {
       const bool open = r.outcome.empty();
-      const bool drawn = r.decided_sequence != 0 && r.outcome != kCancelled;
       const std::string dv = std::to_string(r.draw_value), at = Time(r.decided_at_ms),
                         seq = std::to_string(r.decided_sequence);
-      copy << std::make_tuple(id, std::to_string(pos), r.user, Nullable(r.outcome, open),
-                              Nullable(dv, !drawn), Time(r.entered_at_ms), Nullable(at, open), part,
-                              std::to_string(r.entered_sequence), Nullable(seq, open));
+      const HoldFields hold(r);
+      copy << std::tuple_cat(
+          std::make_tuple(id, std::to_string(pos), r.user, Nullable(r.outcome, open),
+                          Nullable(dv, !r.drawn), Time(r.entered_at_ms), Nullable(at, open), part,
+                          std::to_string(r.entered_sequence), Nullable(seq, open)),
+          hold.Tuple());
     }
   }
   copy.complete();
@@ -154,23 +177,32 @@ void CopyEntered(pqxx::work& tx, const Deltas& deltas, const std::string& part) 
 void UpdateChanged(pqxx::work& tx, const Deltas& deltas) {
   tx.exec(
       "CREATE TEMP TABLE changed (campaign text, position bigint, outcome text, draw_value "
-      "numeric(20,0), decided_at timestamptz, decided_sequence bigint) ON COMMIT DROP");
+      "numeric(20,0), decided_at timestamptz, decided_sequence bigint, hold_until timestamptz, "
+      "confirmed_at timestamptz, pass_id text, waitlist_rank bigint, promoted_at timestamptz) ON "
+      "COMMIT DROP");
   {
     pqxx::stream_to copy(tx, "changed");
     for (const auto& [id, d] : deltas) {
       for (const auto& [pos, r] : d.changed) {
+        // Every changed row comes from an event that set its outcome.
         const std::string dv = std::to_string(r.draw_value);
-        copy << std::make_tuple(id, std::to_string(pos), r.outcome,
-                                Nullable(dv, r.outcome == kCancelled), Time(r.decided_at_ms),
-                                std::to_string(r.decided_sequence));
+        const HoldFields hold(r);
+        copy << std::tuple_cat(
+            std::make_tuple(id, std::to_string(pos), r.outcome, Nullable(dv, !r.drawn),
+                            Time(r.decided_at_ms), std::to_string(r.decided_sequence)),
+            hold.Tuple());
       }
     }
     copy.complete();
   }
+  // A column this batch did not set (NULL) keeps what earlier batches wrote.
   tx.exec(
       "UPDATE entries e SET outcome = c.outcome, draw_value = COALESCE(c.draw_value, "
-      "e.draw_value), decided_at = c.decided_at, decided_sequence = c.decided_sequence FROM "
-      "changed c WHERE e.campaign = c.campaign AND e.position = c.position");
+      "e.draw_value), decided_at = c.decided_at, decided_sequence = c.decided_sequence, "
+      "hold_until = COALESCE(c.hold_until, e.hold_until), confirmed_at = COALESCE(c.confirmed_at, "
+      "e.confirmed_at), pass_id = COALESCE(c.pass_id, e.pass_id), waitlist_rank = "
+      "COALESCE(c.waitlist_rank, e.waitlist_rank), promoted_at = COALESCE(c.promoted_at, "
+      "e.promoted_at) FROM changed c WHERE e.campaign = c.campaign AND e.position = c.position");
 }
 
 void CopyStock(pqxx::work& tx, const Deltas& deltas, const std::string& part) {
@@ -192,22 +224,26 @@ void UpsertCampaign(pqxx::work& tx, int partition, const std::string& id, const 
     const auto& cfg = d.created->config();
     tx.exec_params(
         "INSERT INTO campaigns (campaign, title, stock, win_bps, admission_rate_per_s, "
-        "queueing, seed_commitment, stock_left, created_at, ledger_partition, last_sequence) "
+        "queueing, seed_commitment, stock_left, created_at, ledger_partition, last_sequence, "
+        "hold_s, draw, entropy_source) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7, $3, to_timestamp($8::double precision / 1000), "
-        "$9, $10)",
+        "$9, $10, $11, $12, $13)",
         id, cfg.title(), cfg.stock(), cfg.win_bps(), cfg.admission_rate_per_s(),
         std::string(QueueingName(cfg.queueing())), ToHex(d.created->seed_commitment()),
-        d.created_at_ms, partition, d.last_sequence);
+        d.created_at_ms, partition, d.last_sequence, cfg.hold_s(),
+        std::string(DrawName(cfg.draw())), cfg.entropy_source());
   }
   auto opt = [](const std::optional<uint64_t>& v) {
     return v ? std::optional<std::string>(std::to_string(*v)) : std::nullopt;
   };
   std::optional<std::string> entries = opt(d.entries), serving = opt(d.serving),
                              stock_left = opt(d.stock_left);
-  std::optional<std::string> status, paused, seed;
+  std::optional<std::string> status, paused, seed, merkle_root,
+      merkle_leaves = opt(d.merkle_leaves);
   if (d.closed) status = CampaignStatusName(*d.closed);
   if (d.paused) paused = *d.paused ? "true" : "false";
   if (d.seed) seed = ToHex(*d.seed);
+  if (d.merkle_root) merkle_root = ToHex(*d.merkle_root);
   auto p = [](const std::optional<std::string>& v) -> const char* {
     return v ? v->c_str() : nullptr;
   };
@@ -217,9 +253,14 @@ void UpsertCampaign(pqxx::work& tx, int partition, const std::string& id, const 
       "COALESCE($5, status), admission_paused = COALESCE($6::boolean, admission_paused), seed "
       "= COALESCE($7, seed), won = won + $8, lost = lost + $9, sold_out = sold_out + $10, "
       "cancelled = cancelled + $11, restocked = restocked + $12, rejected = rejected + $13, "
-      "prequeued = prequeued + $14, last_sequence = $15 WHERE campaign = $1",
+      "prequeued = prequeued + $14, last_sequence = $15, merkle_root = COALESCE($16, "
+      "merkle_root), merkle_leaves = COALESCE($17::bigint, merkle_leaves), entropy_value = "
+      "COALESCE($18, entropy_value), confirmed = confirmed + $19, expired = expired + $20, "
+      "waitlisted = waitlisted + $21, promoted = promoted + $22 WHERE campaign = $1",
       id, p(entries), p(serving), p(stock_left), p(status), p(paused), p(seed), d.won, d.lost,
-      d.sold_out, d.cancelled, d.restocked, d.rejected, d.prequeued_delta, d.last_sequence);
+      d.sold_out, d.cancelled, d.restocked, d.rejected, d.prequeued_delta, d.last_sequence,
+      p(merkle_root), p(merkle_leaves), p(d.entropy_value), d.confirmed, d.expired, d.waitlisted,
+      d.promoted);
 }
 
 }  // namespace

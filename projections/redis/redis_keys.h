@@ -5,7 +5,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
 #include "engine/core/names.h"
 
 namespace tl::proj::redis_keys {
@@ -41,9 +44,34 @@ inline std::vector<std::string> CampaignKeys(const std::string& base, const std:
 }
 
 // A value of the status hash: "<position>|<status>", "0|prequeued",
-// "0|rejected:<REASON>".
-inline std::string StatusValue(uint64_t position, const std::string& status) {
-  return absl::StrCat(position, "|", status);
+// "0|rejected:<REASON>"; a held win, a waitlisted or an expired entry
+// (issue 14) "<position>|<status>|<hold_until_ms>|<waitlist_rank>" (0: not
+// set). Entries without a hold or a rank read as they always did.
+inline std::string StatusValue(uint64_t position, const std::string& status,
+                               uint64_t hold_until_ms = 0, uint64_t waitlist_rank = 0) {
+  if (hold_until_ms == 0 && waitlist_rank == 0) return absl::StrCat(position, "|", status);
+  return absl::StrCat(position, "|", status, "|", hold_until_ms, "|", waitlist_rank);
+}
+struct StatusFields {
+  uint64_t position = 0;
+  std::string status;
+  uint64_t hold_until_ms = 0, waitlist_rank = 0;
+};
+// StatusValue's inverse; a value without a '|' is a bare status (position 0).
+inline StatusFields ParseStatusValue(absl::string_view v) {
+  StatusFields f;
+  std::vector<absl::string_view> parts = absl::StrSplit(v, '|');
+  if (parts.size() == 1) {
+    f.status = std::string(v);
+    return f;
+  }
+  (void)absl::SimpleAtoi(parts[0], &f.position);
+  f.status = std::string(parts[1]);
+  if (parts.size() >= 4) {
+    (void)absl::SimpleAtoi(parts[2], &f.hold_until_ms);
+    (void)absl::SimpleAtoi(parts[3], &f.waitlist_rank);
+  }
+  return f;
 }
 inline std::string RejectedValue(const std::string& reason) {
   return absl::StrCat("0|", kRejected, ":", reason);

@@ -26,15 +26,6 @@ uint64_t CheckpointSequence(const redisReply* r) {
   return c.ok() ? c->next_sequence : 1;
 }
 
-// "<position>|<status>" -> (position, status)
-std::pair<uint64_t, std::string> SplitStatus(const std::string& v) {
-  size_t bar = v.find('|');
-  uint64_t pos = 0;
-  if (bar == std::string::npos) return {0, v};
-  (void)absl::SimpleAtoi(v.substr(0, bar), &pos);
-  return {pos, v.substr(bar + 1)};
-}
-
 }  // namespace
 
 absl::StatusOr<std::vector<std::unique_ptr<redisReply, void (*)(void*)>>> RedisReader::ReadRedis(
@@ -63,7 +54,7 @@ absl::StatusOr<api::EntryView> RedisReader::Entry(int partition, uint64_t min_se
         {"GET", redis_keys::Checkpoint(base, partition)},
         {"HGET", redis_keys::Status(base, campaign), user},
         {"HMGET", redis_keys::Summary(base, campaign), "serving", "admission_rate_per_s",
-         "admission_paused", "opens_at_ms"}};
+         "admission_paused", "opens_at_ms", "promoted"}};
   });
   if (!r.ok()) return r.status();
   const redisReply* exec = r->back().get();
@@ -71,21 +62,30 @@ absl::StatusOr<api::EntryView> RedisReader::Entry(int partition, uint64_t min_se
   if (applied < min_sequence) return api::StoreBehind("redis", applied, min_sequence);
   api::EntryView v;
   const redisReply* summary = exec->element[2];
-  if (summary->type == REDIS_REPLY_ARRAY && summary->elements == 4) {
+  uint64_t promoted = 0;
+  if (summary->type == REDIS_REPLY_ARRAY && summary->elements == 5) {
     v.serving = Num(summary->element[0]);
     v.rate = static_cast<uint32_t>(Num(summary->element[1]));
     v.paused = Str(summary->element[2]) == "1";
     v.opens_at_ms = Num(summary->element[3]);
+    promoted = Num(summary->element[4]);
   }
-  auto [pos, status] = SplitStatus(Str(exec->element[1]));
-  v.position = pos;
-  absl::string_view st = status;
+  redis_keys::StatusFields f = redis_keys::ParseStatusValue(Str(exec->element[1]));
+  v.position = f.position;
+  absl::string_view st = f.status;
   if (absl::ConsumePrefix(&st, redis_keys::kRejectedPrefix)) {
     v.reject_reason = std::string(st);
     v.status = kRejected;
   } else {
-    v.status = status;
+    v.status = f.status;
   }
+  // Only a standing win holds a deadline (as the engine's fold knows it: an
+  // expired entry's passed deadline is in the store, not in the view).
+  if (v.status == kWon) v.hold_until_ms = f.hold_until_ms;
+  // A waitlisted entry's place moves up with each promotion (each takes the
+  // head); any other status has no place.
+  if (v.status == kWaitlisted && f.waitlist_rank > promoted)
+    v.waitlist_rank = f.waitlist_rank - promoted;
   return v;
 }
 
@@ -122,7 +122,7 @@ absl::StatusOr<api::RankingView> RedisReader::Ranking(int partition, uint64_t mi
     if (!st.ok()) return st.status();
     const redisReply* arr = (*st)[0].get();
     for (size_t i = 0; i < v.items.size() && i < arr->elements; ++i)
-      std::get<2>(v.items[i]) = SplitStatus(Str(arr->element[i])).second;
+      std::get<2>(v.items[i]) = redis_keys::ParseStatusValue(Str(arr->element[i])).status;
   }
   return v;
 }

@@ -22,6 +22,20 @@ using Commands = std::vector<std::vector<std::string>>;
 
 timeval Tv(absl::Duration d) { return absl::ToTimeval(d); }
 
+// A position's status value. The hold deadline and the waitlist rank go
+// with the statuses they describe, each taken from the event that set the
+// status (so a value never depends on where a batch began): a won entry's
+// from its draw or promotion, a waitlisted one's rank from its draw, an
+// expired one's deadline from the expiry.
+std::string StatusOf(uint64_t pos, const EntryRow& row) {
+  if (row.outcome.empty()) return keys::StatusValue(pos, kQueued);
+  if (row.outcome == kWon)
+    return keys::StatusValue(pos, kWon, row.hold_until_ms, row.waitlist_rank);
+  if (row.outcome == kWaitlisted) return keys::StatusValue(pos, kWaitlisted, 0, row.waitlist_rank);
+  if (row.outcome == kExpired) return keys::StatusValue(pos, kExpired, row.hold_until_ms);
+  return keys::StatusValue(pos, row.outcome);
+}
+
 // The rank and status rows of the positions a batch entered or decided,
 // the pre-queued users, and the rejections.
 void AppendEntries(const std::string& base, const std::string& id, const CampaignDelta& d,
@@ -35,7 +49,7 @@ void AppendEntries(const std::string& base, const std::string& id, const Campaig
         zadd.push_back(row.user);
       }
       hset.push_back(row.user);
-      hset.push_back(keys::StatusValue(pos, row.outcome.empty() ? kQueued : row.outcome));
+      hset.push_back(StatusOf(pos, row));
     }
   }
   for (const std::string& u : d.prequeued) {
@@ -71,6 +85,11 @@ void AppendSummary(const std::string& base, const std::string& id, const Campaig
     set("max_entries", std::to_string(cfg.max_entries()));
     set("seed_commitment", ToHex(d.created->seed_commitment()));
     set("created_at_ms", std::to_string(d.created_at_ms));
+    // Issue 14's options, only when set (absent: no hold, instant draw, no
+    // entropy source), so campaigns without them read as they always did.
+    if (cfg.hold_s() != 0) set("hold_s", std::to_string(cfg.hold_s()));
+    if (cfg.draw() == pb::DRAW_AT_CLOSE) set("draw", DrawName(cfg.draw()));
+    if (!cfg.entropy_source().empty()) set("entropy_source", cfg.entropy_source());
     for (const char* counter : {kWon, kLost, kSoldOut, kCancelled, "restocked", kRejected,
                                 kPrequeued, "entries", "serving"})
       set(counter, "0");
@@ -83,6 +102,9 @@ void AppendSummary(const std::string& base, const std::string& id, const Campaig
   if (d.closed) set("status", CampaignStatusName(*d.closed));
   if (d.paused) set("admission_paused", *d.paused ? "1" : "0");
   if (d.seed) set("seed", ToHex(*d.seed));
+  if (d.merkle_root) set("merkle_root", ToHex(*d.merkle_root));
+  if (d.merkle_leaves) set("merkle_leaves", std::to_string(*d.merkle_leaves));
+  if (d.entropy_value) set("entropy_value", *d.entropy_value);
   set("sequence", std::to_string(d.last_sequence));
   cmds->push_back(std::move(summary));
   for (auto [f, v] : {std::pair{kWon, d.won},
@@ -91,7 +113,11 @@ void AppendSummary(const std::string& base, const std::string& id, const Campaig
                       {kCancelled, d.cancelled},
                       {"restocked", d.restocked},
                       {kRejected, d.rejected},
-                      {kPrequeued, d.prequeued_delta}}) {
+                      {kPrequeued, d.prequeued_delta},
+                      {kConfirmed, d.confirmed},
+                      {kExpired, d.expired},
+                      {kWaitlisted, d.waitlisted},
+                      {"promoted", d.promoted}}) {
     if (v != 0) cmds->push_back({"HINCRBY", summary_key, f, std::to_string(v)});
   }
 }

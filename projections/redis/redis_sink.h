@@ -4,10 +4,19 @@
 //
 //   <ns>:c:<campaign>:rank     ZSET   score = queue position, member = user
 //   <ns>:c:<campaign>:status   HASH   user -> "<position>|<status>" (queued,
-//                                     won, lost, sold_out, cancelled;
-//                                     "0|prequeued"; "0|rejected:<REASON>")
+//                                     won, lost, sold_out, cancelled,
+//                                     confirmed; "0|prequeued";
+//                                     "0|rejected:<REASON>"), and for a held
+//                                     win, a waitlisted or an expired entry
+//                                     "<position>|<status>|<hold_until_ms>|
+//                                     <waitlist_rank>" (redis_keys.h)
 //   <ns>:c:<campaign>:summary  HASH   config, status, entries, serving,
-//                                     stock_left, won, lost, sold_out, ...
+//                                     stock_left, won, lost, sold_out, ...;
+//                                     hold_s, draw, entropy_source,
+//                                     merkle_root, merkle_leaves,
+//                                     entropy_value, confirmed, expired,
+//                                     waitlisted, promoted once set (absent:
+//                                     0 / instant / none)
 //   <ns>:campaigns             SET    campaign ids
 //   <ns>:ckpt:<partition>      STRING "<next ledger offset>:<next sequence>"
 //   <prefix>events:<campaign>  pub/sub channel: one JSON message per batch

@@ -58,7 +58,16 @@ TEST(Jwt, MintedTokenVerifiesWithItsClaims) {
   auto admin = VerifyJwt(MintJwt(Claims{"root", true, kNow + 1}, kSecret), kSecret, kNow);
   ASSERT_TRUE(admin.ok()) << admin.status();
   EXPECT_TRUE(admin->admin);
+  EXPECT_FALSE(admin->shop);
   EXPECT_EQ(admin->sub, "root");
+
+  Claims shop_claims{"acme", false, kNow + 60};
+  shop_claims.shop = true;
+  auto shop = VerifyJwt(MintJwt(shop_claims, kSecret), kSecret, kNow);
+  ASSERT_TRUE(shop.ok()) << shop.status();
+  EXPECT_TRUE(shop->shop);
+  EXPECT_FALSE(shop->admin);
+  EXPECT_FALSE(c->shop);
 }
 
 TEST(Jwt, TokenSignedElsewhereVerifies) {
@@ -168,12 +177,14 @@ TEST(Jwt, SubMustBeANonEmptyString) {
 }
 
 TEST(Jwt, OnlyTheStringAdminRoleIsAdmin) {
-  for (const json& role : {json("Admin"), json("user"), json(true), json::array({"admin"})}) {
+  for (const json& role : {json("Admin"), json("user"), json(true), json::array({"admin"}),
+                           json("Shop"), json::array({"shop"})}) {
     SCOPED_TRACE(role.dump());
     auto c =
         VerifyJwt(WithPayload({{"sub", "a"}, {"exp", kNow + 60}, {"role", role}}), kSecret, kNow);
     ASSERT_TRUE(c.ok()) << c.status();
     EXPECT_FALSE(c->admin);
+    EXPECT_FALSE(c->shop);
   }
 }
 

@@ -106,6 +106,52 @@ TEST(Views, DecidedEntriesAreFinal) {
   }
 }
 
+// Holds and the waitlist (issue 14): a held win shows its deadline and is
+// not final (the live channel goes on to confirmed, expired or cancelled);
+// a waitlisted entry shows its current rank and is decided, not final.
+TEST(Views, HeldWinAndWaitlistedAreDecidedButNotFinal) {
+  EntryView held = View("won", 4, 9);
+  held.hold_until_ms = 1'900'000'000'500;
+  json j = EntryJson("c1", "alice", held);
+  EXPECT_EQ(j, json({{"campaign", "c1"},
+                     {"user", "alice"},
+                     {"status", "won"},
+                     {"hold_until_ms", 1'900'000'000'500},
+                     {"position", 4},
+                     {"serving", 9}}));
+  EXPECT_FALSE(IsFinal(j));
+  EXPECT_FALSE(IsFinal(held));
+  EXPECT_TRUE(IsDecided(j));
+  EXPECT_TRUE(IsDecided(held));
+  ExpectTextIsCanonical("c1", "alice", held);
+
+  EntryView wait = View("waitlisted", 7, 9);
+  wait.waitlist_rank = 3;
+  j = EntryJson("c1", "alice", wait);
+  EXPECT_EQ(j, json({{"campaign", "c1"},
+                     {"user", "alice"},
+                     {"status", "waitlisted"},
+                     {"waitlist_rank", 3},
+                     {"position", 7},
+                     {"serving", 9}}));
+  EXPECT_FALSE(IsFinal(j));
+  EXPECT_FALSE(IsFinal(wait));
+  EXPECT_TRUE(IsDecided(wait));
+  ExpectTextIsCanonical("c1", "alice", wait);
+
+  for (const char* s : {"confirmed", "expired"}) {
+    SCOPED_TRACE(s);
+    EntryView v = View(s, 4, 9);
+    v.hold_until_ms = 1'900'000'000'500;  // only a held win shows it
+    j = EntryJson("c1", "alice", v);
+    EXPECT_FALSE(j.contains("hold_until_ms")) << j;
+    EXPECT_TRUE(IsFinal(j));
+    EXPECT_TRUE(IsFinal(v));
+    ExpectTextIsCanonical("c1", "alice", v);
+  }
+  EXPECT_FALSE(IsDecided(View("queued", 4, 1)));
+}
+
 TEST(Views, PrequeuedShowsTheOpening) {
   EntryView v = View("prequeued");
   v.opens_at_ms = 1'900'000'000'123;
@@ -278,6 +324,69 @@ TEST(Views, DescribeDecisionEntryAndItsDraw) {
   auto [s3, b3] = DescribeDecision({entered, drawn}, "alice", nullptr, 201);
   EXPECT_EQ(b3["status"], "queued");
   EXPECT_FALSE(b3.contains("draw_value"));
+}
+
+// An answer may start with what the command's time set off first (another
+// user's hold expiring, the unit returning, a waitlisted user promoted): the
+// answer is about the command's own user.
+TEST(Views, DescribeDecisionPicksTheCommandsUserAfterExpiriesAndPromotions) {
+  pb::Event expired = Ev(5);
+  expired.mutable_hold_expired()->set_user_id("bob");
+  expired.mutable_hold_expired()->set_position(2);
+  pb::Event stock = Ev(6);
+  stock.mutable_stock_changed()->set_delta(1);
+  pb::Event promoted = Ev(7);
+  promoted.mutable_entry_promoted()->set_user_id("carol");
+  promoted.mutable_entry_promoted()->set_position(3);
+  pb::Event bob_cancel = Ev(8);
+  bob_cancel.mutable_entry_cancelled()->set_user_id("bob");
+  bob_cancel.mutable_entry_cancelled()->set_position(2);
+  pb::Event cancelled = Ev(9);
+  cancelled.mutable_entry_cancelled()->set_user_id("alice");
+  cancelled.mutable_entry_cancelled()->set_position(1);
+  auto [status, body] =
+      DescribeDecision({expired, stock, promoted, bob_cancel, cancelled}, "alice", nullptr, 200);
+  EXPECT_EQ(status, 200);
+  EXPECT_EQ(
+      body,
+      json({{"campaign", "c1"}, {"user", "alice"}, {"status", "cancelled"}, {"position", 1}}));
+
+  pb::Event confirmed = Ev(10);
+  confirmed.mutable_entry_confirmed()->set_user_id("alice");
+  confirmed.mutable_entry_confirmed()->set_position(1);
+  confirmed.mutable_entry_confirmed()->set_pass_id("c1:1");
+  std::tie(status, body) = DescribeDecision({expired, stock, confirmed}, "alice", nullptr, 200);
+  EXPECT_EQ(status, 200);
+  EXPECT_EQ(body, json({{"campaign", "c1"},
+                        {"user", "alice"},
+                        {"status", "confirmed"},
+                        {"position", 1},
+                        {"pass_id", "c1:1"}}));
+
+  pb::Event refused = Ev(11);
+  refused.mutable_entry_rejected()->set_user_id("alice");
+  refused.mutable_entry_rejected()->set_reason(pb::REJECT_PASS_MISMATCH);
+  std::tie(status, body) = DescribeDecision({expired, stock, refused}, "alice", nullptr, 200);
+  EXPECT_EQ(status, 422);
+  EXPECT_EQ(body["error"]["code"], "pass_mismatch");
+  refused.mutable_entry_rejected()->set_reason(pb::REJECT_HOLD_EXPIRED);
+  std::tie(status, body) = DescribeDecision({refused}, "alice", nullptr, 200);
+  EXPECT_EQ(status, 409);
+  EXPECT_EQ(body["error"]["code"], "hold_expired");
+}
+
+TEST(Views, DescribeDecisionListsAtMostSoManyEvents) {
+  std::vector<pb::Event> events;
+  for (uint64_t i = 0; i < kAnswerEventsMax + 5; ++i) {
+    pb::Event e = Ev(i + 1);
+    e.mutable_draw_resolved()->set_user_id("u" + std::to_string(i));
+    events.push_back(e);
+  }
+  auto [status, body] = DescribeDecision(events, "admin", nullptr, 200);
+  EXPECT_EQ(status, 200);
+  EXPECT_EQ(body["events"].size(), kAnswerEventsMax);
+  EXPECT_EQ(body["events_total"], kAnswerEventsMax + 5);
+  EXPECT_EQ(body["events_truncated"], true);
 }
 
 TEST(Views, DescribeDecisionOtherEventsAreListed) {

@@ -3,7 +3,10 @@
 // the counters equal GET /v1/campaigns/{id} and change when entries arrive;
 // the charts draw; every control (create, pause, resume, restock, close,
 // reveal) is confirmed in a dialog, works, and shows the API's answer,
-// errors included (restock after close → 409 on screen); Korean at 360 px.
+// errors included (restock after close → 409 on screen); an at-close
+// campaign with a hold and an entropy source created from the form, closed
+// with its value, its confirmed / expired / waitlisted / promoted counters;
+// Korean at 360 px.
 import { run, until, assert, assertEqual, log, sleep } from './harness.mjs';
 
 const C = 'drop1';
@@ -195,6 +198,51 @@ run('admin', async (h) => {
     const c = await api.campaign('launch');
     assertEqual(num(await page.text('#k-entries')), c.entries, 'entries shown = API');
     await page.screenshot('admin');
+  });
+
+  await h.step('an at-close campaign with a hold and an entropy source from the form, closed with its value; the hold counters', async () => {
+    const set = (sel, v) => page.raw.$eval(sel, (e, val) => { e.value = val; }, v);
+    await set('#c-id', 'atc');
+    await set('#c-title', '');
+    await set('#c-stock', '2');
+    await set('#c-win', '10000');
+    await set('#c-rate', '0');
+    await set('#c-max', '0');
+    await set('#c-opens', '');
+    await set('#c-hold', '30');
+    await page.raw.select('#c-draw', 'at_close');
+    await set('#c-entropy', 'beacon round 9');
+    const r = await control('#create-btn', { answerSel: '#create-answer' });
+    assertEqual(r.status, 201, `create answer: ${r.answer}`);
+    const c = await api.campaign('atc');
+    assertEqual([c.hold_s, c.draw, c.entropy_source], [30, 'at_close', 'beacon round 9'], 'created as the form said');
+    const users = await h.tokens('atc', 4);
+    await api.enterMany(users.map((u) => u.token), 'atc');
+    await api.waitCampaign('atc', '4 entries', (x) => x.entries === 4);
+    await page.waitText('#detail-h', /atc/);
+    await page.waitFor('#entropy-box:not([hidden])');
+    assert(/beacon round 9/.test(await page.text('#entropy-needed')), 'the committed source is named');
+    page.expectFailure(/\/v1\/admin\/campaigns\/atc\/close$/, '*');
+    const empty = await control('#act-close');
+    assert(empty.status >= 400 && empty.error, `a close without the value is refused on screen: ${empty.status} ${empty.answer}`);
+    await page.type('#close-entropy', 'value-9');
+    const closed = await control('#act-close');
+    assertEqual(closed.status, 200, `close with the value: ${closed.answer}`);
+    assert(/value-9/.test(closed.text), 'the dialog names the value');
+    await page.waitText('#k-waitlisted', (s) => num(s) === 2);
+    assertEqual(num(await page.text('#k-won')), 2, 'won');
+    assertEqual(num(await page.text('#k-waitlist')), 2, 'waitlist now');
+    const after = await api.campaign('atc');
+    assertEqual(after.entropy_value, 'value-9', 'entropy value recorded');
+    await page.waitText('#k-merkle_root', (s) => s === after.merkle_root);
+    assert(!(await page.visible('#entropy-box')), 'no entropy input once closed');
+    let winner = null;
+    for (const u of users) if ((await api.entry(u.token, 'atc')).status === 'won') winner = u;
+    await api.call('DELETE', '/v1/campaigns/atc/entries/me', { token: winner.token, headers: { Prefer: 'wait=5' } });
+    await page.waitText('#k-promoted', (s) => num(s) === 1);
+    assertEqual(num(await page.text('#k-waitlist')), 1, 'waitlist after a promotion');
+    assertEqual(num(await page.text('#k-cancelled')), 1, 'cancelled');
+    assertEqual(num(await page.raw.$eval('tr[data-campaign="atc"] td:nth-child(15)', (e) => e.textContent)), 1, 'the table shows the promotion');
   });
 
   await h.step('Korean at 360 px: no horizontal scroll', async () => {

@@ -32,3 +32,21 @@ foreach(test_file ${TL_BROWSER_TESTS})
   set_tests_properties(browser.${name} PROPERTIES LABELS browser TIMEOUT 300
     RESOURCE_LOCK chromium)
 endforeach()
+
+# The pages' verifier modules under Node's own test runner (no browser): the
+# receipt check (api/web/static/js/merkle.js) and the at-close key (draw.js)
+# against the CT vectors and against receipts and draws made by the engine's
+# code (tests/browser/unit/engine_vectors.cc, built here and run by the test).
+add_executable(web_engine_vectors tests/browser/unit/engine_vectors.cc)
+target_link_libraries(web_engine_vectors PRIVATE tl_core)
+if(TL_NODE)
+  add_test(NAME web.merkle
+    COMMAND ${TL_NODE} --test ${CMAKE_SOURCE_DIR}/tests/browser/unit/merkle.test.mjs
+    WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+  set_tests_properties(web.merkle PROPERTIES LABELS "web;unit" TIMEOUT 60
+    ENVIRONMENT "TL_ENGINE_VECTORS=$<TARGET_FILE:web_engine_vectors>")
+else()
+  add_test(NAME web.merkle
+    COMMAND sh -c "echo 'web.merkle: Node.js is not installed: run ops/install-deps.sh, then configure again' >&2; exit 1")
+  set_tests_properties(web.merkle PROPERTIES LABELS "web;unit")
+endif()

@@ -349,6 +349,469 @@ TEST(AuditStatistics, KnownValues) {
   EXPECT_NEAR(ChiSquareUpperP(14.339, 15), 0.5, 1e-3);
 }
 
+// ---- holds, confirmations, expiries, the at-close draw, promotions --------
+
+constexpr uint64_t kT0 = 1767225600000;
+constexpr uint64_t kClose = kT0 + 100000;  // the drop's close
+
+// A real single-node run, driven in steps (what follows the close depends on
+// who won):
+//  - "held": instant, stock 5, hold 60 s: confirmations (one with a wrong
+//    pass, one twice), a give-back whose unit a later entry wins, expiries
+//    by a tick, a confirmation refused after its hold expired, a restock.
+//  - "drop": at close, stock 100, win_bps 5000, hold 60 s, committed to an
+//    entropy source; 2000 entries; 70 winners confirm, 2 give back, a
+//    restock of 3, the other 28 expire; promotions follow every returned
+//    unit, promoted entries confirm or expire in turn. Closed, revealed.
+struct HoldsRun : Recorded {
+  std::vector<uint64_t> drop_won, drop_waitlisted;  // users' positions at close
+};
+
+HoldsRun MakeHolds(const std::string& dir) {
+  NodeOptions o;
+  o.data_dir = dir;
+  o.partitions = 1;
+  o.config.seed_secret = kSecret;
+  auto node = Node::Open(o);
+  EXPECT_TRUE(node.ok());
+  (*node)->engine().Start();
+  auto submit = [&](const std::string& id, uint64_t t, auto fill) {
+    pb::Command c;
+    c.set_campaign_id(id);
+    c.set_time_ms(t);
+    fill(c);
+    EXPECT_TRUE((*node)->Submit(c).ok());
+  };
+  auto enter = [&](const std::string& id, uint64_t t, const std::string& u) {
+    submit(id, t, [&](pb::Command& c) { c.mutable_request_entry()->set_user_id(u); });
+  };
+  auto confirm = [&](const std::string& id, uint64_t t, const std::string& u,
+                     const std::string& pass) {
+    submit(id, t, [&](pb::Command& c) {
+      c.mutable_confirm_entry()->set_user_id(u);
+      c.mutable_confirm_entry()->set_pass_id(pass);
+    });
+  };
+  auto cancel = [&](const std::string& id, uint64_t t, const std::string& u) {
+    submit(id, t, [&](pb::Command& c) { c.mutable_cancel_entry()->set_user_id(u); });
+  };
+  auto tick = [&](const std::string& id, uint64_t t) {
+    submit(id, t, [](pb::Command& c) { c.mutable_tick(); });
+  };
+  // Waits for the engine and reads the whole ledger.
+  auto settle = [&]() {
+    uint64_t end = *(*node)->log().commands()->EndOffset(0);
+    EXPECT_TRUE((*node)->engine().WaitForCommands(0, end, absl::Seconds(60)).ok());
+    std::vector<LogRecord> recs;
+    EXPECT_TRUE((*node)->log().ledger()->Read(0, 0, 1 << 20, &recs).ok());
+    std::vector<pb::Event> events;
+    for (const LogRecord& r : recs) events.emplace_back().ParseFromString(r.value);
+    return events;
+  };
+  // The positions an event kind names in campaign `id`, in ledger order.
+  auto positions = [](const std::vector<pb::Event>& ev, const std::string& id, auto pick) {
+    std::vector<uint64_t> out;
+    for (const pb::Event& e : ev) {
+      if (e.campaign_id() != id) continue;
+      if (uint64_t p = pick(e); p != 0) out.push_back(p);
+    }
+    return out;
+  };
+  auto user = [](uint64_t pos) { return "d" + std::to_string(pos - 1); };  // drop: d<i> at i + 1
+  auto pass = [](const std::string& id, uint64_t pos) { return id + ":" + std::to_string(pos); };
+
+  // "held": instant.
+  submit("held", kT0, [](pb::Command& c) {
+    c.mutable_create_campaign()->set_stock(5);
+    c.mutable_create_campaign()->set_win_bps(10000);
+    c.mutable_create_campaign()->set_hold_s(60);
+  });
+  for (int i = 0; i < 8; ++i) enter("held", kT0 + 1 + i, "u" + std::to_string(i));  // 1-5 won
+  confirm("held", kT0 + 1000, "u0", "held:1");
+  confirm("held", kT0 + 1001, "u1", "held:9");  // not u1's pass: refused
+  cancel("held", kT0 + 1002, "u1");             // position 2's unit back
+  enter("held", kT0 + 1003, "u8");              // position 9 wins it
+  confirm("held", kT0 + 1004, "u0", "held:1");  // twice: refused
+  confirm("held", kT0 + 2000, "u8", "held:9");
+  tick("held", kT0 + 62000);                     // positions 3, 4, 5 expire
+  confirm("held", kT0 + 62001, "u2", "held:3");  // refused: expired
+  enter("held", kT0 + 62002, "u9");              // position 10 wins an expired unit
+  submit("held", kT0 + 62003, [](pb::Command& c) { c.mutable_restock()->set_units(2); });
+  submit("held", kT0 + 62004, [](pb::Command& c) { c.mutable_close_campaign(); });
+  submit("held", kT0 + 62005, [](pb::Command& c) { c.mutable_reveal_seed(); });
+
+  // "drop": at close.
+  submit("drop", kT0, [](pb::Command& c) {
+    auto* cc = c.mutable_create_campaign();
+    cc->set_stock(100);
+    cc->set_win_bps(5000);
+    cc->set_hold_s(60);
+    cc->set_draw(pb::DRAW_AT_CLOSE);
+    cc->set_entropy_source("drand quicknet round 1234567");
+  });
+  for (int i = 0; i < 2000; ++i) enter("drop", kT0 + 10 + i, "d" + std::to_string(i));
+  submit("drop", kClose, [](pb::Command& c) {
+    c.mutable_close_campaign()->set_entropy_value(
+        "5d4c1e0a9b7f3e2d8c6a4b2f0e9d7c5b3a1f8e6d4c2b0a9f7e5d3c1b0a8f6e4d");
+  });
+  HoldsRun run;
+  std::vector<pb::Event> ev = settle();
+  auto outcome = [&](pb::Outcome want) {
+    return [want](const pb::Event& e) -> uint64_t {
+      return e.has_draw_resolved() && e.draw_resolved().outcome() == want
+                 ? e.draw_resolved().position()
+                 : 0;
+    };
+  };
+  run.drop_won = positions(ev, "drop", outcome(pb::OUTCOME_WON));
+  run.drop_waitlisted = positions(ev, "drop", outcome(pb::OUTCOME_WAITLISTED));
+  EXPECT_EQ(run.drop_won.size(), 100u);
+  EXPECT_GT(run.drop_waitlisted.size(), 100u);
+  for (size_t i = 0; i < run.drop_won.size() && i < 70; ++i)
+    confirm("drop", kClose + 1000, user(run.drop_won[i]), pass("drop", run.drop_won[i]));
+  cancel("drop", kClose + 1001, user(run.drop_won[70]));
+  cancel("drop", kClose + 1001, user(run.drop_won[71]));  // 2 promoted
+  submit("drop", kClose + 1002, [](pb::Command& c) { c.mutable_restock()->set_units(3); });
+  tick("drop", kClose + 61000);  // the other 28 winners expire: 28 promoted
+  confirm("drop", kClose + 61500, user(run.drop_won[72]), pass("drop", run.drop_won[72]));
+  tick("drop", kClose + 62000);  // the 5 promoted first expire: 5 more promoted
+  ev = settle();
+  auto promoted = [](const pb::Event& e) -> uint64_t {
+    return e.has_entry_promoted() ? e.entry_promoted().position() : 0;
+  };
+  std::vector<uint64_t> prom = positions(ev, "drop", promoted);
+  EXPECT_EQ(prom.size(), 38u);
+  for (size_t i = 5; i < prom.size() && i < 15; ++i)
+    confirm("drop", kClose + 62500, user(prom[i]), pass("drop", prom[i]));
+  submit("drop", kClose + 63000, [](pb::Command& c) { c.mutable_reveal_seed(); });
+  tick("drop", kClose + 200000);  // every promoted hold left expires, and is promoted again
+  run.events = settle();
+  EXPECT_TRUE((*node)->log().commands()->Read(0, 0, 1 << 20, &run.commands).ok());
+  (*node)->engine().Stop();
+  return run;
+}
+
+class HoldsAuditTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir();
+    run_ = new HoldsRun(MakeHolds(dir_->Sub("node")));
+  }
+  static void TearDownTestSuite() {
+    delete run_;
+    delete dir_;
+  }
+  AuditReport Tampered(const std::function<void(std::vector<pb::Event>&)>& tamper,
+                       bool with_commands = false) {
+    std::vector<pb::Event> events = run_->events;
+    tamper(events);
+    return AuditOf(dir_->Sub("t" + std::to_string(n_++)), *run_, events, with_commands);
+  }
+  static const CampaignAudit* Of(const AuditReport& r, const std::string& id) {
+    for (const CampaignAudit& c : r.campaigns) {
+      if (c.id == id) return &c;
+    }
+    return nullptr;
+  }
+  static TempDir* dir_;
+  static HoldsRun* run_;
+  static int n_;
+};
+TempDir* HoldsAuditTest::dir_ = nullptr;
+HoldsRun* HoldsAuditTest::run_ = nullptr;
+int HoldsAuditTest::n_ = 0;
+
+// Whether a finding of `check` says `words`.
+bool Says(const AuditReport& r, const std::string& check, const std::string& words) {
+  for (const Finding& f : r.violations) {
+    if (f.check == check && f.detail.find(words) != std::string::npos) return true;
+  }
+  return false;
+}
+
+TEST_F(HoldsAuditTest, CleanLedgerWithHoldsAndAnAtCloseDrawPasses) {
+  AuditReport r = AuditOf(dir_->Sub("clean"), *run_, run_->events);
+  EXPECT_EQ(r.ExitCode(), 0) << Checks(r) << r.error;
+  EXPECT_NE(r.determinism.find("identical"), std::string::npos) << r.determinism;
+  const CampaignAudit* held = Of(r, "held");
+  ASSERT_NE(held, nullptr);
+  EXPECT_EQ(held->won, 7u);  // 5, then position 9 and 10 on returned units
+  EXPECT_EQ(held->confirmed, 2u);
+  EXPECT_EQ(held->cancelled, 1u);
+  EXPECT_EQ(held->expired, 3u);
+  EXPECT_NE(held->merkle.find("matches"), std::string::npos) << held->merkle;
+  const CampaignAudit* drop = Of(r, "drop");
+  ASSERT_NE(drop, nullptr);
+  EXPECT_EQ(drop->draw, "at_close");
+  EXPECT_EQ(drop->entries, 2000u);
+  EXPECT_EQ(drop->rederived, 2000u);  // every at-close value from the seed and the entropy
+  EXPECT_EQ(drop->confirmed, 80u);
+  EXPECT_EQ(drop->waitlisted, run_->drop_waitlisted.size());
+  // 2 give-backs + 3 restocked + 28 + 5 expiries, then the 23 left at the last tick.
+  EXPECT_EQ(drop->promoted, 38u + 23u);
+  EXPECT_EQ(drop->expired, 28u + 5u + 23u);
+  EXPECT_EQ(drop->stock_left, 0u);
+  EXPECT_TRUE(drop->arrival.tested);
+  EXPECT_GT(drop->arrival.p_value, 0.001);
+  EXPECT_EQ(drop->arrival.wins, 100u);
+  EXPECT_NE(drop->merkle.find("matches"), std::string::npos) << drop->merkle;
+  // The human and the JSON report list the new checks and counts.
+  const std::string text = RenderAuditText(r);
+  EXPECT_NE(text.find("CLEAN"), std::string::npos);
+  EXPECT_NE(text.find("confirmed 80, expired 56, waitlisted"), std::string::npos) << text;
+  EXPECT_NE(text.find("checked: at-close draw"), std::string::npos) << text;
+  EXPECT_NE(text.find("arrival decile"), std::string::npos) << text;
+  nlohmann::json j = RenderAuditJson(r);
+  nlohmann::json jd;
+  for (const auto& c : j["campaigns"]) {
+    if (c["id"] == "drop") jd = c;
+  }
+  EXPECT_EQ(jd["confirmed"], 80);
+  EXPECT_EQ(jd["promoted"], 61);
+  EXPECT_EQ(jd["draw"], "at_close");
+  EXPECT_TRUE(jd["arrival_order"]["tested"].get<bool>());
+  EXPECT_EQ(jd["arrival_order"]["deciles"].size(), 10u);
+  EXPECT_GE(jd["checks"].size(), 5u);
+}
+
+TEST_F(HoldsAuditTest, PromotionOutOfWaitlistOrderIsCaught) {
+  AuditReport r = Tampered([](std::vector<pb::Event>& ev) {
+    // The first two promotions of one answer trade who was promoted.
+    for (size_t i = 0; i + 1 < ev.size(); ++i) {
+      if (ev[i].has_entry_promoted() && ev[i + 1].has_entry_promoted()) {
+        auto* a = ev[i].mutable_entry_promoted();
+        auto* b = ev[i + 1].mutable_entry_promoted();
+        std::swap(*a->mutable_user_id(), *b->mutable_user_id());
+        const uint64_t pa = a->position(), ra = a->waitlist_rank();
+        a->set_position(b->position());
+        a->set_waitlist_rank(b->waitlist_rank());
+        b->set_position(pa);
+        b->set_waitlist_rank(ra);
+        return;
+      }
+    }
+    FAIL() << "no two promotions in a row";
+  });
+  EXPECT_EQ(r.ExitCode(), 1);
+  EXPECT_TRUE(Says(r, "promotion order", "but the head of the waitlist is position")) << Checks(r);
+}
+
+TEST_F(HoldsAuditTest, ExpiryBeforeItsDeadlineIsCaught) {
+  AuditReport r = Tampered([](std::vector<pb::Event>& ev) {
+    pb::Event* x = Find(ev, [](const pb::Event& e) { return e.has_hold_expired(); });
+    x->set_time_ms(x->hold_expired().hold_until_ms() - 1);
+  });
+  EXPECT_EQ(r.ExitCode(), 1);
+  EXPECT_TRUE(Says(r, "hold expiry", "before its deadline")) << Checks(r);
+  // An event after a deadline that did not expire the hold first: u8's
+  // confirmation moved past position 3's deadline.
+  AuditReport late = Tampered([](std::vector<pb::Event>& ev) {
+    Find(ev, [](const pb::Event& e) {
+      return e.campaign_id() == "held" && e.has_entry_confirmed() &&
+             e.entry_confirmed().user_id() == "u8";
+    })->set_time_ms(kT0 + 61010);
+  });
+  EXPECT_TRUE(Says(late, "hold expiry", "position 3's hold until 1767225660003 is still live"))
+      << Checks(late);
+}
+
+TEST_F(HoldsAuditTest, ConfirmationAfterExpiryIsCaught) {
+  AuditReport r = Tampered([](std::vector<pb::Event>& ev) {
+    // The refused confirmation of an expired hold, logged as accepted.
+    pb::Event* x = Find(ev, [](const pb::Event& e) {
+      return e.campaign_id() == "held" && e.has_entry_rejected() &&
+             e.entry_rejected().reason() == pb::REJECT_HOLD_EXPIRED;
+    });
+    ASSERT_NE(x, nullptr);
+    const std::string u = x->entry_rejected().user_id();
+    auto* c = x->mutable_entry_confirmed();
+    c->set_user_id(u);
+    c->set_position(3);
+    c->set_pass_id("held:3");
+  });
+  EXPECT_EQ(r.ExitCode(), 1);
+  EXPECT_TRUE(Says(r, "confirmation", "position 3 confirmed but it is expired")) << Checks(r);
+  // A confirmation moved past its deadline is caught too.
+  AuditReport late = Tampered([](std::vector<pb::Event>& ev) {
+    pb::Event* x = Find(ev, [](const pb::Event& e) {
+      return e.campaign_id() == "drop" && e.has_entry_confirmed();
+    });
+    x->set_time_ms(kClose + 60000);
+  });
+  EXPECT_TRUE(Says(late, "confirmation", "after its hold expired at")) << Checks(late);
+}
+
+TEST_F(HoldsAuditTest, WinAtCloseNotAmongTheSmallestValuesIsCaught) {
+  AuditReport r = Tampered([](std::vector<pb::Event>& ev) {
+    // The winner with the largest value and the head of the waitlist trade
+    // outcomes; stock_left is rewritten to match.
+    pb::DrawResolved *top = nullptr, *head = nullptr;
+    for (pb::Event& e : ev) {
+      if (e.campaign_id() != "drop" || !e.has_draw_resolved()) continue;
+      auto* d = e.mutable_draw_resolved();
+      if (d->outcome() == pb::OUTCOME_WON && (!top || d->draw_value() > top->draw_value())) top = d;
+      if (d->outcome() == pb::OUTCOME_WAITLISTED && d->waitlist_rank() == 1) head = d;
+    }
+    ASSERT_TRUE(top && head);
+    head->set_outcome(pb::OUTCOME_WON);
+    head->set_hold_until_ms(top->hold_until_ms());
+    head->set_waitlist_rank(0);
+    top->set_outcome(pb::OUTCOME_WAITLISTED);
+    top->set_hold_until_ms(0);
+    top->set_waitlist_rank(1);
+    uint64_t stock = 100;
+    for (pb::Event& e : ev) {
+      if (e.campaign_id() != "drop" || !e.has_draw_resolved()) continue;
+      if (e.draw_resolved().outcome() == pb::OUTCOME_WON) --stock;
+      e.mutable_draw_resolved()->set_stock_left(stock);
+    }
+  });
+  EXPECT_EQ(r.ExitCode(), 1);
+  EXPECT_TRUE(Says(r, "at-close draw", "is not among the 100 smallest eligible values"))
+      << Checks(r);
+}
+
+TEST_F(HoldsAuditTest, WrongMerkleRootIsCaught) {
+  AuditReport r = Tampered([](std::vector<pb::Event>& ev) {
+    pb::Event* x = Find(ev, [](const pb::Event& e) {
+      return e.campaign_id() == "drop" && e.has_campaign_closed();
+    });
+    (*x->mutable_campaign_closed()->mutable_merkle_root())[5] ^= 1;
+  });
+  EXPECT_EQ(r.ExitCode(), 1);
+  EXPECT_TRUE(Says(r, "merkle root", "the 2000 QueueEntered events")) << Checks(r);
+  // An entry's time rewritten: its leaf, and so the root, differ.
+  AuditReport moved = Tampered([](std::vector<pb::Event>& ev) {
+    pb::Event* x = Find(ev, [](const pb::Event& e) {
+      return e.campaign_id() == "drop" && e.has_queue_entered() &&
+             e.queue_entered().position() == 700;
+    });
+    x->set_time_ms(x->time_ms() + 1);
+  });
+  EXPECT_TRUE(Names(moved, "merkle root")) << Checks(moved);
+}
+
+TEST_F(HoldsAuditTest, ChangedAtCloseValueIsCaughtFromTheRevealedSeedOrASeedFile) {
+  std::vector<pb::Event> ev = run_->events;
+  pb::Event* x = Find(ev, [](const pb::Event& e) {
+    return e.campaign_id() == "drop" && e.has_draw_resolved() &&
+           e.draw_resolved().outcome() == pb::OUTCOME_LOST;
+  });
+  const uint64_t pos = x->draw_resolved().position();
+  x->mutable_draw_resolved()->set_draw_value(x->draw_resolved().draw_value() + 1);  // still lost
+  const std::string want = "position " + std::to_string(pos) + " (at close): logged";
+  // The revealed seed, with the entropy value CampaignClosed carries.
+  AuditReport revealed = AuditOf(dir_->Sub("value"), *run_, ev, /*with_commands=*/false);
+  EXPECT_TRUE(Says(revealed, "draw value", want)) << Checks(revealed);
+  // The seed given for the campaign (--seed-file): checked at the close itself.
+  auto db = EmbeddedLogDb::Open(dir_->Sub("value-seed"), 1);
+  ASSERT_TRUE(db.ok());
+  std::vector<LogRecord> out;
+  for (const pb::Event& e : ev) {
+    if (!e.has_seed_revealed()) out.push_back({0, e.campaign_id(), EncodeDeterministic(e)});
+  }
+  for (uint64_t i = 0; i < out.size(); ++i) {  // renumbered: no gap where the reveals were
+    pb::Event e;
+    e.ParseFromString(out[i].value);
+    e.set_sequence(i + 1);
+    out[i].value = EncodeDeterministic(e);
+  }
+  ASSERT_TRUE((*db)->ledger()->Append(0, out).ok());
+  AuditOptions o;
+  o.campaign = "drop";
+  o.seeds["drop"] = DeriveSeed(kSecret, "drop");
+  AuditReport given = Audit((*db)->ledger(), nullptr, o);
+  EXPECT_TRUE(Says(given, "draw value", want)) << Checks(given) << given.error;
+  ASSERT_EQ(given.campaigns.size(), 1u);
+  EXPECT_EQ(given.campaigns[0].rederived, 2000u);
+}
+
+// A synthetic at-close drop whose values favour early arrivals: the logged
+// values and outcomes agree with each other (no seed to tell them wrong), but
+// the winners bunch in the first deciles.
+std::vector<pb::Event> BiasedDrop(uint64_t n, uint64_t stock, bool biased, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<uint64_t> values(n);
+  for (uint64_t& v : values) v = rng();
+  if (biased) std::sort(values.begin(), values.begin() + n / 2);  // early arrivals, small values
+  std::vector<pb::Event> ev;
+  uint64_t seq = 1, offset = 0;
+  auto add = [&](bool first) -> pb::Event& {
+    pb::Event& e = ev.emplace_back();
+    e.set_sequence(seq++);
+    e.set_campaign_id("biased");
+    e.set_time_ms(kT0 + offset);
+    e.set_command_offset(first ? ++offset : offset);
+    e.set_command_events(first ? 1 : 0);
+    return e;
+  };
+  auto* cfg = add(true).mutable_campaign_created()->mutable_config();
+  cfg->set_stock(stock);
+  cfg->set_win_bps(10000);
+  cfg->set_draw(pb::DRAW_AT_CLOSE);
+  for (uint64_t pos = 1; pos <= n; ++pos) {
+    auto* q = add(true).mutable_queue_entered();
+    q->set_user_id("b" + std::to_string(pos));
+    q->set_position(pos);
+  }
+  add(true).mutable_campaign_closed()->set_entries(n);
+  std::vector<std::pair<uint64_t, uint64_t>> order;
+  for (uint64_t pos = 1; pos <= n; ++pos) order.push_back({values[pos - 1], pos});
+  std::sort(order.begin(), order.end());
+  std::vector<uint64_t> rank(n);
+  for (uint64_t i = 0; i < n; ++i) rank[order[i].second - 1] = i + 1;
+  uint64_t left = stock;
+  for (uint64_t pos = 1; pos <= n; ++pos) {
+    auto* d = add(false).mutable_draw_resolved();
+    d->set_position(pos);
+    d->set_user_id("b" + std::to_string(pos));
+    d->set_draw_value(values[pos - 1]);
+    if (rank[pos - 1] <= stock) {
+      d->set_outcome(pb::OUTCOME_WON);
+      --left;
+    } else {
+      d->set_outcome(pb::OUTCOME_WAITLISTED);
+      d->set_waitlist_rank(rank[pos - 1] - stock);
+    }
+    d->set_stock_left(left);
+  }
+  return ev;
+}
+
+TEST(AuditStatistics, ArrivalOrderFlagsABiasedAtCloseDraw) {
+  TempDir dir;
+  Recorded none;
+  AuditReport fair = AuditOf(dir.Sub("fair"), none, BiasedDrop(5000, 200, false, 7), false);
+  EXPECT_EQ(fair.ExitCode(), 0) << Checks(fair);
+  EXPECT_TRUE(fair.campaigns[0].arrival.tested);
+  EXPECT_GT(fair.campaigns[0].arrival.p_value, 0.001);
+  // Half the values sorted by arrival: each of the first deciles gets more
+  // than its share of the smallest values. The selection itself is right.
+  AuditReport biased = AuditOf(dir.Sub("unfair"), none, BiasedDrop(5000, 200, true, 7), false);
+  EXPECT_EQ(biased.ExitCode(), 1);
+  EXPECT_TRUE(Names(biased, "arrival order")) << Checks(biased);
+  EXPECT_FALSE(Names(biased, "at-close draw")) << Checks(biased);
+  EXPECT_LT(biased.campaigns[0].arrival.p_value, 1e-6);
+  EXPECT_NE(biased.campaigns[0].verdict.find("DEPEND on arrival order"), std::string::npos);
+}
+
+TEST(AuditStatistics, ArrivalChiSquareKnownValue) {
+  // 1000 entries in 10 deciles of 100, 100 wins: 20 in the first, 0 in the
+  // last, 10 elsewhere. Expected 10 won / 90 not per decile: chi-square
+  // 2 * (100/10 + 100/90) = 22.222; 9 dof: p = 0.0082007 (R: pchisq(200 / 9, 9,
+  // lower.tail = FALSE)).
+  ArrivalTest t;
+  for (int d = 0; d < 10; ++d) {
+    t.size[d] = 100;
+    t.won[d] = 10;
+  }
+  t.won[0] = 20;
+  t.won[9] = 0;
+  ArrivalChiSquare(&t);
+  EXPECT_NEAR(t.chi_square, 22.2222, 1e-3);
+  EXPECT_NEAR(t.p_value, 0.0082007, 1e-6);
+}
+
 TEST(AuditCli, ReportsJsonAndExitCodes) {
   TempDir dir;
   Recorded run = MakeRecorded(dir.Sub("node"));

@@ -51,6 +51,7 @@ class Batch {
     x->set_user_id(user);
     x->set_position(position);
   }
+  pb::Event& Last() { return events_.back(); }
   uint64_t sequence() const { return sequence_; }
   const std::vector<pb::Event>& events() const { return events_; }
 
@@ -253,6 +254,132 @@ TEST(Delta, ServingAndEntriesAreTheLatest) {
   // Rows come out ordered by position, whatever the order they came in.
   uint64_t want = 1;
   for (const auto& [pos, row] : d.entered) EXPECT_EQ(pos, want++);
+}
+
+// --- Issue 14: holds, confirmations, expiries, the at-close draw.
+
+TEST(Delta, AHeldWinCarriesItsDeadline) {
+  Batch b;
+  b.Entered("c", "alice", 1, 10);
+  b.Drawn("c", "alice", 1, pb::OUTCOME_WON, 0, 20);
+  Batch held = b;
+  held.Last().mutable_draw_resolved()->set_hold_until_ms(60020);
+  const CampaignDelta d = Summarize(held.events()).at("c");
+  const EntryRow& r = d.entered.at(1);
+  EXPECT_EQ(r.outcome, "won");
+  EXPECT_EQ(r.hold_until_ms, 60020u);
+  EXPECT_TRUE(r.drawn);
+  EXPECT_EQ(r.waitlist_rank, 0u);
+  // Without a hold, nothing of the kind.
+  EXPECT_EQ(Summarize(b.events()).at("c").entered.at(1).hold_until_ms, 0u);
+}
+
+TEST(Delta, ConfirmationOfAnEarlierWin) {
+  Batch b;
+  auto* c = b.Add("c", 77).mutable_entry_confirmed();
+  c->set_user_id("alice");
+  c->set_position(3);
+  c->set_pass_id("c:3");
+  const CampaignDelta d = Summarize(b.events()).at("c");
+  ASSERT_EQ(d.changed.size(), 1u);
+  const EntryRow& r = d.changed.at(3);
+  EXPECT_EQ(r.outcome, "confirmed");
+  EXPECT_EQ(r.user, "alice");
+  EXPECT_EQ(r.confirmed_at_ms, 77u);
+  EXPECT_EQ(r.pass_id, "c:3");
+  EXPECT_EQ(r.decided_at_ms, 77u);
+  EXPECT_EQ(r.decided_sequence, 101u);
+  EXPECT_FALSE(r.drawn);  // the draw value stays what an earlier batch wrote
+  EXPECT_EQ(d.confirmed, 1);
+  EXPECT_EQ(d.won, 0);
+}
+
+TEST(Delta, ExpiryGivesTheUnitBackAsItsOwnReason) {
+  Batch b;
+  auto* h = b.Add("c", 90000).mutable_hold_expired();
+  h->set_user_id("bob");
+  h->set_position(2);
+  h->set_hold_until_ms(80000);
+  b.Stock("c", 1, pb::STOCK_HOLD_EXPIRED, 1);
+  const CampaignDelta d = Summarize(b.events()).at("c");
+  const EntryRow& r = d.changed.at(2);
+  EXPECT_EQ(r.outcome, "expired");
+  EXPECT_EQ(r.hold_until_ms, 80000u);
+  EXPECT_EQ(r.decided_at_ms, 90000u);
+  EXPECT_EQ(d.expired, 1);
+  EXPECT_EQ(d.restocked, 0);  // no restock
+  ASSERT_EQ(d.stock.size(), 1u);
+  EXPECT_EQ(d.stock[0].reason, "hold_expired");
+  EXPECT_EQ(d.stock_left, 1u);
+}
+
+TEST(Delta, AtCloseDrawWaitlistsAndAPromotionWins) {
+  Batch b;
+  for (uint64_t p = 1; p <= 3; ++p) b.Entered("c", "u" + std::to_string(p), p, p);
+  auto* closed = b.Add("c", 50).mutable_campaign_closed();
+  closed->set_entries(3);
+  closed->set_merkle_root(std::string(32, '\x01'));
+  closed->set_merkle_leaves(3);
+  closed->set_entropy_value("round 7: 00ff");
+  b.Drawn("c", "u1", 1, pb::OUTCOME_WAITLISTED, 1, 50);
+  b.Last().mutable_draw_resolved()->set_waitlist_rank(1);
+  b.Drawn("c", "u2", 2, pb::OUTCOME_WON, 0, 50);
+  b.Last().mutable_draw_resolved()->set_hold_until_ms(110050);
+  b.Drawn("c", "u3", 3, pb::OUTCOME_LOST, 0, 50);
+  CampaignDelta d = Summarize(b.events()).at("c");
+  EXPECT_EQ(d.serving, 3u);  // no admissions: the draws move the serving counter
+  EXPECT_EQ(d.waitlisted, 1);
+  EXPECT_EQ(d.won, 1);
+  EXPECT_EQ(d.entered.at(1).outcome, "waitlisted");
+  EXPECT_EQ(d.entered.at(1).waitlist_rank, 1u);
+  EXPECT_EQ(d.entered.at(2).hold_until_ms, 110050u);
+  EXPECT_EQ(d.merkle_root, std::string(32, '\x01'));
+  EXPECT_EQ(d.merkle_leaves, 3u);
+  EXPECT_EQ(d.entropy_value, "round 7: 00ff");
+
+  // u2 gives the unit back; the waitlist's head takes it.
+  b.Cancelled("c", "u2", 2, 60);
+  b.Stock("c", 1, pb::STOCK_CANCELLATION, 1);
+  auto* pr = b.Add("c", 60).mutable_entry_promoted();
+  pr->set_user_id("u1");
+  pr->set_position(1);
+  pr->set_waitlist_rank(1);
+  pr->set_hold_until_ms(120060);
+  pr->set_stock_left(0);
+  d = Summarize(b.events()).at("c");
+  const EntryRow& r = d.entered.at(1);
+  EXPECT_EQ(r.outcome, "won");
+  EXPECT_EQ(r.waitlist_rank, 1u);
+  EXPECT_EQ(r.hold_until_ms, 120060u);
+  EXPECT_EQ(r.promoted_at_ms, 60u);
+  EXPECT_EQ(r.decided_at_ms, 60u);
+  EXPECT_EQ(d.won, 2);  // a promotion is a win, as the engine counts it
+  EXPECT_EQ(d.promoted, 1);
+  EXPECT_EQ(d.waitlisted, 1);
+  EXPECT_EQ(d.cancelled, 1);
+  EXPECT_EQ(d.stock_left, 0u);
+}
+
+TEST(Delta, ACloseWithoutAReceiptSetsNone) {
+  Batch b;
+  b.Add("c").mutable_campaign_closed()->set_entries(3);
+  const CampaignDelta d = Summarize(b.events()).at("c");
+  EXPECT_EQ(d.closed, true);
+  EXPECT_FALSE(d.merkle_root.has_value());
+  EXPECT_FALSE(d.merkle_leaves.has_value());
+  EXPECT_FALSE(d.entropy_value.has_value());
+}
+
+TEST(Delta, TheDrawValueOutlivesACancellationInTheSameBatch) {
+  // Entered, drawn and cancelled in one batch, or the cancellation in a
+  // later one: the draw value is the draw's either way.
+  Batch b;
+  b.Entered("c", "alice", 1);
+  b.Drawn("c", "alice", 1, pb::OUTCOME_WON, 0);
+  b.Cancelled("c", "alice", 1);
+  const EntryRow& r = Summarize(b.events()).at("c").entered.at(1);
+  EXPECT_TRUE(r.drawn);
+  EXPECT_EQ(r.draw_value, 1000u);
 }
 
 }  // namespace

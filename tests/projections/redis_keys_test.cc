@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/str_split.h"
@@ -152,6 +153,31 @@ TEST(RedisKeys, StatusValuesNameThePositionAndTheStatus) {
   EXPECT_EQ(
       redis_keys::RejectedValue("REJECT_DUPLICATE"),
       redis_keys::StatusValue(0, std::string(redis_keys::kRejectedPrefix) + "REJECT_DUPLICATE"));
+}
+
+TEST(RedisKeys, StatusValuesCarryAHoldAndAWaitlistRankOnlyWhenSet) {
+  EXPECT_EQ(redis_keys::StatusValue(7, "won", 0, 0), "7|won");  // as before holds
+  EXPECT_EQ(redis_keys::StatusValue(7, "won", 1767225660000, 0), "7|won|1767225660000|0");
+  EXPECT_EQ(redis_keys::StatusValue(3, "waitlisted", 0, 12), "3|waitlisted|0|12");
+  for (const auto& [pos, status, hold, rank] :
+       std::vector<std::tuple<uint64_t, std::string, uint64_t, uint64_t>>{
+           {7, "won", 0, 0},
+           {7, "won", 1767225660000, 4},
+           {3, "waitlisted", 0, 12},
+           {9, "expired", 55, 0},
+           {0, "prequeued", 0, 0}}) {
+    const redis_keys::StatusFields f =
+        redis_keys::ParseStatusValue(redis_keys::StatusValue(pos, status, hold, rank));
+    EXPECT_EQ(f.position, pos);
+    EXPECT_EQ(f.status, status);
+    EXPECT_EQ(f.hold_until_ms, hold);
+    EXPECT_EQ(f.waitlist_rank, rank);
+  }
+  const redis_keys::StatusFields r =
+      redis_keys::ParseStatusValue(redis_keys::RejectedValue("REJECT_HOLD_EXPIRED"));
+  EXPECT_EQ(r.position, 0u);
+  EXPECT_EQ(r.status, "rejected:REJECT_HOLD_EXPIRED");
+  EXPECT_EQ(redis_keys::ParseStatusValue("queued").status, "queued");  // no position at all
 }
 
 }  // namespace

@@ -37,10 +37,14 @@ export function wilson(k, n, z = Z999) {
 }
 
 // The observed win rate: a draw "wins" when its value is under the threshold,
-// i.e. won or sold_out (sold out = would have won, stock gone).
+// i.e. won or sold_out (sold out = would have won, stock gone), or, in a
+// draw at close, waitlisted (eligible, after the stock). won counts
+// promotions from the waitlist, which are not draws of their own.
 function winStats(c) {
-  const n = c.won + c.lost + c.sold_out;
-  return { n, k: c.won + c.sold_out, w: wilson(c.won + c.sold_out, n), configured: c.win_bps / 10000 };
+  const drawnWins = c.won - (c.promoted || 0);
+  const k = drawnWins + c.sold_out + (c.waitlisted || 0);
+  const n = k + c.lost;
+  return { n, k, w: wilson(k, n), configured: c.win_bps / 10000 };
 }
 
 const queueLength = (c) => Math.max(0, c.entries - c.prequeued - c.serving);
@@ -128,6 +132,7 @@ function renderCampaigns() {
   const head = el('thead', {}, el('tr', {}, [
     t('admin.col.campaign'), t('admin.col.status'), t('admin.k.entries'), t('admin.k.entries_s'), t('admin.k.queue'), t('admin.k.serving'),
     t('admin.k.stock_left'), t('admin.k.won'), t('admin.k.lost'), t('admin.k.sold_out'), t('admin.k.cancelled'),
+    t('admin.k.confirmed'), t('admin.k.expired'), t('admin.k.waitlisted'), t('admin.k.promoted'),
   ].map((c) => el('th', { scope: 'col', text: c }))));
   const body = el('tbody', {}, list.map((c) => {
     const h = S.history.get(c.id);
@@ -145,6 +150,10 @@ function renderCampaigns() {
       el('td', { text: fmtInt(c.lost) }),
       el('td', { text: fmtInt(c.sold_out) }),
       el('td', { text: fmtInt(c.cancelled) }),
+      el('td', { text: fmtInt(c.confirmed || 0) }),
+      el('td', { text: fmtInt(c.expired || 0) }),
+      el('td', { text: fmtInt(c.waitlisted || 0) }),
+      el('td', { text: fmtInt(c.promoted || 0) }),
     );
   }));
   $('#campaigns').replaceChildren(head, body);
@@ -185,8 +194,16 @@ function renderDetail() {
     ['lost', fmtInt(c.lost)],
     ['sold_out', fmtInt(c.sold_out)],
     ['cancelled', fmtInt(c.cancelled)],
+    ['draw', t(c.draw === 'at_close' ? 'draw.at_close' : 'draw.instant')],
+    ['hold', c.hold_s > 0 ? fmtDuration(c.hold_s) : t('common.none')],
+    ['confirmed', fmtInt(c.confirmed || 0)],
+    ['expired', fmtInt(c.expired || 0)],
+    ['waitlisted', fmtInt(c.waitlisted || 0)],
+    ['promoted', fmtInt(c.promoted || 0)],
+    ['waitlist', fmtInt(Math.max(0, (c.waitlisted || 0) - (c.promoted || 0)))],
     ['wait', c.admission_rate_per_s ? fmtDuration(queueLength(c) / c.admission_rate_per_s) : t('common.none')],
   ];
+  if (c.merkle_root) kv.push(['merkle_root', String(c.merkle_root)]);
   $('#counters').replaceChildren(...kv.map(([k, v]) => el('div', { dataset: { k } }, el('dt', { text: t(`admin.k.${k}`) }), el('dd', { id: `k-${k}`, text: v }))));
   const w = winStats(c);
   let text;
@@ -202,6 +219,10 @@ function renderDetail() {
   $('#detail-verify').href = `/verify/${encodeURIComponent(c.id)}`;
   // Every control stays available: the API is the judge, and its refusal
   // (a reveal before close, a second close) is shown as it answers.
+  // A campaign that committed to an entropy source closes with its value.
+  const needsEntropy = !!c.entropy_source && c.status === 'open';
+  $('#entropy-box').hidden = !needsEntropy;
+  if (needsEntropy) $('#entropy-needed').textContent = t('admin.entropy_needed', { source: c.entropy_source });
   $('#act-pause').disabled = c.admission_paused;
   $('#act-resume').disabled = !c.admission_paused;
   renderCharts(c, h);
@@ -368,11 +389,18 @@ function showAnswer(box, r) {
 async function action(name) {
   const c = selectedCampaign();
   if (!c) return;
-  const body = name === 'restock' ? { units: Number($('#restock-units').value) } : undefined;
+  let body = name === 'restock' ? { units: Number($('#restock-units').value) } : undefined;
   if (name === 'restock' && !(Number.isInteger(body.units) && body.units > 0)) {
     return showAnswer($('#answer'), { ok: false, status: 0, network: true, error: { code: 'invalid', message: t('admin.units_invalid') } });
   }
-  const ok = await confirmDialog(t(`admin.${name}`), t(`admin.confirm.${name}`, { id: c.id, units: body ? body.units : '' }), body);
+  // Close of a campaign committed to an entropy source: with the value (the
+  // API refuses an empty one and says so).
+  let confirmKey = `admin.confirm.${name}`;
+  if (name === 'close' && c.entropy_source) {
+    body = { entropy_value: $('#close-entropy').value };
+    confirmKey = 'admin.confirm.close_entropy';
+  }
+  const ok = await confirmDialog(t(`admin.${name}`), t(confirmKey, { id: c.id, units: body ? body.units : '', value: body ? body.entropy_value : '' }), body);
   if (!ok) return;
   const box = $('#answer');
   box.textContent = '…';
@@ -397,6 +425,11 @@ function createBody() {
     if (v !== undefined) b[k] = v;
   }
   b.queueing = f.elements.queueing.value;
+  const hold = num('hold_s');
+  if (hold) b.hold_s = hold;
+  if (f.elements.draw.value !== 'instant') b.draw = f.elements.draw.value;
+  const entropy = f.elements.entropy_source.value.trim();
+  if (entropy) b.entropy_source = entropy;
   const opens = f.elements.opens_at.value;
   if (opens) b.opens_at_ms = new Date(opens).getTime();
   return b;

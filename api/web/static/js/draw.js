@@ -17,12 +17,23 @@
 // unsigned numbers, first byte first).
 //
 // A seed is given as 64 hex digits, or as 32 bytes (Uint8Array).
+//
+// Draw at close (draw = at_close): nothing is drawn while the campaign is
+// open; at close every position is drawn at once with
+//   key             = HMAC-SHA256(seed, "ticketledger/entropy/v1|" entropy_value)
+//                     when the campaign committed to an entropy source, else the seed
+//   draw value v    = as above, with `key` in place of the seed
+//   eligible        = under(v)
+// The eligible entries sorted by (v, position): the first `stock left at
+// close` win, the rest form the waitlist in that order (rank 1, 2, ...); the
+// others lose. atCloseKey and atCloseSelection below.
 
 const subtle = globalThis.crypto && globalThis.crypto.subtle;
 const utf8 = new TextEncoder();
 
 export const DRAW_DOMAIN = 'ticketledger/draw/v1';
 export const PREQUEUE_DOMAIN = 'ticketledger/prequeue/v1';
+export const ENTROPY_DOMAIN = 'ticketledger/entropy/v1';
 const TWO_POW_64 = 1n << 64n;
 
 function need() {
@@ -176,4 +187,47 @@ export async function drawValue(seed, campaign, position, user) {
 
 export async function prequeueKey(seed, campaign, user) {
   return (await Drawer.create(seed)).prequeueKey(campaign, user);
+}
+
+// The at-close draw key (32 bytes): HMAC-SHA256(seed, "ticketledger/entropy/v1|"
+// entropy_value) when the campaign committed to an entropy source, else the
+// seed itself. entropyValue: the published value as text (UTF-8) or bytes.
+export async function atCloseKey(seed, committed, entropyValue) {
+  const s = seedBytes(seed);
+  if (!committed) return s;
+  const v = typeof entropyValue === 'string' ? utf8.encode(entropyValue) : new Uint8Array(entropyValue || []);
+  const prefix = utf8.encode(`${ENTROPY_DOMAIN}|`);
+  const msg = new Uint8Array(prefix.length + v.length);
+  msg.set(prefix, 0);
+  msg.set(v, prefix.length);
+  return (await Drawer.create(s)).mac(msg);
+}
+
+// The at-close selection over drawn entries [{position, value}] (value a
+// BigInt draw value under the at-close key): eligible = under the threshold;
+// the eligible sorted by (value, position), the first `stock` WON, the rest
+// WAITLISTED with ranks 1.. in that order; the others LOST. Returns a Map
+// position (string) -> {outcome: 'WON'|'WAITLISTED'|'LOST', rank (0 unless
+// WAITLISTED)}.
+export function atCloseSelection(entries, winBps, stock) {
+  const threshold = winThreshold(winBps);
+  let left = BigInt(stock);
+  const eligible = [];
+  const out = new Map();
+  for (const e of entries) {
+    const value = BigInt(e.value);
+    if (value < threshold) eligible.push({ position: BigInt(e.position), value });
+    else out.set(String(e.position), { outcome: 'LOST', rank: 0 });
+  }
+  eligible.sort((a, b) => (a.value !== b.value ? (a.value < b.value ? -1 : 1) : a.position < b.position ? -1 : a.position > b.position ? 1 : 0));
+  let rank = 0;
+  for (const e of eligible) {
+    if (left > 0n) {
+      left -= 1n;
+      out.set(e.position.toString(), { outcome: 'WON', rank: 0 });
+    } else {
+      out.set(e.position.toString(), { outcome: 'WAITLISTED', rank: ++rank });
+    }
+  }
+  return out;
 }

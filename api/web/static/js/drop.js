@@ -6,6 +6,14 @@
 // follow the entry over the live channel (SSE, the same-origin cookie):
 // position, people ahead, estimated wait, admission state and the outcome.
 //
+// A win with a hold (the campaign's hold_s) shows a live countdown to its
+// deadline ("pay within mm:ss") and, once it passes or the entry turns
+// expired, says so; the shop's confirmation turns it confirmed. A waitlisted
+// entry (a draw at close) shows its current place on the waitlist, which the
+// live channel pushes as others are promoted; a promotion turns it into a
+// win with its own hold. The stream stays open while an entry can still
+// change (queued, a held win, waitlisted) and ends at a final status.
+//
 // No request of a normal visit answers 4xx: whether this user has an entry
 // is learnt from the live channel's first message (a user without an entry
 // gets one without a status), and GET entries/me is asked only when this
@@ -18,9 +26,20 @@ import {
 } from './common.js';
 import { t, applyI18n, mountLangSwitch, fmtInt, fmtPct, fmtTime, fmtDuration } from './i18n.js';
 
-const FINAL = new Set(['won', 'lost', 'sold_out', 'cancelled', 'rejected']);
-// A cancelled entry was a win given back (the engine cancels only won entries).
-const DRAWN = new Set(['won', 'lost', 'sold_out', 'cancelled']);
+// Decided: the entry has left the queue (the outcome section shows it).
+const DECIDED = new Set(['won', 'lost', 'sold_out', 'cancelled', 'rejected', 'confirmed', 'expired', 'waitlisted']);
+// A cancelled entry was a win given back (the engine cancels only won
+// entries); confirmed and expired were wins; waitlisted was drawn eligible.
+const DRAWN = new Set(['won', 'lost', 'sold_out', 'cancelled', 'confirmed', 'expired', 'waitlisted']);
+const ENDED = new Set(['lost', 'sold_out', 'cancelled', 'rejected', 'confirmed', 'expired']);
+// Final: nothing more can happen to the entry, so the live channel ends. A
+// held win (it may be confirmed, given back or expire) and a waitlisted
+// entry (it may be promoted) are not final.
+function isFinal(e) {
+  if (!e) return false;
+  if (e.status === 'won') return !(e.hold_until_ms > 0);
+  return ENDED.has(e.status);
+}
 const POLL_MS = 10000; // fallback polling: never faster
 const CAMPAIGN_REFRESH_MS = 15000;
 const BACKOFF_MAX_S = 30;
@@ -78,9 +97,10 @@ function renderCampaign() {
   const facts = [
     t('drop.stats', { stock: fmtInt(c.stock_left), total: fmtInt(c.stock + (c.restocked || 0)), entries: fmtInt(c.entries) }),
     t('index.win', { pct: fmtPct(c.win_bps / 10000, 2) }),
-    t(`queueing.${c.queueing}`),
+    atClose() ? t('draw.at_close') : t(`queueing.${c.queueing}`),
+    c.hold_s > 0 ? t('drop.hold_s', { d: fmtDuration(c.hold_s) }) : null,
     t(`status.${c.status}`),
-  ];
+  ].filter(Boolean);
   $('#campaign-meta').textContent = facts.join(' · ');
   $('#verify-full').href = `/verify/${encodeURIComponent(c.id)}`;
 }
@@ -90,8 +110,35 @@ function reasonText(code) {
   return s === `reason.${code}` ? code || '?' : s;
 }
 
+const atClose = () => !!(S.campaign && S.campaign.draw === 'at_close');
+
+// mm:ss (h:mm:ss past an hour) of the time left, rounded up to the second.
+function fmtClock(ms) {
+  const s = Math.max(0, Math.ceil(ms / 1000));
+  const two = (n) => String(n).padStart(2, '0');
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  return h > 0 ? `${h}:${two(m)}:${two(s % 60)}` : `${two(m)}:${two(s % 60)}`;
+}
+
+// A win held until hold_until_ms (the deadline to pay), by this browser's clock.
+const heldWin = (e) => !!(e && e.status === 'won' && e.hold_until_ms > 0);
+const holdPassed = (e) => heldWin(e) && e.hold_until_ms <= Date.now();
+
+// A win that came from the waitlist (this browser saw the entry waitlisted,
+// or the api says so).
+const promoted = (e) => !!(e && e.status === 'won' && (e.promoted || record().waitlisted));
+
+function outcomeText(e) {
+  if (e.status === 'rejected') return t('drop.outcome.rejected', { reason: reasonText(e.reason) });
+  if (holdPassed(e)) return t('drop.hold.expired');
+  if (promoted(e)) return t('drop.outcome.promoted');
+  return t(`drop.outcome.${e.status}`);
+}
+
 function stateText(e) {
   if (e.status === 'prequeued') return t('drop.state.prequeued');
+  if (e.status === 'queued' && atClose()) return t('drop.state.at_close');
   if (e.admission_paused) return t('drop.state.paused');
   if (e.status === 'queued' && e.queue_distance === 0) return t('drop.state.admitted');
   return t('drop.state.queued');
@@ -128,7 +175,7 @@ function renderEntry() {
   const e = S.entry;
   const c = S.campaign;
   const signedIn = S.session && S.session.signed_in;
-  const final = e && FINAL.has(e.status);
+  const decided = !!(e && DECIDED.has(e.status));
   const open = c && c.status === 'open';
   show('#signin', !!c && !signedIn);
   show('#enter', !!(signedIn && S.known && !e && open));
@@ -144,8 +191,8 @@ function renderEntry() {
     show('#closed', true);
     $('#closed').textContent = t('drop.closed');
   }
-  show('#queue', !!(signedIn && e && !final));
-  if (e && !final) {
+  show('#queue', !!(signedIn && e && !decided));
+  if (e && !decided) {
     const queued = e.status === 'queued';
     $('#position').textContent = queued ? fmtInt(e.position) : t('common.none');
     $('#ahead').textContent = queued ? fmtInt(e.people_ahead) : t('common.none');
@@ -158,8 +205,9 @@ function renderEntry() {
     $('#state').textContent = stateText(e);
     const prequeued = e.status === 'prequeued';
     // Before a random queue opens there is no place yet: the opening instead.
-    show('#stats', !prequeued);
-    show('#progress-box', !prequeued);
+    // A draw at close has no turn to wait for: everyone is drawn at close.
+    show('#stats', !prequeued && !atClose());
+    show('#progress-box', !prequeued && !atClose());
     show('#opens', prequeued && !!e.opens_at_ms);
     if (prequeued && e.opens_at_ms) {
       const left = Math.max(0, Math.ceil((e.opens_at_ms - Date.now()) / 1000));
@@ -168,21 +216,62 @@ function renderEntry() {
       S.opensTimer = setTimeout(renderEntry, 1000);
     }
   }
-  show('#outcome', !!final);
-  if (final) {
+  show('#outcome', decided);
+  if (decided) {
     const o = $('#outcome-text');
-    o.className = `outcome ${e.status}`;
-    o.textContent = e.status === 'rejected' ? t('drop.outcome.rejected', { reason: reasonText(e.reason) }) : t(`drop.outcome.${e.status}`);
+    const passed = holdPassed(e);
+    o.className = `outcome ${passed ? 'expired' : e.status}`;
+    o.textContent = outcomeText(e);
     o.dataset.outcome = e.status;
+    o.dataset.promoted = String(promoted(e));
     $('#outcome-meta').textContent = e.position ? t('drop.outcome_meta', { pos: fmtInt(e.position), user: e.user }) : '';
-    $('#leave').hidden = e.status !== 'won';
+    $('#leave').hidden = e.status !== 'won' || passed;
   }
-  // A winner's signed admission pass (the API hands it to the winner alone).
-  const pass = final && e.status === 'won' && typeof e.pass === 'string' ? e.pass : '';
+  renderHold();
+  show('#waitlist', !!(decided && e.status === 'waitlisted'));
+  if (decided && e.status === 'waitlisted') $('#waitlist-rank').textContent = fmtInt(e.waitlist_rank);
+  // A winner's signed admission pass (the API hands it to the winner alone;
+  // a held win's pass expires with the hold).
+  const pass = decided && e.status === 'won' && !holdPassed(e) && typeof e.pass === 'string' ? e.pass : '';
   show('#pass', !!pass);
   if (pass && $('#pass-text').value !== pass) $('#pass-text').value = pass;
   renderVerify();
   renderConn();
+}
+
+// The hold countdown, redrawn on every second boundary while it runs. The
+// deadline is the engine's (hold_until_ms, event time + hold_s); this
+// browser's clock counts to it. When it passes the page says so at once:
+// the engine turns the hold into expired on its next tick, and the stream
+// then brings the status.
+function renderHold() {
+  clearTimeout(S.holdTimer);
+  const e = S.entry;
+  const held = heldWin(e);
+  show('#hold', held);
+  const box = $('#hold-left');
+  if (!held) {
+    box.dataset.state = '';
+    return;
+  }
+  const left = e.hold_until_ms - Date.now();
+  if (left > 0) {
+    box.textContent = t('drop.hold.pay_within', { t: fmtClock(left) });
+    box.className = 'countdown';
+    box.dataset.state = 'held';
+    $('#hold-note').textContent = t('drop.hold.until', { time: fmtTime(e.hold_until_ms) });
+    S.holdTimer = setTimeout(renderEntry, left % 1000 || 1000);
+    return;
+  }
+  box.textContent = t('drop.hold.expired');
+  box.className = 'countdown expired';
+  $('#hold-note').textContent = '';
+  if (box.dataset.state !== 'expired') {
+    box.dataset.state = 'expired';
+    announce(t('drop.hold.expired'), true);
+    // The outcome line, the pass and the give-back button change with it.
+    setTimeout(renderEntry, 0);
+  }
 }
 
 function render() {
@@ -235,11 +324,23 @@ function onEntry(e) {
     changed = true;
   }
   if (changed) saveRecord(r);
-  if (FINAL.has(e.status)) {
-    announce(e.status === 'rejected' ? t('drop.outcome.rejected', { reason: reasonText(e.reason) }) : t(`drop.outcome.${e.status}`), true);
-    closeStream('done');
-    if (!prev || !FINAL.has(prev.status)) setTimeout(() => $('#outcome-text').focus(), 0);
-    refreshCampaign();
+  if (e.status === 'waitlisted' && !r.waitlisted) {
+    r.waitlisted = true;
+    saveRecord(r);
+  }
+  if (DECIDED.has(e.status)) {
+    const statusChanged = !prev || prev.status !== e.status;
+    if (statusChanged) {
+      let text = outcomeText(e);
+      if (heldWin(e) && !holdPassed(e)) text = t('drop.announce.hold', { t: fmtClock(e.hold_until_ms - Date.now()) });
+      if (e.status === 'waitlisted') text = `${text} ${t('drop.announce.rank', { rank: fmtInt(e.waitlist_rank) })}`;
+      announce(text, true);
+    } else if (e.status === 'waitlisted' && prev.waitlist_rank !== e.waitlist_rank) {
+      announce(t('drop.announce.rank', { rank: fmtInt(e.waitlist_rank) }));
+    }
+    if (isFinal(e)) closeStream('done');
+    if (!prev || !DECIDED.has(prev.status) || statusChanged) setTimeout(() => $('#outcome-text').focus(), 0);
+    if (statusChanged) refreshCampaign();
   } else if (e.status === 'queued') {
     if (e.queue_distance === 0) announce(t('drop.announce.admitted'), true);
     else announce(t('drop.announce.position', { pos: fmtInt(e.position), ahead: fmtInt(e.people_ahead) }));
@@ -318,7 +419,7 @@ function openStream() {
     // say when the next attempt is, and resume from the last event id.
     es.close();
     S.es = null;
-    if (S.entry && FINAL.has(S.entry.status)) return closeStream('done');
+    if (isFinal(S.entry)) return closeStream('done');
     scheduleReconnect();
   });
 }
@@ -391,7 +492,10 @@ function renderVerify() {
   const e = S.entry;
   const c = S.campaign;
   const drawn = e && DRAWN.has(e.status);
-  show('#verify', !!(e && FINAL.has(e.status) && e.status !== 'rejected'));
+  show('#verify', !!(e && DECIDED.has(e.status) && e.status !== 'rejected'));
+  // The receipt (Merkle inclusion proof) exists once the drop closed with a root.
+  $('#verify-receipt').hidden = !(e && e.position && c && c.merkle_root);
+  if (c) $('#verify-receipt').href = `/verify/${encodeURIComponent(c.id)}#receipt`;
   if (!e) return;
   const out = $('#verify-out');
   const revealed = !!(c && c.seed);
@@ -422,6 +526,7 @@ function renderVerify() {
     el('li', { class: 'info' }, t('drop.verify.threshold', { pct: fmtPct(c.win_bps / 10000, 2), t: '' }), el('code', { text: r.threshold })),
     el('li', { class: 'info', text: r.under ? t('drop.verify.under') : t('drop.verify.over') }),
   ];
+  if (r.entropy !== null && r.entropy !== undefined) items.splice(1, 0, el('li', { class: 'info', text: t('drop.verify.at_close_key', { v: r.entropy }) }));
   const good = r.seedOk && r.follows;
   out.replaceChildren(
     el('ul', { class: 'checks' }, items),
@@ -448,10 +553,14 @@ async function runVerify() {
   try {
     const draw = await import('./draw.js');
     const commitment = await draw.commitmentOf(c.seed);
-    const value = await draw.drawValue(c.seed, c.id, e.position, e.user);
+    // A draw at close is keyed with the committed entropy value (draw.h).
+    const committed = atClose() && !!c.entropy_source;
+    const key = atClose() ? await draw.atCloseKey(c.seed, committed, c.entropy_value || '') : c.seed;
+    const value = await (await draw.Drawer.create(key)).drawValue(c.id, e.position, e.user);
     const under = draw.isUnder(value, c.win_bps);
     const follows = e.status === 'lost' ? !under : under;
     result = {
+      entropy: committed ? String(c.entropy_value || '') : null,
       seedOk: commitment === String(c.seed_commitment).toLowerCase(),
       value: value.toString(),
       threshold: draw.winThreshold(c.win_bps).toString(),
@@ -481,7 +590,7 @@ async function afterSignIn() {
     else if (res.status === 404) saveRecord({ idem: r.idem }); // gone (a wiped server): the stream says
     else showError($('#error'), res);
   }
-  if (!S.entry || !FINAL.has(S.entry.status)) openStream();
+  if (!isFinal(S.entry)) openStream();
 }
 
 async function onDevSignIn(ev) {

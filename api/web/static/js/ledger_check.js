@@ -13,8 +13,18 @@
 // failed: `mismatches` names the position or line), 'not_checked' (it could
 // not be made: the reason says why) or 'na' (nothing to check, e.g. the
 // pre-queue of a FIFO queue). The report never claims more than was checked.
+//
+// Issue 14's events are checked too: a draw at close (every position drawn
+// after campaign_closed, keyed with the committed entropy value, the
+// smallest eligible values winning and the rest waitlisted in order: draw.js
+// atCloseKey / atCloseSelection), holds (a win's deadline is its event time
+// + hold_s; confirmed only before it, expired only at or after it, each
+// expiry returning one unit), promotions (always the head of the waitlist,
+// one unit each) and the Merkle root of the entries in campaign_closed
+// (merkle.js), re-derived from every position's queue_entered event.
 
-import { Drawer, base64ToBytes, bytesToHex, commitmentOf, compareBytes, winThreshold } from './draw.js';
+import { Drawer, atCloseKey, atCloseSelection, base64ToBytes, bytesToHex, commitmentOf, compareBytes, winThreshold } from './draw.js';
+import { RootBuilder, leafHash, leafText } from './merkle.js';
 
 const BODIES = [
   'campaign_created',
@@ -29,10 +39,18 @@ const BODIES = [
   'seed_revealed',
   'admission_paused',
   'admission_resumed',
+  'entry_confirmed',
+  'hold_expired',
+  'entry_promoted',
 ];
-const OUTCOMES = ['OUTCOME_UNSPECIFIED', 'OUTCOME_WON', 'OUTCOME_LOST', 'OUTCOME_SOLD_OUT'];
+// Bodies the stock and hold walk of finish() follows.
+const TIMELINE_KINDS = ['draw_resolved', 'stock_changed', 'entry_cancelled', 'entry_confirmed', 'hold_expired', 'entry_promoted'];
+// Objects of the envelope that are not event bodies (EXPORT.md).
+const ENVELOPE_OBJECTS = ['idempotency'];
+const OUTCOMES = ['OUTCOME_UNSPECIFIED', 'OUTCOME_WON', 'OUTCOME_LOST', 'OUTCOME_SOLD_OUT', 'OUTCOME_WAITLISTED'];
 const QUEUEINGS = ['QUEUEING_UNSPECIFIED', 'QUEUEING_FIFO', 'QUEUEING_RANDOM'];
-const STOCK_REASONS = ['STOCK_REASON_UNSPECIFIED', 'STOCK_RESTOCK', 'STOCK_CANCELLATION'];
+const DRAWS = ['DRAW_UNSPECIFIED', 'DRAW_INSTANT', 'DRAW_AT_CLOSE'];
+const STOCK_REASONS = ['STOCK_REASON_UNSPECIFIED', 'STOCK_RESTOCK', 'STOCK_CANCELLATION', 'STOCK_HOLD_EXPIRED'];
 const REJECT_REASONS = [
   'REJECT_REASON_UNSPECIFIED',
   'REJECT_DUPLICATE',
@@ -46,6 +64,11 @@ const REJECT_REASONS = [
   'REJECT_NOT_DRAINED',
   'REJECT_ALREADY_REVEALED',
   'REJECT_NOT_ENTERED',
+  'REJECT_IDEMPOTENCY_MISMATCH',
+  'REJECT_HOLD_EXPIRED',
+  'REJECT_ALREADY_CONFIRMED',
+  'REJECT_PASS_MISMATCH',
+  'REJECT_NOT_CONFIRMABLE',
 ];
 
 // The checks, in the order the page lists them.
@@ -59,7 +82,9 @@ export const CHECKS = [
   'draw_values',
   'outcomes',
   'stock',
+  'holds',
   'close_reveal',
+  'merkle',
   'rate',
   'timing',
   'completeness',
@@ -75,6 +100,53 @@ export function wilson(k, n, z = Z999) {
   const center = (p + z2 / (2 * n)) / denom;
   const half = (z * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n))) / denom;
   return [Math.max(0, center - half), Math.min(1, center + half)];
+}
+
+// A binary min-heap of [deadline (BigInt), position (string)], by deadline
+// then position (the engine's expiry order).
+class MinHeap {
+  constructor() {
+    this.a = [];
+  }
+  size() {
+    return this.a.length;
+  }
+  peek() {
+    return this.a[0];
+  }
+  static less(x, y) {
+    if (x[0] !== y[0]) return x[0] < y[0];
+    return BigInt(x[1]) < BigInt(y[1]);
+  }
+  push(v) {
+    const a = this.a;
+    a.push(v);
+    for (let i = a.length - 1; i > 0; ) {
+      const p = (i - 1) >> 1;
+      if (!MinHeap.less(a[i], a[p])) break;
+      [a[i], a[p]] = [a[p], a[i]];
+      i = p;
+    }
+  }
+  pop() {
+    const a = this.a;
+    const top = a[0];
+    const last = a.pop();
+    if (a.length > 0) {
+      a[0] = last;
+      for (let i = 0; ; ) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < a.length && MinHeap.less(a[l], a[m])) m = l;
+        if (r < a.length && MinHeap.less(a[r], a[m])) m = r;
+        if (m === i) break;
+        [a[i], a[m]] = [a[m], a[i]];
+        i = m;
+      }
+    }
+    return top;
+  }
 }
 
 // --- the JSON mapping, read leniently (EXPORT.md: what a reader accepts) ---
@@ -149,6 +221,11 @@ export class LedgerCheck {
     this.rejectedByReason = new Map();
     this.eventsBeforeCreation = 0;
     this.pendingCancel = null;
+    this.time = 0n; // the current event's time_ms
+    this.merkleRoot = null; // Uint8Array from campaign_closed (empty: before receipts)
+    this.merkleLeaves = 0n;
+    this.entropyValue = '';
+    this.closeLine = null;
   }
 
   mismatch(check, where, published, expected, line) {
@@ -200,8 +277,9 @@ export class LedgerCheck {
     this.lastSequence = seq;
     const present = BODIES.filter((k) => e[k] !== undefined && e[k] !== null);
     const unknown = Object.keys(e).filter(
-      (k) => e[k] !== null && typeof e[k] === 'object' && !BODIES.includes(k),
+      (k) => e[k] !== null && typeof e[k] === 'object' && !BODIES.includes(k) && !ENVELOPE_OBJECTS.includes(k),
     );
+    this.time = u64(e.time_ms);
     if (present.length === 0 || unknown.length > 0) {
       const name = unknown[0] || '(none)';
       if (!this.unknownBodies.has(name)) this.unknownBodies.set(name, line);
@@ -213,6 +291,13 @@ export class LedgerCheck {
     }
     const kind = present[0];
     const b = e[kind];
+    // With holds, every event's time matters (the first event at or after a
+    // deadline must be its expiry): events the walk does not otherwise see
+    // leave their time, one per distinct time.
+    if (this.config !== null && this.config.holdS > 0n && !TIMELINE_KINDS.includes(kind)) {
+      const last = this.timeline[this.timeline.length - 1];
+      if (!last || last.kind !== 'time' || last.time !== this.time) this.timeline.push({ kind: 'time', what: kind, time: this.time, line });
+    }
     if (this.config === null && kind !== 'campaign_created') {
       this.eventsBeforeCreation++;
       if (kind !== 'entry_rejected') this.mismatch('format', {}, kind, 'campaign_created first', line);
@@ -240,6 +325,21 @@ export class LedgerCheck {
         return this.onClosed(b, line);
       case 'seed_revealed':
         return this.onRevealed(b, line);
+      case 'entry_confirmed':
+        return this.timeline.push({ kind: 'confirm', user: str(b.user_id), position: u64(b.position).toString(), passId: str(b.pass_id), time: this.time, line });
+      case 'hold_expired':
+        return this.timeline.push({ kind: 'expire', user: str(b.user_id), position: u64(b.position).toString(), holdUntil: u64(b.hold_until_ms), time: this.time, line });
+      case 'entry_promoted':
+        return this.timeline.push({
+          kind: 'promote',
+          user: str(b.user_id),
+          position: u64(b.position).toString(),
+          rank: u64(b.waitlist_rank),
+          holdUntil: u64(b.hold_until_ms),
+          stockLeft: u64(b.stock_left),
+          time: this.time,
+          line,
+        });
       default:
         return undefined; // pause, resume: nothing to check here
     }
@@ -260,7 +360,11 @@ export class LedgerCheck {
       queueing: enumName(c.queueing, QUEUEINGS),
       opensAtMs: u64(c.opens_at_ms),
       maxEntries: u64(c.max_entries),
+      holdS: u64(c.hold_s),
+      draw: enumName(c.draw, DRAWS),
+      entropySource: str(c.entropy_source),
     };
+    this.config.atClose = this.config.draw === 'DRAW_AT_CLOSE';
     if (winBps > 10000) this.mismatch('format', {}, 'win_bps ' + winBps, '0..10000', line);
     this.commitment = bytes(b.seed_commitment);
   }
@@ -316,7 +420,7 @@ export class LedgerCheck {
       }
       this.unkeyedSeen = true;
     }
-    this.positions.push({ user, line, key: key.length > 0 ? key : null });
+    this.positions.push({ user, line, key: key.length > 0 ? key : null, timeMs: this.time });
     // Positions are indexed by their place in the ledger; a wrong number
     // was reported above.
     this.userPosition.set(user, this.positions.length);
@@ -361,9 +465,26 @@ export class LedgerCheck {
   onDraw(b, line) {
     const position = u64(b.position);
     const user = str(b.user_id);
-    const a = this.pendingAdmit;
-    if (a === null || a.position !== position.toString() || a.user !== user) {
-      this.mismatch('admissions', { position: position.toString(), user }, 'drawn', 'drawn right after its admission', line);
+    const atClose = this.config.atClose;
+    if (atClose) {
+      // A draw at close: every position, in order, right after the close; no admission.
+      const expected = BigInt(this.served + 1);
+      if (!this.closed) {
+        this.mismatch('close_reveal', { position: position.toString(), user }, 'drawn while open', 'drawn at close', line);
+      }
+      if (position !== expected) {
+        this.mismatch('admissions', { position: position.toString(), user }, 'draws ' + position, 'draws ' + expected, line);
+      }
+      const at = this.positions[Number(position) - 1];
+      if (at && at.user !== user) {
+        this.mismatch('admissions', { position: position.toString(), user }, 'user ' + user, 'user ' + at.user, line);
+      }
+      this.served = Number(position);
+    } else {
+      const a = this.pendingAdmit;
+      if (a === null || a.position !== position.toString() || a.user !== user) {
+        this.mismatch('admissions', { position: position.toString(), user }, 'drawn', 'drawn right after its admission', line);
+      }
     }
     this.pendingAdmit = null;
     const held = this.positions[Number(position) - 1];
@@ -376,6 +497,10 @@ export class LedgerCheck {
       value: u64(b.draw_value),
       outcome: enumName(b.outcome, OUTCOMES),
       stockLeft: u64(b.stock_left),
+      holdUntil: u64(b.hold_until_ms),
+      rank: u64(b.waitlist_rank),
+      atClose,
+      time: this.time,
       line,
     });
   }
@@ -386,12 +511,13 @@ export class LedgerCheck {
       delta: i64(b.delta),
       reason: enumName(b.reason, STOCK_REASONS),
       stockLeft: u64(b.stock_left),
+      time: this.time,
       line,
     });
   }
 
   onCancel(b, line) {
-    this.timeline.push({ kind: 'cancel', user: str(b.user_id), position: u64(b.position).toString(), line });
+    this.timeline.push({ kind: 'cancel', user: str(b.user_id), position: u64(b.position).toString(), time: this.time, line });
   }
 
   onClosed(b, line) {
@@ -399,6 +525,13 @@ export class LedgerCheck {
     this.closed = true;
     this.closedAt = this.positions.length;
     this.closedEntries = u64(b.entries);
+    this.merkleRoot = bytes(b.merkle_root);
+    this.merkleLeaves = u64(b.merkle_leaves);
+    this.entropyValue = str(b.entropy_value);
+    this.closeLine = line;
+    if (this.config.entropySource !== '' && this.entropyValue === '') {
+      this.mismatch('close_reveal', {}, 'closed without an entropy value', 'the value of ' + this.config.entropySource, line);
+    }
     const pending = this.prequeued.length - this.keyed.length;
     const expected = BigInt(this.positions.length + Math.max(0, pending));
     if (this.closedEntries !== expected) {
@@ -481,26 +614,69 @@ export class LedgerCheck {
       set('prequeue', 'na', 'fifo');
     }
 
-    // Every draw value and outcome, in ledger order, with the stock.
+    // Every draw value and outcome, in ledger order, with the stock. A draw
+    // at close is keyed with the committed entropy value (draw.h).
     const draws = this.timeline.filter((t) => t.kind === 'draw');
     const values = new Array(draws.length);
+    let keyed = drawer;
+    if (canDerive && haveCampaign && this.config.atClose) {
+      keyed = await Drawer.create(await atCloseKey(this.seed, this.config.entropySource !== '', this.entropyValue));
+    }
     if (canDerive) {
       const chunk = 512;
       for (let i = 0; i < draws.length; i += chunk) {
         const part = draws.slice(i, i + chunk);
-        const got = await Promise.all(part.map((d) => drawer.drawValue(this.campaign, d.position, d.user)));
+        const got = await Promise.all(part.map((d) => (d.atClose ? keyed : drawer).drawValue(this.campaign, d.position, d.user)));
         for (let j = 0; j < got.length; j++) values[i + j] = got[j];
         progress(Math.min(i + chunk, draws.length), draws.length);
       }
     }
-    const totals = { won: 0, lost: 0, sold_out: 0, cancelled: 0, restocked: 0n, under: 0, drawn: draws.length };
-    const outcomeOf = new Map(); // position -> rule outcome (WON may become CANCELLED)
+    const totals = {
+      won: 0, lost: 0, sold_out: 0, cancelled: 0, waitlisted: 0, confirmed: 0, expired: 0, promoted: 0,
+      restocked: 0n, under: 0, drawn: draws.length,
+    };
+    // position -> rule outcome: OUTCOME_WON may become CANCELLED, CONFIRMED or EXPIRED.
+    const outcomeOf = new Map();
+    const holdOf = new Map(); // position -> the standing win's hold deadline (0n: final)
     const user = new Map(); // user -> { position, value, outcome, published }
     if (haveCampaign) {
       const threshold = winThreshold(this.config.winBps);
+      const holdMs = this.config.holdS * 1000n;
+      const deadline = (time) => (holdMs > 0n ? time + holdMs : 0n);
       let stock = this.config.stock;
       let d = 0;
+      let selection = null; // the at-close rule's outcome per position
+      const waitlist = []; // waitlist[rank-1] = position, by the rule
+      let promoted = 0n;
+      // A standing win (the rule's WON, not given back, confirmed or expired).
+      const standing = (t, what) => {
+        const held = this.positions[Number(t.position) - 1];
+        if (!held || held.user !== t.user) {
+          this.mismatch('holds', { position: t.position, user: t.user }, what, 'the user of that position', t.line);
+          return false;
+        }
+        if (outcomeOf.get(t.position) !== 'OUTCOME_WON') {
+          this.mismatch('holds', { position: t.position, user: t.user }, what + ' of ' + (outcomeOf.get(t.position) || 'no draw'), 'a standing win', t.line);
+          return false;
+        }
+        return true;
+      };
+      // Standing holds by deadline: the first event at or after a deadline
+      // must be that hold's expiry (the answer's prologue: expiries, their
+      // stock returns, then promotions).
+      const holds = new MinHeap();
+      const prologue = (t) => t.kind === 'expire' || t.kind === 'promote' || (t.kind === 'stock' && t.reason === 'STOCK_HOLD_EXPIRED');
       for (const t of this.timeline) {
+        if (t.time !== undefined && !prologue(t)) {
+          while (holds.size() > 0 && holds.peek()[0] <= t.time) {
+            const [due, pos] = holds.pop();
+            if (outcomeOf.get(pos) === 'OUTCOME_WON' && holdOf.get(pos) === due) {
+              const at = this.positions[Number(pos) - 1];
+              this.mismatch('holds', { position: pos, user: at ? at.user : '' }, (t.what || t.kind) + ' at ' + t.time + ' before the expiry', 'the hold of ' + pos + ' expired first (deadline ' + due + ')', t.line);
+            }
+          }
+        }
+        if (t.kind === 'time') continue;
         if (t.kind === 'draw') {
           const value = canDerive ? values[d] : t.value;
           d++;
@@ -508,7 +684,24 @@ export class LedgerCheck {
             this.mismatch('draw_values', { position: t.position, user: t.user }, t.value.toString(), value.toString(), t.line);
           }
           let outcome;
-          if (value < threshold) {
+          let rank = 0n;
+          if (t.atClose) {
+            if (selection === null) {
+              // Every at-close draw at once, with the stock left at close.
+              const all = [];
+              draws.forEach((x, j) => {
+                if (x.atClose) all.push({ position: x.position, value: canDerive ? values[j] : x.value });
+              });
+              selection = atCloseSelection(all, this.config.winBps, stock);
+              const ranked = [...selection.entries()].filter(([, r]) => r.outcome === 'WAITLISTED').sort((a, b) => a[1].rank - b[1].rank);
+              for (const [pos] of ranked) waitlist.push(pos);
+            }
+            const r = selection.get(t.position);
+            outcome = 'OUTCOME_' + r.outcome;
+            rank = BigInt(r.rank);
+            if (value < threshold) totals.under++;
+            if (r.outcome === 'WON') stock -= 1n;
+          } else if (value < threshold) {
             totals.under++;
             if (stock > 0n) {
               outcome = 'OUTCOME_WON';
@@ -525,9 +718,19 @@ export class LedgerCheck {
           user.set(t.user, { position: t.position, value, outcome: short, published: t.outcome.replace('OUTCOME_', ''), line: t.line });
           if (outcome !== t.outcome) {
             this.mismatch('outcomes', { position: t.position, user: t.user }, t.outcome.replace('OUTCOME_', ''), short, t.line);
+          } else if (outcome === 'OUTCOME_WAITLISTED' && t.rank !== rank) {
+            this.mismatch('outcomes', { position: t.position, user: t.user }, 'waitlist rank ' + t.rank, 'waitlist rank ' + rank, t.line);
           }
           if (t.stockLeft !== stock) {
             this.mismatch('stock', { position: t.position, user: t.user }, 'stock_left ' + t.stockLeft, 'stock_left ' + stock, t.line);
+          }
+          if (outcome === 'OUTCOME_WON') {
+            const want = deadline(t.time);
+            if (t.outcome === outcome && t.holdUntil !== want) {
+              this.mismatch('holds', { position: t.position, user: t.user }, 'hold_until_ms ' + t.holdUntil, 'hold_until_ms ' + want, t.line);
+            }
+            holdOf.set(t.position, want);
+            if (want > 0n) holds.push([want, t.position]);
           }
         } else if (t.kind === 'cancel') {
           const held = this.positions[Number(t.position) - 1];
@@ -536,24 +739,77 @@ export class LedgerCheck {
           } else if (outcomeOf.get(t.position) !== 'OUTCOME_WON') {
             this.mismatch('stock', { position: t.position, user: t.user }, 'cancelled', 'only a standing win is cancelled', t.line);
           } else {
+            const hold = holdOf.get(t.position) || 0n;
+            if (hold > 0n && t.time >= hold) {
+              this.mismatch('holds', { position: t.position, user: t.user }, 'given back at ' + t.time, 'before the hold deadline ' + hold, t.line);
+            }
             outcomeOf.set(t.position, 'CANCELLED');
             totals.cancelled++;
             const u = user.get(t.user);
             if (u) u.cancelled = true;
           }
           this.pendingCancel = t;
+        } else if (t.kind === 'confirm') {
+          if (standing(t, 'confirmed')) {
+            const hold = holdOf.get(t.position) || 0n;
+            if (hold > 0n && t.time >= hold) {
+              this.mismatch('holds', { position: t.position, user: t.user }, 'confirmed at ' + t.time, 'before the hold deadline ' + hold, t.line);
+            }
+            const pass = `${this.campaign}:${t.position}`;
+            if (t.passId !== pass) this.mismatch('holds', { position: t.position, user: t.user }, 'pass ' + t.passId, 'pass ' + pass, t.line);
+            outcomeOf.set(t.position, 'CONFIRMED');
+            totals.confirmed++;
+          }
+        } else if (t.kind === 'expire') {
+          if (standing(t, 'expired')) {
+            const hold = holdOf.get(t.position) || 0n;
+            if (hold === 0n || t.holdUntil !== hold) {
+              this.mismatch('holds', { position: t.position, user: t.user }, 'hold_until_ms ' + t.holdUntil, hold === 0n ? 'a held win' : 'hold_until_ms ' + hold, t.line);
+            } else if (t.time < hold) {
+              this.mismatch('holds', { position: t.position, user: t.user }, 'expired at ' + t.time, 'at or after ' + hold, t.line);
+            }
+            outcomeOf.set(t.position, 'EXPIRED');
+            totals.expired++;
+          }
+          this.pendingCancel = t;
+        } else if (t.kind === 'promote') {
+          // The head of the waitlist, one unit each, after the at-close draw.
+          promoted += 1n;
+          const head = waitlist[Number(promoted) - 1];
+          if (t.rank !== promoted || head !== t.position) {
+            this.mismatch('holds', { position: t.position, user: t.user }, 'promoted rank ' + t.rank + ' (position ' + t.position + ')', head ? 'rank ' + promoted + ' (position ' + head + ')' : 'no one left on the waitlist', t.line);
+          }
+          if (outcomeOf.get(t.position) !== 'OUTCOME_WAITLISTED') {
+            this.mismatch('holds', { position: t.position, user: t.user }, 'promoted', 'a waitlisted entry', t.line);
+          }
+          if (stock <= 0n) this.mismatch('holds', { position: t.position, user: t.user }, 'promoted with no unit left', 'a unit that came back', t.line);
+          stock -= 1n;
+          if (t.stockLeft !== stock) {
+            this.mismatch('stock', { position: t.position, user: t.user }, 'stock_left ' + t.stockLeft, 'stock_left ' + stock, t.line);
+            stock = t.stockLeft;
+          }
+          const want = deadline(t.time);
+          if (t.holdUntil !== want) this.mismatch('holds', { position: t.position, user: t.user }, 'hold_until_ms ' + t.holdUntil, 'hold_until_ms ' + want, t.line);
+          outcomeOf.set(t.position, 'OUTCOME_WON');
+          holdOf.set(t.position, want);
+          if (want > 0n) holds.push([want, t.position]);
+          totals.promoted++;
         } else if (t.kind === 'stock') {
           if (t.delta <= 0n) {
             this.mismatch('stock', {}, 'delta ' + t.delta, 'a positive delta', t.line);
           }
-          if (t.reason === 'STOCK_CANCELLATION') {
-            if (!this.pendingCancel || t.delta !== 1n) {
+          if (t.reason === 'STOCK_HOLD_EXPIRED') {
+            if (!this.pendingCancel || this.pendingCancel.kind !== 'expire' || t.delta !== 1n) {
+              this.mismatch('stock', {}, t.reason + ' ' + t.delta, '+1 right after an expired hold', t.line);
+            }
+          } else if (t.reason === 'STOCK_CANCELLATION') {
+            if (!this.pendingCancel || this.pendingCancel.kind !== 'cancel' || t.delta !== 1n) {
               this.mismatch('stock', {}, t.reason + ' ' + t.delta, '+1 right after a cancellation', t.line);
             }
           } else if (t.reason === 'STOCK_RESTOCK') {
             totals.restocked += t.delta > 0n ? t.delta : 0n;
           } else {
-            this.mismatch('stock', {}, t.reason, 'STOCK_RESTOCK or STOCK_CANCELLATION', t.line);
+            this.mismatch('stock', {}, t.reason, 'STOCK_RESTOCK, STOCK_CANCELLATION or STOCK_HOLD_EXPIRED', t.line);
           }
           this.pendingCancel = null;
           stock += t.delta;
@@ -562,9 +818,31 @@ export class LedgerCheck {
             stock = t.stockLeft; // follow the published stock so one error is reported once
           }
         }
-        if (t.kind !== 'cancel' && t.kind !== 'stock') this.pendingCancel = null;
+        if (t.kind !== 'cancel' && t.kind !== 'stock' && t.kind !== 'expire') this.pendingCancel = null;
       }
       totals.stockLeft = stock;
+    }
+
+    // The Merkle root of the entries (receipts), from every position's
+    // queue_entered: leaf = position | its event's time_ms | user.
+    let merkleRootHex = null;
+    if (!haveCampaign) set('merkle', 'not_checked', 'no_campaign_created');
+    else if (!this.closed) set('merkle', 'not_checked', 'not_closed');
+    else if (this.merkleRoot === null || this.merkleRoot.length === 0) set('merkle', 'not_checked', 'no_merkle');
+    else {
+      merkleRootHex = bytesToHex(this.merkleRoot);
+      const leaves = Number(this.merkleLeaves);
+      if (leaves !== this.closedAt) {
+        this.mismatch('merkle', {}, 'merkle_leaves ' + leaves, 'merkle_leaves ' + this.closedAt, this.closeLine);
+      }
+      const b = new RootBuilder();
+      const n = Math.min(leaves, this.positions.length);
+      for (let i = 0; i < n; i++) {
+        const p = this.positions[i];
+        await b.add(await leafHash(leafText(i + 1, p.timeMs, p.user)));
+      }
+      const got = bytesToHex(await b.root());
+      if (got !== merkleRootHex) this.mismatch('merkle', {}, 'merkle_root ' + merkleRootHex, 'merkle_root ' + got, this.closeLine);
     }
 
     // Statuses from what was found.
@@ -578,7 +856,7 @@ export class LedgerCheck {
     }
     verdict('format');
     if (!haveCampaign) {
-      for (const id of ['positions', 'one_entry', 'prequeue', 'admissions', 'outcomes', 'stock', 'close_reveal']) {
+      for (const id of ['positions', 'one_entry', 'prequeue', 'admissions', 'outcomes', 'stock', 'holds', 'close_reveal']) {
         set(id, 'not_checked', 'no_campaign_created');
       }
     }
@@ -594,10 +872,12 @@ export class LedgerCheck {
     if (!canDerive && found('outcomes') === 0 && found('stock') === 0) set('outcomes', 'not_checked', whyNot);
     verdict('outcomes');
     verdict('stock');
+    verdict('holds');
     if (haveCampaign && (!this.closed || this.seed === null) && found('close_reveal') === 0) {
       set('close_reveal', 'not_checked', this.closed ? 'not_revealed' : 'not_closed');
     }
     verdict('close_reveal');
+    verdict('merkle');
 
     // The observed rate of draws under the threshold against the configured rate.
     const n = draws.length;
@@ -617,7 +897,13 @@ export class LedgerCheck {
       n > 0 &&
       this.mismatchCount === 0 &&
       checks.every(
-        (c) => c.status === 'ok' || c.status === 'na' || c.id === 'timing' || c.id === 'completeness' || c.id === 'rate',
+        (c) =>
+          c.status === 'ok' ||
+          c.status === 'na' ||
+          c.id === 'timing' ||
+          c.id === 'completeness' ||
+          c.id === 'rate' ||
+          (c.id === 'merkle' && c.reason === 'no_merkle'),
       );
     return {
       campaign: this.campaign,
@@ -625,6 +911,8 @@ export class LedgerCheck {
       lines: this.lines,
       seedHex: this.seed ? bytesToHex(this.seed) : null,
       commitmentHex: this.commitment ? bytesToHex(this.commitment) : null,
+      merkleRootHex,
+      entropyValue: this.entropyValue,
       totals: {
         ...totals,
         positions: this.positions.length,

@@ -3,7 +3,13 @@
 // the user saved, and re-checks it in the browser with ledger_check.js on
 // the published rule (draw.js). It says "could not check" for whatever it
 // could not check; it never says more than it checked.
+//
+// It also checks a receipt (merkle.js): a Merkle inclusion proof, pasted or
+// fetched for the signed-in user (GET .../entries/me/proof), against the
+// campaign's merkle_root (the campaign JSON, or the export's campaign_closed
+// once it was checked).
 import { LedgerCheck } from './ledger_check.js';
+import { checkReceipt } from './merkle.js';
 
 // --- strings (en + ko) ----------------------------------------------------------
 
@@ -112,6 +118,41 @@ const STRINGS = {
     outcome_WON: 'WON',
     outcome_LOST: 'LOST',
     outcome_SOLD_OUT: 'SOLD OUT',
+    receipt_title: 'Check a receipt',
+    receipt_lead: 'A receipt proves that one entry (position, entry time, user) is in the Merkle root the campaign published when it closed. Your browser recomputes the path with SHA-256 (RFC 9162); it trusts nothing else the server says.',
+    receipt_fetch: 'Get my receipt (signed in)',
+    receipt_paste: 'Receipt (the JSON of GET …/entries/me/proof)',
+    receipt_root: "The campaign's published Merkle root (hex)",
+    receipt_check: 'Check the receipt',
+    receipt_root_campaign: 'From the campaign as this server publishes it (merkle_root).',
+    receipt_root_ledger: "From the ledger export's campaign_closed event, checked above.",
+    receipt_root_none: 'The campaign has no Merkle root yet: it is published when the campaign closes. Paste one to check against it.',
+    receipt_root_differs: 'The campaign says {campaign}, but its ledger export says {ledger}: the export is used.',
+    receipt_fetching: 'Asking this server for your receipt…',
+    receipt_fetch_failed: 'Could not get your receipt: {error}',
+    receipt_sign_in: 'Sign in on the waiting room page of this campaign first, or paste a receipt.',
+    receipt_not_json: 'The receipt is not JSON: {error}',
+    receipt_bad: 'Could not check the receipt: {error}',
+    receipt_valid: 'Valid: entry {position} of {user} is in the published root.',
+    receipt_invalid: 'NOT valid: this receipt does not lead to the published root.',
+    rc_leaf_text: 'The leaf text is “ticketledger/entry/v1|position|entry time|user”',
+    rc_leaf_hash: 'The leaf hash is SHA-256(0x00 ‖ leaf)',
+    rc_index: 'The leaf index is position − 1',
+    rc_root_published: "The receipt's root is the published root",
+    rc_path: 'The audit path leads from the leaf to the published root (RFC 9162 2.1.3.2)',
+    rc_got: 'got {got}',
+    check_merkle: 'The Merkle root of the entries, re-derived from every position (receipts)',
+    check_holds: 'Holds: confirmed before their deadline, expired only after it, each promotion the head of the waitlist',
+    why_no_merkle: 'the ledger has no Merkle root (closed before receipts existed)',
+    why_at_close_entropy: 'the entropy value is missing from the close',
+    t_confirmed: 'Confirmed',
+    t_expired: 'Holds expired',
+    t_waitlisted: 'Waitlisted',
+    t_promoted: 'Promoted from the waitlist',
+    outcome_WAITLISTED: 'WAITLISTED',
+    config_at_close: 'drawn at close',
+    config_entropy: 'entropy “{v}” from {source}',
+    config_hold: 'hold {s} s',
   },
   ko: {
     page_title: 'ticketledger — 추첨 검증',
@@ -217,6 +258,41 @@ const STRINGS = {
     outcome_WON: '당첨',
     outcome_LOST: '낙첨',
     outcome_SOLD_OUT: '매진',
+    receipt_title: '영수증 확인',
+    receipt_lead: '영수증은 한 응모(순번, 응모 시각, 사용자)가 캠페인이 마감 때 공개한 머클 루트에 들어 있음을 증명합니다. 브라우저가 SHA-256(RFC 9162)으로 경로를 다시 계산하며, 서버가 말하는 다른 것은 믿지 않습니다.',
+    receipt_fetch: '내 영수증 받기(로그인 필요)',
+    receipt_paste: '영수증 (GET …/entries/me/proof 의 JSON)',
+    receipt_root: '캠페인이 공개한 머클 루트 (16진수)',
+    receipt_check: '영수증 확인',
+    receipt_root_campaign: '이 서버가 공개한 캠페인 정보(merkle_root)에서 가져왔습니다.',
+    receipt_root_ledger: '위에서 검사한 원장의 campaign_closed 이벤트에서 가져왔습니다.',
+    receipt_root_none: '아직 머클 루트가 없습니다. 캠페인이 마감될 때 공개됩니다. 비교할 루트를 붙여 넣을 수 있습니다.',
+    receipt_root_differs: '캠페인 정보는 {campaign}, 원장은 {ledger}입니다. 원장의 값을 사용합니다.',
+    receipt_fetching: '이 서버에 내 영수증을 요청하는 중…',
+    receipt_fetch_failed: '영수증을 받지 못했습니다: {error}',
+    receipt_sign_in: '먼저 이 캠페인의 대기실 페이지에서 로그인하거나 영수증을 붙여 넣으세요.',
+    receipt_not_json: '영수증이 JSON이 아닙니다: {error}',
+    receipt_bad: '영수증을 확인할 수 없습니다: {error}',
+    receipt_valid: '유효함: {user}의 응모 {position}번이 공개된 루트에 들어 있습니다.',
+    receipt_invalid: '유효하지 않음: 이 영수증은 공개된 루트로 이어지지 않습니다.',
+    rc_leaf_text: '리프 텍스트가 “ticketledger/entry/v1|순번|응모 시각|사용자”임',
+    rc_leaf_hash: '리프 해시가 SHA-256(0x00 ‖ 리프)임',
+    rc_index: '리프 인덱스가 순번 − 1임',
+    rc_root_published: '영수증의 루트가 공개된 루트임',
+    rc_path: '감사 경로가 리프에서 공개된 루트로 이어짐 (RFC 9162 2.1.3.2)',
+    rc_got: '실제 값 {got}',
+    check_merkle: '모든 순번으로 다시 계산한 응모 머클 루트(영수증)',
+    check_holds: '보류: 기한 전에 확정, 기한 후에만 만료, 승격은 항상 대기자 명단의 첫 번째',
+    why_no_merkle: '원장에 머클 루트가 없음(영수증 도입 전에 마감됨)',
+    why_at_close_entropy: '마감에 엔트로피 값이 없음',
+    t_confirmed: '확정',
+    t_expired: '보류 만료',
+    t_waitlisted: '대기자',
+    t_promoted: '대기자에서 승격',
+    outcome_WAITLISTED: '대기자',
+    config_at_close: '마감 때 추첨',
+    config_entropy: '{source}의 엔트로피 “{v}”',
+    config_hold: '보류 {s}초',
   },
 };
 
@@ -294,6 +370,8 @@ function applyStrings() {
   $('lang').textContent = t('lang_other');
   if (state.statusKey) setStatus(state.statusKey, state.statusVars, $('status').classList.contains('bad'));
   if (state.report) render(state.report);
+  if (state.receiptVerdict) receiptVerdict(state.receiptVerdict.key, state.receiptVerdict.vars, state.receiptVerdict.good);
+  setReceiptRoot();
 }
 
 // --- reading the export -------------------------------------------------------------
@@ -473,7 +551,10 @@ function render(report) {
     totals.append(div);
   };
   if (cfg) {
-    const queueing = cfg.queueing === 'QUEUEING_RANDOM' ? t('queueing_random') : t('queueing_fifo');
+    let queueing = cfg.queueing === 'QUEUEING_RANDOM' ? t('queueing_random') : t('queueing_fifo');
+    if (cfg.atClose) queueing = t('config_at_close');
+    if (cfg.entropySource) queueing += ', ' + t('config_entropy', { v: report.entropyValue, source: cfg.entropySource });
+    if (cfg.holdS > 0n) queueing += ', ' + t('config_hold', { s: num(cfg.holdS) });
     add('t_config', t('config_text', { stock: num(cfg.stock), bps: num(cfg.winBps), queueing }));
   }
   add('t_events', num(report.lines));
@@ -484,6 +565,10 @@ function render(report) {
   add('t_lost', num(tt.lost));
   add('t_sold_out', num(tt.sold_out));
   add('t_cancelled', num(tt.cancelled));
+  if (tt.waitlisted > 0) add('t_waitlisted', num(tt.waitlisted));
+  if (tt.promoted > 0) add('t_promoted', num(tt.promoted));
+  if (tt.confirmed > 0) add('t_confirmed', num(tt.confirmed));
+  if (tt.expired > 0) add('t_expired', num(tt.expired));
   add('t_rejected', num(tt.rejected));
   if (cfg && tt.stockLeft !== null) {
     add('t_stock', `${num(cfg.stock)} + ${num(BigInt(tt.restocked))} → ${num(BigInt(tt.stockLeft))}`);
@@ -539,6 +624,7 @@ function render(report) {
   }
   const q = $('search-user').value;
   if (q) search(q);
+  setReceiptRoot();
 }
 
 function search(user) {
@@ -583,6 +669,107 @@ function search(user) {
   }
 }
 
+// --- receipts ------------------------------------------------------------------------
+
+// The root a receipt is checked against: the export's campaign_closed once
+// the export was checked (what the ledger itself says), else the campaign
+// JSON's merkle_root; the user may paste another.
+function setReceiptRoot() {
+  const input = $('receipt-root');
+  const fromCampaign = state.campaign && state.campaign.merkle_root ? String(state.campaign.merkle_root).toLowerCase() : '';
+  const fromLedger = state.report && state.report.merkleRootHex ? state.report.merkleRootHex : '';
+  const root = fromLedger || fromCampaign;
+  const src = $('receipt-root-source');
+  if (!state.rootEdited && root) input.value = root;
+  if (fromLedger && fromCampaign && fromLedger !== fromCampaign) {
+    src.textContent = t('receipt_root_differs', { campaign: fromCampaign, ledger: fromLedger });
+  } else if (fromLedger) src.textContent = t('receipt_root_ledger');
+  else if (fromCampaign) src.textContent = t('receipt_root_campaign');
+  else src.textContent = t('receipt_root_none');
+}
+
+function receiptVerdict(key, vars, good) {
+  const v = $('receipt-verdict');
+  v.hidden = false;
+  v.textContent = t(key, vars);
+  v.classList.remove('good', 'bad', 'partial');
+  v.classList.add(good === true ? 'good' : good === false ? 'bad' : 'partial');
+  v.dataset.verdict = good === true ? 'valid' : good === false ? 'invalid' : 'unknown';
+  state.receiptVerdict = { key, vars, good };
+}
+
+async function fetchReceipt() {
+  const id = state.pageCampaign;
+  if (!id) return;
+  $('receipt-checks').replaceChildren();
+  receiptVerdict('receipt_fetching', {}, null);
+  let r;
+  try {
+    r = await api(`/v1/campaigns/${encodeURIComponent(id)}/entries/me/proof`);
+  } catch (err) {
+    receiptVerdict('receipt_fetch_failed', { error: err.message }, null);
+    return;
+  }
+  if (r.status === 401 || r.status === 403) {
+    receiptVerdict('receipt_sign_in', {}, null);
+    return;
+  }
+  let body = null;
+  try {
+    body = await r.json();
+  } catch (e) {
+    body = null;
+  }
+  if (!r.ok) {
+    const e = body && body.error;
+    receiptVerdict('receipt_fetch_failed', { error: `HTTP ${r.status}${e ? ` ${e.code}: ${e.message}` : ''}` }, null);
+    return;
+  }
+  $('receipt-text').value = JSON.stringify(body, null, 2);
+  await runReceipt();
+}
+
+async function runReceipt() {
+  const list = $('receipt-checks');
+  list.replaceChildren();
+  let receipt;
+  try {
+    receipt = JSON.parse($('receipt-text').value);
+  } catch (err) {
+    receiptVerdict('receipt_not_json', { error: err.message }, null);
+    return;
+  }
+  const root = $('receipt-root').value.trim().toLowerCase();
+  let result;
+  try {
+    if (!/^[0-9a-f]{64}$/.test(root)) throw new Error(t('receipt_root_none'));
+    result = await checkReceipt(receipt, root);
+  } catch (err) {
+    receiptVerdict('receipt_bad', { error: err.message }, false);
+    return;
+  }
+  for (const c of result.checks) {
+    const li = el('li', 'check ' + (c.ok ? 'ok' : 'mismatch'));
+    li.dataset.check = c.id;
+    li.dataset.status = c.ok ? 'ok' : 'mismatch';
+    li.append(el('span', 'badge', c.ok ? t('st_ok') : t('st_mismatch_1')), el('span', 'what', t('rc_' + c.id)));
+    if (!c.ok) li.append(el('span', 'mono', ' — ' + t('rc_got', { got: c.got })));
+    list.append(li);
+  }
+  if (result.ok) receiptVerdict('receipt_valid', { position: num(Number(receipt.position)), user: receipt.user }, true);
+  else receiptVerdict('receipt_invalid', {}, false);
+}
+
+function setupReceipt() {
+  $('receipt-fetch').addEventListener('click', fetchReceipt);
+  $('receipt-check').addEventListener('click', runReceipt);
+  $('receipt-root').addEventListener('input', () => {
+    state.rootEdited = true;
+  });
+  $('receipt-fetch').hidden = !state.pageCampaign;
+  setReceiptRoot();
+}
+
 // --- start --------------------------------------------------------------------------
 
 function campaignFromPath() {
@@ -618,6 +805,7 @@ async function start() {
   });
   const id = campaignFromPath();
   state.pageCampaign = id;
+  setupReceipt();
   $('campaign-id').textContent = id || '';
   const download = $('download');
   download.addEventListener('click', () => {
@@ -639,6 +827,8 @@ async function start() {
     }
     if (!r.ok) throw new Error(`HTTP ${r.status}`);
     campaign = await r.json();
+    state.campaign = campaign;
+    setReceiptRoot();
   } catch (err) {
     setStatus('download_failed', { error: err.message }, true);
     download.disabled = false;

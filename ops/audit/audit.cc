@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <deque>
 #include <memory>
 #include <thread>
@@ -113,7 +114,9 @@ enum : uint8_t {
   kCancelled,
   kConfirmed,
   kExpired,
-  kWaitlisted,  // drawn WAITLISTED at close, not promoted (yet)
+  kWaitlisted,    // drawn WAITLISTED at close, not promoted (yet)
+  kChoosing,      // drawn ADMITTED: may choose an item until its deadline
+  kChoiceLapsed,  // ChoiceExpired
   kUndrawn = 255
 };
 
@@ -133,6 +136,10 @@ const char* StatusWord(uint8_t s) {
       return "expired";
     case kWaitlisted:
       return "waitlisted";
+    case kChoosing:
+      return "admitted (choosing)";
+    case kChoiceLapsed:
+      return "admitted, choice expired";
     default:
       return "not drawn";
   }
@@ -183,7 +190,6 @@ struct Campaign {
   uint64_t close_stock = 0, close_draws = 0;
   std::string entropy;
   std::vector<uint64_t> close_result;  // by position - 1: kCloseLost, kCloseWon or the rank
-  std::vector<uint64_t> waitlist;      // positions in the rule's waitlist order
   bool merkle_checked = false;
 
   // The answer (one command's events) being read: promotions need a unit
@@ -193,12 +199,38 @@ struct Campaign {
   uint64_t answer_offset = 0;
   int last_partition = 0;
   uint64_t last_offset = 0, last_sequence = 0;
-  int64_t returned = 0;                 // units returned in this answer, not yet promoted
-  int64_t imbalance = 0;                // the stock balance last reported
-  uint64_t owed_listed = ~uint64_t{0};  // `promoted` when a missing promotion was last reported
-  uint64_t stock_due = 0;               // the position awaiting its StockChanged
+  int64_t returned = 0;    // units returned in this answer, not yet promoted
+  int64_t imbalance = 0;   // the stock balance last reported
+  uint64_t stock_due = 0;  // the position awaiting its StockChanged
   pb::StockReason stock_due_reason = pb::STOCK_REASON_UNSPECIFIED;
+
+  // Items (issue 15). Without items: one implicit item (out.items[0], not
+  // reported) of one unit per entry, and item_of / qty_of stay empty.
+  bool has_items = false, on_admission = false;
+  uint64_t campaign_max = 1;                 // units one user may take in total
+  std::map<std::string, size_t> item_index;  // item id -> index
+  std::vector<uint16_t> item_of;             // by position - 1: asked for (at entry) or chosen
+  std::vector<uint32_t> qty_of;              // by position - 1: units
+  std::vector<std::vector<uint64_t>> item_waitlist;  // per item: positions by rank
+  std::vector<int64_t> item_returned;                // per item: units back in this answer
+  std::vector<int64_t> item_imbalance;               // per item: the balance last reported
+  std::vector<uint64_t> item_owed_listed;            // per item: as owed_listed
+  std::vector<uint64_t> close_item_left;             // per item: units left at the close
+  uint64_t units_taken = 0, units_returned = 0, units_confirmed = 0;
+  // Choosing on admission: the deadline by position - 1, the open ones.
+  uint64_t choose_ms = 0;
+  std::vector<uint64_t> choose_until;
+  absl::btree_set<std::pair<uint64_t, uint64_t>> choosing;  // (deadline, position)
+  absl::flat_hash_set<uint64_t> late_choice_listed;
+  uint64_t item_full_unparsed = 0;
 };
+
+size_t ItemOf(const Campaign& c, uint64_t pos) { return c.has_items ? c.item_of[pos - 1] : 0; }
+uint32_t QtyOf(const Campaign& c, uint64_t pos) { return c.has_items ? c.qty_of[pos - 1] : 1; }
+std::string Units(uint64_t q, const Campaign& c, size_t item) {
+  return c.has_items ? absl::StrCat(q, q == 1 ? " unit of " : " units of ", c.out.items[item].id)
+                     : absl::StrCat(q, q == 1 ? " unit" : " units");
+}
 
 class Auditor {
  public:
@@ -261,11 +293,14 @@ class Auditor {
         return OnHoldExpired(c, e);
       case pb::Event::kEntryPromoted:
         return OnPromoted(c, e);
+      case pb::Event::kItemChosen:
+        return OnChosen(c, e);
+      case pb::Event::kChoiceExpired:
+        return OnChoiceExpired(c, e);
       case pb::Event::kEntryRejected:
+        return OnRejected(c, e);
       case pb::Event::kAdmissionPaused:
       case pb::Event::kAdmissionResumed:
-      case pb::Event::kItemChosen:  // items: issue 15, projected/audited in their branches
-      case pb::Event::kChoiceExpired:
       case pb::Event::BODY_NOT_SET:
         return;
     }
@@ -297,6 +332,7 @@ class Auditor {
         a.not_checked.push_back(
             "draw values not re-derived (no seed): outcomes checked against the logged values");
       }
+      if (!c.has_items) a.items.clear();  // the implicit item is the campaign
       Describe(c);
       ComputeStatistics(a);
       a.verdict = Verdict(a);
@@ -329,6 +365,7 @@ class Auditor {
     c.out.draw = c.at_close ? "at_close" : "instant";
     c.out.hold_s = c.cfg.hold_s();
     c.hold_ms = uint64_t{c.cfg.hold_s()} * 1000;
+    SetUpItems(c);
     if (auto it = options_.seeds.find(c.out.id); it != options_.seeds.end()) {
       Hash h = SeedCommitment(it->second);
       if (std::string(h.begin(), h.end()) != c.commitment) {
@@ -342,6 +379,88 @@ class Auditor {
         RederiveLater(c);
       }
     }
+  }
+
+  // The items of a new campaign (one implicit item without).
+  void SetUpItems(Campaign& c) {
+    c.has_items = c.cfg.items_size() > 0;
+    c.on_admission = c.has_items && c.cfg.choose() == pb::CHOOSE_ON_ADMISSION;
+    c.campaign_max = c.cfg.per_user_max() == 0 ? 1 : c.cfg.per_user_max();
+    c.choose_ms = uint64_t{c.cfg.choose_s()} * 1000;
+    c.out.choose = !c.has_items ? "" : c.on_admission ? "on_admission" : "at_entry";
+    if (!c.has_items) {
+      ItemAudit one;
+      one.stock = one.stock_left = c.cfg.stock();
+      one.per_user_max = 1;
+      c.out.items.push_back(one);
+    } else {
+      if (c.cfg.stock() != 0)
+        Bad(c, "item stock",
+            absl::StrCat("CreateCampaign.stock is ", c.cfg.stock(),
+                         " with items: the campaign's stock is the items' sum"));
+      c.out.stock = 0;
+      for (int i = 0; i < c.cfg.items_size(); ++i) {
+        const pb::Item& x = c.cfg.items(i);
+        ItemAudit it;
+        it.id = x.id();
+        it.stock = it.stock_left = x.stock();
+        it.per_user_max = x.per_user_max() == 0
+                              ? c.campaign_max
+                              : std::min<uint64_t>(x.per_user_max(), c.campaign_max);
+        if (!c.item_index.emplace(x.id(), static_cast<size_t>(i)).second)
+          Bad(c, "item", absl::StrCat("item \"", x.id(), "\" declared twice"));
+        c.out.stock += x.stock();
+        c.out.items.push_back(it);
+      }
+      c.out.stock_left = c.out.stock;
+    }
+    const size_t n = c.out.items.size();
+    c.item_waitlist.assign(n, {});
+    c.item_returned.assign(n, 0);
+    c.item_imbalance.assign(n, 0);
+    c.item_owed_listed.assign(n, ~uint64_t{0});
+  }
+
+  // The index of the item an event names, or -1 after a finding.
+  int ItemNamed(Campaign& c, const std::string& id, const std::string& what) {
+    if (!c.has_items) {
+      if (id.empty()) return 0;
+      Bad(c, "item", absl::StrCat(what, " names item \"", id, "\" in a campaign without items"));
+      return -1;
+    }
+    auto it = c.item_index.find(id);
+    if (it != c.item_index.end()) return static_cast<int>(it->second);
+    Bad(c, "item",
+        absl::StrCat(what, " names item \"", id, "\", which the campaign does not have"));
+    return -1;
+  }
+
+  // Units within the item's and the campaign's per-user maximum.
+  void CheckQuantity(Campaign& c, size_t item, uint64_t q, const std::string& what) {
+    const uint64_t max = c.out.items[item].per_user_max;
+    if (q == 0 || q > max)
+      Bad(c, "per-user maximum",
+          absl::StrCat(what, " asks for ", Units(q, c, item), "; one user may take 1..", max,
+                       " (the item's and the campaign's per-user maximum, campaign ",
+                       c.campaign_max, ")"));
+  }
+
+  // Takes `q` units of `item` (the caller checked that they were there).
+  static void TakeUnits(Campaign& c, size_t item, uint64_t q) {
+    ItemAudit& it = c.out.items[item];
+    it.stock_left -= std::min(it.stock_left, q);
+    c.out.stock_left -= std::min(c.out.stock_left, q);
+    it.taken += q;
+    c.units_taken += q;
+  }
+
+  // The item_stock_left an event logs, against the units counted.
+  void CheckItemLeft(Campaign& c, size_t item, uint64_t logged, const std::string& what) {
+    if (!c.has_items) return;
+    if (logged != c.out.items[item].stock_left)
+      Bad(c, "item stock",
+          absl::StrCat(what, ": item_stock_left of ", c.out.items[item].id, " logged ", logged,
+                       ", should be ", c.out.items[item].stock_left));
   }
 
   void OnPrequeued(Campaign& c, const pb::Event& e) {
@@ -378,6 +497,25 @@ class Auditor {
       c.by_position.resize(q.position(), nullptr);
       c.entry_ms.resize(q.position(), 0);
       if (c.hold_ms > 0) c.hold_until.resize(q.position(), 0);
+      if (c.has_items) {
+        c.item_of.resize(q.position(), 0);
+        c.qty_of.resize(q.position(), 1);
+      }
+      if (c.on_admission) c.choose_until.resize(q.position(), 0);
+    }
+    const std::string what = absl::StrCat("position ", q.position(), "'s entry");
+    if (c.has_items && !c.on_admission) {
+      const int item = ItemNamed(c, q.item_id(), what);
+      const uint32_t qty = q.quantity() == 0 ? 1 : q.quantity();
+      if (item >= 0) {
+        CheckQuantity(c, static_cast<size_t>(item), qty, what);
+        c.item_of[q.position() - 1] = static_cast<uint16_t>(item);
+      }
+      c.qty_of[q.position() - 1] = qty;
+    } else if (!q.item_id().empty() || q.quantity() > 1) {
+      Bad(c, "item",
+          absl::StrCat(what, " names item \"", q.item_id(), "\" x", q.quantity(),
+                       ", but entries of this campaign name none"));
     }
     c.by_position[q.position() - 1] = &c.users.back();
     c.entry_ms[q.position() - 1] = e.time_ms();
@@ -396,6 +534,12 @@ class Auditor {
       Bad(c, "admission order",
           absl::StrCat("position ", a.position(), " admitted but only ", c.out.entries,
                        " entered"));
+    if (c.on_admission && !c.choosing.empty() && c.out.stock_left <= c.choosing.size())
+      Bad(c, "admission gate",
+          absl::StrCat("position ", a.position(), " admitted while ", c.choosing.size(),
+                       " admitted users had not chosen yet and only ", c.out.stock_left,
+                       " units were left: the queue waits while those choosing could take every "
+                       "unit left"));
     c.serving = std::max(c.serving, a.position());
     c.out.admitted++;
     const uint64_t rate = c.cfg.admission_rate_per_s();
@@ -434,44 +578,112 @@ class Auditor {
     }
     c.values[pos - 1] = d.draw_value();
     const bool under = UnderThreshold(value, c.cfg.win_bps());
+    const size_t item = ItemOf(c, pos);
+    const uint32_t qty = QtyOf(c, pos);
+    ItemAudit& it = c.out.items[item];
+    const bool at_entry_items = c.has_items && !c.on_admission;
+    if (at_entry_items) {
+      if (d.item_id() != it.id || d.quantity() != qty)
+        Bad(c, "all or nothing",
+            absl::StrCat("position ", pos, " asked for ", Units(qty, c, item), "; its draw names ",
+                         d.quantity(), " of ", d.item_id(),
+                         ": a request is filled whole or not at all"));
+    } else if (!d.item_id().empty() || d.quantity() != 0 || d.item_stock_left() != 0) {
+      Bad(c, "item",
+          absl::StrCat("position ", pos, "'s draw names item \"", d.item_id(), "\" x", d.quantity(),
+                       ", but its entry named none"));
+    }
     const bool stock_before = c.out.stock_left > 0;
-    pb::Outcome want = !under         ? pb::OUTCOME_LOST
-                       : stock_before ? pb::OUTCOME_WON
-                                      : pb::OUTCOME_SOLD_OUT;
-    if (d.outcome() != want)
-      Bad(c, "outcome",
-          absl::StrCat("position ", pos, ": logged ", pb::Outcome_Name(d.outcome()),
-                       ", the draw value and stock "
-                       "left give ",
-                       pb::Outcome_Name(want)));
-    if (d.outcome() == pb::OUTCOME_WON) {
+    const bool item_before = it.stock_left > 0;
+    const bool fits = it.stock_left >= qty;
+    pb::Outcome want = !under ? pb::OUTCOME_LOST
+                       : c.on_admission
+                           ? (stock_before ? pb::OUTCOME_ADMITTED : pb::OUTCOME_SOLD_OUT)
+                       : fits ? pb::OUTCOME_WON
+                              : pb::OUTCOME_SOLD_OUT;
+    if (d.outcome() != want) {
+      if (at_entry_items && want == pb::OUTCOME_SOLD_OUT && d.outcome() == pb::OUTCOME_WON)
+        Bad(c, "all or nothing",
+            absl::StrCat("position ", pos, " WON ", Units(qty, c, item), " with only ",
+                         it.stock_left,
+                         " left: a request that cannot be filled whole is refused (SOLD_OUT), "
+                         "never partly filled"));
+      else if (at_entry_items && want == pb::OUTCOME_WON && d.outcome() == pb::OUTCOME_SOLD_OUT)
+        Bad(c, "all or nothing",
+            absl::StrCat("position ", pos, " refused (SOLD_OUT) with ", it.stock_left, " of ",
+                         it.id, " left, enough for the ", qty,
+                         " it asked for: a refusal while places remained"));
+      else
+        Bad(c, "outcome",
+            absl::StrCat("position ", pos, ": logged ", pb::Outcome_Name(d.outcome()),
+                         ", the draw value and stock "
+                         "left give ",
+                         pb::Outcome_Name(want)));
+    }
+    const bool won = d.outcome() == pb::OUTCOME_WON;
+    const bool admitted = d.outcome() == pb::OUTCOME_ADMITTED;
+    if (won) {
+      if (c.on_admission)
+        Bad(c, "outcome",
+            absl::StrCat("position ", pos, " WON in a campaign whose admitted choose an item"));
       if (!stock_before)
         Bad(c, "stock", absl::StrCat("position ", pos, " won after stock ran out"));
-      else
-        c.out.stock_left--;
+      else if (c.has_items && !fits)
+        Bad(c, "item stock",
+            absl::StrCat("position ", pos, " took ", Units(qty, c, item), " with only ",
+                         it.stock_left, " left: oversold"));
+      TakeUnits(c, item, qty);
       c.out.won++;
+      it.won++;
       c.status[pos - 1] = kWon;
+    } else if (admitted) {
+      if (!c.on_admission)
+        Bad(c, "outcome",
+            absl::StrCat("position ", pos,
+                         " ADMITTED in a campaign that does not let the "
+                         "admitted choose"));
+      else
+        c.status[pos - 1] = kChoosing;
     } else if (d.outcome() == pb::OUTCOME_SOLD_OUT) {
       c.out.sold_out++;
+      it.sold_out++;
       c.status[pos - 1] = kSoldOut;
     } else {
       c.out.lost++;
       c.status[pos - 1] = kLost;
     }
+    const uint64_t choose_want = admitted ? e.time_ms() + c.choose_ms : 0;
+    if (d.choose_until_ms() != choose_want)
+      Bad(c, "choice deadline",
+          absl::StrCat("position ", pos, " drawn ", pb::Outcome_Name(d.outcome()),
+                       " with choose_until_ms ", d.choose_until_ms(),
+                       admitted ? absl::StrCat(", event time ", e.time_ms(), " + choose_s ",
+                                               c.cfg.choose_s(), " gives ", choose_want)
+                                : std::string(", but only an admission has a deadline")));
+    if (admitted && c.on_admission) {
+      c.choose_until[pos - 1] = choose_want;
+      c.choosing.insert({choose_want, pos});
+    }
     if (d.stock_left() != c.out.stock_left)
       Bad(c, "stock",
           absl::StrCat("position ", pos, ": stock_left logged ", d.stock_left(), ", should be ",
                        c.out.stock_left));
+    if (at_entry_items)
+      CheckItemLeft(c, item, d.item_stock_left(), absl::StrCat("position ", pos, "'s draw"));
     if (d.waitlist_rank() != 0)
       Bad(c, "outcome", absl::StrCat("position ", pos, ": a waitlist rank in an instant draw"));
-    const bool won = d.outcome() == pb::OUTCOME_WON;
     CheckHoldUntil(c, e, pos, won, d.hold_until_ms(), "won");
     if (won) StartHold(c, pos, d.hold_until_ms());
     c.out.drawn++;
-    // The statistics: draws made while stock remained, and every value.
+    // The statistics: draws made while stock remained (per item: while
+    // units of the item asked for remained), and every value.
     if (stock_before) {
       c.out.rate.n++;
       c.out.rate.k += under;
+    }
+    if (at_entry_items && item_before) {
+      it.rate.n++;
+      it.rate.k += under;
     }
     c.out.uniformity.n++;
     c.out.uniformity.bins[d.draw_value() >> 60]++;
@@ -479,28 +691,51 @@ class Auditor {
 
   void OnStockChanged(Campaign& c, const pb::Event& e) {
     const auto& s = e.stock_changed();
+    const int named = ItemNamed(c, s.item_id(), "a StockChanged");
+    size_t item = named < 0 ? 0 : static_cast<size_t>(named);
     if (s.reason() == pb::STOCK_HOLD_EXPIRED || s.reason() == pb::STOCK_CANCELLATION) {
       const bool expiry = s.reason() == pb::STOCK_HOLD_EXPIRED;
       if (c.stock_due == 0 || c.stock_due_reason != s.reason()) {
         Bad(c, expiry ? "hold expiry" : "cancellation",
             absl::StrCat("a StockChanged ", pb::StockReason_Name(s.reason()), " that follows no ",
                          expiry ? "HoldExpired" : "EntryCancelled"));
-      } else if (s.delta() != 1) {
-        Bad(c, expiry ? "hold expiry" : "cancellation",
-            absl::StrCat("position ", c.stock_due, "'s unit came back as ", s.delta(),
-                         " units, not 1"));
+      } else {
+        const uint64_t q = QtyOf(c, c.stock_due);
+        const size_t owed = ItemOf(c, c.stock_due);
+        if (s.delta() != static_cast<int64_t>(q) || (named >= 0 && item != owed))
+          Bad(c, expiry ? "hold expiry" : "cancellation",
+              absl::StrCat("position ", c.stock_due, "'s ", q == 1 ? "unit" : "units",
+                           " came back as ", s.delta(), " units",
+                           c.has_items ? absl::StrCat(" of ", s.item_id()) : std::string(),
+                           ", not ", Units(q, c, owed),
+                           ": a give-back or expiry returns exactly the units taken"));
+        if (named < 0) item = owed;
       }
       c.stock_due = 0;
     }
+    ItemAudit& it = c.out.items[item];
     if (s.delta() < 0 && static_cast<uint64_t>(-s.delta()) > c.out.stock_left)
       Bad(c, "stock", "stock would go negative");
+    if (c.has_items && s.delta() < 0 && static_cast<uint64_t>(-s.delta()) > it.stock_left)
+      Bad(c, "item stock", absl::StrCat("units of ", it.id, " would go negative"));
     c.out.stock_left = static_cast<uint64_t>(static_cast<int64_t>(c.out.stock_left) + s.delta());
-    if (s.delta() > 0) c.returned += s.delta();
-    if (s.reason() == pb::STOCK_RESTOCK) c.out.restocked += s.delta();
+    it.stock_left = static_cast<uint64_t>(static_cast<int64_t>(it.stock_left) + s.delta());
+    if (s.delta() > 0) {
+      c.returned += s.delta();
+      c.item_returned[item] += s.delta();
+    }
+    if (s.reason() == pb::STOCK_RESTOCK) {
+      c.out.restocked += s.delta();
+      it.restocked += s.delta();
+    }
     if (s.stock_left() != c.out.stock_left)
       Bad(c, "stock",
           absl::StrCat("stock_left logged ", s.stock_left(), ", should be ", c.out.stock_left));
-    if (c.out.won - c.out.cancelled - c.out.expired > c.out.stock + c.out.restocked)
+    if (c.has_items)
+      CheckItemLeft(c, item, s.item_stock_left(), "a StockChanged");
+    else if (s.item_stock_left() != 0)
+      Bad(c, "item", "a StockChanged with item_stock_left in a campaign without items");
+    if (c.units_taken - std::min(c.units_taken, c.units_returned) > c.out.stock + c.out.restocked)
       Bad(c, "stock", "wins minus cancellations and expiries exceed stock plus restocks");
   }
 
@@ -520,6 +755,8 @@ class Auditor {
     EndHold(c, pos);
     c.status[pos - 1] = kCancelled;
     c.out.cancelled++;
+    c.units_returned += QtyOf(c, pos);
+    c.out.items[ItemOf(c, pos)].returned += QtyOf(c, pos);
     c.stock_due = pos;
     c.stock_due_reason = pb::STOCK_CANCELLATION;
   }
@@ -595,10 +832,17 @@ class Auditor {
       Bad(c, "stock",
           absl::StrCat(c.out.confirmed, " confirmed, more than the ", c.out.won, " won less ",
                        c.out.cancelled, " given back and ", c.out.expired, " expired"));
-    if (c.out.confirmed > c.out.stock + c.out.restocked)
+    ItemAudit& it = c.out.items[ItemOf(c, pos)];
+    c.units_confirmed += QtyOf(c, pos);
+    it.confirmed += QtyOf(c, pos);
+    if (c.units_confirmed > c.out.stock + c.out.restocked)
       Bad(c, "stock",
-          absl::StrCat(c.out.confirmed, " confirmed, more than stock ", c.out.stock,
+          absl::StrCat(c.units_confirmed, " units confirmed, more than stock ", c.out.stock,
                        " plus restocked ", c.out.restocked));
+    if (c.has_items && it.confirmed > it.taken - std::min(it.taken, it.returned))
+      Bad(c, "item stock",
+          absl::StrCat(it.confirmed, " units of ", it.id, " confirmed, more than the ", it.taken,
+                       " taken less ", it.returned, " returned"));
   }
 
   void OnHoldExpired(Campaign& c, const pb::Event& e) {
@@ -629,6 +873,8 @@ class Auditor {
     EndHold(c, pos);
     c.status[pos - 1] = kExpired;
     c.out.expired++;
+    c.units_returned += QtyOf(c, pos);
+    c.out.items[ItemOf(c, pos)].returned += QtyOf(c, pos);
     c.stock_due = pos;
     c.stock_due_reason = pb::STOCK_HOLD_EXPIRED;
   }
@@ -641,16 +887,26 @@ class Auditor {
                  absl::StrCat("position ", pos, " promoted in a campaign ",
                               c.at_close ? "not drawn yet" : "that does not draw at close"));
     if (!Holder(c, "promotion", pos, x.user_id(), "promoted")) return;
-    const uint64_t head_rank = c.out.promoted + 1;
-    if (head_rank > c.waitlist.size()) {
+    const size_t item = ItemOf(c, pos);
+    const uint32_t qty = QtyOf(c, pos);
+    ItemAudit& it = c.out.items[item];
+    if (c.has_items ? (x.item_id() != it.id || x.quantity() != qty)
+                    : (!x.item_id().empty() || x.quantity() != 0 || x.item_stock_left() != 0))
+      Bad(c, "promotion",
+          absl::StrCat("position ", pos, " promoted for ", x.quantity(), " of \"", x.item_id(),
+                       "\"; its entry asked for ", Units(qty, c, item)));
+    const std::vector<uint64_t>& waitlist = c.item_waitlist[item];
+    const std::string of = c.has_items ? absl::StrCat(" of ", it.id) : std::string();
+    const uint64_t head_rank = it.promoted + 1;
+    if (head_rank > waitlist.size()) {
       Bad(c, "promotion order",
           absl::StrCat("position ", pos, " promoted (rank ", x.waitlist_rank(),
-                       "), but the waitlist is empty"));
-    } else if (x.waitlist_rank() != head_rank || c.waitlist[head_rank - 1] != pos) {
+                       "), but the waitlist", of, " is empty"));
+    } else if (x.waitlist_rank() != head_rank || waitlist[head_rank - 1] != pos) {
       Bad(c, "promotion order",
           absl::StrCat("position ", pos, " promoted as waitlist rank ", x.waitlist_rank(),
-                       ", but the head of the waitlist is position ", c.waitlist[head_rank - 1],
-                       " (rank ", head_rank, ")"));
+                       ", but the head of the waitlist", of, " is position ",
+                       waitlist[head_rank - 1], " (rank ", head_rank, ")"));
     }
     const uint8_t st = c.status[pos - 1];
     // Reported, then counted as the promotion it claims to be, so that one
@@ -658,26 +914,156 @@ class Auditor {
     if (st != kWaitlisted)
       Bad(c, "promotion", absl::StrCat("position ", pos, " promoted but it is ", StatusWord(st)));
     if (st == kWon) EndHold(c, pos);
-    if (c.returned <= 0)
+    // Units of the item came back in this answer (with items, a head that
+    // did not fit before may take them with units left over from earlier).
+    if (c.item_returned[item] <= 0)
       Bad(c, "promotion",
-          absl::StrCat("position ", pos,
-                       " promoted without a unit returned (given back, expired or restocked) "
-                       "earlier in the same answer"));
-    else
-      c.returned--;
-    if (c.out.stock_left == 0)
+          absl::StrCat("position ", pos, " promoted without a unit", of,
+                       " returned (given back, expired or "
+                       "restocked) earlier in the same answer"));
+    else if (!c.has_items)
+      c.item_returned[item]--;  // one unit per promotion
+    if (!c.has_items && c.out.stock_left == 0)
       Bad(c, "stock", absl::StrCat("position ", pos, " promoted with no stock left"));
-    else
-      c.out.stock_left--;
+    else if (it.stock_left < qty)
+      Bad(c, "promotion",
+          absl::StrCat("position ", pos, " promoted for ", Units(qty, c, item), " with only ",
+                       it.stock_left,
+                       " left: the head is promoted only when its whole quantity fits"));
+    TakeUnits(c, item, qty);
     if (x.stock_left() != c.out.stock_left)
       Bad(c, "stock",
           absl::StrCat("position ", pos, " promoted: stock_left logged ", x.stock_left(),
                        ", should be ", c.out.stock_left));
+    CheckItemLeft(c, item, x.item_stock_left(), absl::StrCat("position ", pos, "'s promotion"));
     CheckHoldUntil(c, e, pos, true, x.hold_until_ms(), "promoted");
     StartHold(c, pos, x.hold_until_ms());
     c.status[pos - 1] = kWon;
     c.out.won++;
     c.out.promoted++;
+    it.won++;
+    it.promoted++;
+  }
+
+  // ---- choosing on admission -----------------------------------------------
+
+  void OnChosen(Campaign& c, const pb::Event& e) {
+    const auto& x = e.item_chosen();
+    const uint64_t pos = x.position();
+    if (!c.on_admission)
+      return Bad(
+          c, "choice",
+          absl::StrCat("position ", pos,
+                       " chose an item, but this campaign does not let the admitted choose"));
+    if (!Holder(c, "choice", pos, x.user_id(), "chose")) return;
+    const uint8_t st = c.status[pos - 1];
+    if (st != kChoosing)
+      return Bad(c, "choice",
+                 absl::StrCat("position ", pos, " chose but it is ", StatusWord(st),
+                              st == kChoiceLapsed ? ": a choice after its deadline"
+                              : st == kWon || st == kConfirmed || st == kCancelled || st == kExpired
+                                  ? ": one choice per admission"
+                                  : ": only the admitted choose"));
+    const uint64_t deadline = c.choose_until[pos - 1];
+    if (e.time_ms() >= deadline)
+      Bad(c, "choice deadline",
+          absl::StrCat("position ", pos, " chose at ", e.time_ms(), ", at or after its deadline ",
+                       deadline, ": a choice after its deadline"));
+    c.choosing.erase({deadline, pos});
+    c.status[pos - 1] = kWon;
+    c.out.chosen++;
+    c.out.won++;
+    const std::string what = absl::StrCat("position ", pos, "'s choice");
+    const int named = ItemNamed(c, x.item_id(), what);
+    if (named < 0) return;
+    const size_t item = static_cast<size_t>(named);
+    const uint32_t qty = x.quantity() == 0 ? 1 : x.quantity();
+    c.item_of[pos - 1] = static_cast<uint16_t>(item);
+    c.qty_of[pos - 1] = qty;
+    CheckQuantity(c, item, qty, what);
+    ItemAudit& it = c.out.items[item];
+    if (it.stock_left < qty)
+      Bad(c, "choice",
+          absl::StrCat("position ", pos, " chose ", Units(qty, c, item), " with only ",
+                       it.stock_left, " left: oversold"));
+    TakeUnits(c, item, qty);
+    it.won++;
+    if (x.stock_left() != c.out.stock_left)
+      Bad(c, "stock",
+          absl::StrCat(what, ": stock_left logged ", x.stock_left(), ", should be ",
+                       c.out.stock_left));
+    CheckItemLeft(c, item, x.item_stock_left(), what);
+    CheckHoldUntil(c, e, pos, true, x.hold_until_ms(), "chose");
+    StartHold(c, pos, x.hold_until_ms());
+  }
+
+  void OnChoiceExpired(Campaign& c, const pb::Event& e) {
+    const auto& x = e.choice_expired();
+    const uint64_t pos = x.position();
+    if (!Holder(c, "choice expiry", pos, x.user_id(), "let its choice expire")) return;
+    const uint8_t st = c.status[pos - 1];
+    if (st != kChoosing)
+      return Bad(c, "choice expiry",
+                 absl::StrCat("position ", pos, "'s choice expired but it is ", StatusWord(st)));
+    const uint64_t deadline = c.choose_until[pos - 1];
+    if (x.choose_until_ms() != deadline)
+      Bad(c, "choice expiry",
+          absl::StrCat("position ", pos, ": ChoiceExpired names the deadline ", x.choose_until_ms(),
+                       ", its admission's is ", deadline));
+    if (e.time_ms() < deadline)
+      Bad(c, "choice expiry",
+          absl::StrCat("position ", pos, "'s choice expired at ", e.time_ms(),
+                       ", before its deadline ", deadline));
+    const auto [head_deadline, head] = *c.choosing.begin();
+    if (head != pos)
+      Bad(c, "choice expiry order",
+          absl::StrCat("position ", pos, " (deadline ", deadline, ") expired while position ", head,
+                       " (deadline ", head_deadline,
+                       ") still chose: expiries go in (deadline, position) order"));
+    c.choosing.erase({deadline, pos});
+    c.status[pos - 1] = kChoiceLapsed;
+    c.out.choices_expired++;
+  }
+
+  // REJECT_ITEM_FULL: only to an admitted user still choosing, and only when
+  // fewer units of the item were left than asked. The rejection names the
+  // quantity, the item and the units left in its detail ("Q of ITEM asked
+  // for, N left: ...", the engine's words); N is checked against the units
+  // counted here.
+  void OnRejected(Campaign& c, const pb::Event& e) {
+    const auto& r = e.entry_rejected();
+    if (!c.created || r.reason() != pb::REJECT_ITEM_FULL) return;
+    c.out.item_full_refusals++;
+    auto found = c.position_of.find(r.user_id());
+    const uint64_t pos = found == c.position_of.end() ? 0 : found->second;
+    if (!c.on_admission || pos == 0 || pos > c.status.size() || c.status[pos - 1] != kChoosing ||
+        e.time_ms() >= c.choose_until[pos - 1])
+      return Bad(c, "item full",
+                 absl::StrCat("user ", r.user_id(),
+                              " refused ITEM_FULL, but is not an admitted user choosing before "
+                              "the deadline"));
+    unsigned qty = 0;
+    unsigned long long left = 0;
+    char id[33] = {};
+    if (std::sscanf(r.detail().c_str(), "%u of %32s asked for, %llu left", &qty, id, &left) != 3) {
+      c.item_full_unparsed++;
+      return;
+    }
+    auto it = c.item_index.find(id);
+    if (it == c.item_index.end()) {
+      c.item_full_unparsed++;
+      return;
+    }
+    const ItemAudit& item = c.out.items[it->second];
+    if (left != item.stock_left)
+      Bad(c, "item full",
+          absl::StrCat("user ", r.user_id(), " (position ", pos, ") refused ITEM_FULL with ", left,
+                       " of ", item.id, " said to be left; the ledger leaves ", item.stock_left));
+    if (item.stock_left >= qty)
+      Bad(c, "item full",
+          absl::StrCat("user ", r.user_id(), " (position ", pos, ") refused ITEM_FULL for ", qty,
+                       " of ", item.id, " while ", item.stock_left,
+                       " were left: a refusal while places remained"));
   }
 
   // ---- answers -------------------------------------------------------------
@@ -694,6 +1080,7 @@ class Auditor {
       c.in_answer = true;
       c.answer_offset = e.command_offset();
       c.returned = 0;
+      std::fill(c.item_returned.begin(), c.item_returned.end(), 0);
     }
     if (c.stock_due != 0 &&
         !(e.has_stock_changed() && e.stock_changed().reason() == c.stock_due_reason))
@@ -710,6 +1097,16 @@ class Auditor {
             absl::StrCat("position ", pos, "'s hold until ", deadline, " is still live at ",
                          e.time_ms(),
                          ": the first event at or after a deadline must expire the hold first"));
+    }
+    // The engine ends due choices right after the due holds.
+    const bool ending = expiring || e.has_choice_expired() || e.has_stock_changed();
+    if (!ending && !c.choosing.empty() && c.choosing.begin()->first <= e.time_ms()) {
+      const auto [deadline, pos] = *c.choosing.begin();
+      if (c.late_choice_listed.insert(pos).second)
+        Bad(c, "choice expiry",
+            absl::StrCat("position ", pos, "'s time to choose until ", deadline,
+                         " is still open at ", e.time_ms(),
+                         ": the first event at or after a deadline must end the admission first"));
     }
   }
 
@@ -730,26 +1127,54 @@ class Auditor {
     sequence_ = c.last_sequence;
     if (c.stock_due != 0) StockNotReturned(c);
     if (c.close_pending) CloseAnswer(c);
-    if (c.close_drawn && c.out.stock_left > 0 && c.out.promoted < c.waitlist.size() &&
-        c.owed_listed != c.out.promoted) {
-      c.owed_listed = c.out.promoted;  // once per head left unpromoted
+    for (size_t i = 0; c.close_drawn && i < c.out.items.size(); ++i) {
+      const ItemAudit& it = c.out.items[i];
+      const std::vector<uint64_t>& waitlist = c.item_waitlist[i];
+      if (it.promoted >= waitlist.size() || it.stock_left == 0 ||
+          it.stock_left < QtyOf(c, waitlist[it.promoted]) || c.item_owed_listed[i] == it.promoted)
+        continue;
+      c.item_owed_listed[i] = it.promoted;  // once per head left unpromoted
       Bad(c, "promotion",
-          absl::StrCat("the answer ends with ", c.out.stock_left, " unit(s) in stock and ",
-                       c.waitlist.size() - c.out.promoted,
-                       " waiting: the head of the waitlist, position ", c.waitlist[c.out.promoted],
+          absl::StrCat("the answer ends with ", it.stock_left, " unit(s)",
+                       c.has_items ? absl::StrCat(" of ", it.id) : std::string(), " in stock and ",
+                       waitlist.size() - it.promoted,
+                       " waiting: the head of the waitlist, position ", waitlist[it.promoted],
                        ", was not promoted"));
     }
+    // In units (one per entry without items).
     const int64_t imbalance =
-        static_cast<int64_t>(c.out.stock_left + c.out.won) -
-        static_cast<int64_t>(c.out.stock + c.out.restocked + c.out.cancelled + c.out.expired);
+        static_cast<int64_t>(c.out.stock_left + c.units_taken) -
+        static_cast<int64_t>(c.out.stock + c.out.restocked + c.units_returned);
     if (imbalance != c.imbalance) {
       c.imbalance = imbalance;
       if (imbalance != 0)
         Bad(c, "stock balance",
-            absl::StrCat("stock left ", c.out.stock_left, " + won ", c.out.won, " - given back ",
-                         c.out.cancelled, " - expired ", c.out.expired, " is not stock ",
-                         c.out.stock, " + restocked ", c.out.restocked));
+            c.has_items
+                ? absl::StrCat("stock left ", c.out.stock_left, " + units taken ", c.units_taken,
+                               " - returned ", c.units_returned, " is not stock ", c.out.stock,
+                               " + restocked ", c.out.restocked)
+                : absl::StrCat("stock left ", c.out.stock_left, " + won ", c.out.won,
+                               " - given back ", c.out.cancelled, " - expired ", c.out.expired,
+                               " is not stock ", c.out.stock, " + restocked ", c.out.restocked));
     }
+    uint64_t sum = 0;
+    for (size_t i = 0; c.has_items && i < c.out.items.size(); ++i) {
+      const ItemAudit& it = c.out.items[i];
+      sum += it.stock_left;
+      const int64_t d = static_cast<int64_t>(it.stock_left + it.taken) -
+                        static_cast<int64_t>(it.stock + it.restocked + it.returned);
+      if (d == c.item_imbalance[i]) continue;
+      c.item_imbalance[i] = d;
+      if (d != 0)
+        Bad(c, "item balance",
+            absl::StrCat("item ", it.id, ": stock left ", it.stock_left, " + taken ", it.taken,
+                         " - returned ", it.returned, " is not stock ", it.stock, " + restocked ",
+                         it.restocked));
+    }
+    if (c.has_items && sum != c.out.stock_left && c.imbalance == 0)
+      Bad(c, "item balance",
+          absl::StrCat("the items' units left add up to ", sum, ", the campaign's stock left is ",
+                       c.out.stock_left));
     c.in_answer = false;
     partition_ = partition;
     offset_ = offset;
@@ -777,6 +1202,8 @@ class Auditor {
     c.close_pending = true;
     c.entropy = x.entropy_value();
     c.close_stock = c.out.stock_left;
+    c.close_item_left.clear();
+    for (const ItemAudit& it : c.out.items) c.close_item_left.push_back(it.stock_left);
     c.close_result.assign(c.out.entries, kCloseLost);
   }
 
@@ -835,6 +1262,16 @@ class Auditor {
     c.values[pos - 1] = d.draw_value();
     c.serving = pos;
     const bool won = d.outcome() == pb::OUTCOME_WON;
+    const size_t item = ItemOf(c, pos);
+    const uint32_t qty = QtyOf(c, pos);
+    ItemAudit& it = c.out.items[item];
+    if (c.has_items ? (d.item_id() != it.id || d.quantity() != qty)
+                    : (!d.item_id().empty() || d.quantity() != 0))
+      Bad(c, "all or nothing",
+          absl::StrCat("position ", pos, " asked for ", Units(qty, c, item), "; its draw names ",
+                       d.quantity(), " of \"", d.item_id(), "\""));
+    it.rate.n++;
+    it.rate.k += UnderThreshold(d.draw_value(), c.cfg.win_bps());
     if (d.outcome() != pb::OUTCOME_WAITLISTED && d.waitlist_rank() != 0)
       Bad(c, "at-close draw",
           absl::StrCat("position ", pos, ": a waitlist rank on a ", pb::Outcome_Name(d.outcome()),
@@ -843,9 +1280,13 @@ class Auditor {
       case pb::OUTCOME_WON:
         if (c.out.stock_left == 0)
           Bad(c, "stock", absl::StrCat("position ", pos, " won at close after stock ran out"));
-        else
-          c.out.stock_left--;
+        else if (it.stock_left < qty)
+          Bad(c, "item stock",
+              absl::StrCat("position ", pos, " won ", Units(qty, c, item), " at close with only ",
+                           it.stock_left, " left: oversold"));
+        TakeUnits(c, item, qty);
         c.out.won++;
+        it.won++;
         c.status[pos - 1] = kWon;
         c.close_result[pos - 1] = kCloseWon;
         break;
@@ -853,6 +1294,7 @@ class Auditor {
         if (d.waitlist_rank() == 0)
           Bad(c, "at-close draw", absl::StrCat("position ", pos, ": WAITLISTED without a rank"));
         c.out.waitlisted++;
+        it.waitlisted++;
         c.status[pos - 1] = kWaitlisted;
         c.close_result[pos - 1] = d.waitlist_rank();
         break;
@@ -869,6 +1311,7 @@ class Auditor {
       Bad(c, "stock",
           absl::StrCat("position ", pos, ": stock_left logged ", d.stock_left(), ", should be ",
                        c.out.stock_left));
+    CheckItemLeft(c, item, d.item_stock_left(), absl::StrCat("position ", pos, "'s draw at close"));
     CheckHoldUntil(c, e, pos, won, d.hold_until_ms(), "won at close");
     if (won) StartHold(c, pos, d.hold_until_ms());
     c.out.drawn++;
@@ -942,25 +1385,44 @@ class Auditor {
       if (UnderThreshold(values[pos - 1], c.cfg.win_bps()))
         eligible.push_back({values[pos - 1], pos});
     std::sort(eligible.begin(), eligible.end());
-    const uint64_t winners = std::min<uint64_t>(c.close_stock, eligible.size());
+    // Per item, in (value, position) order: a win while the whole quantity
+    // fits, else the next place on that item's waitlist.
+    std::vector<uint64_t> left = c.close_item_left, waiting(left.size(), 0);
+    std::vector<uint64_t> last_won(left.size(), 0);
+    std::vector<std::vector<uint64_t>> waitlists(left.size());
     std::vector<uint64_t> want(n, kCloseLost);
-    for (uint64_t i = 0; i < eligible.size(); ++i)
-      want[eligible[i].second - 1] = i < winners ? kCloseWon : i - winners + 1;
-    const uint64_t last_won = winners ? eligible[winners - 1].first : 0;
+    uint64_t winners = 0;
+    for (const auto& [value, pos] : eligible) {
+      const size_t item = ItemOf(c, pos);
+      const uint32_t qty = QtyOf(c, pos);
+      if (left[item] >= qty) {
+        left[item] -= qty;
+        want[pos - 1] = kCloseWon;
+        last_won[item] = value;
+        winners++;
+      } else {
+        want[pos - 1] = ++waiting[item];
+        waitlists[item].push_back(pos);
+      }
+    }
     for (uint64_t pos = 1; pos <= n; ++pos) {
       if (pos > c.close_draws || want[pos - 1] == c.close_result[pos - 1]) continue;
       std::string why;
+      const size_t item = ItemOf(c, pos);
       if (c.close_result[pos - 1] == kCloseWon && want[pos - 1] != kCloseWon)
-        why =
-            absl::StrCat(": its value ", values[pos - 1], " is not among the ", winners,
-                         " smallest eligible values (the largest winning value is ", last_won, ")");
+        why = c.has_items
+                  ? absl::StrCat(": its value ", values[pos - 1],
+                                 " is not among the smallest eligible values of item ",
+                                 c.out.items[item].id, " whose whole quantities fit (",
+                                 QtyOf(c, pos), " asked for)")
+                  : absl::StrCat(": its value ", values[pos - 1], " is not among the ", winners,
+                                 " smallest eligible values (the largest winning value is ",
+                                 last_won[item], ")");
       Bad(c, "at-close draw",
           absl::StrCat("position ", pos, ": logged ", CloseWord(c.close_result[pos - 1]),
                        ", the at-close rule gives ", CloseWord(want[pos - 1]), why));
     }
-    if (!keep_waitlist) return;
-    c.waitlist.clear();
-    for (uint64_t i = winners; i < eligible.size(); ++i) c.waitlist.push_back(eligible[i].second);
+    if (keep_waitlist) c.item_waitlist = std::move(waitlists);
   }
 
   void OnSeedRevealed(Campaign& c, const pb::Event& e) {
@@ -1056,16 +1518,54 @@ class Auditor {
       }
     }
     if (c.merkle_checked) k.push_back("Merkle root: " + a.merkle);
+    if (c.has_items) {
+      k.push_back(
+          absl::StrCat(a.items.size(),
+                       " items: per item, units never negative, stock left + taken - returned "
+                       "= stock + restocked after every answer, item_stock_left as counted, "
+                       "the items' units left adding up to the campaign's; confirmed units <= "
+                       "units out; give-backs and expiries return exactly the units taken; "
+                       "quantities within the item's and the campaign's per-user maximum (",
+                       c.campaign_max, ")"));
+      if (!c.on_admission)
+        k.push_back(
+            "all or nothing: every WON draw only when the whole quantity fit in its item, every "
+            "SOLD_OUT only when it did not" +
+            std::string(c.at_close ? "; at close, per item in (value, position) order, waitlists "
+                                     "and promotions per item (head first, only when its "
+                                     "quantity fits)"
+                                   : ""));
+    }
+    if (c.on_admission) {
+      k.push_back(absl::StrCat(
+          "choosing on admission (choose_s ", c.cfg.choose_s(), "): ", a.chosen, " choices, ",
+          a.choices_expired,
+          " expiries; every ADMITTED draw with choose_until = time + choose_s; no admission while "
+          "the admitted not yet chosen could take every unit left; every choice by an admitted "
+          "user before the deadline with the units left, one per admission; expiries at or after "
+          "the deadline in (deadline, position) order"));
+      k.push_back(absl::StrCat(a.item_full_refusals - c.item_full_unparsed,
+                               " ITEM_FULL refusals: each to a user choosing, with fewer units "
+                               "left than asked"));
+      if (c.item_full_unparsed > 0)
+        a.not_checked.push_back(absl::StrCat(
+            c.item_full_unparsed,
+            " ITEM_FULL refusals whose detail does not name \"Q of ITEM asked for, N left\""));
+    }
   }
 
   // The win-rate and uniformity tests over the counts the events gave.
-  static void ComputeStatistics(CampaignAudit& a) {
-    BinomialTest& r = a.rate;
-    r.p0 = a.win_bps / 10000.0;
+  static void Rate(BinomialTest& r, uint32_t win_bps) {
+    r.p0 = win_bps / 10000.0;
     r.observed = r.n ? double(r.k) / r.n : 0;
     WilsonInterval(r.k, r.n, kZ95, r.wilson95);
     WilsonInterval(r.k, r.n, kZ999, r.wilson999);
     r.p_value = BinomialTwoSidedP(r.k, r.n, r.p0);
+  }
+
+  static void ComputeStatistics(CampaignAudit& a) {
+    Rate(a.rate, a.win_bps);
+    for (ItemAudit& it : a.items) Rate(it.rate, a.win_bps);
     UniformityTest& u = a.uniformity;
     if (u.n > 0) {
       const double expect = u.n / 16.0;
@@ -1097,6 +1597,26 @@ class Auditor {
       verdict.push_back(absl::StrFormat(
           "the observed win rate %.4f%% is consistent with the configured %.2f%% (p = %.3g)",
           100 * r.observed, 100 * r.p0, r.p_value));
+    }
+    // Lotteries per item: the rate test per item too.
+    if (a.win_bps > 0 && a.win_bps < 10000) {
+      for (const ItemAudit& it : a.items) {
+        const BinomialTest& b = it.rate;
+        if (b.n < 100 || b.n * b.p0 < 10) continue;
+        if (b.p_value < 0.001) {
+          report_->violations_total++;
+          report_->violations.push_back(
+              {a.id, "win rate",
+               absl::StrFormat("item %s: %d wins in %d eligible draws (%.4f%%) against %.2f%% "
+                               "configured: exact binomial p = %.3g < 0.001",
+                               it.id, b.k, b.n, 100 * b.observed, 100 * b.p0, b.p_value)});
+          verdict.push_back(absl::StrCat("the win rate of item ", it.id,
+                                         " is NOT consistent with the configured rate"));
+        } else {
+          verdict.push_back(absl::StrFormat("item %s: %.4f%% over %d draws, consistent (p = %.3g)",
+                                            it.id, 100 * b.observed, b.n, b.p_value));
+        }
+      }
     }
     const ArrivalTest& t = a.arrival;
     if (t.tested) {
@@ -1483,6 +2003,27 @@ std::string RenderAuditText(const AuditReport& r) {
                           c.draw, c.hold_s, c.confirmed, c.expired, c.waitlisted, c.promoted);
     absl::StrAppendFormat(&out, "  seed: %s; %d draws re-derived\n", c.seed, c.rederived);
     if (!c.merkle.empty()) absl::StrAppend(&out, "  merkle root: ", c.merkle, "\n");
+    if (!c.choose.empty())
+      absl::StrAppendFormat(&out,
+                            "  items %d, choose %s: chosen %d, choices expired %d, item-full "
+                            "refusals %d\n",
+                            c.items.size(), c.choose, c.chosen, c.choices_expired,
+                            c.item_full_refusals);
+    for (const ItemAudit& it : c.items) {
+      absl::StrAppendFormat(&out,
+                            "  item %s: stock %d + restocked %d, taken %d, returned %d, left %d; "
+                            "confirmed %d (units); won %d, sold out %d, waitlisted %d, promoted "
+                            "%d (entries); per-user max %d\n",
+                            it.id, it.stock, it.restocked, it.taken, it.returned, it.stock_left,
+                            it.confirmed, it.won, it.sold_out, it.waitlisted, it.promoted,
+                            it.per_user_max);
+      if (it.rate.n > 0 && c.win_bps > 0 && c.win_bps < 10000)
+        absl::StrAppendFormat(&out,
+                              "    win rate %.4f%% over %d draws (Wilson 95%% [%.4f%%, %.4f%%]), "
+                              "binomial p = %.4g\n",
+                              100 * it.rate.observed, it.rate.n, 100 * it.rate.wilson95[0],
+                              100 * it.rate.wilson95[1], it.rate.p_value);
+    }
     for (const std::string& k : c.checks) absl::StrAppend(&out, "  checked: ", k, "\n");
     const BinomialTest& b = c.rate;
     absl::StrAppendFormat(
@@ -1537,7 +2078,32 @@ nlohmann::json RenderAuditJson(const AuditReport& r) {
     nlohmann::json deciles = nlohmann::json::array();
     for (int d = 0; d < 10; ++d)
       deciles.push_back({{"entries", c.arrival.size[d]}, {"won", c.arrival.won[d]}});
+    nlohmann::json items = nlohmann::json::array();
+    for (const ItemAudit& it : c.items)
+      items.push_back({{"id", it.id},
+                       {"stock", it.stock},
+                       {"restocked", it.restocked},
+                       {"taken", it.taken},
+                       {"returned", it.returned},
+                       {"stock_left", it.stock_left},
+                       {"confirmed", it.confirmed},
+                       {"won", it.won},
+                       {"sold_out", it.sold_out},
+                       {"waitlisted", it.waitlisted},
+                       {"promoted", it.promoted},
+                       {"per_user_max", it.per_user_max},
+                       {"win_rate",
+                        {{"eligible_draws", it.rate.n},
+                         {"wins", it.rate.k},
+                         {"observed", it.rate.observed},
+                         {"wilson_95", {it.rate.wilson95[0], it.rate.wilson95[1]}},
+                         {"binomial_two_sided_p", it.rate.p_value}}}});
     j["campaigns"].push_back({{"id", c.id},
+                              {"choose", c.choose},
+                              {"items", items},
+                              {"chosen", c.chosen},
+                              {"choices_expired", c.choices_expired},
+                              {"item_full_refusals", c.item_full_refusals},
                               {"draw", c.draw},
                               {"hold_s", c.hold_s},
                               {"confirmed", c.confirmed},

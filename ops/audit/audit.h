@@ -19,6 +19,18 @@
 // and CampaignClosed.entropy_value (engine/core/draw.h); the Merkle root is
 // recomputed from the QueueEntered events (engine/core/merkle.h); and for an
 // at-close drop, the win probability is tested against arrival order.
+//
+// Items (issue 15): per item, units never negative and stock left + taken -
+// returned = stock + restocked, the events' item_stock_left and the campaign
+// total agreeing; every request filled whole or refused whole (a WON only
+// when the whole quantity fit, a SOLD_OUT only when it did not), give-backs
+// and expiries returning exactly the units taken, quantities within the
+// per-user maxima; at close, the per-item selection and waitlists and the
+// promotions (head first, only when its quantity fits). Choosing on
+// admission: ADMITTED draws with their deadline, the admission gate, every
+// choice by an admitted user before the deadline with the units left, every
+// ITEM_FULL refusal only when fewer were left than asked, and the choice
+// expiries in (deadline, position) order. The win rate is tested per item.
 #pragma once
 
 #include <cstdint>
@@ -79,8 +91,21 @@ struct ArrivalTest {
   double p_value = 1;
 };
 
+// Items (issue 15): one item's units, re-counted from the events.
+struct ItemAudit {
+  std::string id;
+  uint64_t stock = 0, per_user_max = 0;  // per_user_max: the item's, or the campaign's
+  uint64_t stock_left = 0, taken = 0, returned = 0, restocked = 0, confirmed = 0;  // units
+  uint64_t won = 0, sold_out = 0, waitlisted = 0, promoted = 0;                    // entries
+  BinomialTest rate;  // at-entry lotteries: draws made while units of this item remained
+};
+
 struct CampaignAudit {
   std::string id;
+  // Items: "at_entry" or "on_admission" ("" without items), and per item.
+  std::string choose;
+  std::vector<ItemAudit> items;
+  uint64_t chosen = 0, choices_expired = 0, item_full_refusals = 0;
   uint32_t win_bps = 0;
   std::string draw = "instant";  // or "at_close"
   uint32_t hold_s = 0;

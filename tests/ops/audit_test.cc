@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "absl/strings/str_join.h"
 #include "engine/runtime/node.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/ticketd_process.h"
@@ -810,6 +811,365 @@ TEST(AuditStatistics, ArrivalChiSquareKnownValue) {
   ArrivalChiSquare(&t);
   EXPECT_NEAR(t.chi_square, 22.2222, 1e-3);
   EXPECT_NEAR(t.p_value, 0.0082007, 1e-6);
+}
+
+// ---- items (issue 15) ------------------------------------------------------
+
+// A real single-node run with items:
+//  - "race": at entry, instant, items A (10, at most 4 each) and B (5), hold
+//    60 s; 40 users ask for 1-4 units; refusals when a request cannot be
+//    filled whole; a give-back of a multi-unit win, a restock of B, expiries
+//    by a tick, confirmations.
+//  - "lottery": at entry, 50% per item, items S and M of 300 units each, 1200
+//    entries of one unit.
+//  - "drop": at close, 50%, hold 60 s, items X (20) and Y (10), quantities
+//    1-3 (at most 3); winners give back (promotions per item), the rest
+//    expire (more promotions).
+//  - "popup": on admission, choose_s 30, rate 0, slots S1 and S2 of 3 places,
+//    at most 2 each: choices, an ITEM_FULL refusal, expiries, SOLD_OUT once
+//    nothing is left, a give-back.
+Recorded MakeItems(const std::string& dir) {
+  NodeOptions o;
+  o.data_dir = dir;
+  o.partitions = 1;
+  o.config.seed_secret = kSecret;
+  auto node = Node::Open(o);
+  EXPECT_TRUE(node.ok());
+  (*node)->engine().Start();
+  auto submit = [&](const std::string& id, uint64_t t, auto fill) {
+    pb::Command c;
+    c.set_campaign_id(id);
+    c.set_time_ms(t);
+    fill(c);
+    EXPECT_TRUE((*node)->Submit(c).ok());
+  };
+  auto enter = [&](const std::string& id, uint64_t t, const std::string& u,
+                   const std::string& item = "", uint32_t q = 0) {
+    submit(id, t, [&](pb::Command& c) {
+      c.mutable_request_entry()->set_user_id(u);
+      c.mutable_request_entry()->set_item_id(item);
+      c.mutable_request_entry()->set_quantity(q);
+    });
+  };
+  auto choose = [&](uint64_t t, const std::string& u, const std::string& item, uint32_t q) {
+    submit("popup", t, [&](pb::Command& c) {
+      c.mutable_choose_item()->set_user_id(u);
+      c.mutable_choose_item()->set_item_id(item);
+      c.mutable_choose_item()->set_quantity(q);
+    });
+  };
+  auto item = [](pb::CreateCampaign* cc, const std::string& id, uint64_t stock, uint32_t max) {
+    auto* it = cc->add_items();
+    it->set_id(id);
+    it->set_label("label " + id);
+    it->set_stock(stock);
+    it->set_per_user_max(max);
+  };
+  auto settle = [&]() {
+    uint64_t end = *(*node)->log().commands()->EndOffset(0);
+    EXPECT_TRUE((*node)->engine().WaitForCommands(0, end, absl::Seconds(60)).ok());
+    std::vector<LogRecord> recs;
+    EXPECT_TRUE((*node)->log().ledger()->Read(0, 0, 1 << 20, &recs).ok());
+    std::vector<pb::Event> events;
+    for (const LogRecord& r : recs) events.emplace_back().ParseFromString(r.value);
+    return events;
+  };
+  auto cancel = [&](const std::string& id, uint64_t t, const std::string& u) {
+    submit(id, t, [&](pb::Command& c) { c.mutable_cancel_entry()->set_user_id(u); });
+  };
+  auto tick = [&](const std::string& id, uint64_t t) {
+    submit(id, t, [](pb::Command& c) { c.mutable_tick(); });
+  };
+  auto close = [&](const std::string& id, uint64_t t) {
+    submit(id, t, [](pb::Command& c) { c.mutable_close_campaign(); });
+    submit(id, t + 1, [](pb::Command& c) { c.mutable_reveal_seed(); });
+  };
+
+  submit("race", kT0, [&](pb::Command& c) {
+    auto* cc = c.mutable_create_campaign();
+    cc->set_win_bps(10000);
+    cc->set_hold_s(60);
+    cc->set_per_user_max(4);
+    item(cc, "A", 10, 0);
+    item(cc, "B", 5, 3);
+  });
+  for (int i = 0; i < 40; ++i)
+    enter("race", kT0 + 1 + i, "r" + std::to_string(i), i % 3 == 2 ? "B" : "A",
+          i % 3 == 2 ? 1 + i % 3 : 1 + (i * 7) % 4);
+  submit("race", kT0 + 100, [](pb::Command& c) {
+    c.mutable_confirm_entry()->set_user_id("r0");
+    c.mutable_confirm_entry()->set_pass_id("race:1");
+  });
+  cancel("race", kT0 + 101, "r1");  // r1 won 4 of A: 4 come back
+  enter("race", kT0 + 102, "r40", "A", 3);
+  submit("race", kT0 + 103, [](pb::Command& c) {
+    c.mutable_restock()->set_units(2);
+    c.mutable_restock()->set_item_id("B");
+  });
+  enter("race", kT0 + 104, "r41", "B", 2);
+  tick("race", kT0 + 70000);  // every unconfirmed hold expires
+  enter("race", kT0 + 70001, "r42", "A", 4);
+  close("race", kT0 + 70002);
+
+  submit("lottery", kT0, [&](pb::Command& c) {
+    auto* cc = c.mutable_create_campaign();
+    cc->set_win_bps(5000);
+    item(cc, "S", 300, 0);
+    item(cc, "M", 300, 0);
+  });
+  for (int i = 0; i < 1200; ++i)
+    enter("lottery", kT0 + 1 + i, "l" + std::to_string(i), i % 2 ? "M" : "S", 1);
+  close("lottery", kT0 + 2000);
+
+  submit("drop", kT0, [&](pb::Command& c) {
+    auto* cc = c.mutable_create_campaign();
+    cc->set_win_bps(5000);
+    cc->set_hold_s(60);
+    cc->set_draw(pb::DRAW_AT_CLOSE);
+    cc->set_per_user_max(3);
+    item(cc, "X", 20, 0);
+    item(cc, "Y", 10, 0);
+  });
+  for (int i = 0; i < 300; ++i)
+    enter("drop", kT0 + 1 + i, "d" + std::to_string(i), i % 3 ? "X" : "Y", 1 + (i * 5) % 3);
+  submit("drop", kClose, [](pb::Command& c) { c.mutable_close_campaign(); });
+
+  submit("popup", kT0, [&](pb::Command& c) {
+    auto* cc = c.mutable_create_campaign();
+    cc->set_win_bps(10000);
+    cc->set_per_user_max(2);
+    cc->set_choose(pb::CHOOSE_ON_ADMISSION);
+    cc->set_choose_s(30);
+    item(cc, "S1", 3, 0);
+    item(cc, "S2", 3, 0);
+  });
+  for (int i = 0; i < 20; ++i) enter("popup", kT0 + 1 + i, "p" + std::to_string(i));
+  choose(kT0 + 100, "p0", "S1", 2);
+  choose(kT0 + 101, "p1", "S1", 2);  // 1 left: ITEM_FULL
+  choose(kT0 + 102, "p1", "S2", 2);
+  choose(kT0 + 103, "p2", "S1", 1);
+  tick("popup", kT0 + 40000);          // p3..p5 expire; p6 admitted
+  choose(kT0 + 40001, "p6", "S2", 1);  // nothing left: the rest SOLD_OUT
+  cancel("popup", kT0 + 40002, "p0");
+  choose(kT0 + 40003, "p7", "S1", 1);  // not admitted
+  close("popup", kT0 + 40004);
+
+  // The drop after its close: winners give back, the others expire.
+  std::vector<pb::Event> ev = settle();
+  int given_back = 0;
+  for (const pb::Event& e : ev)
+    if (e.campaign_id() == "drop" && e.has_draw_resolved() &&
+        e.draw_resolved().outcome() == pb::OUTCOME_WON && given_back++ < 6)
+      cancel("drop", kClose + 1000 + given_back, e.draw_resolved().user_id());
+  tick("drop", kClose + 70000);
+  submit("drop", kClose + 70001, [](pb::Command& c) { c.mutable_reveal_seed(); });
+  Recorded run;
+  run.events = settle();
+  EXPECT_TRUE((*node)->log().commands()->Read(0, 0, 1 << 20, &run.commands).ok());
+  (*node)->engine().Stop();
+  return run;
+}
+
+class ItemsAuditTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir();
+    run_ = new Recorded(MakeItems(dir_->Sub("node")));
+  }
+  static void TearDownTestSuite() {
+    delete run_;
+    delete dir_;
+  }
+  AuditReport Tampered(const std::function<void(std::vector<pb::Event>&)>& tamper) {
+    std::vector<pb::Event> events = run_->events;
+    tamper(events);
+    return AuditOf(dir_->Sub("t" + std::to_string(n_++)), *run_, events, false);
+  }
+  static const CampaignAudit* Of(const AuditReport& r, const std::string& id) {
+    for (const CampaignAudit& c : r.campaigns) {
+      if (c.id == id) return &c;
+    }
+    return nullptr;
+  }
+  static uint64_t Count(const std::string& id, pb::Event::BodyCase kind) {
+    uint64_t n = 0;
+    for (const pb::Event& e : run_->events) n += e.campaign_id() == id && e.body_case() == kind;
+    return n;
+  }
+  static TempDir* dir_;
+  static Recorded* run_;
+  static int n_;
+};
+TempDir* ItemsAuditTest::dir_ = nullptr;
+Recorded* ItemsAuditTest::run_ = nullptr;
+int ItemsAuditTest::n_ = 0;
+
+TEST_F(ItemsAuditTest, CleanLedgersWithItemsPass) {
+  // The run exercised what the checks are about.
+  EXPECT_GT(Count("popup", pb::Event::kItemChosen), 3u);
+  EXPECT_EQ(Count("popup", pb::Event::kChoiceExpired), 3u);
+  EXPECT_GT(Count("drop", pb::Event::kEntryPromoted), 6u);
+  uint64_t item_full = 0;
+  for (const pb::Event& e : run_->events)
+    item_full += e.has_entry_rejected() && e.entry_rejected().reason() == pb::REJECT_ITEM_FULL;
+  EXPECT_EQ(item_full, 1u);
+
+  for (bool with_commands : {false, true}) {
+    AuditReport r = AuditOf(dir_->Sub(with_commands ? "clean_cmd" : "clean"), *run_, run_->events,
+                            with_commands);
+    EXPECT_EQ(r.ExitCode(), 0) << Checks(r) << r.error << RenderAuditText(r);
+    if (with_commands) {
+      EXPECT_NE(r.determinism.find("identical"), std::string::npos) << r.determinism;
+    }
+    const CampaignAudit* race = Of(r, "race");
+    ASSERT_NE(race, nullptr);
+    EXPECT_EQ(race->choose, "at_entry");
+    ASSERT_EQ(race->items.size(), 2u);
+    EXPECT_EQ(race->items[1].restocked, 2u);
+    EXPECT_GT(race->sold_out, 0u);
+    for (const ItemAudit& it : race->items)
+      EXPECT_EQ(it.stock_left + it.taken - it.returned, it.stock + it.restocked) << it.id;
+    const CampaignAudit* popup = Of(r, "popup");
+    ASSERT_NE(popup, nullptr);
+    EXPECT_EQ(popup->choose, "on_admission");
+    EXPECT_EQ(popup->choices_expired, 3u);
+    EXPECT_EQ(popup->item_full_refusals, 1u);
+    EXPECT_TRUE(popup->not_checked.empty()) << absl::StrJoin(popup->not_checked, "; ");
+    const CampaignAudit* lottery = Of(r, "lottery");
+    ASSERT_NE(lottery, nullptr);
+    for (const ItemAudit& it : lottery->items) EXPECT_GT(it.rate.n, 300u) << it.id;
+    const CampaignAudit* drop = Of(r, "drop");
+    ASSERT_NE(drop, nullptr);
+    EXPECT_GT(drop->items[0].promoted + drop->items[1].promoted, 6u);
+  }
+  AuditReport r = AuditOf(dir_->Sub("clean_json"), *run_, run_->events, false);
+  nlohmann::json j = RenderAuditJson(r);
+  bool listed = false;
+  for (const auto& c : j["campaigns"])
+    if (c["id"] == "popup") {
+      listed = c["items"].size() == 2 && c["items"][0]["id"] == "S1" && c["chosen"] == 4;
+    }
+  EXPECT_TRUE(listed) << j.dump(2);
+  const std::string text = RenderAuditText(r);
+  EXPECT_NE(text.find("item S1: stock 3"), std::string::npos) << text;
+  EXPECT_NE(text.find("item M: stock 300"), std::string::npos) << text;
+}
+
+// The first draw in `id` matching `pred`, and the units of its item left
+// before it (from the previous event that logged them).
+template <typename P>
+pb::DrawResolved* FindDraw(std::vector<pb::Event>& ev, const std::string& id, P pred) {
+  for (pb::Event& e : ev)
+    if (e.campaign_id() == id && e.has_draw_resolved() && pred(e.draw_resolved()))
+      return e.mutable_draw_resolved();
+  return nullptr;
+}
+
+TEST_F(ItemsAuditTest, OversoldItemIsCaught) {
+  AuditReport r = Tampered([](std::vector<pb::Event>& ev) {
+    pb::DrawResolved* d = FindDraw(
+        ev, "race", [](const pb::DrawResolved& d) { return d.outcome() == pb::OUTCOME_SOLD_OUT; });
+    ASSERT_NE(d, nullptr);
+    d->set_outcome(pb::OUTCOME_WON);
+  });
+  EXPECT_TRUE(Says(r, "all or nothing", "never partly filled")) << Checks(r);
+  EXPECT_TRUE(Says(r, "item stock", "oversold")) << Checks(r);
+}
+
+TEST_F(ItemsAuditTest, PartlyFilledRequestIsCaught) {
+  AuditReport r = Tampered([](std::vector<pb::Event>& ev) {
+    // A refused request of q units turned into a win of the units left.
+    pb::DrawResolved* d = FindDraw(ev, "race", [](const pb::DrawResolved& d) {
+      return d.outcome() == pb::OUTCOME_SOLD_OUT && d.item_stock_left() > 0;
+    });
+    ASSERT_NE(d, nullptr);
+    d->set_outcome(pb::OUTCOME_WON);
+    d->set_quantity(static_cast<uint32_t>(d->item_stock_left()));
+    d->set_item_stock_left(0);
+  });
+  EXPECT_TRUE(Says(r, "all or nothing", "filled whole or not at all")) << Checks(r);
+}
+
+TEST_F(ItemsAuditTest, RefusalWhilePlacesRemainedIsCaught) {
+  AuditReport r = Tampered([](std::vector<pb::Event>& ev) {
+    pb::DrawResolved* d = FindDraw(ev, "race", [](const pb::DrawResolved& d) {
+      return d.outcome() == pb::OUTCOME_WON && d.position() > 3;
+    });
+    ASSERT_NE(d, nullptr);
+    d->set_outcome(pb::OUTCOME_SOLD_OUT);
+  });
+  EXPECT_TRUE(Says(r, "all or nothing", "a refusal while places remained")) << Checks(r);
+  // On admission: an ITEM_FULL refusal that asked for no more than was left.
+  AuditReport full = Tampered([](std::vector<pb::Event>& ev) {
+    for (pb::Event& e : ev)
+      if (e.has_entry_rejected() && e.entry_rejected().reason() == pb::REJECT_ITEM_FULL)
+        e.mutable_entry_rejected()->set_detail("1 of S1 asked for, 1 left: choose another");
+  });
+  EXPECT_TRUE(Says(full, "item full", "a refusal while places remained")) << Checks(full);
+}
+
+TEST_F(ItemsAuditTest, ChoiceAfterItsDeadlineIsCaught) {
+  AuditReport r = Tampered([](std::vector<pb::Event>& ev) {
+    for (pb::Event& e : ev)
+      if (e.has_item_chosen() && e.item_chosen().user_id() == "p2")
+        e.set_time_ms(e.time_ms() + 31000);
+  });
+  EXPECT_TRUE(Says(r, "choice deadline", "a choice after its deadline")) << Checks(r);
+  // A choice where the ledger let the admission expire first.
+  AuditReport lapsed = Tampered([](std::vector<pb::Event>& ev) {
+    for (pb::Event& e : ev)
+      if (e.has_item_chosen() && e.item_chosen().user_id() == "p6") {
+        e.mutable_item_chosen()->set_user_id("p3");
+        e.mutable_item_chosen()->set_position(4);
+      }
+  });
+  EXPECT_TRUE(Says(lapsed, "choice", "a choice after its deadline")) << Checks(lapsed);
+}
+
+TEST_F(ItemsAuditTest, PromotionWhoseQuantityDidNotFitIsCaught) {
+  AuditReport r = Tampered([](std::vector<pb::Event>& ev) {
+    // The units before the first promotion of X came back to Y instead.
+    for (size_t i = 0; i < ev.size(); ++i) {
+      if (ev[i].campaign_id() != "drop" || !ev[i].has_entry_promoted() ||
+          ev[i].entry_promoted().item_id() != "X")
+        continue;
+      for (size_t k = i; k-- > 0;)
+        if (ev[k].campaign_id() == "drop" && ev[k].has_stock_changed()) {
+          ev[k].mutable_stock_changed()->set_item_id("Y");
+          break;
+        }
+      return;
+    }
+    FAIL() << "no promotion of X";
+  });
+  EXPECT_TRUE(Says(r, "promotion", "whole quantity fits")) << Checks(r);
+}
+
+TEST_F(ItemsAuditTest, AdmissionPastTheGateIsCaught) {
+  // p6 admitted while p3..p5 still had time to choose the one unit left:
+  // the ChoiceExpired events moved after p6's admission.
+  AuditReport r = Tampered([](std::vector<pb::Event>& ev) {
+    std::vector<pb::Event> expired;
+    size_t at = 0;
+    for (size_t i = 0; i < ev.size(); ++i) {
+      if (ev[i].campaign_id() == "popup" && ev[i].has_choice_expired()) {
+        expired.push_back(ev[i]);
+        at = i;
+      }
+    }
+    ASSERT_EQ(expired.size(), 3u);
+    // ev[at + 1..]: EntryAdmitted, DrawResolved of p6: swap them before.
+    std::vector<pb::Event> tail(ev.begin() + at + 1, ev.begin() + at + 3);
+    ASSERT_TRUE(tail[0].has_entry_admitted());
+    uint64_t seq = ev[at - 2].sequence();
+    std::vector<pb::Event> order = tail;
+    order.insert(order.end(), expired.begin(), expired.end());
+    for (size_t k = 0; k < order.size(); ++k) {
+      order[k].set_sequence(seq + k);
+      ev[at - 2 + k] = order[k];
+    }
+  });
+  EXPECT_TRUE(Names(r, "admission gate")) << Checks(r);
 }
 
 TEST(AuditCli, ReportsJsonAndExitCodes) {

@@ -455,12 +455,12 @@ class Auditor {
   }
 
   // The item_stock_left an event logs, against the units counted.
-  void CheckItemLeft(Campaign& c, size_t item, uint64_t logged, const std::string& what) {
-    if (!c.has_items) return;
-    if (logged != c.out.items[item].stock_left)
-      Bad(c, "item stock",
-          absl::StrCat(what, ": item_stock_left of ", c.out.items[item].id, " logged ", logged,
-                       ", should be ", c.out.items[item].stock_left));
+  void CheckItemLeft(Campaign& c, size_t item, uint64_t logged, uint64_t pos, const char* what) {
+    if (!c.has_items || logged == c.out.items[item].stock_left) return;
+    Bad(c, "item stock",
+        absl::StrCat(pos == 0 ? std::string() : absl::StrCat("position ", pos, "'s "), what,
+                     ": item_stock_left of ", c.out.items[item].id, " logged ", logged,
+                     ", should be ", c.out.items[item].stock_left));
   }
 
   void OnPrequeued(Campaign& c, const pb::Event& e) {
@@ -503,8 +503,8 @@ class Auditor {
       }
       if (c.on_admission) c.choose_until.resize(q.position(), 0);
     }
-    const std::string what = absl::StrCat("position ", q.position(), "'s entry");
     if (c.has_items && !c.on_admission) {
+      const std::string what = absl::StrCat("position ", q.position(), "'s entry");
       const int item = ItemNamed(c, q.item_id(), what);
       const uint32_t qty = q.quantity() == 0 ? 1 : q.quantity();
       if (item >= 0) {
@@ -514,8 +514,8 @@ class Auditor {
       c.qty_of[q.position() - 1] = qty;
     } else if (!q.item_id().empty() || q.quantity() > 1) {
       Bad(c, "item",
-          absl::StrCat(what, " names item \"", q.item_id(), "\" x", q.quantity(),
-                       ", but entries of this campaign name none"));
+          absl::StrCat("position ", q.position(), "'s entry names item \"", q.item_id(), "\" x",
+                       q.quantity(), ", but entries of this campaign name none"));
     }
     c.by_position[q.position() - 1] = &c.users.back();
     c.entry_ms[q.position() - 1] = e.time_ms();
@@ -668,8 +668,7 @@ class Auditor {
       Bad(c, "stock",
           absl::StrCat("position ", pos, ": stock_left logged ", d.stock_left(), ", should be ",
                        c.out.stock_left));
-    if (at_entry_items)
-      CheckItemLeft(c, item, d.item_stock_left(), absl::StrCat("position ", pos, "'s draw"));
+    if (at_entry_items) CheckItemLeft(c, item, d.item_stock_left(), pos, "draw");
     if (d.waitlist_rank() != 0)
       Bad(c, "outcome", absl::StrCat("position ", pos, ": a waitlist rank in an instant draw"));
     CheckHoldUntil(c, e, pos, won, d.hold_until_ms(), "won");
@@ -732,7 +731,7 @@ class Auditor {
       Bad(c, "stock",
           absl::StrCat("stock_left logged ", s.stock_left(), ", should be ", c.out.stock_left));
     if (c.has_items)
-      CheckItemLeft(c, item, s.item_stock_left(), "a StockChanged");
+      CheckItemLeft(c, item, s.item_stock_left(), 0, "a StockChanged");
     else if (s.item_stock_left() != 0)
       Bad(c, "item", "a StockChanged with item_stock_left in a campaign without items");
     if (c.units_taken - std::min(c.units_taken, c.units_returned) > c.out.stock + c.out.restocked)
@@ -935,7 +934,7 @@ class Auditor {
       Bad(c, "stock",
           absl::StrCat("position ", pos, " promoted: stock_left logged ", x.stock_left(),
                        ", should be ", c.out.stock_left));
-    CheckItemLeft(c, item, x.item_stock_left(), absl::StrCat("position ", pos, "'s promotion"));
+    CheckItemLeft(c, item, x.item_stock_left(), pos, "promotion");
     CheckHoldUntil(c, e, pos, true, x.hold_until_ms(), "promoted");
     StartHold(c, pos, x.hold_until_ms());
     c.status[pos - 1] = kWon;
@@ -992,7 +991,7 @@ class Auditor {
       Bad(c, "stock",
           absl::StrCat(what, ": stock_left logged ", x.stock_left(), ", should be ",
                        c.out.stock_left));
-    CheckItemLeft(c, item, x.item_stock_left(), what);
+    CheckItemLeft(c, item, x.item_stock_left(), pos, "choice");
     CheckHoldUntil(c, e, pos, true, x.hold_until_ms(), "chose");
     StartHold(c, pos, x.hold_until_ms());
   }
@@ -1311,7 +1310,7 @@ class Auditor {
       Bad(c, "stock",
           absl::StrCat("position ", pos, ": stock_left logged ", d.stock_left(), ", should be ",
                        c.out.stock_left));
-    CheckItemLeft(c, item, d.item_stock_left(), absl::StrCat("position ", pos, "'s draw at close"));
+    CheckItemLeft(c, item, d.item_stock_left(), pos, "draw at close");
     CheckHoldUntil(c, e, pos, won, d.hold_until_ms(), "won at close");
     if (won) StartHold(c, pos, d.hold_until_ms());
     c.out.drawn++;

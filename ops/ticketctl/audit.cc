@@ -145,7 +145,10 @@ Verb AddAudit(CLI::App& app, const Global& g) {
       "in a live hold, expiries only at or after their deadline and in order), promotions "
       "(always the waitlist head, one per returned unit), the at-close selection and waitlist "
       "re-derived from the seed and the entropy value, the Merkle root of the entries, and "
-      "whether at-close wins depend on arrival order (chi-square over arrival deciles). Exit 0 "
+      "whether at-close wins depend on arrival order (chi-square over arrival deciles); with "
+      "items, per item: units never negative and balanced, every request filled whole or "
+      "refused whole, per-item at-close draws, waitlists and promotions, choices first come "
+      "first served among the admitted before their deadline, and the win rate per item. Exit 0 "
       "clean, 3 a violation found, 2 nothing to audit (no data dir) or a bad flag, 1 the log "
       "could not be read");
   audit->add_option("--campaign", a->campaign, "Audit one campaign (default: all)");

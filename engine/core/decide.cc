@@ -5,6 +5,7 @@
 #include <set>
 #include <utility>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "engine/core/merkle.h"
 #include "engine/core/names.h"
@@ -334,7 +335,8 @@ class Cursor {
     // rank[i]: 0 lost, kWins won, else the rank on its item's waitlist.
     constexpr uint64_t kWins = UINT64_MAX;
     std::vector<uint64_t> rank(n, 0);
-    std::vector<uint64_t> left = item_left_, waiting_on(item_left_.size(), 0);
+    std::vector<uint64_t> left(item_left_.begin(), item_left_.end()),
+        waiting_on(item_left_.size(), 0);
     for (const auto& [value, position] : eligible) {
       const size_t item = item_at(position);
       const uint32_t quantity = quantity_at(position);
@@ -421,8 +423,10 @@ class Cursor {
   uint64_t stock_left_;
   uint64_t choosing_;
   bool opened_;
-  std::vector<uint64_t> item_left_;
-  std::vector<uint64_t> promoted_;
+  // Per item (one without items); inline up to 8 items: a Cursor is made
+  // for every command, and two heap vectors each were ~5% of decide + fold.
+  absl::InlinedVector<uint64_t, 8> item_left_;
+  absl::InlinedVector<uint64_t, 8> promoted_;
   std::vector<Pending> pending_;  // positions > c_.last_position
 };
 

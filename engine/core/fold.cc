@@ -62,29 +62,25 @@ uint64_t UnitsOut(const pb::CampaignSnapshot& snap) {
   return snap.won() - snap.cancelled() - snap.expired();
 }
 
-// With items: each item's units balance (stock + restocked = left + taken -
-// returned), confirmed units are units out, and the items' left add up to
-// the campaign's.
-absl::Status CheckItemBalance(const CampaignState& c, const pb::Event& e) {
-  uint64_t left = 0;
-  for (size_t i = 0; i < c.items(); ++i) {
-    const pb::ItemCounters& n = c.snap.items(static_cast<int>(i));
-    const pb::Item& item = c.snap.config().items(static_cast<int>(i));
-    if (n.returned() > n.taken())
-      return Broken(e, absl::StrCat("item ", item.id(), ": more units returned than taken"));
-    if (n.stock_left() + n.taken() - n.returned() != item.stock() + n.restocked())
-      return Broken(e, absl::StrCat("item ", item.id(), ": stock does not balance"));
-    if (n.confirmed() > n.taken() - n.returned())
-      return Broken(e, absl::StrCat("item ", item.id(), ": more confirmed than units out"));
-    left += n.stock_left();
-  }
-  if (left != c.snap.stock_left()) return Broken(e, "the items' stock does not add up");
+// With items: the item an event touched balances (stock + restocked = left
+// + taken - returned) and its confirmed units are units out. The items' sum
+// equals the campaign's stock left by construction (every change moves
+// both); CheckInvariants checks it over all items.
+absl::Status CheckItemBalance(const CampaignState& c, const pb::Event& e, size_t i) {
+  const pb::ItemCounters& n = c.snap.items(static_cast<int>(i));
+  const pb::Item& item = c.snap.config().items(static_cast<int>(i));
+  if (n.returned() > n.taken())
+    return Broken(e, absl::StrCat("item ", item.id(), ": more units returned than taken"));
+  if (n.stock_left() + n.taken() - n.returned() != item.stock() + n.restocked())
+    return Broken(e, absl::StrCat("item ", item.id(), ": stock does not balance"));
+  if (n.confirmed() > n.taken() - n.returned())
+    return Broken(e, absl::StrCat("item ", item.id(), ": more confirmed than units out"));
   return absl::OkStatus();
 }
 
-// Stock conservation, checked whenever stock or wins move.
-absl::Status CheckStockBalance(const CampaignState& c, const pb::Event& e) {
-  if (c.items() > 0) return CheckItemBalance(c, e);
+// Stock conservation, checked whenever stock or wins move (of `item`).
+absl::Status CheckStockBalance(const CampaignState& c, const pb::Event& e, size_t item) {
+  if (c.items() > 0) return CheckItemBalance(c, e, item);
   const auto& snap = c.snap;
   if (snap.cancelled() + snap.expired() > snap.won())
     return Broken(e, "more units given back than won");
@@ -352,7 +348,7 @@ absl::Status FoldDrawResolved(CampaignState& c, const pb::Event& e) {
   if (absl::Status st = CheckDrawItem(c, e); !st.ok()) return st;
   c.status[d.position() - 1] = status;
   c.dirty_positions.push_back(d.position());
-  return CheckStockBalance(c, e);
+  return CheckStockBalance(c, e, item);
 }
 
 // CHOOSE_ON_ADMISSION: an admitted user's choice, within its deadline.
@@ -387,7 +383,7 @@ absl::Status FoldItemChosen(CampaignState& c, const pb::Event& e) {
   c.status[x.position() - 1] = EntryStatus::kWon;
   c.dirty_positions.push_back(x.position());
   if (absl::Status st = TakeHold(c, e, x.position(), x.hold_until_ms()); !st.ok()) return st;
-  return CheckStockBalance(c, e);
+  return CheckStockBalance(c, e, static_cast<size_t>(item));
 }
 
 absl::Status FoldChoiceExpired(CampaignState& c, const pb::Event& e) {
@@ -435,7 +431,8 @@ absl::Status FoldStockChanged(CampaignState& c, const pb::Event& e) {
     return Broken(e, "a stock change naming an item where there are none");
   }
   if (sc.stock_left() != snap.stock_left()) return Broken(e, "stock_left disagrees");
-  return CheckStockBalance(c, e);
+  return CheckStockBalance(c, e,
+                           c.items() > 0 ? static_cast<size_t>(c.ItemIndex(sc.item_id())) : 0);
 }
 
 // The standing win at `position` of `user` (a cancel, confirmation or
@@ -483,7 +480,7 @@ absl::Status FoldEntryConfirmed(CampaignState& c, const pb::Event& e) {
     pb::ItemCounters* n = c.snap.mutable_items(static_cast<int>(c.ItemAt(x.position())));
     n->set_confirmed(n->confirmed() + c.QuantityAt(x.position()));
   }
-  return CheckStockBalance(c, e);
+  return CheckStockBalance(c, e, c.ItemAt(x.position()));
 }
 
 absl::Status FoldHoldExpired(CampaignState& c, const pb::Event& e) {
@@ -530,7 +527,7 @@ absl::Status FoldEntryPromoted(CampaignState& c, const pb::Event& e) {
   c.status[p.position() - 1] = EntryStatus::kWon;
   c.dirty_positions.push_back(p.position());
   if (p.stock_left() != snap.stock_left()) return Broken(e, "stock_left disagrees");
-  return CheckStockBalance(c, e);
+  return CheckStockBalance(c, e, item);
 }
 
 absl::Status FoldCampaignClosed(CampaignState& c, const pb::Event& e) {

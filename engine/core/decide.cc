@@ -83,6 +83,8 @@ class Emitter {
     }
     return e;
   }
+  // The event New() made last.
+  pb::Event& Last() { return (*out_)[out_->size() - 1]; }
   // The answer carries the command's Idempotency-Key (IdempotencyTable).
   void RememberKey() { remember_key_ = true; }
 
@@ -832,11 +834,17 @@ void DecideChoose(const CampaignState& c, Cursor& cur, const Limits& limits, con
   size_t item = 0;
   uint32_t quantity = 1;
   if (!Ask(c, user, req.item_id(), req.quantity(), &item, &quantity, em)) return;
-  if (cur.item_left(item) < quantity)
-    return em.Reject(user, pb::REJECT_ITEM_FULL,
-                     absl::StrCat(quantity, " of ", req.item_id(), " asked for, ",
-                                  cur.item_left(item), " left: choose another or fewer"),
-                     pos);
+  if (cur.item_left(item) < quantity) {
+    em.Reject(user, pb::REJECT_ITEM_FULL,
+              absl::StrCat(quantity, " of ", req.item_id(), " asked for, ", cur.item_left(item),
+                           " left: choose another or fewer"),
+              pos);
+    pb::EntryRejected* r = em.Last().mutable_entry_rejected();
+    r->set_item_id(req.item_id());
+    r->set_quantity(quantity);
+    r->set_item_stock_left(cur.item_left(item));
+    return;
+  }
   cur.Choose(em, pos, item, quantity);
 }
 

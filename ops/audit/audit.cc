@@ -1026,9 +1026,8 @@ class Auditor {
 
   // REJECT_ITEM_FULL: only to an admitted user still choosing, and only when
   // fewer units of the item were left than asked. The rejection names the
-  // quantity, the item and the units left in its detail ("Q of ITEM asked
-  // for, N left: ...", the engine's words); N is checked against the units
-  // counted here.
+  // item, the quantity and the units left (EntryRejected.item_id, quantity,
+  // item_stock_left); the units left are checked against those counted here.
   void OnRejected(Campaign& c, const pb::Event& e) {
     const auto& r = e.entry_rejected();
     if (!c.created || r.reason() != pb::REJECT_ITEM_FULL) return;
@@ -1041,15 +1040,9 @@ class Auditor {
                  absl::StrCat("user ", r.user_id(),
                               " refused ITEM_FULL, but is not an admitted user choosing before "
                               "the deadline"));
-    unsigned qty = 0;
-    unsigned long long left = 0;
-    char id[33] = {};
-    if (std::sscanf(r.detail().c_str(), "%u of %32s asked for, %llu left", &qty, id, &left) != 3) {
-      c.item_full_unparsed++;
-      return;
-    }
-    auto it = c.item_index.find(id);
-    if (it == c.item_index.end()) {
+    const uint64_t qty = r.quantity(), left = r.item_stock_left();
+    auto it = c.item_index.find(r.item_id());
+    if (it == c.item_index.end() || qty == 0) {
       c.item_full_unparsed++;
       return;
     }
@@ -1547,9 +1540,9 @@ class Auditor {
                                " ITEM_FULL refusals: each to a user choosing, with fewer units "
                                "left than asked"));
       if (c.item_full_unparsed > 0)
-        a.not_checked.push_back(absl::StrCat(
-            c.item_full_unparsed,
-            " ITEM_FULL refusals whose detail does not name \"Q of ITEM asked for, N left\""));
+        a.not_checked.push_back(
+            absl::StrCat(c.item_full_unparsed,
+                         " ITEM_FULL refusals that name no item of the campaign or no quantity"));
     }
   }
 

@@ -35,6 +35,24 @@ struct EntryView {
   // waitlisted: the current place on the waitlist, from 1 (the next to be
   // promoted): the rank drawn at close minus the promotions since.
   uint64_t waitlist_rank = 0;
+  // Items (issue 15): the item and units the entry asked for (at entry) or
+  // took (a choice); "" / 0 without items or before a choice. admitted: the
+  // deadline (unix ms) to choose by; 0 for every other status.
+  std::string item_id;
+  uint32_t quantity = 0;
+  uint64_t choose_until_ms = 0;
+};
+
+// A campaign's items, in config order, with their counters (units).
+struct ItemsView {
+  struct Item {
+    std::string id, label;
+    uint64_t stock = 0, stock_left = 0, taken = 0, returned = 0, restocked = 0, confirmed = 0,
+             waitlisted = 0, promoted = 0;
+    uint32_t per_user_max = 0;  // 0: the campaign's
+  };
+  std::vector<Item> items;
+  uint64_t admitted_choosing = 0, chosen = 0, choices_expired = 0;
 };
 
 // (position, user, status or outcome)
@@ -82,15 +100,24 @@ class ReadModel {
   virtual absl::StatusOr<RankingView> Ranking(int partition, uint64_t min_sequence,
                                               const std::string& campaign, uint64_t offset,
                                               uint64_t limit) = 0;
-  // `outcome` empty: every decided entry.
+  // `outcome` empty: every decided entry; `item` empty: of every item.
   virtual absl::StatusOr<ResultsView> Results(int partition, uint64_t min_sequence,
                                               const std::string& campaign, uint64_t cursor,
-                                              uint64_t limit, const std::string& outcome) = 0;
+                                              uint64_t limit, const std::string& outcome,
+                                              const std::string& item = "") = 0;
+  // The campaign's items and their counters (none for a campaign without
+  // items). Unimplemented: this read model does not keep them.
+  virtual absl::StatusOr<ItemsView> Items(int /*partition*/, uint64_t /*min_sequence*/,
+                                          const std::string& /*campaign*/) {
+    return absl::UnimplementedError("no items in this read model");
+  }
   // The waitlist after drawn rank `cursor` (0: from its head), at most
-  // `limit` entries. Unimplemented: this read model does not keep it.
+  // `limit` entries; with items, `item`'s (each item has its own).
+  // Unimplemented: this read model does not keep it.
   virtual absl::StatusOr<WaitlistView> Waitlist(int /*partition*/, uint64_t /*min_sequence*/,
                                                 const std::string& /*campaign*/,
-                                                uint64_t /*cursor*/, uint64_t /*limit*/) {
+                                                uint64_t /*cursor*/, uint64_t /*limit*/,
+                                                const std::string& /*item*/ = "") {
     return absl::UnimplementedError("no waitlist in this read model");
   }
   // Which store answers what, for metrics: "redis", "postgres".

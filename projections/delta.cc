@@ -30,6 +30,11 @@ std::map<std::string, CampaignDelta> Summarize(const std::vector<pb::Event>& eve
         d.created = e.campaign_created();
         d.created_at_ms = e.time_ms();
         d.stock_left = e.campaign_created().config().stock();
+        for (const pb::Item& item : e.campaign_created().config().items()) {
+          d.items[item.id()].stock_left = item.stock();
+          // The campaign's stock is its items' sum (CreateCampaign.stock is 0).
+          *d.stock_left += item.stock();
+        }
         d.closed = false;
         d.paused = false;
         break;
@@ -44,6 +49,10 @@ std::map<std::string, CampaignDelta> Summarize(const std::vector<pb::Event>& eve
         r.user = q.user_id();
         r.entered_sequence = e.sequence();
         r.entered_at_ms = e.time_ms();
+        if (!q.item_id().empty()) {
+          r.item_id = q.item_id();
+          r.quantity = q.quantity() == 0 ? 1 : q.quantity();
+        }
         d.entries = q.position();
         if (!q.prequeue_key().empty()) d.prequeued_delta--;
         break;
@@ -66,6 +75,16 @@ std::map<std::string, CampaignDelta> Summarize(const std::vector<pb::Event>& eve
         x.draw_value = r.draw_value();
         if (r.hold_until_ms() != 0) x.hold_until_ms = r.hold_until_ms();
         if (r.waitlist_rank() != 0) x.waitlist_rank = r.waitlist_rank();
+        if (r.choose_until_ms() != 0) x.choose_until_ms = r.choose_until_ms();
+        if (!r.item_id().empty()) {
+          x.item_id = r.item_id();
+          x.quantity = r.quantity();
+          ItemDelta& it = d.items[r.item_id()];
+          it.stock_left = r.item_stock_left();
+          if (r.outcome() == pb::OUTCOME_WON) it.taken += r.quantity();
+          if (r.outcome() == pb::OUTCOME_WAITLISTED) it.waitlisted++;
+        }
+        if (r.outcome() == pb::OUTCOME_ADMITTED) d.admitted_choosing++;
         d.stock_left = r.stock_left();
         // Draws come in position order: at an instant draw right after the
         // position's admission, at an at-close draw (no admissions) all at
@@ -79,10 +98,15 @@ std::map<std::string, CampaignDelta> Summarize(const std::vector<pb::Event>& eve
       }
       case pb::Event::kStockChanged: {
         const auto& s = e.stock_changed();
-        d.stock.push_back(
-            {e.sequence(), s.delta(), StockReasonName(s.reason()), s.stock_left(), e.time_ms()});
+        d.stock.push_back({e.sequence(), s.delta(), StockReasonName(s.reason()), s.stock_left(),
+                           e.time_ms(), s.item_id(), s.item_stock_left()});
         d.stock_left = s.stock_left();
         if (s.reason() == pb::STOCK_RESTOCK) d.restocked += s.delta();
+        if (!s.item_id().empty()) {
+          ItemDelta& it = d.items[s.item_id()];
+          it.stock_left = s.item_stock_left();
+          (s.reason() == pb::STOCK_RESTOCK ? it.restocked : it.returned) += s.delta();
+        }
         break;
       }
       case pb::Event::kEntryCancelled: {
@@ -98,6 +122,7 @@ std::map<std::string, CampaignDelta> Summarize(const std::vector<pb::Event>& eve
         x.confirmed_at_ms = e.time_ms();
         x.pass_id = c.pass_id();
         d.confirmed++;
+        d.confirmed_positions.push_back(c.position());
         break;
       }
       case pb::Event::kHoldExpired: {
@@ -118,6 +143,39 @@ std::map<std::string, CampaignDelta> Summarize(const std::vector<pb::Event>& eve
         d.stock_left = pr.stock_left();
         d.won++;
         d.promoted++;
+        if (!pr.item_id().empty()) {
+          x.item_id = pr.item_id();
+          x.quantity = pr.quantity();
+          ItemDelta& it = d.items[pr.item_id()];
+          it.stock_left = pr.item_stock_left();
+          it.taken += pr.quantity();
+          it.promoted++;
+        }
+        break;
+      }
+      case pb::Event::kItemChosen: {
+        const auto& c = e.item_chosen();
+        EntryRow& x = row(c.position(), c.user_id());
+        decide(x, kWon);
+        x.item_id = c.item_id();
+        x.quantity = c.quantity();
+        if (c.hold_until_ms() != 0) x.hold_until_ms = c.hold_until_ms();
+        ItemDelta& it = d.items[c.item_id()];
+        it.stock_left = c.item_stock_left();
+        it.taken += c.quantity();
+        d.stock_left = c.stock_left();
+        d.won++;  // as the engine counts a choice
+        d.chosen++;
+        d.admitted_choosing--;
+        break;
+      }
+      case pb::Event::kChoiceExpired: {
+        const auto& c = e.choice_expired();
+        EntryRow& x = row(c.position(), c.user_id());
+        decide(x, kChoiceExpired);
+        x.choose_until_ms = c.choose_until_ms();
+        d.choices_expired++;
+        d.admitted_choosing--;
         break;
       }
       case pb::Event::kCampaignClosed: {
@@ -139,8 +197,6 @@ std::map<std::string, CampaignDelta> Summarize(const std::vector<pb::Event>& eve
       case pb::Event::kAdmissionResumed:
         d.paused = false;
         break;
-      case pb::Event::kItemChosen:  // items: issue 15, projected/audited in their branches
-      case pb::Event::kChoiceExpired:
       case pb::Event::BODY_NOT_SET:
         break;
     }

@@ -39,6 +39,21 @@ struct EntryRow {
   uint64_t confirmed_at_ms = 0;
   std::string pass_id;  // the confirmation's
   uint64_t promoted_at_ms = 0;
+  // Items (issue 15): the item and units asked for (QueueEntered, at entry)
+  // or taken (DrawResolved, ItemChosen, EntryPromoted); "" / 0 when this
+  // batch's events did not name them. choose_until_ms: an ADMITTED draw's
+  // deadline, or a ChoiceExpired's.
+  std::string item_id;
+  uint32_t quantity = 0;
+  uint64_t choose_until_ms = 0;
+};
+
+// One item's changes in a batch (units; stock_left absolute, the rest
+// increments). Per-item confirmations are counted by the sinks from the
+// entries they store (EntryConfirmed names no item): `confirmed_positions`.
+struct ItemDelta {
+  std::optional<uint64_t> stock_left;
+  int64_t taken = 0, returned = 0, restocked = 0, waitlisted = 0, promoted = 0;
 };
 
 struct StockRow {
@@ -47,6 +62,8 @@ struct StockRow {
   std::string reason;  // restock, cancellation, hold_expired
   uint64_t stock_left = 0;
   uint64_t time_ms = 0;
+  std::string item_id;  // with items: the item whose units changed
+  uint64_t item_stock_left = 0;
 };
 
 struct CampaignDelta {
@@ -72,6 +89,11 @@ struct CampaignDelta {
   std::optional<std::string> merkle_root;
   std::optional<uint64_t> merkle_leaves;
   std::optional<std::string> entropy_value;
+  // Items (issue 15), by item id; admissions to choose, choices, expiries.
+  std::map<std::string, ItemDelta> items;
+  int64_t admitted_choosing = 0, chosen = 0, choices_expired = 0;
+  // Positions confirmed in this batch (their item and units are the entry's).
+  std::vector<uint64_t> confirmed_positions;
   uint64_t last_sequence = 0;
 };
 

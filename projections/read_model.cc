@@ -24,16 +24,24 @@ absl::StatusOr<api::RankingView> StoreReadModel::Ranking(int partition, uint64_t
 absl::StatusOr<api::ResultsView> StoreReadModel::Results(int partition, uint64_t min_sequence,
                                                          const std::string& campaign,
                                                          uint64_t cursor, uint64_t limit,
-                                                         const std::string& outcome) {
+                                                         const std::string& outcome,
+                                                         const std::string& item) {
   if (!pg_) return absl::UnimplementedError("no PostgreSQL read model");
-  return pg_->Results(partition, min_sequence, campaign, cursor, limit, outcome);
+  return pg_->Results(partition, min_sequence, campaign, cursor, limit, outcome, item);
+}
+
+absl::StatusOr<api::ItemsView> StoreReadModel::Items(int partition, uint64_t min_sequence,
+                                                     const std::string& campaign) {
+  if (!redis_) return absl::UnimplementedError("no Redis read model");
+  return redis_->Items(partition, min_sequence, campaign);
 }
 
 absl::StatusOr<api::WaitlistView> StoreReadModel::Waitlist(int partition, uint64_t min_sequence,
                                                            const std::string& campaign,
-                                                           uint64_t cursor, uint64_t limit) {
+                                                           uint64_t cursor, uint64_t limit,
+                                                           const std::string& item) {
   if (!pg_) return absl::UnimplementedError("no PostgreSQL read model");
-  return pg_->Waitlist(partition, min_sequence, campaign, cursor, limit);
+  return pg_->Waitlist(partition, min_sequence, campaign, cursor, limit, item);
 }
 
 }  // namespace tl::proj

@@ -25,10 +25,13 @@ class StoreReadModel final : public api::ReadModel {
                                            uint64_t limit) override;
   absl::StatusOr<api::ResultsView> Results(int partition, uint64_t min_sequence,
                                            const std::string& campaign, uint64_t cursor,
-                                           uint64_t limit, const std::string& outcome) override;
+                                           uint64_t limit, const std::string& outcome,
+                                           const std::string& item = "") override;
+  absl::StatusOr<api::ItemsView> Items(int partition, uint64_t min_sequence,
+                                       const std::string& campaign) override;
   absl::StatusOr<api::WaitlistView> Waitlist(int partition, uint64_t min_sequence,
                                              const std::string& campaign, uint64_t cursor,
-                                             uint64_t limit) override;
+                                             uint64_t limit, const std::string& item = "") override;
   const char* entry_source() const override { return "redis"; }
   const char* results_source() const override { return "postgres"; }
 

@@ -22,21 +22,25 @@ const char* Nullable(const std::string& s, bool null) { return null ? nullptr : 
 
 // The columns of issue 14 an entry row may carry, as COPY text (NULL: this
 // batch did not set it).
+// With issue 15's: item_id, quantity, choose_until.
 struct HoldFields {
   explicit HoldFields(const EntryRow& r)
       : hold_until(r.hold_until_ms ? Time(r.hold_until_ms) : ""),
         confirmed_at(r.confirmed_at_ms ? Time(r.confirmed_at_ms) : ""),
         waitlist_rank(r.waitlist_rank ? std::to_string(r.waitlist_rank) : ""),
         promoted_at(r.promoted_at_ms ? Time(r.promoted_at_ms) : ""),
+        quantity(std::to_string(r.quantity)),
+        choose_until(r.choose_until_ms ? Time(r.choose_until_ms) : ""),
         row(r) {}
   auto Tuple() const {
-    return std::make_tuple(Nullable(hold_until, row.hold_until_ms == 0),
-                           Nullable(confirmed_at, row.confirmed_at_ms == 0),
-                           Nullable(row.pass_id, row.pass_id.empty()),
-                           Nullable(waitlist_rank, row.waitlist_rank == 0),
-                           Nullable(promoted_at, row.promoted_at_ms == 0));
+    return std::make_tuple(
+        Nullable(hold_until, row.hold_until_ms == 0),
+        Nullable(confirmed_at, row.confirmed_at_ms == 0),
+        Nullable(row.pass_id, row.pass_id.empty()), Nullable(waitlist_rank, row.waitlist_rank == 0),
+        Nullable(promoted_at, row.promoted_at_ms == 0), Nullable(row.item_id, row.item_id.empty()),
+        Nullable(quantity, row.item_id.empty()), Nullable(choose_until, row.choose_until_ms == 0));
   }
-  std::string hold_until, confirmed_at, waitlist_rank, promoted_at;
+  std::string hold_until, confirmed_at, waitlist_rank, promoted_at, quantity, choose_until;
   const EntryRow& row;
 };
 
@@ -153,10 +157,10 @@ using Deltas = std::map<std::string, CampaignDelta>;
 void CopyEntered(pqxx::work& tx, const Deltas& deltas, const std::string& part) {
   pqxx::stream_to copy(
       tx, "entries",
-      std::vector<std::string>{"campaign", "position", "user_id", "outcome", "draw_value",
-                               "entered_at", "decided_at", "ledger_partition", "entered_sequence",
-                               "decided_sequence", "hold_until", "confirmed_at", "pass_id",
-                               "waitlist_rank", "promoted_at"});
+      std::vector<std::string>{
+          "campaign", "position", "user_id", "outcome", "draw_value", "entered_at", "decided_at",
+          "ledger_partition", "entered_sequence", "decided_sequence", "hold_until", "confirmed_at",
+          "pass_id", "waitlist_rank", "promoted_at", "item_id", "quantity", "choose_until"});
   for (const auto& [id, d] : deltas) {
     for (const auto& [pos, r] : d.entered) {
       const bool open = r.outcome.empty();
@@ -178,8 +182,8 @@ void UpdateChanged(pqxx::work& tx, const Deltas& deltas) {
   tx.exec(
       "CREATE TEMP TABLE changed (campaign text, position bigint, outcome text, draw_value "
       "numeric(20,0), decided_at timestamptz, decided_sequence bigint, hold_until timestamptz, "
-      "confirmed_at timestamptz, pass_id text, waitlist_rank bigint, promoted_at timestamptz) ON "
-      "COMMIT DROP");
+      "confirmed_at timestamptz, pass_id text, waitlist_rank bigint, promoted_at timestamptz, "
+      "item_id text, quantity integer, choose_until timestamptz) ON COMMIT DROP");
   {
     pqxx::stream_to copy(tx, "changed");
     for (const auto& [id, d] : deltas) {
@@ -202,17 +206,24 @@ void UpdateChanged(pqxx::work& tx, const Deltas& deltas) {
       "hold_until = COALESCE(c.hold_until, e.hold_until), confirmed_at = COALESCE(c.confirmed_at, "
       "e.confirmed_at), pass_id = COALESCE(c.pass_id, e.pass_id), waitlist_rank = "
       "COALESCE(c.waitlist_rank, e.waitlist_rank), promoted_at = COALESCE(c.promoted_at, "
-      "e.promoted_at) FROM changed c WHERE e.campaign = c.campaign AND e.position = c.position");
+      "e.promoted_at), item_id = COALESCE(c.item_id, e.item_id), quantity = COALESCE(c.quantity, "
+      "e.quantity), choose_until = COALESCE(c.choose_until, e.choose_until) FROM changed c WHERE "
+      "e.campaign = c.campaign AND e.position = c.position");
 }
 
 void CopyStock(pqxx::work& tx, const Deltas& deltas, const std::string& part) {
-  pqxx::stream_to copy(tx, "stock_changes",
-                       std::vector<std::string>{"ledger_partition", "sequence", "campaign", "delta",
-                                                "reason", "stock_left", "changed_at"});
+  pqxx::stream_to copy(
+      tx, "stock_changes",
+      std::vector<std::string>{"ledger_partition", "sequence", "campaign", "delta", "reason",
+                               "stock_left", "changed_at", "item_id", "item_stock_left"});
   for (const auto& [id, d] : deltas) {
-    for (const StockRow& s : d.stock)
+    for (const StockRow& s : d.stock) {
+      const std::string item_left = std::to_string(s.item_stock_left);
       copy << std::make_tuple(part, std::to_string(s.sequence), id, std::to_string(s.delta),
-                              s.reason, std::to_string(s.stock_left), Time(s.time_ms));
+                              s.reason, std::to_string(s.stock_left), Time(s.time_ms),
+                              Nullable(s.item_id, s.item_id.empty()),
+                              Nullable(item_left, s.item_id.empty()));
+    }
   }
   copy.complete();
 }
@@ -222,16 +233,51 @@ void CopyStock(pqxx::work& tx, const Deltas& deltas, const std::string& part) {
 void UpsertCampaign(pqxx::work& tx, int partition, const std::string& id, const CampaignDelta& d) {
   if (d.created) {
     const auto& cfg = d.created->config();
+    uint64_t stock = cfg.stock();  // with items, their sum
+    for (const pb::Item& item : cfg.items()) stock += item.stock();
+    const bool items = cfg.items_size() > 0;
     tx.exec_params(
         "INSERT INTO campaigns (campaign, title, stock, win_bps, admission_rate_per_s, "
         "queueing, seed_commitment, stock_left, created_at, ledger_partition, last_sequence, "
-        "hold_s, draw, entropy_source) "
+        "hold_s, draw, entropy_source, per_user_max, choose, choose_s) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7, $3, to_timestamp($8::double precision / 1000), "
-        "$9, $10, $11, $12, $13)",
-        id, cfg.title(), cfg.stock(), cfg.win_bps(), cfg.admission_rate_per_s(),
+        "$9, $10, $11, $12, $13, $14, $15, $16)",
+        id, cfg.title(), stock, cfg.win_bps(), cfg.admission_rate_per_s(),
         std::string(QueueingName(cfg.queueing())), ToHex(d.created->seed_commitment()),
         d.created_at_ms, partition, d.last_sequence, cfg.hold_s(),
-        std::string(DrawName(cfg.draw())), cfg.entropy_source());
+        std::string(DrawName(cfg.draw())), cfg.entropy_source(),
+        cfg.per_user_max() == 0 ? 1u : cfg.per_user_max(),
+        items ? std::string(ChooseName(cfg.choose())) : std::string(), cfg.choose_s());
+    for (int i = 0; i < cfg.items_size(); ++i) {
+      const pb::Item& item = cfg.items(i);
+      tx.exec_params(
+          "INSERT INTO items (campaign, item_id, ordinal, label, stock, per_user_max, "
+          "stock_left) VALUES ($1, $2, $3, $4, $5, $6, $5)",
+          id, item.id(), i, item.label(), item.stock(), item.per_user_max());
+    }
+  }
+  for (const auto& [item, n] : d.items) {
+    const std::optional<std::string> left =
+        n.stock_left ? std::optional<std::string>(std::to_string(*n.stock_left)) : std::nullopt;
+    tx.exec_params(
+        "UPDATE items SET stock_left = COALESCE($3::bigint, stock_left), taken = taken + $4, "
+        "returned = returned + $5, restocked = restocked + $6, waitlisted = waitlisted + $7, "
+        "promoted = promoted + $8 WHERE campaign = $1 AND item_id = $2",
+        id, item, left ? left->c_str() : nullptr, n.taken, n.returned, n.restocked, n.waitlisted,
+        n.promoted);
+  }
+  if (!d.confirmed_positions.empty()) {
+    // A confirmation names no item: its units are the entry's, stored by now.
+    std::string positions = "{";
+    for (uint64_t pos : d.confirmed_positions)
+      absl::StrAppend(&positions, positions.size() > 1 ? "," : "", pos);
+    positions += "}";
+    tx.exec_params(
+        "UPDATE items i SET confirmed = i.confirmed + s.units FROM (SELECT item_id, "
+        "sum(quantity) AS units FROM entries WHERE campaign = $1 AND position = ANY($2::bigint[]) "
+        "AND item_id IS NOT NULL GROUP BY item_id) s WHERE i.campaign = $1 AND i.item_id = "
+        "s.item_id",
+        id, positions);
   }
   auto opt = [](const std::optional<uint64_t>& v) {
     return v ? std::optional<std::string>(std::to_string(*v)) : std::nullopt;
@@ -256,11 +302,13 @@ void UpsertCampaign(pqxx::work& tx, int partition, const std::string& id, const 
       "prequeued = prequeued + $14, last_sequence = $15, merkle_root = COALESCE($16, "
       "merkle_root), merkle_leaves = COALESCE($17::bigint, merkle_leaves), entropy_value = "
       "COALESCE($18, entropy_value), confirmed = confirmed + $19, expired = expired + $20, "
-      "waitlisted = waitlisted + $21, promoted = promoted + $22 WHERE campaign = $1",
+      "waitlisted = waitlisted + $21, promoted = promoted + $22, admitted_choosing = "
+      "admitted_choosing + $23, chosen = chosen + $24, choices_expired = choices_expired + $25 "
+      "WHERE campaign = $1",
       id, p(entries), p(serving), p(stock_left), p(status), p(paused), p(seed), d.won, d.lost,
       d.sold_out, d.cancelled, d.restocked, d.rejected, d.prequeued_delta, d.last_sequence,
       p(merkle_root), p(merkle_leaves), p(d.entropy_value), d.confirmed, d.expired, d.waitlisted,
-      d.promoted);
+      d.promoted, d.admitted_choosing, d.chosen, d.choices_expired);
 }
 
 }  // namespace
@@ -316,7 +364,7 @@ absl::StatusOr<bool> PgSink::SwapCampaign(const std::string& fresh_schema,
     if (!row.empty()) now = {row[0][0].as<uint64_t>(), row[0][1].as<uint64_t>()};
     if (!(now == at)) return absl::OkStatus();  // moved on: rolled back
     const std::string src = tx.quote_name(fresh_schema);
-    for (const char* table : {"entries", "stock_changes", "campaigns"}) {
+    for (const char* table : {"entries", "stock_changes", "campaigns", "items"}) {
       tx.exec_params(absl::StrCat("DELETE FROM ", table, " WHERE campaign = $1"), campaign);
       tx.exec_params(absl::StrCat("INSERT INTO ", table, " SELECT * FROM ", src, ".", table,
                                   " WHERE campaign = $1"),

@@ -38,24 +38,46 @@ inline std::string Status(const std::string& base, const std::string& campaign) 
 inline std::string Summary(const std::string& base, const std::string& campaign) {
   return absl::StrCat(base, ":c:", campaign, ":summary");
 }
+// Items (issue 15): one hash per campaign, fields "<item id>|<name>" (an
+// item id never holds a '|'): label, stock, per_user_max, stock_left, taken,
+// returned, restocked, confirmed, waitlisted, promoted (units); the ids in
+// config order are the summary's "items" field (comma-separated).
+inline std::string Items(const std::string& base, const std::string& campaign) {
+  return absl::StrCat(base, ":c:", campaign, ":items");
+}
+inline std::string ItemField(const std::string& item, absl::string_view name) {
+  return absl::StrCat(item, "|", name);
+}
+// user -> "<item id>|<quantity>": the item and units the user's entry asked
+// for (at entry) or took (a choice, a promotion). Absent: no item (yet).
+inline std::string EntryItems(const std::string& base, const std::string& campaign) {
+  return absl::StrCat(base, ":c:", campaign, ":entry_item");
+}
 // Every key that holds one campaign's data.
 inline std::vector<std::string> CampaignKeys(const std::string& base, const std::string& campaign) {
-  return {Rank(base, campaign), Status(base, campaign), Summary(base, campaign)};
+  return {Rank(base, campaign), Status(base, campaign), Summary(base, campaign),
+          Items(base, campaign), EntryItems(base, campaign)};
 }
 
 // A value of the status hash: "<position>|<status>", "0|prequeued",
 // "0|rejected:<REASON>"; a held win, a waitlisted or an expired entry
 // (issue 14) "<position>|<status>|<hold_until_ms>|<waitlist_rank>" (0: not
-// set). Entries without a hold or a rank read as they always did.
+// set). Entries without a hold or a rank read as they always did. An
+// admitted or choice_expired entry (issue 15) adds its choice deadline:
+// "<position>|<status>|0|0|<choose_until_ms>".
 inline std::string StatusValue(uint64_t position, const std::string& status,
-                               uint64_t hold_until_ms = 0, uint64_t waitlist_rank = 0) {
+                               uint64_t hold_until_ms = 0, uint64_t waitlist_rank = 0,
+                               uint64_t choose_until_ms = 0) {
+  if (choose_until_ms != 0)
+    return absl::StrCat(position, "|", status, "|", hold_until_ms, "|", waitlist_rank, "|",
+                        choose_until_ms);
   if (hold_until_ms == 0 && waitlist_rank == 0) return absl::StrCat(position, "|", status);
   return absl::StrCat(position, "|", status, "|", hold_until_ms, "|", waitlist_rank);
 }
 struct StatusFields {
   uint64_t position = 0;
   std::string status;
-  uint64_t hold_until_ms = 0, waitlist_rank = 0;
+  uint64_t hold_until_ms = 0, waitlist_rank = 0, choose_until_ms = 0;
 };
 // StatusValue's inverse; a value without a '|' is a bare status (position 0).
 inline StatusFields ParseStatusValue(absl::string_view v) {
@@ -71,6 +93,7 @@ inline StatusFields ParseStatusValue(absl::string_view v) {
     (void)absl::SimpleAtoi(parts[2], &f.hold_until_ms);
     (void)absl::SimpleAtoi(parts[3], &f.waitlist_rank);
   }
+  if (parts.size() >= 5) (void)absl::SimpleAtoi(parts[4], &f.choose_until_ms);
   return f;
 }
 inline std::string RejectedValue(const std::string& reason) {

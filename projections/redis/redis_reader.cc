@@ -1,5 +1,7 @@
 #include "projections/redis/redis_reader.h"
 
+#include <map>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -49,12 +51,15 @@ absl::StatusOr<api::EntryView> RedisReader::Entry(int partition, uint64_t min_se
                                                   const std::string& campaign,
                                                   const std::string& user) {
   absl::MutexLock lock(&mu_);
+  std::string base_used;
   auto r = ReadRedis([&](const std::string& base) {
+    base_used = base;
     return std::vector<std::vector<std::string>>{
         {"GET", redis_keys::Checkpoint(base, partition)},
         {"HGET", redis_keys::Status(base, campaign), user},
         {"HMGET", redis_keys::Summary(base, campaign), "serving", "admission_rate_per_s",
-         "admission_paused", "opens_at_ms", "promoted"}};
+         "admission_paused", "opens_at_ms", "promoted"},
+        {"HGET", redis_keys::EntryItems(base, campaign), user}};
   });
   if (!r.ok()) return r.status();
   const redisReply* exec = r->back().get();
@@ -84,8 +89,74 @@ absl::StatusOr<api::EntryView> RedisReader::Entry(int partition, uint64_t min_se
   if (v.status == kWon) v.hold_until_ms = f.hold_until_ms;
   // A waitlisted entry's place moves up with each promotion (each takes the
   // head); any other status has no place.
+  // Only an admission still choosing has a deadline.
+  if (v.status == kAdmitted) v.choose_until_ms = f.choose_until_ms;
+  const std::string item = Str(exec->element[3]);  // "<item id>|<quantity>"
+  if (size_t bar = item.rfind('|'); bar != std::string::npos) {
+    v.item_id = item.substr(0, bar);
+    (void)absl::SimpleAtoi(item.substr(bar + 1), &v.quantity);
+  }
+  if (v.status == kWaitlisted && !v.item_id.empty()) {
+    // With items the waitlist is the item's, and so are its promotions.
+    // Promotions only grow: read after the status, the rank can only be
+    // newer than it, never older.
+    auto n = conn_.Pipeline({{"HGET", redis_keys::Items(base_used, campaign),
+                              redis_keys::ItemField(v.item_id, "promoted")}});
+    if (!n.ok()) return n.status();
+    promoted = Num((*n)[0].get());
+  }
   if (v.status == kWaitlisted && f.waitlist_rank > promoted)
     v.waitlist_rank = f.waitlist_rank - promoted;
+  return v;
+}
+
+absl::StatusOr<api::ItemsView> RedisReader::Items(int partition, uint64_t min_sequence,
+                                                  const std::string& campaign) {
+  absl::MutexLock lock(&mu_);
+  auto r = ReadRedis([&](const std::string& base) {
+    return std::vector<std::vector<std::string>>{
+        {"GET", redis_keys::Checkpoint(base, partition)},
+        {"HMGET", redis_keys::Summary(base, campaign), "items", "admitted_choosing", "chosen",
+         "choices_expired"},
+        {"HGETALL", redis_keys::Items(base, campaign)}};
+  });
+  if (!r.ok()) return r.status();
+  const redisReply* exec = r->back().get();
+  uint64_t applied = CheckpointSequence(exec->element[0]);
+  if (applied < min_sequence) return api::StoreBehind("redis", applied, min_sequence);
+  api::ItemsView v;
+  const redisReply* summary = exec->element[1];
+  if (summary->type != REDIS_REPLY_ARRAY || summary->elements != 4) return v;
+  v.admitted_choosing = Num(summary->element[1]);
+  v.chosen = Num(summary->element[2]);
+  v.choices_expired = Num(summary->element[3]);
+  std::map<std::string, std::string> fields;
+  const redisReply* all = exec->element[2];
+  for (size_t i = 0; i + 1 < all->elements; i += 2)
+    fields[Str(all->element[i])] = Str(all->element[i + 1]);
+  auto num = [&](const std::string& id, const char* name) {
+    uint64_t n = 0;
+    (void)absl::SimpleAtoi(fields[redis_keys::ItemField(id, name)], &n);
+    return n;
+  };
+  const std::string ids = Str(summary->element[0]);
+  if (ids.empty()) return v;
+  for (absl::string_view id_view : absl::StrSplit(ids, ',')) {
+    const std::string id(id_view);
+    api::ItemsView::Item item;
+    item.id = id;
+    item.label = fields[redis_keys::ItemField(id, "label")];
+    item.stock = num(id, "stock");
+    item.stock_left = num(id, "stock_left");
+    item.taken = num(id, "taken");
+    item.returned = num(id, "returned");
+    item.restocked = num(id, "restocked");
+    item.confirmed = num(id, kConfirmed);
+    item.waitlisted = num(id, kWaitlisted);
+    item.promoted = num(id, "promoted");
+    item.per_user_max = static_cast<uint32_t>(num(id, "per_user_max"));
+    v.items.push_back(std::move(item));
+  }
   return v;
 }
 

@@ -22,6 +22,9 @@ class RedisReader {
   absl::StatusOr<api::RankingView> Ranking(int partition, uint64_t min_sequence,
                                            const std::string& campaign, uint64_t offset,
                                            uint64_t limit);
+  // The items hash and the choosing counters (issue 15).
+  absl::StatusOr<api::ItemsView> Items(int partition, uint64_t min_sequence,
+                                       const std::string& campaign);
 
  private:
   // The namespace readers use, then `commands` run inside MULTI/EXEC (one

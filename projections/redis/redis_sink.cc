@@ -4,6 +4,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
@@ -22,6 +23,14 @@ using Commands = std::vector<std::vector<std::string>>;
 
 timeval Tv(absl::Duration d) { return absl::ToTimeval(d); }
 
+// Adds a confirmed entry's units to its item's "confirmed" (KEYS: the
+// entry_item hash, the items hash; ARGV: the user). No item: nothing.
+constexpr char kConfirmUnits[] =
+    "local v = redis.call('HGET', KEYS[1], ARGV[1]) "
+    "if not v then return 0 end "
+    "local item, q = string.match(v, '^(.*)|(%d+)$') "
+    "return redis.call('HINCRBY', KEYS[2], item .. '|confirmed', q)";
+
 // A position's status value. The hold deadline and the waitlist rank go
 // with the statuses they describe, each taken from the event that set the
 // status (so a value never depends on where a batch began): a won entry's
@@ -33,6 +42,8 @@ std::string StatusOf(uint64_t pos, const EntryRow& row) {
     return keys::StatusValue(pos, kWon, row.hold_until_ms, row.waitlist_rank);
   if (row.outcome == kWaitlisted) return keys::StatusValue(pos, kWaitlisted, 0, row.waitlist_rank);
   if (row.outcome == kExpired) return keys::StatusValue(pos, kExpired, row.hold_until_ms);
+  if (row.outcome == kAdmitted || row.outcome == kChoiceExpired)
+    return keys::StatusValue(pos, row.outcome, 0, 0, row.choose_until_ms);
   return keys::StatusValue(pos, row.outcome);
 }
 
@@ -42,6 +53,7 @@ void AppendEntries(const std::string& base, const std::string& id, const Campaig
                    Commands* cmds) {
   std::vector<std::string> zadd = {"ZADD", keys::Rank(base, id)};
   std::vector<std::string> hset = {"HSET", keys::Status(base, id)};
+  std::vector<std::string> item_set = {"HSET", keys::EntryItems(base, id)};
   for (const auto* rows : {&d.entered, &d.changed}) {
     for (const auto& [pos, row] : *rows) {
       if (row.entered_sequence != 0) {
@@ -50,8 +62,15 @@ void AppendEntries(const std::string& base, const std::string& id, const Campaig
       }
       hset.push_back(row.user);
       hset.push_back(StatusOf(pos, row));
+      // Only events that name the item write it, each the same value (the
+      // entry's ask, or what it took), so no batch split changes it.
+      if (!row.item_id.empty()) {
+        item_set.push_back(row.user);
+        item_set.push_back(absl::StrCat(row.item_id, "|", row.quantity));
+      }
     }
   }
+  if (item_set.size() > 2) cmds->push_back(std::move(item_set));
   for (const std::string& u : d.prequeued) {
     hset.push_back(u);
     hset.push_back(keys::StatusValue(0, kPrequeued));
@@ -73,11 +92,14 @@ void AppendSummary(const std::string& base, const std::string& id, const Campaig
     summary.push_back(f);
     summary.push_back(v);
   };
+  const std::string items_key = keys::Items(base, id);
   if (d.created) {
     const auto& cfg = d.created->config();
     cmds->push_back({"SADD", keys::Campaigns(base), id});
     set("title", cfg.title());
-    set("stock", std::to_string(cfg.stock()));
+    uint64_t stock = cfg.stock();
+    for (const pb::Item& item : cfg.items()) stock += item.stock();
+    set("stock", std::to_string(stock));
     set("win_bps", std::to_string(cfg.win_bps()));
     set("admission_rate_per_s", std::to_string(cfg.admission_rate_per_s()));
     set("queueing", QueueingName(cfg.queueing()));
@@ -95,6 +117,34 @@ void AppendSummary(const std::string& base, const std::string& id, const Campaig
       set(counter, "0");
     set("status", CampaignStatusName(false));
     set("admission_paused", "0");
+    // Issue 15's options, only with items.
+    if (cfg.items_size() > 0) {
+      std::vector<std::string> ids, item_hset = {"HSET", items_key};
+      for (const pb::Item& item : cfg.items()) {
+        ids.push_back(item.id());
+        for (auto [f, v] : {std::pair<const char*, std::string>{"label", item.label()},
+                            {"stock", std::to_string(item.stock())},
+                            {"per_user_max", std::to_string(item.per_user_max())},
+                            {"taken", "0"},
+                            {"returned", "0"},
+                            {"restocked", "0"},
+                            {kConfirmed, "0"},
+                            {kWaitlisted, "0"},
+                            {"promoted", "0"}}) {
+          item_hset.push_back(keys::ItemField(item.id(), f));
+          item_hset.push_back(v);
+        }
+      }
+      cmds->push_back(std::move(item_hset));
+      set("items", absl::StrJoin(ids, ","));
+      set("per_user_max", std::to_string(cfg.per_user_max() == 0 ? 1 : cfg.per_user_max()));
+      set("choose", ChooseName(cfg.choose()));
+      if (cfg.choose() == pb::CHOOSE_ON_ADMISSION) {
+        set("choose_s", std::to_string(cfg.choose_s()));
+        for (const char* counter : {"admitted_choosing", "chosen", "choices_expired"})
+          set(counter, "0");
+      }
+    }
   }
   if (d.entries) set("entries", std::to_string(*d.entries));
   if (d.serving) set("serving", std::to_string(*d.serving));
@@ -117,8 +167,31 @@ void AppendSummary(const std::string& base, const std::string& id, const Campaig
                       {kConfirmed, d.confirmed},
                       {kExpired, d.expired},
                       {kWaitlisted, d.waitlisted},
-                      {"promoted", d.promoted}}) {
+                      {"promoted", d.promoted},
+                      {"admitted_choosing", d.admitted_choosing},
+                      {"chosen", d.chosen},
+                      {"choices_expired", d.choices_expired}}) {
     if (v != 0) cmds->push_back({"HINCRBY", summary_key, f, std::to_string(v)});
+  }
+  for (const auto& [item, n] : d.items) {
+    if (n.stock_left)
+      cmds->push_back(
+          {"HSET", items_key, keys::ItemField(item, "stock_left"), std::to_string(*n.stock_left)});
+    for (auto [f, v] : {std::pair{"taken", n.taken},
+                        {"returned", n.returned},
+                        {"restocked", n.restocked},
+                        {kWaitlisted, n.waitlisted},
+                        {"promoted", n.promoted}}) {
+      if (v != 0)
+        cmds->push_back({"HINCRBY", items_key, keys::ItemField(item, f), std::to_string(v)});
+    }
+  }
+  // A confirmation names no item: its units are the entry's, which the
+  // entry_item hash holds by now (written earlier in this MULTI or before).
+  for (uint64_t pos : d.confirmed_positions) {
+    const auto row = d.entered.count(pos) ? d.entered.find(pos) : d.changed.find(pos);
+    cmds->push_back(
+        {"EVAL", kConfirmUnits, "2", keys::EntryItems(base, id), items_key, row->second.user});
   }
 }
 
@@ -131,6 +204,9 @@ std::vector<std::string> PublishCommand(const std::string& prefix, const std::st
   if (d.serving) msg["serving"] = *d.serving;
   if (d.stock_left) msg["stock_left"] = *d.stock_left;
   if (d.closed) msg["status"] = CampaignStatusName(*d.closed);
+  // Each item's places left, when the batch moved them (issue 15).
+  for (const auto& [item, n] : d.items)
+    if (n.stock_left) msg["items"][item] = *n.stock_left;
   return {"PUBLISH", keys::Events(prefix, id), msg.dump()};
 }
 

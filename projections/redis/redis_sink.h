@@ -17,6 +17,17 @@
 //                                     entropy_value, confirmed, expired,
 //                                     waitlisted, promoted once set (absent:
 //                                     0 / instant / none)
+//   <ns>:c:<campaign>:items    HASH   with items (issue 15): "<item>|<name>"
+//                                     -> label, stock, per_user_max,
+//                                     stock_left, taken, returned, restocked,
+//                                     confirmed, waitlisted, promoted (units);
+//                                     the summary adds items (ids, in config
+//                                     order), per_user_max, choose, choose_s,
+//                                     admitted_choosing, chosen,
+//                                     choices_expired
+//   <ns>:c:<campaign>:entry_item HASH user -> "<item>|<quantity>" asked for
+//                                     or taken; an admitted entry's status
+//                                     "<position>|admitted|0|0|<choose_until_ms>"
 //   <ns>:campaigns             SET    campaign ids
 //   <ns>:ckpt:<partition>      STRING "<next ledger offset>:<next sequence>"
 //   <prefix>events:<campaign>  pub/sub channel: one JSON message per batch

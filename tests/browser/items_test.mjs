@@ -190,7 +190,7 @@ run('items', async (h) => {
     const r = await control('#create-btn', '#create-answer');
     assertEqual(r.status, 201, `create answer: ${r.text}`);
     const c = await api.campaign(LATE);
-    assertEqual([c.choose, c.choose_s, c.per_user_max, c.stock], ['on_admission', 2, 2, 4], 'created as the form said');
+    assertEqual([c.choose, c.choose_s, c.per_user_max, c.stock_left], ['on_admission', 2, 2, 4], 'created as the form said');
     assertEqual(c.items.map((i) => [i.id, i.label, i.stock, i.per_user_max]), [['a', '10:00', 3, 0], ['b', '10:30', 1, 1]], 'items as the rows said');
   });
 

@@ -108,7 +108,7 @@ function renderCampaign() {
   $('#title').textContent = c.title || c.id;
   document.title = `${c.title || c.id} · ${t('app.name')}`;
   const facts = [
-    t('drop.stats', { stock: fmtInt(c.stock_left), total: fmtInt(c.stock + (c.restocked || 0)), entries: fmtInt(c.entries) }),
+    t('drop.stats', { stock: fmtInt(c.stock_left), total: fmtInt(totalUnits(c)), entries: fmtInt(c.entries) }),
     t('index.win', { pct: fmtPct(c.win_bps / 10000, 2) }),
     atClose() ? t('draw.at_close') : t(`queueing.${c.queueing}`),
     c.hold_s > 0 ? t('drop.hold_s', { d: fmtDuration(c.hold_s) }) : null,
@@ -117,6 +117,12 @@ function renderCampaign() {
   ].filter(Boolean);
   $('#campaign-meta').textContent = facts.join(' · ');
   $('#verify-full').href = `/verify/${encodeURIComponent(c.id)}`;
+}
+
+// Units ever on sale: the stock and restocks (with items, summed over them).
+function totalUnits(c) {
+  if (!Array.isArray(c.items) || c.items.length === 0) return c.stock + (c.restocked || 0);
+  return c.items.reduce((n, it) => n + (it.stock || 0) + (it.restocked || 0), 0);
 }
 
 function reasonText(code) {

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "api/api.h"
+#include "engine/core/limits.h"
 #include "engine/core/names.h"
 
 namespace tl::api {
@@ -25,7 +26,11 @@ void Api::AdminCreate(const CallPtr& c) {
                                                 "hold_s",
                                                 "draw",
                                                 "entropy_source",
-                                                "admission_rate_per_s"};
+                                                "admission_rate_per_s",
+                                                "items",
+                                                "per_user_max",
+                                                "choose",
+                                                "choose_s"};
   for (auto it = b.begin(); it != b.end(); ++it) {
     if (!kFields.contains(it.key()))
       return c->Error(400, "unknown_field", absl::StrCat("unknown field '", it.key(), "'"));
@@ -83,6 +88,98 @@ void Api::AdminCreate(const CallPtr& c) {
     return c->Error(422, "invalid_combination",
                     "field 'entropy_source' needs 'draw' \"at_close\" (an instant draw cannot "
                     "wait for a value published later)");
+  // Items (issue 15): each field checked here so a 400 names it; what the
+  // fields say together is checked below (422) and by the engine.
+  uint64_t per_user_max = 0, choose_s = 0;
+  if (!uint_field("per_user_max", lim.quantity_max, false, &per_user_max) ||
+      !uint_field("choose_s", lim.choose_s_max, false, &choose_s))
+    return;
+  pb::Choose choose = pb::CHOOSE_UNSPECIFIED;
+  if (b.contains("choose") &&
+      (!b["choose"].is_string() || !ParseChoose(b["choose"].get<std::string>(), &choose)))
+    return c->Error(
+        400, "invalid_field",
+        absl::StrCat("field 'choose' must be \"", kAtEntry, "\" or \"", kOnAdmission, "\""));
+  if (b.contains("items")) {
+    const json& items = b["items"];
+    if (!items.is_array() || items.empty() || items.size() > lim.items_per_campaign_max)
+      return c->Error(400, "invalid_field",
+                      absl::StrCat("field 'items' must be an array of 1..",
+                                   lim.items_per_campaign_max, " items"));
+    std::set<std::string> ids;
+    uint64_t total = 0;
+    for (size_t i = 0; i < items.size(); ++i) {
+      const json& it = items[i];
+      const std::string at = absl::StrCat("items[", i, "]");
+      if (!it.is_object())
+        return c->Error(400, "invalid_field", absl::StrCat("field '", at, "' must be an object"));
+      for (auto f = it.begin(); f != it.end(); ++f) {
+        if (f.key() != "id" && f.key() != "label" && f.key() != "stock" &&
+            f.key() != "per_user_max")
+          return c->Error(400, "unknown_field",
+                          absl::StrCat("unknown field '", at, ".", f.key().substr(0, 64), "'"));
+      }
+      auto* item = cc->add_items();
+      if (!it.contains("id") || !it["id"].is_string())
+        return c->Error(400, "missing_field",
+                        absl::StrCat("field '", at, ".id' (string) is required"));
+      item->set_id(it["id"].get<std::string>());
+      if (absl::Status st = ValidateItemId(item->id(), lim); !st.ok())
+        return c->Error(400, "invalid_field", absl::StrCat("field '", at, ".id': ", st.message()));
+      if (!ids.insert(item->id()).second)
+        return c->Error(
+            400, "invalid_field",
+            absl::StrCat("field '", at, ".id': item id '", item->id(), "' is used twice"));
+      if (it.contains("label")) {
+        if (!it["label"].is_string() ||
+            it["label"].get<std::string>().size() > lim.item_label_bytes_max)
+          return c->Error(400, "invalid_field",
+                          absl::StrCat("field '", at, ".label' must be a string of at most ",
+                                       lim.item_label_bytes_max, " bytes"));
+        item->set_label(it["label"].get<std::string>());
+      }
+      if (!it.contains("stock") || !it["stock"].is_number_unsigned() ||
+          it["stock"].get<uint64_t>() > lim.stock_max)
+        return c->Error(
+            400, "invalid_field",
+            absl::StrCat("field '", at, ".stock' must be an integer 0..", lim.stock_max));
+      item->set_stock(it["stock"].get<uint64_t>());
+      total += item->stock();
+      if (total > lim.stock_max)
+        return c->Error(422, "invalid_combination",
+                        absl::StrCat("the items' stock adds up to more than ", lim.stock_max));
+      if (it.contains("per_user_max")) {
+        if (!it["per_user_max"].is_number_unsigned() ||
+            it["per_user_max"].get<uint64_t>() > lim.quantity_max)
+          return c->Error(400, "invalid_field",
+                          absl::StrCat("field '", at, ".per_user_max' must be an integer 0..",
+                                       lim.quantity_max));
+        item->set_per_user_max(static_cast<uint32_t>(it["per_user_max"].get<uint64_t>()));
+      }
+    }
+    if (stock != 0)
+      return c->Error(422, "invalid_combination",
+                      "field 'stock' must be 0 with 'items': the campaign's stock is the sum of "
+                      "the items' stock");
+  } else if (choose != pb::CHOOSE_UNSPECIFIED || choose_s != 0 || per_user_max > 1) {
+    return c->Error(422, "invalid_combination",
+                    "fields 'choose', 'choose_s' and 'per_user_max' > 1 need 'items'");
+  }
+  if (choose == pb::CHOOSE_ON_ADMISSION) {
+    if (choose_s == 0)
+      return c->Error(422, "invalid_combination",
+                      absl::StrCat("field 'choose' \"", kOnAdmission, "\" needs 'choose_s' 1..",
+                                   lim.choose_s_max));
+    if (draw == pb::DRAW_AT_CLOSE)
+      return c->Error(422, "invalid_combination",
+                      "field 'choose' \"on_admission\" needs 'draw' \"instant\" (the admitted "
+                      "choose as they come in)");
+  } else if (choose_s != 0) {
+    return c->Error(422, "invalid_combination", "field 'choose_s' needs 'choose' \"on_admission\"");
+  }
+  cc->set_per_user_max(static_cast<uint32_t>(per_user_max));
+  cc->set_choose(choose);
+  cc->set_choose_s(static_cast<uint32_t>(choose_s));
   cc->set_hold_s(static_cast<uint32_t>(hold_s));
   cc->set_draw(draw);
   if (b.contains("title")) {
@@ -120,15 +217,33 @@ void Api::AdminCommand(const CallPtr& c) {
   json b;
   if (!ReadBody(c, &b)) return;
   std::string entropy_source;
-  if (!WithCampaign(
-          c, [&](const CampaignState& cs) { entropy_source = cs.snap.config().entropy_source(); }))
+  size_t items = 0;
+  if (!WithCampaign(c, [&](const CampaignState& cs) {
+        entropy_source = cs.snap.config().entropy_source();
+        items = cs.items();
+      }))
     return;
   pb::Command cmd;
   if (action == "restock") {
     auto it = b.find("units");
     if (it == b.end() || !it->is_number_unsigned() || it->get<uint64_t>() == 0)
       return c->Error(400, "invalid_field", "field 'units' must be an integer > 0");
+    for (auto f = b.begin(); f != b.end(); ++f) {
+      if (f.key() != "units" && f.key() != "item_id")
+        return c->Error(400, "unknown_field", absl::StrCat("unknown field '", f.key(), "'"));
+    }
     cmd.mutable_restock()->set_units(it->get<uint64_t>());
+    if (auto item = b.find("item_id"); item != b.end()) {
+      if (!item->is_string() || !ValidateItemId(item->get<std::string>(), backend_->limits()).ok())
+        return c->Error(400, "invalid_field",
+                        "field 'item_id' must be an item id (1..32 bytes of [A-Za-z0-9._-])");
+      if (items == 0)
+        return c->Error(422, "invalid_combination", "field 'item_id': this campaign has no items");
+      cmd.mutable_restock()->set_item_id(item->get<std::string>());
+    } else if (items > 0) {
+      return c->Error(400, "missing_field",
+                      "field 'item_id' is required: this campaign's stock is per item");
+    }
   } else if (action == "close") {
     for (auto it = b.begin(); it != b.end(); ++it) {
       if (it.key() != "entropy_value")

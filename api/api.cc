@@ -61,6 +61,7 @@ const std::vector<Api::Route>& Api::Routes() {
       {"POST", "/v1/campaigns/{id}/entries", "post_entry", &Api::PostEntry},
       {"GET", "/v1/campaigns/{id}/entries/me", "get_entry", &Api::GetMyEntry},
       {"DELETE", "/v1/campaigns/{id}/entries/me", "cancel_entry", &Api::CancelEntry},
+      {"POST", "/v1/campaigns/{id}/entries/me/choice", "post_choice", &Api::PostChoice},
       {"GET", "/v1/campaigns/{id}/entries/me/proof", "get_proof", &Api::GetProof},
       {"GET", "/v1/campaigns/{id}/requests/{ref}", "get_request", &Api::GetRequest},
       {"POST", "/v1/campaigns/{id}/confirmations", "confirm", &Api::PostConfirmation},

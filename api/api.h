@@ -129,6 +129,9 @@ class Api {
                         std::vector<pb::Event>* out);
   // entries.cc
   void PostEntry(const CallPtr& c);
+  void PostChoice(const CallPtr& c);
+  bool ReadItemAsk(const CallPtr& c, const nlohmann::json& body, bool item_required,
+                   std::string* item_id, uint32_t* quantity);
   void CancelEntry(const CallPtr& c);
   void GetRequest(const CallPtr& c);
   // reads.cc

@@ -87,10 +87,14 @@ void LiveHub::Stop() {
 
 json LiveHub::CurrentEntry(const Campaign& c, const std::string& user) {
   EntryView v;
+  ItemFields f;
   backend_->WithState(c.partition, [&](const EngineState& s, uint64_t) {
-    if (const CampaignState* cs = s.Find(c.id)) v = EntryViewOf(*cs, user);
+    if (const CampaignState* cs = s.Find(c.id)) {
+      v = EntryViewOf(*cs, user);
+      f = ItemFieldsOf(*cs, user);
+    }
   });
-  return EntryJson(c.id, user, v);
+  return EntryJson(c.id, user, v, &f);
 }
 
 size_t LiveHub::streams() {
@@ -271,17 +275,20 @@ void LiveHub::Tick(absl::Time now) {
     if (!wk.watchers.empty()) FanOut(wk.c, wk.watchers, now);
     if (!wk.waits.empty()) {
       std::vector<EntryView> views(wk.waits.size());
+      std::vector<ItemFields> fields(wk.waits.size());
       backend_->WithState(wk.c->partition, [&](const EngineState& s, uint64_t) {
         if (const CampaignState* cs = s.Find(wk.c->id)) {
-          for (size_t i = 0; i < wk.waits.size(); ++i)
+          for (size_t i = 0; i < wk.waits.size(); ++i) {
             views[i] = EntryViewOf(*cs, wk.waits[i].user);
+            fields[i] = ItemFieldsOf(*cs, wk.waits[i].user);
+          }
         }
       });
       std::vector<OutcomeWait> still;
       for (size_t i = 0; i < wk.waits.size(); ++i) {
         OutcomeWait& x = wk.waits[i];
         if (IsDecided(views[i]) || x.deadline <= now) {
-          x.done(EntryJson(wk.c->id, x.user, views[i]));
+          x.done(EntryJson(wk.c->id, x.user, views[i], &fields[i]));
         } else {
           still.push_back(std::move(x));
         }
@@ -299,14 +306,29 @@ void LiveHub::Tick(absl::Time now) {
 void LiveHub::FanOut(Campaign* c, const std::vector<std::shared_ptr<Watcher>>& watchers,
                      absl::Time now) {
   std::vector<EntryView> views(watchers.size());
+  std::vector<ItemFields> fields(watchers.size());
   uint64_t seq = 0;
   bool found = false;
+  // With items: each item's places left, sent with every watcher's message
+  // (so at most one per interval_ms per watcher: coalesced), as
+  // "items":[{"id","stock_left"}].
+  std::string items_text;
   backend_->WithState(c->partition, [&](const EngineState& s, uint64_t) {
     seq = s.next_sequence - 1;
     const CampaignState* cs = s.Find(c->id);
     if (!cs) return;
     found = true;
-    for (size_t i = 0; i < watchers.size(); ++i) views[i] = EntryViewOf(*cs, watchers[i]->user);
+    for (size_t i = 0; i < watchers.size(); ++i) {
+      views[i] = EntryViewOf(*cs, watchers[i]->user);
+      fields[i] = ItemFieldsOf(*cs, watchers[i]->user);
+    }
+    if (cs->items() > 0) {
+      json items = json::array();
+      for (size_t i = 0; i < cs->items(); ++i)
+        items.push_back({{"id", cs->snap.config().items(static_cast<int>(i)).id()},
+                         {"stock_left", cs->ItemStockLeft(i)}});
+      items_text = absl::StrCat(",\"items\":", items.dump());
+    }
   });
   if (!found) return;
   size_t sent = 0;
@@ -328,7 +350,8 @@ void LiveHub::FanOut(Campaign* c, const std::vector<std::shared_ptr<Watcher>>& w
       if (w.released) continue;
       conn = w.conn;
     }
-    std::string data = EntryJsonText(c->id, w.user, views[i]);
+    std::string data = EntryJsonText(c->id, w.user, views[i], &fields[i]);
+    if (!items_text.empty()) data.insert(data.size() - 1, items_text);
     // Compared without the pass (minted fresh each time): a held win is not
     // final, so its watcher is looked at again at every change.
     if (data == w.last_data) continue;

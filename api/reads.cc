@@ -6,6 +6,7 @@
 #include "absl/time/clock.h"
 #include "api/api.h"
 #include "api/views.h"
+#include "engine/core/limits.h"
 #include "engine/core/names.h"
 
 namespace tl::api {
@@ -48,8 +49,13 @@ void Api::GetMyEntry(const CallPtr& c) {
   };
   if (!options_.read_model) return answer(std::move(fold));
   options_.offload([this, c, fold = std::move(fold), answer]() mutable {
-    if (std::optional<json> stored = StoredEntry(c->partition, c->campaign, c->claims.sub))
+    if (std::optional<json> stored = StoredEntry(c->partition, c->campaign, c->claims.sub)) {
+      // The read models keep no item fields yet (read_model.h): they come
+      // from the fold, which is at least as far as the store.
+      for (const char* k : {"item_id", "quantity", "choose_until_ms"})
+        if (fold.contains(k) && !stored->contains(k)) (*stored)[k] = fold[k];
       fold = std::move(*stored);
+    }
     answer(std::move(fold));
   });
 }
@@ -128,13 +134,34 @@ void Api::GetResults(const CallPtr& c) {
   int want = -1;
   if (EntryStatus decided = EntryStatus::kQueued; ParseDecidedStatus(outcome, &decided)) {
     want = static_cast<int>(decided);
+  } else if (outcome == kAdmitted) {
+    want = static_cast<int>(EntryStatus::kAdmitted);
+  } else if (outcome == kChoiceExpired) {
+    want = static_cast<int>(EntryStatus::kChoiceExpired);
   } else if (!outcome.empty()) {
     return c->Error(400, "invalid_query",
                     absl::StrCat("outcome must be ", kWon, ", ", kConfirmed, ", ", kExpired, ", ",
-                                 kWaitlisted, ", ", kLost, ", ", kSoldOut, " or ", kCancelled));
+                                 kWaitlisted, ", ", kLost, ", ", kSoldOut, ", ", kCancelled, ", ",
+                                 kAdmitted, " or ", kChoiceExpired));
   }
+  // ?item=ID: only the entries of that item (asked for at entry or chosen).
+  const std::string item = c->req.Query("item").value_or("");
+  if (c->req.Query("item") && (item.empty() || !ValidateItemId(item, backend_->limits()).ok()))
+    return c->Error(400, "invalid_query",
+                    "item must be an item id (1..32 bytes of [A-Za-z0-9._-])");
   ResultsView v;
+  std::vector<std::pair<std::string, uint32_t>> asks;  // per row, with items
+  bool has_items = false, unknown_item = false;
   if (!WithCampaign(c, [&](const CampaignState& cs) {
+        has_items = cs.items() > 0;
+        int item_index = -1;
+        if (c->req.Query("item")) {
+          item_index = cs.ItemIndex(item);
+          if (item_index < 0) {
+            unknown_item = true;
+            return;
+          }
+        }
         uint64_t serving = cs.snap.serving();
         uint64_t p = cursor + 1;
         // Bound the scan: a rare outcome must not make one request walk millions.
@@ -142,27 +169,46 @@ void Api::GetResults(const CallPtr& c) {
         for (; p <= scan_end && v.items.size() < limit; ++p) {
           EntryStatus st = cs.status[p - 1];
           if (want >= 0 && static_cast<int>(st) != want) continue;
+          const bool chose = has_items && cs.item_of[p - 1] != 0;
+          if (item_index >= 0 && (!chose || cs.ItemAt(p) != static_cast<size_t>(item_index)))
+            continue;
           v.items.emplace_back(p, std::string(cs.user_at(p)), EntryStatusName(st));
+          if (has_items)
+            asks.emplace_back(
+                chose ? cs.snap.config().items(static_cast<int>(cs.ItemAt(p))).id() : std::string(),
+                chose ? cs.QuantityAt(p) : 0);
         }
         if (p <= serving) v.next_cursor = p - 1;
       }))
     return;
-  auto answer = [c](const ResultsView& v) {
+  if (unknown_item)
+    return c->Error(404, "unknown_item",
+                    absl::StrCat("no item '", item, "' in campaign '", c->campaign, "'"));
+  auto answer = [c](const ResultsView& v, const std::vector<std::pair<std::string, uint32_t>>& a) {
     json items = json::array();
-    for (const auto& [p, user, status] : v.items)
-      items.push_back({{"position", p}, {"user", user}, {"outcome", status}});
+    for (size_t i = 0; i < v.items.size(); ++i) {
+      const auto& [p, user, status] = v.items[i];
+      json row = {{"position", p}, {"user", user}, {"outcome", status}};
+      if (i < a.size() && !a[i].first.empty()) {
+        row["item_id"] = a[i].first;
+        row["quantity"] = a[i].second;
+      }
+      items.push_back(std::move(row));
+    }
     json body = {{"campaign", c->campaign}, {"items", items}};
     if (v.next_cursor) body["next_cursor"] = *v.next_cursor;
     c->Json(200, body);
   };
-  if (!options_.read_model) return answer(v);
+  // A campaign with items is answered from the fold: the read models keep no
+  // item per entry yet (api/read_model.h).
+  if (!options_.read_model || has_items) return answer(v, asks);
   options_.offload([this, c, v = std::move(v), cursor, limit, outcome, answer]() mutable {
     const uint64_t seq = FoldSequence(c->partition);
     auto stored =
         options_.read_model->Results(c->partition, seq, c->campaign, cursor, limit, outcome);
     CountRead("results", stored.status(), options_.read_model->results_source());
     if (stored.ok()) v = std::move(*stored);
-    answer(v);
+    answer(v, {});
   });
 }
 

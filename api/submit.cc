@@ -29,7 +29,8 @@ void Api::Submit(const CallPtr& c, pb::Command cmd, int wait_s, int ok_status) {
   const absl::Time deadline = absl::Now() + absl::Seconds(wait_s);
   const std::string idem_key_sent = cmd.idempotency_key();
   const bool is_entry = cmd.has_request_entry();
-  const bool about_entry = is_entry || cmd.has_cancel_entry();
+  const bool is_choice = cmd.has_choose_item();
+  const bool about_entry = is_entry || is_choice || cmd.has_cancel_entry();
   // The user the answer is about: the caller's own entry, or the one a
   // confirmation names.
   const std::string subject =
@@ -96,7 +97,7 @@ void Api::Submit(const CallPtr& c, pb::Command cmd, int wait_s, int ok_status) {
                                       finish(200, entry, link);
                                     });
         }
-        if (status == 200 && is_entry) AddPass(&body, c->claims.sub);
+        if (status == 200 && (is_entry || is_choice)) AddPass(&body, c->claims.sub);
         finish(status, body, link);
       });
     });

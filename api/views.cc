@@ -21,11 +21,13 @@ std::pair<int, const char*> RejectionHttp(pb::RejectReason r) {
   switch (r) {
     case pb::REJECT_UNKNOWN_CAMPAIGN:
     case pb::REJECT_NOT_ENTERED:
+    case pb::REJECT_UNKNOWN_ITEM:
       return {404, RejectCode(r)};
     case pb::REJECT_INVALID_ARGUMENT:
       return {400, RejectCode(r)};
     case pb::REJECT_IDEMPOTENCY_MISMATCH:
     case pb::REJECT_PASS_MISMATCH:
+    case pb::REJECT_QUANTITY:
       return {422, RejectCode(r)};
     default:
       return {409, RejectCode(r)};
@@ -64,6 +66,31 @@ json CampaignJson(const CampaignState& c) {
             {kExpired, s.expired()},
             {kWaitlisted, s.waitlisted()},
             {"promoted", s.promoted()}};
+  if (c.items() > 0) {
+    json items = json::array();
+    for (size_t i = 0; i < c.items(); ++i) {
+      const pb::Item& it = cfg.items(static_cast<int>(i));
+      const pb::ItemCounters& n = s.items(static_cast<int>(i));
+      items.push_back({{"id", it.id()},
+                       {"label", it.label()},
+                       {"stock", it.stock()},
+                       {"per_user_max", it.per_user_max()},
+                       {"stock_left", n.stock_left()},
+                       {"taken", n.taken()},
+                       {"returned", n.returned()},
+                       {"restocked", n.restocked()},
+                       {"confirmed", n.confirmed()},
+                       {"waitlisted", n.waitlisted()},
+                       {"promoted", n.promoted()}});
+    }
+    j["items"] = std::move(items);
+    j["per_user_max"] = cfg.per_user_max() == 0 ? 1 : cfg.per_user_max();
+    j["choose"] = ChooseName(cfg.choose());
+    j["choose_s"] = cfg.choose_s();
+    j["admitted_choosing"] = s.admitted_choosing();
+    j["chosen"] = s.chosen();
+    j["choices_expired"] = s.choices_expired();
+  }
   if (s.revealed()) j["seed"] = ToHex(c.seed);
   if (s.closed() && !s.merkle_root().empty()) {  // ledgers closed before receipts have none
     j["merkle_root"] = ToHex(s.merkle_root());
@@ -165,6 +192,23 @@ EntryView EntryViewOf(const CampaignState& c, std::string_view user) {
   return v;
 }
 
+ItemFields ItemFieldsOf(const CampaignState& c, std::string_view user) {
+  ItemFields f;
+  if (c.items() == 0) return f;
+  f.items_left.reserve(c.items());
+  for (size_t i = 0; i < c.items(); ++i) f.items_left.push_back(c.ItemStockLeft(i));
+  auto it = c.position_of.find(absl::string_view(user.data(), user.size()));
+  if (it == c.position_of.end() || (it->second & kPrequeuedBit)) return f;
+  const uint64_t p = it->second;
+  if (p == 0 || p > c.item_of.size()) return f;
+  if (c.item_of[p - 1] != 0) {
+    f.item_id = c.snap.config().items(static_cast<int>(c.ItemAt(p))).id();
+    f.quantity = c.QuantityAt(p);
+  }
+  if (auto d = c.choose_until.find(p); d != c.choose_until.end()) f.choose_until_ms = d->second;
+  return f;
+}
+
 namespace {
 
 void AppendJsonString(std::string* out, std::string_view s) {
@@ -187,7 +231,8 @@ void AppendJsonString(std::string* out, std::string_view s) {
 
 // Written by hand (keys in the order nlohmann::json sorts them), because the
 // live channel formats one per watcher per change: tens of thousands a second.
-std::string EntryJsonText(std::string_view campaign, std::string_view user, const EntryView& v) {
+std::string EntryJsonText(std::string_view campaign, std::string_view user, const EntryView& v,
+                          const ItemFields* f) {
   std::string out;
   out.reserve(256);
   const bool queued = v.status == kQueued;
@@ -195,6 +240,15 @@ std::string EntryJsonText(std::string_view campaign, std::string_view user, cons
   if (queued && v.paused) out += "\"admission_paused\":true,";
   out += "\"campaign\":";
   AppendJsonString(&out, campaign);
+  if (f && !v.status.empty()) {
+    // choose_until_ms: an admitted user's deadline to choose (the countdown).
+    if (v.status == kAdmitted && f->choose_until_ms > 0)
+      absl::StrAppend(&out, ",\"choose_until_ms\":", f->choose_until_ms);
+    if (!f->item_id.empty()) {
+      out += ",\"item_id\":";
+      AppendJsonString(&out, f->item_id);
+    }
+  }
   if (!v.status.empty()) {
     if (v.status == kRejected) {
       absl::StrAppend(&out, ",\"reason\":\"", RejectCode(ParseRejectReason(v.reject_reason)), "\"");
@@ -222,6 +276,8 @@ std::string EntryJsonText(std::string_view campaign, std::string_view user, cons
     out += ",\"status\":";
     AppendJsonString(&out, v.status);
   }
+  if (f && !v.status.empty() && !f->item_id.empty())
+    absl::StrAppend(&out, ",\"quantity\":", f->quantity);
   out += ",\"user\":";
   AppendJsonString(&out, user);
   // waitlist_rank: the current place on the waitlist, 1 = promoted next.
@@ -231,12 +287,25 @@ std::string EntryJsonText(std::string_view campaign, std::string_view user, cons
   return out;
 }
 
-json EntryJson(std::string_view campaign, std::string_view user, const EntryView& v) {
-  return json::parse(EntryJsonText(campaign, user, v));
+json EntryJson(std::string_view campaign, std::string_view user, const EntryView& v,
+               const ItemFields* f) {
+  return json::parse(EntryJsonText(campaign, user, v, f));
 }
 
 json EntryJson(const CampaignState& c, std::string_view user) {
-  return EntryJson(c.snap.campaign_id(), user, EntryViewOf(c, user));
+  const ItemFields f = ItemFieldsOf(c, user);
+  return EntryJson(c.snap.campaign_id(), user, EntryViewOf(c, user), &f);
+}
+
+void AddItemFields(const CampaignState& c, std::string_view user, json* entry) {
+  if (c.items() == 0 || !entry->is_object() || !entry->contains("status")) return;
+  const ItemFields f = ItemFieldsOf(c, user);
+  if (!f.item_id.empty()) {
+    (*entry)["item_id"] = f.item_id;
+    (*entry)["quantity"] = f.quantity;
+  }
+  if ((*entry)["status"] == kAdmitted && f.choose_until_ms > 0)
+    (*entry)["choose_until_ms"] = f.choose_until_ms;
 }
 
 bool IsDecided(const EntryView& v) {
@@ -249,13 +318,14 @@ bool IsDecided(const json& entry) {
 }
 
 bool IsFinal(const EntryView& v) {
-  return IsDecided(v) && v.status != kWaitlisted && !(v.status == kWon && v.hold_until_ms > 0);
+  return IsDecided(v) && v.status != kWaitlisted && v.status != kAdmitted &&
+         !(v.status == kWon && v.hold_until_ms > 0);
 }
 
 bool IsFinal(const json& entry) {
   if (!IsDecided(entry)) return false;
   const json& s = entry["status"];
-  return s != kWaitlisted && !(s == kWon && entry.contains("hold_until_ms"));
+  return s != kWaitlisted && s != kAdmitted && !(s == kWon && entry.contains("hold_until_ms"));
 }
 
 std::pair<int, json> DescribeDecision(const std::vector<pb::Event>& events, const std::string& user,
@@ -293,6 +363,21 @@ std::pair<int, json> DescribeDecision(const std::vector<pb::Event>& events, cons
       body["status"] = OutcomeName(d.outcome());
       body["draw_value"] = absl::StrCat(d.draw_value());
       if (d.hold_until_ms() > 0) body["hold_until_ms"] = d.hold_until_ms();
+      if (!d.item_id().empty()) {
+        body["item_id"] = d.item_id();
+        body["quantity"] = d.quantity() == 0 ? 1 : d.quantity();
+      }
+      if (d.choose_until_ms() > 0) body["choose_until_ms"] = d.choose_until_ms();
+    } else if (e.has_item_chosen() && e.item_chosen().user_id() == user) {
+      const pb::ItemChosen& ch = e.item_chosen();
+      body = {{"campaign", e.campaign_id()},
+              {"user", ch.user_id()},
+              {"status", kWon},
+              {"position", ch.position()},
+              {"item_id", ch.item_id()},
+              {"quantity", ch.quantity() == 0 ? 1 : ch.quantity()}};
+      if (ch.hold_until_ms() > 0) body["hold_until_ms"] = ch.hold_until_ms();
+      entry_event = true;
     } else if (e.has_entry_cancelled() && e.entry_cancelled().user_id() == user) {
       body = {{"campaign", e.campaign_id()},
               {"user", e.entry_cancelled().user_id()},
@@ -313,6 +398,7 @@ std::pair<int, json> DescribeDecision(const std::vector<pb::Event>& events, cons
       json now = EntryJson(*campaign, user);
       if (now.contains("status")) body = now;
     }
+    if (campaign && !body.contains("item_id")) AddItemFields(*campaign, user, &body);
     return {200, body};
   }
   if (events.size() == 1 && events[0].has_campaign_created() && campaign)

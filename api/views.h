@@ -18,12 +18,27 @@ namespace tl::api {
 std::pair<int, const char*> RejectionHttp(pb::RejectReason r);
 
 nlohmann::json CampaignJson(const CampaignState& c);
+// An entry's item fields (issue 15), beside EntryView: the item and units
+// asked for or chosen, an admitted user's choice deadline, and each item's
+// units left (for the live channel). Empty for a campaign without items.
+struct ItemFields {
+  std::string item_id;  // "" none (yet)
+  uint32_t quantity = 0;
+  uint64_t choose_until_ms = 0;      // admitted (choose on_admission): the deadline
+  std::vector<uint64_t> items_left;  // per item, in the campaign's order
+};
+ItemFields ItemFieldsOf(const CampaignState& c, std::string_view user);
+// Adds "item_id", "quantity" and "choose_until_ms" from the fold to an entry
+// JSON (one built from a read model that does not keep them).
+void AddItemFields(const CampaignState& c, std::string_view user, nlohmann::json* entry);
 // An entry as the fold holds it.
 EntryView EntryViewOf(const CampaignState& c, std::string_view user);
 // The one shape of an entry, from the fold or a read model: as JSON text
 // (what the live channel sends) and as a JSON value (what handlers extend).
-std::string EntryJsonText(std::string_view campaign, std::string_view user, const EntryView& v);
-nlohmann::json EntryJson(std::string_view campaign, std::string_view user, const EntryView& v);
+std::string EntryJsonText(std::string_view campaign, std::string_view user, const EntryView& v,
+                          const ItemFields* f = nullptr);
+nlohmann::json EntryJson(std::string_view campaign, std::string_view user, const EntryView& v,
+                         const ItemFields* f = nullptr);
 nlohmann::json EntryJson(const CampaignState& c, std::string_view user);
 // Decided: the draw has spoken (any status but queued and pre-queued): what
 // a `Prefer: wait` entry request waits for.

@@ -5,7 +5,10 @@
 #include <memory>
 #include <optional>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "engine/core/draw.h"
 #include "engine/core/hash.h"
@@ -24,6 +27,10 @@ struct CampaignArgs {
   uint64_t stock = 0, opens_at_ms = 0, max_entries = 0, units = 0;
   uint32_t win_bps = 10000, rate = 0, hold_s = 0;
   std::string title, queueing = kFifo, draw = kInstant, entropy_source, entropy_value;
+  std::vector<std::string> items;  // ID:LABEL:STOCK[:MAX]
+  std::string item;                // restock --item
+  uint32_t per_user_max = 0, choose_s = 0;
+  std::string choose;
   bool print_seed = false;
 };
 
@@ -82,10 +89,53 @@ int PrintSeed(const Global& g, const std::string& id) {
   return app::kExitOk;
 }
 
+// --item ID:LABEL:STOCK[:MAX]. A label may hold ':' (a time slot): with
+// four or more parts whose last two are numbers, they are STOCK and MAX.
+void ParseItem(const std::string& spec, pb::Item* item) {
+  std::vector<std::string> parts = absl::StrSplit(spec, ':');
+  auto number = [](const std::string& s, uint64_t* out) {
+    return !s.empty() && absl::SimpleAtoi(s, out);
+  };
+  uint64_t stock = 0, max = 0;
+  size_t label_end = 0;
+  if (parts.size() >= 4 && number(parts[parts.size() - 2], &stock) && number(parts.back(), &max)) {
+    label_end = parts.size() - 2;
+  } else if (parts.size() >= 3 && number(parts.back(), &stock)) {
+    label_end = parts.size() - 1;
+  } else {
+    throw CLI::ValidationError("--item", "'" + spec + "' is not ID:LABEL:STOCK[:MAX]");
+  }
+  const Limits lim;
+  if (!ValidateItemId(parts[0], lim).ok())
+    throw CLI::ValidationError("--item",
+                               "'" + parts[0] + "': an item id is 1..32 of [A-Za-z0-9._-]");
+  if (max > lim.quantity_max)
+    throw CLI::ValidationError("--item", absl::StrCat("MAX is at most ", lim.quantity_max));
+  item->set_id(parts[0]);
+  std::vector<std::string> label(parts.begin() + 1, parts.begin() + static_cast<long>(label_end));
+  item->set_label(absl::StrJoin(label, ":"));
+  item->set_stock(stock);
+  item->set_per_user_max(static_cast<uint32_t>(max));
+}
+
 void AddCreate(CLI::App& campaign, CampaignArgs& a) {
   auto* create = campaign.add_subcommand("create", "Create a campaign (a drop or a lottery)");
   create->add_option("id", a.id, "Campaign id: 1..64 of [A-Za-z0-9._-]")->required();
-  create->add_option("--stock", a.stock, "Units on sale")->required();
+  create->add_option("--stock", a.stock, "Units on sale (0 with --item: the items' sum)");
+  create->add_option("--item", a.items,
+                     "An item ID:LABEL:STOCK[:MAX] (repeatable; MAX = its per-user maximum, 0 = "
+                     "the campaign's). A LABEL with ':' (\"14:00-14:30\") needs the :MAX");
+  create
+      ->add_option("--per-user-max", a.per_user_max,
+                   "Most units one user may take (0 = 1; > 1 needs --item)")
+      ->check(CLI::Range(0u, Limits().quantity_max));
+  create
+      ->add_option("--choose", a.choose,
+                   "With --item: at_entry (the entry names the item) or on_admission (the "
+                   "admitted choose within --choose-s)")
+      ->check(CLI::IsMember({kAtEntry, kOnAdmission}));
+  create->add_option("--choose-s", a.choose_s, "on_admission: seconds to choose (1..3600)")
+      ->check(CLI::Range(0u, Limits().choose_s_max));
   create
       ->add_option("--win-bps", a.win_bps,
                    "Win probability in basis points (10000 = first come, first served)")
@@ -129,6 +179,12 @@ void AddCreate(CLI::App& campaign, CampaignArgs& a) {
     (void)ParseDraw(a.draw, &draw);  // checked by IsMember above
     c->set_draw(draw);
     c->set_entropy_source(a.entropy_source);
+    for (const std::string& spec : a.items) ParseItem(spec, c->add_items());
+    c->set_per_user_max(a.per_user_max);
+    pb::Choose choose = pb::CHOOSE_UNSPECIFIED;
+    if (!a.choose.empty()) (void)ParseChoose(a.choose, &choose);  // checked by IsMember above
+    c->set_choose(choose);
+    c->set_choose_s(a.choose_s);
   });
 }
 
@@ -157,10 +213,14 @@ Verb AddCampaign(CLI::App& app, const Global& g) {
                    "committed to one)");
   AddSteer(*campaign, *a, "reveal", "Publish the draw seed (after close, once drained)",
            [](pb::Command& c) { c.mutable_reveal_seed(); });
-  AddSteer(*campaign, *a, "restock", "Add units to stock",
-           [a](pb::Command& c) { c.mutable_restock()->set_units(a->units); })
-      ->add_option("--units", a->units, "Units to add (> 0)")
-      ->required();
+  CLI::App* restock =
+      AddSteer(*campaign, *a, "restock", "Add units to stock (of one item)", [a](pb::Command& c) {
+        c.mutable_restock()->set_units(a->units);
+        c.mutable_restock()->set_item_id(a->item);
+      });
+  restock->add_option("--units", a->units, "Units to add (> 0)")->required();
+  restock->add_option("--item", a->item,
+                      "The item to restock (required when the campaign has items)");
   AddSteer(*campaign, *a, "pause", "Stop the serving counter",
            [](pb::Command& c) { c.mutable_pause_admission(); });
   AddSteer(*campaign, *a, "resume", "Move the serving counter again",

@@ -59,6 +59,26 @@ void PrintState(const std::string& id, const CampaignState& c) {
   if (c.at_close() && s.closed())
     std::printf("  waitlist     %llu drawn, %llu promoted, %llu waiting\n", (ull)s.waitlisted(),
                 (ull)s.promoted(), (ull)(s.waitlisted() - s.promoted()));
+  // Items (issue 15): places left and counters per item, in units.
+  if (c.items() > 0) {
+    std::printf("  items        %d, choose %s%s, per-user max %u\n", cfg.items_size(),
+                ChooseName(cfg.choose()),
+                c.on_admission() ? absl::StrCat(" within ", cfg.choose_s(), " s").c_str() : "",
+                cfg.per_user_max() == 0 ? 1u : cfg.per_user_max());
+    for (int i = 0; i < cfg.items_size(); ++i) {
+      const pb::Item& it = cfg.items(i);
+      const pb::ItemCounters& n = s.items(i);
+      std::printf(
+          "    %-12s %-20s stock %llu, left %llu, taken %llu, returned %llu, restocked %llu, "
+          "confirmed %llu, waitlisted %llu, promoted %llu, per-user max %u\n",
+          it.id().c_str(), it.label().c_str(), (ull)it.stock(), (ull)n.stock_left(), (ull)n.taken(),
+          (ull)n.returned(), (ull)n.restocked(), (ull)n.confirmed(), (ull)n.waitlisted(),
+          (ull)n.promoted(), c.QuantityMax(static_cast<size_t>(i)));
+    }
+    if (c.on_admission())
+      std::printf("  choices      %llu admitted choosing, %llu chosen, %llu expired\n",
+                  (ull)s.admitted_choosing(), (ull)s.chosen(), (ull)s.choices_expired());
+  }
   if (!s.merkle_root().empty())
     std::printf("  receipts     Merkle root %s over %llu entries\n",
                 ToHex(std::string_view(s.merkle_root())).c_str(), (ull)s.merkle_leaves());
@@ -78,10 +98,18 @@ void PrintUser(const CampaignState& c, const std::string& user) {
     if (uint64_t hold = c.HoldOf(pos); hold != 0)
       std::printf("  user %s      holds a unit until %llu ms (pass %s)\n", user.c_str(), (ull)hold,
                   PassId(c.snap.campaign_id(), pos).c_str());
+    if (c.items() > 0 && c.item_of[pos - 1] != 0)
+      std::printf("  user %s      item %s, quantity %u\n", user.c_str(),
+                  c.snap.config().items(static_cast<int>(c.ItemAt(pos))).id().c_str(),
+                  c.QuantityAt(pos));
+    if (auto d = c.choose_until.find(pos); d != c.choose_until.end())
+      std::printf("  user %s      may choose until %llu ms\n", user.c_str(), (ull)d->second);
     if (c.status[pos - 1] == EntryStatus::kWaitlisted) {
-      auto at = std::find(c.waitlist.begin(), c.waitlist.end(), pos);
+      const std::vector<uint64_t>& wl = c.WaitlistOf(c.ItemAt(pos));
+      const uint64_t promoted = c.PromotedOf(c.ItemAt(pos));
+      auto at = std::find(wl.begin(), wl.end(), pos);
       std::printf("  user %s      waitlist rank %llu\n", user.c_str(),
-                  (ull)(at - c.waitlist.begin() + 1 - static_cast<long>(c.snap.promoted())));
+                  (ull)(at - wl.begin() + 1 - static_cast<long>(promoted)));
     }
   }
 }

@@ -50,3 +50,16 @@ else()
     COMMAND sh -c "echo 'web.merkle: Node.js is not installed: run ops/install-deps.sh, then configure again' >&2; exit 1")
   set_tests_properties(web.merkle PROPERTIES LABELS "web;unit")
 endif()
+
+# The verifier's ledger check on issue 15's items (hand-written exports and
+# tampered copies; no browser, no engine): api/web/static/js/ledger_check.js.
+if(TL_NODE)
+  add_test(NAME web.ledger_items
+    COMMAND ${TL_NODE} --test ${CMAKE_SOURCE_DIR}/tests/browser/unit/ledger_items.test.mjs
+    WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+  set_tests_properties(web.ledger_items PROPERTIES LABELS "web;unit" TIMEOUT 60)
+else()
+  add_test(NAME web.ledger_items
+    COMMAND sh -c "echo 'web.ledger_items: Node.js is not installed: run ops/install-deps.sh, then configure again' >&2; exit 1")
+  set_tests_properties(web.ledger_items PROPERTIES LABELS "web;unit")
+endif()

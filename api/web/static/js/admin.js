@@ -204,6 +204,12 @@ function renderDetail() {
     ['wait', c.admission_rate_per_s ? fmtDuration(queueLength(c) / c.admission_rate_per_s) : t('common.none')],
   ];
   if (c.merkle_root) kv.push(['merkle_root', String(c.merkle_root)]);
+  if (hasItems(c)) {
+    kv.push(['choose', c.choose === 'on_admission' ? `${t('admin.choose.on_admission')} (${fmtDuration(c.choose_s)})` : t('admin.choose.at_entry')]);
+    if (c.choose === 'on_admission') {
+      kv.push(['admitted_choosing', fmtInt(c.admitted_choosing || 0)], ['chosen', fmtInt(c.chosen || 0)], ['choices_expired', fmtInt(c.choices_expired || 0)]);
+    }
+  }
   $('#counters').replaceChildren(...kv.map(([k, v]) => el('div', { dataset: { k } }, el('dt', { text: t(`admin.k.${k}`) }), el('dd', { id: `k-${k}`, text: v }))));
   const w = winStats(c);
   let text;
@@ -223,9 +229,111 @@ function renderDetail() {
   const needsEntropy = !!c.entropy_source && c.status === 'open';
   $('#entropy-box').hidden = !needsEntropy;
   if (needsEntropy) $('#entropy-needed').textContent = t('admin.entropy_needed', { source: c.entropy_source });
+  renderItems(c);
   $('#act-pause').disabled = c.admission_paused;
   $('#act-resume').disabled = !c.admission_paused;
   renderCharts(c, h);
+}
+
+// ---------------------------------------------------------------- items
+
+const hasItems = (c) => Array.isArray(c.items) && c.items.length > 0;
+
+// The per-item counters (places left, taken, confirmed, waitlisted) and a
+// restock per item. The table is rebuilt only when the campaign or its items
+// change, so a number being typed into a restock box survives the 1 s poll.
+function renderItems(c) {
+  const on = hasItems(c);
+  $('#items-box').hidden = !on;
+  // With items, a restock names its item: the campaign-wide form would be refused.
+  $('#restock-form').hidden = on;
+  if (!on) return;
+  const table = $('#items-table');
+  const key = `${c.id}\n${c.items.map((it) => it.id).join('\n')}\n${document.documentElement.lang}`;
+  if (table.dataset.key !== key) {
+    table.dataset.key = key;
+    const head = el('thead', {}, el('tr', {}, [
+      t('admin.col.item'), t('admin.col.label'), t('admin.col.left'), t('admin.col.taken'), t('admin.col.confirmed'), t('admin.col.waitlisted'), t('admin.col.restock'),
+    ].map((h) => el('th', { scope: 'col', text: h }))));
+    const body = el('tbody', {}, c.items.map((it, i) => {
+      const input = el('input', { type: 'number', min: '1', step: '1', value: '1', id: `restock-item-${i}`, class: 'restock-item', 'aria-label': t('admin.restock_item_units', { item: it.label || it.id }) });
+      const btn = el('button', { type: 'button', class: 'secondary small', dataset: { item: it.id }, text: t('admin.restock') });
+      btn.addEventListener('click', () => restockItem(it.id, input));
+      return el('tr', { dataset: { item: it.id } },
+        el('th', { scope: 'row' }, el('code', { text: it.id })),
+        el('td', { class: 'i-label' }),
+        el('td', { class: 'i-left' }),
+        el('td', { class: 'i-taken' }),
+        el('td', { class: 'i-confirmed' }),
+        el('td', { class: 'i-waitlisted' }),
+        el('td', {}, el('span', { class: 'row' }, input, btn)));
+    }));
+    table.replaceChildren(head, body);
+  }
+  c.items.forEach((it, i) => {
+    const row = table.tBodies[0].rows[i];
+    const total = (it.stock || 0) + (it.restocked || 0);
+    row.querySelector('.i-label').textContent = it.label || '';
+    row.querySelector('.i-left').textContent = `${fmtInt(it.stock_left)} / ${fmtInt(total)}`;
+    row.querySelector('.i-taken').textContent = fmtInt(Math.max(0, (it.taken || 0) - (it.returned || 0)));
+    row.querySelector('.i-confirmed').textContent = fmtInt(it.confirmed || 0);
+    row.querySelector('.i-waitlisted').textContent = fmtInt(Math.max(0, (it.waitlisted || 0) - (it.promoted || 0)));
+    row.dataset.left = String(it.stock_left);
+  });
+}
+
+async function restockItem(itemId, input) {
+  const c = selectedCampaign();
+  if (!c) return;
+  const units = Number(input.value);
+  if (!(Number.isInteger(units) && units > 0)) {
+    return showAnswer($('#answer'), { ok: false, status: 0, network: true, error: { code: 'invalid', message: t('admin.units_invalid') } });
+  }
+  const body = { units, item_id: itemId };
+  const ok = await confirmDialog(t('admin.restock'), t('admin.confirm.restock_item', { id: c.id, item: itemId, units }), body);
+  if (!ok) return;
+  const box = $('#answer');
+  box.textContent = '…';
+  const r = await api(`/v1/admin/campaigns/${encodeURIComponent(c.id)}/restock`, { method: 'POST', body });
+  showAnswer(box, r);
+  pollOnce();
+}
+
+// The create form's item rows: id, label, stock, per-user max; added and
+// removed by the operator. No rows = a campaign without items.
+function addItemRow(v = {}) {
+  const rows = $('#c-item-rows');
+  const n = rows.children.length + 1;
+  const field = (name, labelKey, attrs) => {
+    const fid = `c-item-${name}-${n}-${Math.random().toString(36).slice(2, 7)}`;
+    return el('div', {}, el('label', { for: fid, text: t(labelKey) }), el('input', { id: fid, dataset: { f: name }, ...attrs }));
+  };
+  const row = el('div', { class: 'grid four item-row' },
+    field('id', 'admin.f.item_id', { type: 'text', required: true, maxlength: '32', pattern: '[A-Za-z0-9._\\-]{1,32}', spellcheck: 'false', value: v.id || '' }),
+    field('label', 'admin.f.item_label', { type: 'text', maxlength: '100', value: v.label || '' }),
+    field('stock', 'admin.f.item_stock', { type: 'number', min: '0', step: '1', required: true, value: String(v.stock ?? 10) }),
+    field('per_user_max', 'admin.f.item_max', { type: 'number', min: '0', max: '100', step: '1', value: String(v.per_user_max ?? 0) }),
+  );
+  const remove = el('button', { type: 'button', class: 'secondary small item-remove' });
+  remove.addEventListener('click', () => {
+    row.remove();
+    renumberItemRows();
+    $('#c-item-add').focus();
+  });
+  row.append(el('div', { class: 'actions' }, remove));
+  rows.append(row);
+  renumberItemRows();
+  row.querySelector('input').focus();
+}
+
+function renumberItemRows() {
+  [...$('#c-item-rows').children].forEach((row, i) => {
+    const b = row.querySelector('.item-remove');
+    b.textContent = t('admin.item_remove', { n: i + 1 });
+  });
+  // With items the campaign's stock is their sum: the field must say 0.
+  const f = $('#create-form');
+  if ($('#c-item-rows').children.length) f.elements.stock.value = '0';
 }
 
 // ---------------------------------------------------------------- charts
@@ -432,6 +540,21 @@ function createBody() {
   if (entropy) b.entropy_source = entropy;
   const opens = f.elements.opens_at.value;
   if (opens) b.opens_at_ms = new Date(opens).getTime();
+  const perUser = num('per_user_max');
+  if (perUser) b.per_user_max = perUser;
+  const rows = [...$('#c-item-rows').children];
+  if (rows.length) {
+    b.items = rows.map((row) => {
+      const get = (k) => row.querySelector(`[data-f="${k}"]`).value.trim();
+      const it = { id: get('id'), stock: Number(get('stock') || 0) };
+      if (get('label')) it.label = get('label');
+      const m = Number(get('per_user_max') || 0);
+      if (m) it.per_user_max = m;
+      return it;
+    });
+    b.choose = f.elements.choose.value;
+    if (b.choose === 'on_admission') b.choose_s = num('choose_s');
+  }
   return b;
 }
 
@@ -489,6 +612,13 @@ async function main() {
     // Series labels are in the charts: rebuild them in the new language.
     for (const ch of Object.values(S.charts)) ch.destroy();
     S.charts = {};
+    for (const row of $('#c-item-rows').children) {
+      const labels = row.querySelectorAll('label');
+      ['admin.f.item_id', 'admin.f.item_label', 'admin.f.item_stock', 'admin.f.item_max'].forEach((k, i) => {
+        labels[i].textContent = t(k);
+      });
+    }
+    renumberItemRows();
     render();
   });
   let resizeTimer = 0;
@@ -499,6 +629,7 @@ async function main() {
   $('#dev-form').addEventListener('submit', onDevSignIn);
   $('#token-form').addEventListener('submit', onTokenSignIn);
   $('#create-form').addEventListener('submit', onCreate);
+  $('#c-item-add').addEventListener('click', () => addItemRow());
   $('#restock-form').addEventListener('submit', (ev) => {
     ev.preventDefault();
     action('restock');

@@ -209,24 +209,33 @@ export async function atCloseKey(seed, committed, entropyValue) {
 // WAITLISTED with ranks 1.. in that order; the others LOST. Returns a Map
 // position (string) -> {outcome: 'WON'|'WAITLISTED'|'LOST', rank (0 unless
 // WAITLISTED)}.
+//
+// With items (issue 15) an entry also names {item, quantity} and `stock` is
+// a Map item -> units left at close: per item, in the same (value, position)
+// order, an eligible entry wins when its whole quantity fits in what is left
+// of its item, else it joins that item's waitlist (ranks per item). Without
+// items every entry asks for 1 unit of one implicit item: the rule above.
 export function atCloseSelection(entries, winBps, stock) {
   const threshold = winThreshold(winBps);
-  let left = BigInt(stock);
+  const left = stock instanceof Map ? new Map([...stock].map(([k, v]) => [k, BigInt(v)])) : new Map([['', BigInt(stock)]]);
+  const ranks = new Map();
   const eligible = [];
   const out = new Map();
   for (const e of entries) {
     const value = BigInt(e.value);
-    if (value < threshold) eligible.push({ position: BigInt(e.position), value });
+    if (value < threshold) eligible.push({ position: BigInt(e.position), value, item: e.item || '', quantity: BigInt(e.quantity || 1) });
     else out.set(String(e.position), { outcome: 'LOST', rank: 0 });
   }
   eligible.sort((a, b) => (a.value !== b.value ? (a.value < b.value ? -1 : 1) : a.position < b.position ? -1 : a.position > b.position ? 1 : 0));
-  let rank = 0;
   for (const e of eligible) {
-    if (left > 0n) {
-      left -= 1n;
+    const units = left.get(e.item) || 0n;
+    if (units >= e.quantity) {
+      left.set(e.item, units - e.quantity);
       out.set(e.position.toString(), { outcome: 'WON', rank: 0 });
     } else {
-      out.set(e.position.toString(), { outcome: 'WAITLISTED', rank: ++rank });
+      const rank = (ranks.get(e.item) || 0) + 1;
+      ranks.set(e.item, rank);
+      out.set(e.position.toString(), { outcome: 'WAITLISTED', rank });
     }
   }
   return out;

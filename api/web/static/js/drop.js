@@ -14,6 +14,16 @@
 // win with its own hold. The stream stays open while an entry can still
 // change (queued, a held win, waitlisted) and ends at a final status.
 //
+// A campaign with items (time slots, sizes) lists them with the places left,
+// kept live from the stream (each message carries every item's stock_left)
+// and from the campaign; a full one is disabled. choose=at_entry: the user
+// picks a slot and a number of places before entering (the entry POST names
+// them). choose=on_admission: everyone queues; when admitted (status
+// "admitted") the page counts down to choose_until_ms ("choose within
+// mm:ss") and the user books a slot (POST entries/me/choice); an item_full
+// refusal says so and lets them pick another, and a deadline passed without
+// a choice ends as choice_expired.
+//
 // No request of a normal visit answers 4xx: whether this user has an entry
 // is learnt from the live channel's first message (a user without an entry
 // gets one without a status), and GET entries/me is asked only when this
@@ -27,11 +37,11 @@ import {
 import { t, applyI18n, mountLangSwitch, fmtInt, fmtPct, fmtTime, fmtDuration } from './i18n.js';
 
 // Decided: the entry has left the queue (the outcome section shows it).
-const DECIDED = new Set(['won', 'lost', 'sold_out', 'cancelled', 'rejected', 'confirmed', 'expired', 'waitlisted']);
+const DECIDED = new Set(['won', 'lost', 'sold_out', 'cancelled', 'rejected', 'confirmed', 'expired', 'waitlisted', 'choice_expired']);
 // A cancelled entry was a win given back (the engine cancels only won
 // entries); confirmed and expired were wins; waitlisted was drawn eligible.
-const DRAWN = new Set(['won', 'lost', 'sold_out', 'cancelled', 'confirmed', 'expired', 'waitlisted']);
-const ENDED = new Set(['lost', 'sold_out', 'cancelled', 'rejected', 'confirmed', 'expired']);
+const DRAWN = new Set(['won', 'lost', 'sold_out', 'cancelled', 'confirmed', 'expired', 'waitlisted', 'choice_expired']);
+const ENDED = new Set(['lost', 'sold_out', 'cancelled', 'rejected', 'confirmed', 'expired', 'choice_expired']);
 // Final: nothing more can happen to the entry, so the live channel ends. A
 // held win (it may be confirmed, given back or expire) and a waitlisted
 // entry (it may be promoted) are not final.
@@ -65,6 +75,9 @@ const S = {
   entering: false,
   announced: { text: '', at: 0, pending: '' },
   verify: null, // {state: 'idle'|'running'|'done', result}
+  itemLeft: new Map(), // item id -> places left, as the stream last said
+  choosing: false, // a choice POST is on its way
+  itemError: '', // the last refusal of a pick (item_full, …), shown until the next pick
 };
 
 const recKey = () => `tl_entry:${S.session.user}:${id}`;
@@ -95,14 +108,21 @@ function renderCampaign() {
   $('#title').textContent = c.title || c.id;
   document.title = `${c.title || c.id} · ${t('app.name')}`;
   const facts = [
-    t('drop.stats', { stock: fmtInt(c.stock_left), total: fmtInt(c.stock + (c.restocked || 0)), entries: fmtInt(c.entries) }),
+    t('drop.stats', { stock: fmtInt(c.stock_left), total: fmtInt(totalUnits(c)), entries: fmtInt(c.entries) }),
     t('index.win', { pct: fmtPct(c.win_bps / 10000, 2) }),
     atClose() ? t('draw.at_close') : t(`queueing.${c.queueing}`),
     c.hold_s > 0 ? t('drop.hold_s', { d: fmtDuration(c.hold_s) }) : null,
+    hasItems() ? (onAdmission() ? t('drop.items.mode.on_admission', { d: fmtDuration(c.choose_s) }) : t('drop.items.mode.at_entry')) : null,
     t(`status.${c.status}`),
   ].filter(Boolean);
   $('#campaign-meta').textContent = facts.join(' · ');
   $('#verify-full').href = `/verify/${encodeURIComponent(c.id)}`;
+}
+
+// Units ever on sale: the stock and restocks (with items, summed over them).
+function totalUnits(c) {
+  if (!Array.isArray(c.items) || c.items.length === 0) return c.stock + (c.restocked || 0);
+  return c.items.reduce((n, it) => n + (it.stock || 0) + (it.restocked || 0), 0);
 }
 
 function reasonText(code) {
@@ -137,6 +157,7 @@ function outcomeText(e) {
 }
 
 function stateText(e) {
+  if (e.status === 'admitted') return t('drop.outcome.admitted');
   if (e.status === 'prequeued') return t('drop.state.prequeued');
   if (e.status === 'queued' && atClose()) return t('drop.state.at_close');
   if (e.admission_paused) return t('drop.state.paused');
@@ -206,8 +227,9 @@ function renderEntry() {
     const prequeued = e.status === 'prequeued';
     // Before a random queue opens there is no place yet: the opening instead.
     // A draw at close has no turn to wait for: everyone is drawn at close.
-    show('#stats', !prequeued && !atClose());
-    show('#progress-box', !prequeued && !atClose());
+    const choosing = e.status === 'admitted';
+    show('#stats', !prequeued && !atClose() && !choosing);
+    show('#progress-box', !prequeued && !atClose() && !choosing);
     show('#opens', prequeued && !!e.opens_at_ms);
     if (prequeued && e.opens_at_ms) {
       const left = Math.max(0, Math.ceil((e.opens_at_ms - Date.now()) / 1000));
@@ -224,10 +246,14 @@ function renderEntry() {
     o.textContent = outcomeText(e);
     o.dataset.outcome = e.status;
     o.dataset.promoted = String(promoted(e));
-    $('#outcome-meta').textContent = e.position ? t('drop.outcome_meta', { pos: fmtInt(e.position), user: e.user }) : '';
+    const meta = e.position ? [t('drop.outcome_meta', { pos: fmtInt(e.position), user: e.user })] : [];
+    const it = e.item_id ? itemById(e.item_id) : null;
+    if (e.item_id && e.status !== 'choice_expired') meta.push(t('drop.item_meta', { label: it ? it.label || it.id : e.item_id, q: fmtInt(e.quantity || 1) }));
+    $('#outcome-meta').textContent = meta.join(' · ');
     $('#leave').hidden = e.status !== 'won' || passed;
   }
   renderHold();
+  renderItems();
   show('#waitlist', !!(decided && e.status === 'waitlisted'));
   if (decided && e.status === 'waitlisted') $('#waitlist-rank').textContent = fmtInt(e.waitlist_rank);
   // A winner's signed admission pass (the API hands it to the winner alone;
@@ -274,6 +300,218 @@ function renderHold() {
   }
 }
 
+// ---------------------------------------------------------------- items
+
+const items = () => (S.campaign && Array.isArray(S.campaign.items) ? S.campaign.items : []);
+const hasItems = () => items().length > 0;
+const onAdmission = () => !!(S.campaign && S.campaign.choose === 'on_admission');
+const itemById = (itemId) => items().find((it) => it.id === itemId) || null;
+const itemLabel = (it) => (it ? it.label || it.id : '');
+// Places left: the stream's last word, else the campaign's.
+function itemLeft(it) {
+  const v = S.itemLeft.get(it.id);
+  return v === undefined ? it.stock_left : v;
+}
+// Units one user may take of an item: its own maximum, within the campaign's
+// (0 = 1), as the engine's QuantityMax.
+function itemMax(it) {
+  const c = S.campaign || {};
+  const campaign = c.per_user_max > 0 ? c.per_user_max : 1;
+  return it && it.per_user_max > 0 ? Math.min(it.per_user_max, campaign) : campaign;
+}
+const choosePassed = (e) => !!(e && e.status === 'admitted' && e.choose_until_ms > 0 && e.choose_until_ms <= Date.now());
+
+// Whether this user picks a slot now: before entering (at_entry) or while
+// admitted and before the deadline (on_admission).
+function canPick() {
+  if (!hasItems()) return false;
+  const e = S.entry;
+  const c = S.campaign;
+  const signedIn = S.session && S.session.signed_in;
+  if (onAdmission()) return !!(e && e.status === 'admitted' && !choosePassed(e));
+  return !!(signedIn && S.known && !e && c.status === 'open');
+}
+
+const pickedId = () => {
+  const r = document.querySelector('#slots input[name="slot"]:checked');
+  return r ? r.value : '';
+};
+
+// The places left of each item, from a live message: [{id, stock_left}] or
+// {id: stock_left}. A slot that turns full while this user picks is
+// announced, and unchecked if it was the one picked.
+function applyItems(list) {
+  const pairs = Array.isArray(list)
+    ? list.filter((x) => x && typeof x === 'object').map((x) => [x.id, x.stock_left])
+    : Object.entries(list || {});
+  let changed = false;
+  for (const [itemId, left] of pairs) {
+    if (typeof itemId !== 'string' || typeof left !== 'number') continue;
+    const it = itemById(itemId);
+    const before = it ? itemLeft(it) : undefined;
+    if (before === left) continue;
+    S.itemLeft.set(itemId, left);
+    changed = true;
+    if (it && left === 0 && before > 0 && canPick()) announce(t('drop.items.now_full', { label: itemLabel(it) }), true);
+  }
+  return changed;
+}
+
+function renderItems() {
+  const c = S.campaign;
+  const e = S.entry;
+  const pick = canPick();
+  const visible = !!(c && hasItems() && (pick || (c.status === 'open' && !(e && DECIDED.has(e.status)))));
+  show('#items', visible);
+  renderChoose();
+  if (!visible) return;
+  const box = $('#slots');
+  const list = items();
+  const ids = list.map((it) => it.id).join('\n');
+  if (box.dataset.ids !== ids) {
+    box.dataset.ids = ids;
+    box.replaceChildren(
+      ...list.map((it, i) => {
+        const input = el('input', { type: 'radio', name: 'slot', value: it.id, id: `slot-${i}`, 'aria-describedby': `slot-left-${i}` });
+        input.addEventListener('change', () => {
+          S.itemError = '';
+          renderItems();
+        });
+        return el('label', { class: 'slot', for: `slot-${i}`, dataset: { item: it.id } },
+          input,
+          el('span', { class: 'slot-label', text: itemLabel(it) }),
+          el('span', { class: 'slot-left', id: `slot-left-${i}` }));
+      }),
+    );
+  }
+  list.forEach((it, i) => {
+    const left = itemLeft(it);
+    const full = left <= 0;
+    const label = box.children[i];
+    const input = label.querySelector('input');
+    label.classList.toggle('full', full);
+    label.dataset.full = String(full);
+    label.dataset.left = String(left);
+    label.querySelector('.slot-left').textContent = full ? t('drop.items.full') : left === 1 ? t('drop.items.left_one') : t('drop.items.left', { n: fmtInt(left) });
+    label.querySelector('.slot-label').textContent = itemLabel(it);
+    if (full && input.checked) input.checked = false;
+    input.disabled = !pick || full || S.choosing;
+  });
+  $('#slots-legend').textContent = pick ? t('drop.items.pick') : t('drop.items.title');
+  // The number of places: up to the picked slot's maximum.
+  const it = itemById(pickedId());
+  const max = it ? itemMax(it) : itemMax(null);
+  show('#qty-box', pick && max > 1);
+  const q = $('#qty');
+  q.max = String(max);
+  q.disabled = !pick || S.choosing;
+  $('#qty-label').textContent = t('drop.items.quantity', { max: fmtInt(max) });
+  const btn = $('#choose-btn');
+  show('#choose-btn', pick && onAdmission());
+  btn.disabled = S.choosing;
+  btn.textContent = S.choosing ? t('drop.choose.booking') : t('drop.choose.book');
+  const err = $('#items-error');
+  err.hidden = !S.itemError;
+  err.textContent = S.itemError;
+}
+
+// The time left to choose (on_admission), redrawn every second while it runs.
+function renderChoose() {
+  clearTimeout(S.chooseTimer);
+  const e = S.entry;
+  const admitted = !!(e && e.status === 'admitted' && e.choose_until_ms > 0);
+  show('#choose-timer', admitted);
+  const box = $('#choose-left');
+  if (!admitted) {
+    box.dataset.state = '';
+    return;
+  }
+  const left = e.choose_until_ms - Date.now();
+  if (left > 0) {
+    box.textContent = t('drop.choose.within', { t: fmtClock(left) });
+    box.className = 'countdown';
+    box.dataset.state = 'choosing';
+    $('#choose-note').textContent = t('drop.choose.until', { time: fmtTime(e.choose_until_ms) });
+    S.chooseTimer = setTimeout(renderEntry, left % 1000 || 1000);
+    return;
+  }
+  box.textContent = t('drop.choose.over');
+  box.className = 'countdown expired';
+  $('#choose-note').textContent = '';
+  if (box.dataset.state !== 'over') {
+    box.dataset.state = 'over';
+    announce(t('drop.choose.over'), true);
+    // The engine turns it choice_expired on its next tick; the stream brings it.
+    setTimeout(renderEntry, 0);
+  }
+}
+
+// The picked slot and number of places, or null with the reason shown.
+function readPick() {
+  const it = itemById(pickedId());
+  if (!it) {
+    S.itemError = t('drop.items.none_picked');
+    return null;
+  }
+  const max = itemMax(it);
+  const raw = $('#qty-box').hidden ? '1' : $('#qty').value.trim();
+  const q = Number(raw);
+  if (!/^[0-9]+$/.test(raw) || !Number.isInteger(q) || q < 1 || q > max) {
+    S.itemError = t('drop.items.quantity_invalid', { max: fmtInt(max) });
+    return null;
+  }
+  S.itemError = '';
+  return { item: it, quantity: q };
+}
+
+// Books the picked slot (on_admission). One Idempotency-Key per pick: a
+// retry of the same pick after a lost answer reuses it; a new pick after a
+// refusal is a new request.
+async function choose() {
+  if (S.choosing) return;
+  const pick = readPick();
+  if (!pick) {
+    renderItems();
+    announce(S.itemError, true);
+    return;
+  }
+  const r = record();
+  const sig = `${pick.item.id}:${pick.quantity}`;
+  if (!r.choice || r.choice.sig !== sig) r.choice = { sig, idem: randomId() };
+  saveRecord(r);
+  S.choosing = true;
+  showError($('#error'), null);
+  render();
+  const res = await api(`${base}/entries/me/choice`, {
+    method: 'POST',
+    headers: { 'Idempotency-Key': r.choice.idem },
+    body: { item_id: pick.item.id, quantity: pick.quantity },
+  });
+  S.choosing = false;
+  const code = res.error && res.error.code;
+  if (res.ok) {
+    if (res.body && res.body.status) onEntry(res.body);
+  } else if (code === 'item_full') {
+    // Fewer places left than asked: this user may pick again until the deadline.
+    const now = record();
+    delete now.choice;
+    saveRecord(now);
+    S.itemError = t('drop.choose.item_full', { label: itemLabel(pick.item), q: fmtInt(pick.quantity) });
+    announce(S.itemError, true);
+    refreshCampaign();
+  } else if (code === 'choice_expired' || code === 'already_chosen' || code === 'not_admitted') {
+    S.itemError = reasonText(code);
+    const me = await api(`${base}/entries/me`);
+    if (me.ok) onEntry(me.body);
+  } else if (code && t(`reason.${code}`) !== `reason.${code}`) {
+    S.itemError = reasonText(code);
+    announce(S.itemError, true);
+  } else {
+    showError($('#error'), res);
+  }
+  render();
+}
+
 function render() {
   applyI18n();
   renderSession();
@@ -305,6 +543,11 @@ function announce(text, urgent = false) {
 
 function onEntry(e) {
   if (!e || typeof e !== 'object') return;
+  // Every item's places left ride along (the live channel's campaign part).
+  if (e.items) applyItems(e.items);
+  if (e.campaign && typeof e.campaign === 'object' && e.campaign.items) applyItems(e.campaign.items);
+  // A campaign-only message (no user): the items alone.
+  if (!('user' in e) && !('status' in e) && (e.items || e.campaign)) return render();
   S.known = true;
   if (!e.status) {
     // No entry for this user (yet). A closed drop will never have one.
@@ -346,19 +589,37 @@ function onEntry(e) {
     else announce(t('drop.announce.position', { pos: fmtInt(e.position), ahead: fmtInt(e.people_ahead) }));
   } else if (e.status === 'prequeued') {
     announce(t('drop.state.prequeued'), !prev || prev.status !== 'prequeued');
+  } else if (e.status === 'admitted' && (!prev || prev.status !== 'admitted')) {
+    announce(t('drop.announce.choose', { t: fmtClock(e.choose_until_ms - Date.now()) }), true);
+    refreshCampaign();
+    setTimeout(() => {
+      const first = document.querySelector('#slots input:not(:disabled)');
+      if (first) first.focus();
+    }, 0);
   }
   render();
 }
 
 async function enter() {
   if (S.entering) return;
+  // at_entry with items: the entry names the slot and the places.
+  let body;
+  if (hasItems() && !onAdmission()) {
+    const pick = readPick();
+    if (!pick) {
+      render();
+      announce(S.itemError, true);
+      return;
+    }
+    body = { item_id: pick.item.id, quantity: pick.quantity };
+  }
   const r = record();
   if (!r.idem) r.idem = randomId(); // kept until this entry is known: a retry reuses it
   saveRecord(r);
   S.entering = true;
   showError($('#error'), null);
   render();
-  const res = await api(`${base}/entries`, { method: 'POST', headers: { 'Idempotency-Key': r.idem } });
+  const res = await api(`${base}/entries`, { method: 'POST', headers: { 'Idempotency-Key': r.idem }, body });
   S.entering = false;
   if (res.ok || (res.status === 409 && res.error && res.error.code === 'duplicate')) {
     const now = record();
@@ -413,6 +674,19 @@ function openStream() {
     }
     onEntry(data);
   });
+  // A campaign message of its own (the items' places left), if the server
+  // sends one apart from the entry's.
+  for (const name of ['campaign', 'items']) {
+    es.addEventListener(name, (ev) => {
+      if (S.es !== es) return;
+      try {
+        const data = JSON.parse(ev.data);
+        if (applyItems(Array.isArray(data) ? data : data.items)) render();
+      } catch {
+        /* not ours */
+      }
+    });
+  }
   es.addEventListener('error', () => {
     if (S.es !== es) return;
     // Our own backoff replaces EventSource's fixed retry, so the screen can
@@ -471,6 +745,8 @@ async function refreshCampaign() {
   const r = await api(base);
   if (r.ok) {
     S.campaign = r.body;
+    // The campaign is the fresher word while the stream is not live.
+    if (S.conn !== 'live') S.itemLeft.clear();
     render();
   }
   return r;
@@ -650,6 +926,11 @@ async function main() {
   $('#enter-btn').addEventListener('click', enter);
   $('#leave').addEventListener('click', leave);
   $('#verify-btn').addEventListener('click', runVerify);
+  $('#choose-btn').addEventListener('click', choose);
+  $('#qty').addEventListener('input', () => {
+    S.itemError = '';
+    $('#items-error').hidden = true;
+  });
   window.addEventListener('online', () => {
     if (S.conn === 'down') openStream();
   });

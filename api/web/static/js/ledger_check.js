@@ -22,6 +22,21 @@
 // expiry returning one unit), promotions (always the head of the waitlist,
 // one unit each) and the Merkle root of the entries in campaign_closed
 // (merkle.js), re-derived from every position's queue_entered event.
+//
+// Issue 15's items: a campaign may sell several items (time slots, sizes),
+// each with its own stock, and an entry or choice takes a quantity of units,
+// all or nothing. The stock walk then counts units per item: a draw wins only
+// when the item has the whole quantity left (choose=at_entry), an at-close
+// draw selects per item (draw.js atCloseSelection with items), promotions
+// take the head of their item's waitlist, cancellations and expiries return
+// exactly the units taken, restocks name their item, and every published
+// item_stock_left must match. choose=on_admission: a draw under the
+// threshold admits (OUTCOME_ADMITTED, choose_until_ms = time + choose_s)
+// while units are left; item_chosen only by an admitted position before its
+// deadline, once, and only when the item has the units (never oversold);
+// choice_expired only at or after the deadline, and before any other event
+// at or after it. The 'items' check reports these; the per-item balance
+// (stock + restocked = left + taken − returned) is in totals.items.
 
 import { Drawer, atCloseKey, atCloseSelection, base64ToBytes, bytesToHex, commitmentOf, compareBytes, winThreshold } from './draw.js';
 import { RootBuilder, leafHash, leafText } from './merkle.js';
@@ -42,12 +57,15 @@ const BODIES = [
   'entry_confirmed',
   'hold_expired',
   'entry_promoted',
+  'item_chosen',
+  'choice_expired',
 ];
 // Bodies the stock and hold walk of finish() follows.
-const TIMELINE_KINDS = ['draw_resolved', 'stock_changed', 'entry_cancelled', 'entry_confirmed', 'hold_expired', 'entry_promoted'];
+const TIMELINE_KINDS = ['draw_resolved', 'stock_changed', 'entry_cancelled', 'entry_confirmed', 'hold_expired', 'entry_promoted', 'item_chosen', 'choice_expired'];
 // Objects of the envelope that are not event bodies (EXPORT.md).
 const ENVELOPE_OBJECTS = ['idempotency'];
-const OUTCOMES = ['OUTCOME_UNSPECIFIED', 'OUTCOME_WON', 'OUTCOME_LOST', 'OUTCOME_SOLD_OUT', 'OUTCOME_WAITLISTED'];
+const OUTCOMES = ['OUTCOME_UNSPECIFIED', 'OUTCOME_WON', 'OUTCOME_LOST', 'OUTCOME_SOLD_OUT', 'OUTCOME_WAITLISTED', 'OUTCOME_ADMITTED'];
+const CHOOSES = ['CHOOSE_UNSPECIFIED', 'CHOOSE_AT_ENTRY', 'CHOOSE_ON_ADMISSION'];
 const QUEUEINGS = ['QUEUEING_UNSPECIFIED', 'QUEUEING_FIFO', 'QUEUEING_RANDOM'];
 const DRAWS = ['DRAW_UNSPECIFIED', 'DRAW_INSTANT', 'DRAW_AT_CLOSE'];
 const STOCK_REASONS = ['STOCK_REASON_UNSPECIFIED', 'STOCK_RESTOCK', 'STOCK_CANCELLATION', 'STOCK_HOLD_EXPIRED'];
@@ -69,6 +87,12 @@ const REJECT_REASONS = [
   'REJECT_ALREADY_CONFIRMED',
   'REJECT_PASS_MISMATCH',
   'REJECT_NOT_CONFIRMABLE',
+  'REJECT_ITEM_FULL',
+  'REJECT_UNKNOWN_ITEM',
+  'REJECT_QUANTITY',
+  'REJECT_NOT_ADMITTED',
+  'REJECT_CHOICE_EXPIRED',
+  'REJECT_ALREADY_CHOSEN',
 ];
 
 // The checks, in the order the page lists them.
@@ -83,6 +107,7 @@ export const CHECKS = [
   'outcomes',
   'stock',
   'holds',
+  'items',
   'close_reveal',
   'merkle',
   'rate',
@@ -226,6 +251,25 @@ export class LedgerCheck {
     this.merkleLeaves = 0n;
     this.entropyValue = '';
     this.closeLine = null;
+    this.prequeuedAsk = new Map(); // user -> { item, quantity } (at_entry with items)
+  }
+
+  // An item and quantity asked for: a known item, 1..its per-user maximum
+  // (within the campaign's), as the engine's QuantityMax.
+  checkAsk(item, quantity, where, line) {
+    const i = this.config.itemIndex.get(item);
+    if (i === undefined) {
+      this.mismatch('items', where, 'item ' + JSON.stringify(item), 'an item of the campaign', line);
+      return;
+    }
+    const max = this.quantityMax(i);
+    if (quantity < 1n || quantity > BigInt(max)) this.mismatch('items', where, 'quantity ' + quantity, '1..' + max, line);
+  }
+
+  quantityMax(i) {
+    const campaign = this.config.perUserMax === 0 ? 1 : this.config.perUserMax;
+    const own = this.config.items[i] ? this.config.items[i].perUserMax : 0;
+    return own === 0 ? campaign : Math.min(own, campaign);
   }
 
   mismatch(check, where, published, expected, line) {
@@ -294,7 +338,7 @@ export class LedgerCheck {
     // With holds, every event's time matters (the first event at or after a
     // deadline must be its expiry): events the walk does not otherwise see
     // leave their time, one per distinct time.
-    if (this.config !== null && this.config.holdS > 0n && !TIMELINE_KINDS.includes(kind)) {
+    if (this.config !== null && (this.config.holdS > 0n || this.config.onAdmission) && !TIMELINE_KINDS.includes(kind)) {
       const last = this.timeline[this.timeline.length - 1];
       if (!last || last.kind !== 'time' || last.time !== this.time) this.timeline.push({ kind: 'time', what: kind, time: this.time, line });
     }
@@ -337,9 +381,27 @@ export class LedgerCheck {
           rank: u64(b.waitlist_rank),
           holdUntil: u64(b.hold_until_ms),
           stockLeft: u64(b.stock_left),
+          item: str(b.item_id),
+          quantity: u64(b.quantity),
+          itemStockLeft: u64(b.item_stock_left),
           time: this.time,
           line,
         });
+      case 'item_chosen':
+        return this.timeline.push({
+          kind: 'choose',
+          user: str(b.user_id),
+          position: u64(b.position).toString(),
+          item: str(b.item_id),
+          quantity: u64(b.quantity),
+          itemStockLeft: u64(b.item_stock_left),
+          stockLeft: u64(b.stock_left),
+          holdUntil: u64(b.hold_until_ms),
+          time: this.time,
+          line,
+        });
+      case 'choice_expired':
+        return this.timeline.push({ kind: 'choice_expired', user: str(b.user_id), position: u64(b.position).toString(), chooseUntil: u64(b.choose_until_ms), time: this.time, line });
       default:
         return undefined; // pause, resume: nothing to check here
     }
@@ -363,8 +425,28 @@ export class LedgerCheck {
       holdS: u64(c.hold_s),
       draw: enumName(c.draw, DRAWS),
       entropySource: str(c.entropy_source),
+      // Issue 15: items (none = one implicit item, id ''), quantities, choosing.
+      items: (Array.isArray(c.items) ? c.items : []).map((it) => ({
+        id: str(it.id),
+        label: str(it.label),
+        stock: u64(it.stock),
+        perUserMax: Number(u64(it.per_user_max)),
+      })),
+      perUserMax: Number(u64(c.per_user_max)),
+      choose: enumName(c.choose, CHOOSES),
+      chooseS: u64(c.choose_s),
     };
     this.config.atClose = this.config.draw === 'DRAW_AT_CLOSE';
+    const items = this.config.items;
+    this.config.hasItems = items.length > 0;
+    this.config.onAdmission = this.config.hasItems && this.config.choose === 'CHOOSE_ON_ADMISSION';
+    this.config.itemIndex = new Map(items.map((it, i) => [it.id, i]));
+    if (this.config.itemIndex.size !== items.length) this.mismatch('items', {}, 'an item id twice', 'unique item ids', line);
+    if (this.config.hasItems) {
+      if (this.config.stock !== 0n) this.mismatch('items', {}, 'stock ' + this.config.stock + ' with items', 'stock 0 (the items\' sum)', line);
+      // The campaign's stock is the items' sum.
+      this.config.stock = items.reduce((a, it) => a + it.stock, 0n);
+    }
     if (winBps > 10000) this.mismatch('format', {}, 'win_bps ' + winBps, '0..10000', line);
     this.commitment = bytes(b.seed_commitment);
   }
@@ -383,6 +465,7 @@ export class LedgerCheck {
     }
     if (this.closed) this.mismatch('close_reveal', { user }, 'pre-queued after the close', 'none', line);
     this.userPosition.set(user, 0);
+    this.prequeuedAsk.set(user, { item: str(b.item_id), quantity: u64(b.quantity) });
     this.prequeued.push(user);
     this.prequeuedSet.add(user);
   }
@@ -420,7 +503,19 @@ export class LedgerCheck {
       }
       this.unkeyedSeen = true;
     }
-    this.positions.push({ user, line, key: key.length > 0 ? key : null, timeMs: this.time });
+    // What the entry asks for (choose=at_entry with items): its item and units.
+    const item = str(b.item_id);
+    const quantity = u64(b.quantity) || 1n;
+    if (this.config.hasItems && !this.config.onAdmission) {
+      const ask = this.prequeuedAsk.get(user);
+      if (ask && ask.item !== '' && (ask.item !== item || (ask.quantity || 1n) !== quantity)) {
+        this.mismatch('items', { position: position.toString(), user }, 'asks ' + quantity + ' of ' + item, 'as pre-queued: ' + (ask.quantity || 1n) + ' of ' + ask.item, line);
+      }
+      this.checkAsk(item, quantity, { position: position.toString(), user }, line);
+    } else if (item !== '' || u64(b.quantity) > 0n) {
+      this.mismatch('items', { position: position.toString(), user }, 'asks for ' + (item || 'units'), this.config.hasItems ? 'no item at entry (chosen when admitted)' : 'no item (the campaign has none)', line);
+    }
+    this.positions.push({ user, line, key: key.length > 0 ? key : null, timeMs: this.time, item, quantity });
     // Positions are indexed by their place in the ledger; a wrong number
     // was reported above.
     this.userPosition.set(user, this.positions.length);
@@ -499,6 +594,10 @@ export class LedgerCheck {
       stockLeft: u64(b.stock_left),
       holdUntil: u64(b.hold_until_ms),
       rank: u64(b.waitlist_rank),
+      item: str(b.item_id),
+      quantity: u64(b.quantity),
+      itemStockLeft: u64(b.item_stock_left),
+      chooseUntil: u64(b.choose_until_ms),
       atClose,
       time: this.time,
       line,
@@ -511,6 +610,8 @@ export class LedgerCheck {
       delta: i64(b.delta),
       reason: enumName(b.reason, STOCK_REASONS),
       stockLeft: u64(b.stock_left),
+      item: str(b.item_id),
+      itemStockLeft: u64(b.item_stock_left),
       time: this.time,
       line,
     });
@@ -633,8 +734,9 @@ export class LedgerCheck {
     }
     const totals = {
       won: 0, lost: 0, sold_out: 0, cancelled: 0, waitlisted: 0, confirmed: 0, expired: 0, promoted: 0,
-      restocked: 0n, under: 0, drawn: draws.length,
+      restocked: 0n, under: 0, drawn: draws.length, admitted_to_choose: 0, chosen: 0, choices_expired: 0,
     };
+    let perItem = new Map();
     // position -> rule outcome: OUTCOME_WON may become CANCELLED, CONFIRMED or EXPIRED.
     const outcomeOf = new Map();
     const holdOf = new Map(); // position -> the standing win's hold deadline (0n: final)
@@ -646,8 +748,54 @@ export class LedgerCheck {
       let stock = this.config.stock;
       let d = 0;
       let selection = null; // the at-close rule's outcome per position
-      const waitlist = []; // waitlist[rank-1] = position, by the rule
-      let promoted = 0n;
+      const cfg = this.config;
+      // Units per item (without items: one implicit item, id '', 1 unit an entry).
+      perItem = new Map(
+        (cfg.hasItems ? cfg.items : [{ id: '', stock: cfg.stock }]).map((it) => [
+          it.id,
+          { id: it.id, label: it.label || '', stock: it.stock, left: it.stock, taken: 0n, returned: 0n, restocked: 0n, confirmed: 0n },
+        ]),
+      );
+      const itemOf = (id) => perItem.get(cfg.hasItems ? id : '');
+      const waitlists = new Map(); // item -> [position by rank], by the rule
+      const promotedOf = new Map(); // item -> promotions so far
+      const unitsOf = new Map(); // position -> { item, quantity } its win took
+      const chooseOf = new Map(); // position -> choice deadline, while admitted and not chosen
+      const chooseDue = new MinHeap();
+      // What a position asks for (at_entry; without items 1 unit of '').
+      const askOf = (position) => {
+        const at = this.positions[Number(position) - 1];
+        return at ? { item: cfg.hasItems ? at.item : '', quantity: at.quantity || 1n } : { item: '', quantity: 1n };
+      };
+      // Takes `quantity` units of an item for `t.position`: never more than is left.
+      const take = (t, itemId, quantity, what) => {
+        const it = itemOf(itemId);
+        if (!it) {
+          this.mismatch('items', { position: t.position, user: t.user }, what + ' item ' + JSON.stringify(itemId), 'an item of the campaign', t.line);
+          return;
+        }
+        if (it.left < quantity) {
+          this.mismatch(cfg.hasItems ? 'items' : 'stock', { position: t.position, user: t.user }, what + ' ' + quantity + ' of ' + (itemId || 'the stock') + ' with ' + it.left + ' left', 'never more than is left (no item oversold)', t.line);
+        }
+        it.left -= quantity;
+        it.taken += quantity;
+        stock -= quantity;
+        unitsOf.set(t.position, { item: it.id, quantity });
+      };
+      // A published item_stock_left against the walk.
+      const itemLeftIs = (t, itemId) => {
+        const it = itemOf(itemId);
+        if (cfg.hasItems && it && t.itemStockLeft !== it.left) {
+          this.mismatch('items', { position: t.position, user: t.user }, 'item_stock_left ' + t.itemStockLeft + ' of ' + itemId, 'item_stock_left ' + it.left, t.line);
+        }
+      };
+      const chooseMs = cfg.chooseS * 1000n;
+      // After a stock mismatch the walk follows the published stock (one
+      // error reported once); without items the implicit item is the stock.
+      const follow = (v) => {
+        stock = v;
+        if (!cfg.hasItems) perItem.get('').left = v;
+      };
       // A standing win (the rule's WON, not given back, confirmed or expired).
       const standing = (t, what) => {
         const held = this.positions[Number(t.position) - 1];
@@ -665,7 +813,8 @@ export class LedgerCheck {
       // must be that hold's expiry (the answer's prologue: expiries, their
       // stock returns, then promotions).
       const holds = new MinHeap();
-      const prologue = (t) => t.kind === 'expire' || t.kind === 'promote' || (t.kind === 'stock' && t.reason === 'STOCK_HOLD_EXPIRED');
+      const prologue = (t) =>
+        t.kind === 'expire' || t.kind === 'promote' || t.kind === 'choice_expired' || (t.kind === 'stock' && t.reason === 'STOCK_HOLD_EXPIRED');
       for (const t of this.timeline) {
         if (t.time !== undefined && !prologue(t)) {
           while (holds.size() > 0 && holds.peek()[0] <= t.time) {
@@ -673,6 +822,14 @@ export class LedgerCheck {
             if (outcomeOf.get(pos) === 'OUTCOME_WON' && holdOf.get(pos) === due) {
               const at = this.positions[Number(pos) - 1];
               this.mismatch('holds', { position: pos, user: at ? at.user : '' }, (t.what || t.kind) + ' at ' + t.time + ' before the expiry', 'the hold of ' + pos + ' expired first (deadline ' + due + ')', t.line);
+            }
+          }
+          // Likewise an admission's choice deadline: its choice_expired first.
+          while (chooseDue.size() > 0 && chooseDue.peek()[0] <= t.time) {
+            const [due, pos] = chooseDue.pop();
+            if (outcomeOf.get(pos) === 'OUTCOME_ADMITTED' && chooseOf.get(pos) === due) {
+              const at = this.positions[Number(pos) - 1];
+              this.mismatch('items', { position: pos, user: at ? at.user : '' }, (t.what || t.kind) + ' at ' + t.time + ' before the choice expiry', 'the choice of ' + pos + ' expired first (deadline ' + due + ')', t.line);
             }
           }
         }
@@ -690,30 +847,62 @@ export class LedgerCheck {
               // Every at-close draw at once, with the stock left at close.
               const all = [];
               draws.forEach((x, j) => {
-                if (x.atClose) all.push({ position: x.position, value: canDerive ? values[j] : x.value });
+                if (x.atClose) all.push({ position: x.position, value: canDerive ? values[j] : x.value, ...askOf(x.position) });
               });
-              selection = atCloseSelection(all, this.config.winBps, stock);
+              // Per item with items (each item's units left at close).
+              const left = cfg.hasItems ? new Map([...perItem.values()].map((it) => [it.id, it.left])) : stock;
+              selection = atCloseSelection(all, this.config.winBps, left);
               const ranked = [...selection.entries()].filter(([, r]) => r.outcome === 'WAITLISTED').sort((a, b) => a[1].rank - b[1].rank);
-              for (const [pos] of ranked) waitlist.push(pos);
+              for (const [pos] of ranked) {
+                const key = askOf(pos).item;
+                if (!waitlists.has(key)) waitlists.set(key, []);
+                waitlists.get(key).push(pos);
+              }
             }
             const r = selection.get(t.position);
             outcome = 'OUTCOME_' + r.outcome;
             rank = BigInt(r.rank);
             if (value < threshold) totals.under++;
-            if (r.outcome === 'WON') stock -= 1n;
+            if (r.outcome === 'WON') take(t, askOf(t.position).item, askOf(t.position).quantity, 'won');
           } else if (value < threshold) {
             totals.under++;
-            if (stock > 0n) {
-              outcome = 'OUTCOME_WON';
-              stock -= 1n;
+            if (cfg.onAdmission) {
+              // Admitted to choose while units are left.
+              outcome = stock > 0n ? 'OUTCOME_ADMITTED' : 'OUTCOME_SOLD_OUT';
             } else {
-              outcome = 'OUTCOME_SOLD_OUT';
+              const ask = askOf(t.position);
+              const it = itemOf(ask.item);
+              if (it && it.left >= ask.quantity) {
+                outcome = 'OUTCOME_WON';
+                take(t, ask.item, ask.quantity, 'won');
+              } else {
+                outcome = 'OUTCOME_SOLD_OUT';
+              }
             }
           } else {
             outcome = 'OUTCOME_LOST';
           }
           const short = outcome.slice('OUTCOME_'.length);
-          totals[short.toLowerCase()]++;
+          if (short === 'ADMITTED') totals.admitted_to_choose++;
+          else totals[short.toLowerCase()]++;
+          // The entry's item and units, as asked (at_entry with items).
+          if (cfg.hasItems && !cfg.onAdmission) {
+            const ask = askOf(t.position);
+            if (t.item !== ask.item || (t.quantity || 1n) !== ask.quantity) {
+              this.mismatch('items', { position: t.position, user: t.user }, (t.quantity || 1n) + ' of ' + t.item, ask.quantity + ' of ' + ask.item + ' (as entered)', t.line);
+            }
+            itemLeftIs(t, ask.item);
+          }
+          if (outcome === 'OUTCOME_ADMITTED') {
+            const want = t.time + chooseMs;
+            if (t.outcome === outcome && t.chooseUntil !== want) {
+              this.mismatch('items', { position: t.position, user: t.user }, 'choose_until_ms ' + t.chooseUntil, 'choose_until_ms ' + want, t.line);
+            }
+            chooseOf.set(t.position, want);
+            chooseDue.push([want, t.position]);
+          } else if (t.chooseUntil !== 0n) {
+            this.mismatch('items', { position: t.position, user: t.user }, 'choose_until_ms ' + t.chooseUntil, 'none (not admitted to choose)', t.line);
+          }
           outcomeOf.set(t.position, outcome);
           user.set(t.user, { position: t.position, value, outcome: short, published: t.outcome.replace('OUTCOME_', ''), line: t.line });
           if (outcome !== t.outcome) {
@@ -759,6 +948,8 @@ export class LedgerCheck {
             if (t.passId !== pass) this.mismatch('holds', { position: t.position, user: t.user }, 'pass ' + t.passId, 'pass ' + pass, t.line);
             outcomeOf.set(t.position, 'CONFIRMED');
             totals.confirmed++;
+            const u = unitsOf.get(t.position);
+            if (u) perItem.get(u.item).confirmed += u.quantity;
           }
         } else if (t.kind === 'expire') {
           if (standing(t, 'expired')) {
@@ -773,20 +964,27 @@ export class LedgerCheck {
           }
           this.pendingCancel = t;
         } else if (t.kind === 'promote') {
-          // The head of the waitlist, one unit each, after the at-close draw.
-          promoted += 1n;
-          const head = waitlist[Number(promoted) - 1];
+          // The head of its item's waitlist, its whole quantity, after the at-close draw.
+          const ask = askOf(t.position);
+          if (cfg.hasItems && (t.item !== ask.item || (t.quantity || 1n) !== ask.quantity)) {
+            this.mismatch('items', { position: t.position, user: t.user }, 'promoted with ' + (t.quantity || 1n) + ' of ' + t.item, ask.quantity + ' of ' + ask.item + ' (as entered)', t.line);
+          }
+          const promoted = (promotedOf.get(ask.item) || 0n) + 1n;
+          promotedOf.set(ask.item, promoted);
+          const head = (waitlists.get(ask.item) || [])[Number(promoted) - 1];
           if (t.rank !== promoted || head !== t.position) {
             this.mismatch('holds', { position: t.position, user: t.user }, 'promoted rank ' + t.rank + ' (position ' + t.position + ')', head ? 'rank ' + promoted + ' (position ' + head + ')' : 'no one left on the waitlist', t.line);
           }
           if (outcomeOf.get(t.position) !== 'OUTCOME_WAITLISTED') {
             this.mismatch('holds', { position: t.position, user: t.user }, 'promoted', 'a waitlisted entry', t.line);
           }
-          if (stock <= 0n) this.mismatch('holds', { position: t.position, user: t.user }, 'promoted with no unit left', 'a unit that came back', t.line);
-          stock -= 1n;
+          const room = itemOf(ask.item);
+          if (!room || room.left < ask.quantity) this.mismatch('holds', { position: t.position, user: t.user }, 'promoted with ' + (room ? room.left : 0n) + ' units left', ask.quantity + ' units that came back', t.line);
+          take(t, ask.item, ask.quantity, 'promoted');
+          itemLeftIs(t, ask.item);
           if (t.stockLeft !== stock) {
             this.mismatch('stock', { position: t.position, user: t.user }, 'stock_left ' + t.stockLeft, 'stock_left ' + stock, t.line);
-            stock = t.stockLeft;
+            follow(t.stockLeft);
           }
           const want = deadline(t.time);
           if (t.holdUntil !== want) this.mismatch('holds', { position: t.position, user: t.user }, 'hold_until_ms ' + t.holdUntil, 'hold_until_ms ' + want, t.line);
@@ -794,33 +992,102 @@ export class LedgerCheck {
           holdOf.set(t.position, want);
           if (want > 0n) holds.push([want, t.position]);
           totals.promoted++;
+        } else if (t.kind === 'choose') {
+          // An admitted position takes its units, before its deadline, once.
+          const held = this.positions[Number(t.position) - 1];
+          const was = outcomeOf.get(t.position);
+          if (!cfg.onAdmission) {
+            this.mismatch('items', { position: t.position, user: t.user }, 'item_chosen', 'choices only with choose=on_admission', t.line);
+          } else if (!held || held.user !== t.user) {
+            this.mismatch('items', { position: t.position, user: t.user }, 'chosen', 'the user of that position', t.line);
+          } else if (was !== 'OUTCOME_ADMITTED') {
+            this.mismatch('items', { position: t.position, user: t.user }, 'chosen when ' + (was || 'not drawn'), unitsOf.has(t.position) ? 'one choice per admission' : 'an admitted position', t.line);
+          } else {
+            const due = chooseOf.get(t.position);
+            if (t.time >= due) this.mismatch('items', { position: t.position, user: t.user }, 'chosen at ' + t.time, 'before the deadline ' + due, t.line);
+            const quantity = t.quantity || 1n;
+            this.checkAsk(t.item, quantity, { position: t.position, user: t.user }, t.line);
+            take(t, t.item, quantity, 'chose');
+            itemLeftIs(t, t.item);
+            if (t.stockLeft !== stock) {
+              this.mismatch('stock', { position: t.position, user: t.user }, 'stock_left ' + t.stockLeft, 'stock_left ' + stock, t.line);
+              follow(t.stockLeft);
+            }
+            const want = deadline(t.time);
+            if (t.holdUntil !== want) this.mismatch('holds', { position: t.position, user: t.user }, 'hold_until_ms ' + t.holdUntil, 'hold_until_ms ' + want, t.line);
+            outcomeOf.set(t.position, 'OUTCOME_WON');
+            chooseOf.delete(t.position);
+            holdOf.set(t.position, want);
+            if (want > 0n) holds.push([want, t.position]);
+            totals.chosen++;
+            const u = user.get(t.user);
+            if (u) u.chosen = { item: t.item, quantity: quantity.toString() };
+          }
+        } else if (t.kind === 'choice_expired') {
+          const was = outcomeOf.get(t.position);
+          const due = chooseOf.get(t.position);
+          if (was !== 'OUTCOME_ADMITTED' || due === undefined) {
+            this.mismatch('items', { position: t.position, user: t.user }, 'choice expired when ' + (was || 'not drawn'), 'an admitted position that has not chosen', t.line);
+          } else {
+            if (t.chooseUntil !== due) this.mismatch('items', { position: t.position, user: t.user }, 'choose_until_ms ' + t.chooseUntil, 'choose_until_ms ' + due, t.line);
+            if (t.time < due) this.mismatch('items', { position: t.position, user: t.user }, 'expired at ' + t.time, 'at or after ' + due, t.line);
+            outcomeOf.set(t.position, 'CHOICE_EXPIRED');
+            chooseOf.delete(t.position);
+            totals.choices_expired++;
+            const u = user.get(t.user);
+            if (u) u.choiceExpired = true;
+          }
         } else if (t.kind === 'stock') {
           if (t.delta <= 0n) {
             this.mismatch('stock', {}, 'delta ' + t.delta, 'a positive delta', t.line);
           }
-          if (t.reason === 'STOCK_HOLD_EXPIRED') {
-            if (!this.pendingCancel || this.pendingCancel.kind !== 'expire' || t.delta !== 1n) {
-              this.mismatch('stock', {}, t.reason + ' ' + t.delta, '+1 right after an expired hold', t.line);
+          // Returns give back exactly the units the win took, to its item.
+          const back = this.pendingCancel ? unitsOf.get(this.pendingCancel.position) : undefined;
+          const units = back ? back.quantity : 1n;
+          let into = cfg.hasItems ? t.item : '';
+          if (t.reason === 'STOCK_HOLD_EXPIRED' || t.reason === 'STOCK_CANCELLATION') {
+            const expire = t.reason === 'STOCK_HOLD_EXPIRED';
+            if (!this.pendingCancel || this.pendingCancel.kind !== (expire ? 'expire' : 'cancel') || t.delta !== units) {
+              this.mismatch('stock', {}, t.reason + ' ' + t.delta, '+' + units + (expire ? ' right after an expired hold' : ' right after a cancellation'), t.line);
             }
-          } else if (t.reason === 'STOCK_CANCELLATION') {
-            if (!this.pendingCancel || this.pendingCancel.kind !== 'cancel' || t.delta !== 1n) {
-              this.mismatch('stock', {}, t.reason + ' ' + t.delta, '+1 right after a cancellation', t.line);
+            if (back && cfg.hasItems && t.item !== back.item) {
+              this.mismatch('items', { position: this.pendingCancel.position }, 'returned to ' + JSON.stringify(t.item), 'returned to ' + back.item, t.line);
             }
+            if (back) into = back.item;
+            const it = itemOf(into);
+            if (it && t.delta > 0n) it.returned += t.delta;
           } else if (t.reason === 'STOCK_RESTOCK') {
             totals.restocked += t.delta > 0n ? t.delta : 0n;
+            const it = itemOf(into);
+            if (!it) this.mismatch('items', {}, 'restock of ' + JSON.stringify(t.item), 'an item of the campaign', t.line);
+            else if (t.delta > 0n) it.restocked += t.delta;
           } else {
             this.mismatch('stock', {}, t.reason, 'STOCK_RESTOCK, STOCK_CANCELLATION or STOCK_HOLD_EXPIRED', t.line);
           }
           this.pendingCancel = null;
           stock += t.delta;
+          const it = itemOf(into);
+          if (it) {
+            it.left += t.delta;
+            itemLeftIs(t, into);
+          }
           if (t.stockLeft !== stock) {
             this.mismatch('stock', {}, 'stock_left ' + t.stockLeft, 'stock_left ' + stock, t.line);
-            stock = t.stockLeft; // follow the published stock so one error is reported once
+            follow(t.stockLeft); // follow the published stock so one error is reported once
           }
         }
         if (t.kind !== 'cancel' && t.kind !== 'stock' && t.kind !== 'expire') this.pendingCancel = null;
       }
       totals.stockLeft = stock;
+      // Per item: stock + restocked = left + taken − returned, never below 0,
+      // and no more units confirmed than are out.
+      for (const it of cfg.hasItems ? perItem.values() : []) {
+        const out = it.taken - it.returned;
+        if (it.left < 0n || it.stock + it.restocked !== it.left + out || out > it.stock + it.restocked) {
+          this.mismatch('items', { item: it.id }, 'left ' + it.left + ', out ' + out, 'stock ' + it.stock + ' + restocked ' + it.restocked + ' = left + out, left >= 0', null);
+        }
+        if (it.confirmed > out) this.mismatch('items', { item: it.id }, 'confirmed ' + it.confirmed, 'at most the ' + out + ' units out', null);
+      }
     }
 
     // The Merkle root of the entries (receipts), from every position's
@@ -856,7 +1123,7 @@ export class LedgerCheck {
     }
     verdict('format');
     if (!haveCampaign) {
-      for (const id of ['positions', 'one_entry', 'prequeue', 'admissions', 'outcomes', 'stock', 'holds', 'close_reveal']) {
+      for (const id of ['positions', 'one_entry', 'prequeue', 'admissions', 'outcomes', 'stock', 'holds', 'items', 'close_reveal']) {
         set(id, 'not_checked', 'no_campaign_created');
       }
     }
@@ -873,6 +1140,8 @@ export class LedgerCheck {
     verdict('outcomes');
     verdict('stock');
     verdict('holds');
+    if (haveCampaign && !this.config.hasItems && found('items') === 0) set('items', 'na', 'no_items');
+    verdict('items');
     if (haveCampaign && (!this.closed || this.seed === null) && found('close_reveal') === 0) {
       set('close_reveal', 'not_checked', this.closed ? 'not_revealed' : 'not_closed');
     }
@@ -921,6 +1190,19 @@ export class LedgerCheck {
         rejected: this.rejected,
         restocked: totals.restocked.toString(),
         stockLeft: totals.stockLeft !== undefined ? totals.stockLeft.toString() : null,
+        // Per item (issue 15; one implicit item '' without items), in units.
+        items: this.config && this.config.hasItems
+          ? [...perItem.values()].map((it) => ({
+            id: it.id,
+            label: it.label,
+            stock: it.stock.toString(),
+            restocked: it.restocked.toString(),
+            left: it.left.toString(),
+            taken: it.taken.toString(),
+            returned: it.returned.toString(),
+            confirmed: it.confirmed.toString(),
+          }))
+          : [],
       },
       rejectedByReason: Object.fromEntries(this.rejectedByReason),
       rate,

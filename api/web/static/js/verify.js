@@ -145,6 +145,12 @@ const STRINGS = {
     check_holds: 'Holds: confirmed before their deadline, expired only after it, each promotion the head of the waitlist',
     why_no_merkle: 'the ledger has no Merkle root (closed before receipts existed)',
     why_at_close_entropy: 'the entropy value is missing from the close',
+    check_items: 'Items: each item\'s units add up (stock + restocks = left + taken − returned), no item oversold, choices only by the admitted before their deadline, one per admission',
+    why_no_items: 'the campaign has no items',
+    t_item: 'Item {id}',
+    t_item_v: '{stock} + {restocked} restocked → {left} left ({taken} taken, {returned} returned)',
+    t_choices: 'Admitted to choose',
+    t_choices_v: '{a} admitted: {c} chose, {x} let the time pass',
     t_confirmed: 'Confirmed',
     t_expired: 'Holds expired',
     t_waitlisted: 'Waitlisted',
@@ -285,6 +291,12 @@ const STRINGS = {
     check_holds: '보류: 기한 전에 확정, 기한 후에만 만료, 승격은 항상 대기자 명단의 첫 번째',
     why_no_merkle: '원장에 머클 루트가 없음(영수증 도입 전에 마감됨)',
     why_at_close_entropy: '마감에 엔트로피 값이 없음',
+    check_items: '품목: 품목별 수량이 맞아떨어짐 (재고 + 재입고 = 남음 + 판매 − 반환), 초과 판매 없음, 입장한 사람만 기한 전에 한 번 선택',
+    why_no_items: '품목이 없는 캠페인',
+    t_item: '품목 {id}',
+    t_item_v: '{stock} + 재입고 {restocked} → 남음 {left} (판매 {taken}, 반환 {returned})',
+    t_choices: '입장 후 선택',
+    t_choices_v: '{a}명 입장: {c}명 선택, {x}명 시간 초과',
     t_confirmed: '확정',
     t_expired: '보류 만료',
     t_waitlisted: '대기자',
@@ -572,6 +584,17 @@ function render(report) {
   add('t_rejected', num(tt.rejected));
   if (cfg && tt.stockLeft !== null) {
     add('t_stock', `${num(cfg.stock)} + ${num(BigInt(tt.restocked))} → ${num(BigInt(tt.stockLeft))}`);
+  }
+  // Per item (issue 15): stock + restocked → left, units taken and returned.
+  if (tt.admitted_to_choose > 0) add('t_choices', t('t_choices_v', { a: num(tt.admitted_to_choose), c: num(tt.chosen), x: num(tt.choices_expired) }));
+  for (const it of tt.items || []) {
+    const div = el('div');
+    div.dataset.item = it.id;
+    div.append(
+      el('dt', '', t('t_item', { id: it.label ? `${it.label} (${it.id})` : it.id })),
+      el('dd', '', t('t_item_v', { stock: num(BigInt(it.stock)), restocked: num(BigInt(it.restocked)), left: num(BigInt(it.left)), taken: num(BigInt(it.taken)), returned: num(BigInt(it.returned)) })),
+    );
+    totals.append(div);
   }
 
   const r = report.rate;

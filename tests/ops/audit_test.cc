@@ -1103,7 +1103,7 @@ TEST_F(ItemsAuditTest, RefusalWhilePlacesRemainedIsCaught) {
   AuditReport full = Tampered([](std::vector<pb::Event>& ev) {
     for (pb::Event& e : ev)
       if (e.has_entry_rejected() && e.entry_rejected().reason() == pb::REJECT_ITEM_FULL)
-        e.mutable_entry_rejected()->set_detail("1 of S1 asked for, 1 left: choose another");
+        e.mutable_entry_rejected()->set_quantity(1);  // 1 left there: it asked for no more
   });
   EXPECT_TRUE(Says(full, "item full", "a refusal while places remained")) << Checks(full);
 }

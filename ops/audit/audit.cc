@@ -746,12 +746,7 @@ class Auditor {
                               pos == 0 || pos > c.status.size() ? "never entered"
                                                                 : StatusWord(c.status[pos - 1]),
                               ")"));
-    const uint64_t deadline = Deadline(c, pos);
-    if (deadline != 0 && e.time_ms() >= deadline)
-      Bad(c, "cancellation",
-          absl::StrCat("position ", pos, " given back at ", e.time_ms(),
-                       ", after its hold expired at ", deadline));
-    EndHold(c, pos);
+    EndLiveHold(c, e, pos, "cancellation", "given back");
     c.status[pos - 1] = kCancelled;
     c.out.cancelled++;
     c.units_returned += QtyOf(c, pos);
@@ -784,6 +779,18 @@ class Auditor {
     if (c.hold_until.empty() || deadline == 0) return;
     c.hold_until[pos - 1] = deadline;
     c.live.insert({deadline, pos});
+  }
+
+  // A give-back or confirmation ends the hold of `pos`, which must still be
+  // live at the event's time.
+  void EndLiveHold(Campaign& c, const pb::Event& e, uint64_t pos, const char* check,
+                   const char* verb) {
+    const uint64_t deadline = Deadline(c, pos);
+    if (deadline != 0 && e.time_ms() >= deadline)
+      Bad(c, check,
+          absl::StrCat("position ", pos, " ", verb, " at ", e.time_ms(),
+                       ", after its hold expired at ", deadline));
+    EndHold(c, pos);
   }
 
   void EndHold(Campaign& c, uint64_t pos) {
@@ -819,12 +826,7 @@ class Auditor {
       return Bad(c, "confirmation",
                  absl::StrCat("position ", pos, " confirmed but it is ", StatusWord(st),
                               st == kExpired ? ": a confirmation after its hold expired" : ""));
-    const uint64_t deadline = Deadline(c, pos);
-    if (deadline != 0 && e.time_ms() >= deadline)
-      Bad(c, "confirmation",
-          absl::StrCat("position ", pos, " confirmed at ", e.time_ms(),
-                       ", after its hold expired at ", deadline));
-    EndHold(c, pos);
+    EndLiveHold(c, e, pos, "confirmation", "confirmed");
     c.status[pos - 1] = kConfirmed;
     c.out.confirmed++;
     if (c.out.confirmed > c.out.won - c.out.cancelled - c.out.expired)

@@ -1,7 +1,7 @@
-// StateStore: the engine state and its checkpoint in RocksDB. The state is a
+// StateStore: the engine state and its checkpoint in RocksDB (a KvStore). The state is a
 // cache of the ledger's fold: Commit writes what changed since the last
 // commit together with the checkpoint (ledger offset folded, command offset
-// consumed, sequence, digest) in one WriteBatch, so the stored state always
+// consumed, sequence, digest) in one atomic batch, so the stored state always
 // matches exactly the ledger prefix its checkpoint names.
 //
 // Keys (p = partition, big-endian u32; pos, idx = big-endian u64):
@@ -14,21 +14,23 @@
 //   'k' p                     -> Checkpoint
 #pragma once
 
-#include <rocksdb/db.h>
-
 #include <memory>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "engine/core/state.h"
+#include "engine/runtime/kv_store.h"
 #include "ticketledger/v1/state.pb.h"
 
 namespace tl {
 
 class StateStore {
  public:
+  // RocksDB at `path` (created if missing).
   static absl::StatusOr<std::unique_ptr<StateStore>> Open(const std::string& path);
+  // Over any KvStore (the simulator's in-memory one).
+  explicit StateStore(std::unique_ptr<KvStore> kv) : kv_(std::move(kv)) {}
 
   // Loads partition `partition`'s state into a fresh `state` and its
   // checkpoint into `cp` (zeros when nothing was ever committed).
@@ -37,13 +39,12 @@ class StateStore {
   // Reads only the checkpoint (zeros when nothing was ever committed).
   absl::StatusOr<pb::Checkpoint> ReadCheckpoint(int partition);
   // Writes the dirty parts of `state` and `cp` atomically, then marks the
-  // state clean. `sync` fsyncs the WAL (not needed for correctness: the
-  // ledger is the truth and a lost commit is re-folded from it).
+  // state clean (left dirty on an error, to be written by the next commit). `sync` fsyncs the WAL
+  // (not needed for correctness: the ledger is the truth and a lost commit is re-folded from it).
   absl::Status Commit(int partition, EngineState* state, const pb::Checkpoint& cp, bool sync);
 
  private:
-  explicit StateStore(std::unique_ptr<rocksdb::DB> db) : db_(std::move(db)) {}
-  std::unique_ptr<rocksdb::DB> db_;
+  std::unique_ptr<KvStore> kv_;
 };
 
 }  // namespace tl

@@ -22,6 +22,7 @@
 
 #include <atomic>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -79,6 +80,12 @@ class Projector {
   // calling thread (rebuild). `progress(records done, records total)` is
   // called after each batch. Store errors are retried like Start's.
   absl::Status RunToEnd(const std::function<void(uint64_t, uint64_t)>& progress = {});
+
+  // One round of partition p on the calling thread: loads the checkpoint if
+  // needed, reads the next batch unless one waits, applies it. Returns the
+  // ledger records consumed (0: nothing new); a store error is returned, not
+  // retried (the simulator's scheduler decides when to try again).
+  absl::StatusOr<size_t> RoundOnce(int p) { return Round(p, std::numeric_limits<uint64_t>::max()); }
 
   struct PartitionStatus {
     uint64_t applied_offset = 0;  // next ledger offset to apply

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/core/draw.h"
 #include "engine/core/names.h"
+#include "engine/core/planted.h"
 
 namespace tl {
 namespace {
@@ -406,6 +407,8 @@ absl::Status FoldChoiceExpired(CampaignState& c, const pb::Event& e) {
 }
 
 absl::Status FoldStockChanged(CampaignState& c, const pb::Event& e) {
+  if (planted_bug == PlantedBug::kFoldForgetsStockChange) [[unlikely]]
+    return absl::OkStatus();
   auto& snap = c.snap;
   const auto& sc = e.stock_changed();
   if (sc.delta() <= 0) return Broken(e, "stock change must be positive");

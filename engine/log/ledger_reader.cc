@@ -240,9 +240,11 @@ absl::Status LedgerReader::Read(LedgerBatch* out, uint64_t end) {
     ++next_seq;
   }
   // Everything before a bad record is handed out; the error comes next time
-  // (at once if there is nothing before it).
+  // (at once if there is nothing before it). A log that failed while a
+  // repeat was checked against its first record (Unavailable, a timeout) is
+  // no verdict on the ledger: the same record is read again next time.
   if (!st.ok()) {
-    failed_ = st;
+    if (absl::IsDataLoss(st)) failed_ = st;
     if (consumed == 0) {
       records.clear();
       out->events.clear();

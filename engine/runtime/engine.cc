@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "engine/core/decide.h"
 #include "engine/core/fold.h"
+#include "engine/core/planted.h"
 #include "engine/log/ledger_reader.h"
 #include "engine/logger.h"
 
@@ -72,7 +73,7 @@ absl::Status PartitionEngine::Recover() {
   // checksums, copies) and decoding cost about as much as folding.
   LedgerReader reader(ledger_, partition_, {checkpoint_.ledger_next_offset(), state_.next_sequence},
                       limits_.command_batch_max * 4);
-  reader.ReadAhead(kRecoveryReadAhead, *end);
+  if (read_ahead_) reader.ReadAhead(kRecoveryReadAhead, *end);
   LedgerBatch batch;
   Answer pending;
   while (reader.position().offset < *end) {
@@ -81,6 +82,9 @@ absl::Status PartitionEngine::Recover() {
     if (absl::Status st = FoldBatch(batch, pending); !st.ok()) return st;
     if (on_progress) on_progress(reader.position().offset, *end);
   }
+  if (planted_bug == PlantedBug::kRecoveryResumesLate && checkpoint_.command_next_offset() > 0)
+      [[unlikely]]  // only a restart, not a first start
+    checkpoint_.set_command_next_offset(checkpoint_.command_next_offset() + 1);
   // A torn answer at the tail (its writer died mid-write) stays unfolded:
   // its command is decided again and its events written again with the
   // same sequences, which every reader drops or folds exactly once.

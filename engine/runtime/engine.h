@@ -64,6 +64,9 @@ class PartitionEngine {
 
   // Called during Recover's catch-up with (ledger offset folded, ledger end).
   std::function<void(uint64_t, uint64_t)> on_progress;
+  // Off: Recover reads the ledger on the calling thread only (the
+  // simulator runs everything on one thread).
+  void set_recovery_read_ahead(bool on) { read_ahead_ = on; }
 
  private:
   // Batches Recover's reader keeps read ahead of the fold.
@@ -89,6 +92,7 @@ class PartitionEngine {
   EngineState state_;
   pb::Checkpoint checkpoint_;
   bool recovered_ = false;
+  bool read_ahead_ = true;
   std::vector<LogRecord> in_;
   EventList events_;  // one command's events; cleared (objects kept for reuse) per command
 };

@@ -2,6 +2,8 @@
 
 #include <openssl/sha.h>
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "engine/core/draw.h"
 #include "engine/core/names.h"
@@ -191,8 +193,8 @@ absl::Status FoldQueueEntered(CampaignState& c, const pb::Event& e) {
     it->second = q.position();
     snap.set_prequeued(snap.prequeued() - 1);
   }
-  if (c.waiting() == 0) {  // the queue starts moving now
-    snap.set_clock_ms(e.time_ms());
+  if (c.waiting() == 0) {  // the queue starts moving now (its clock never goes back)
+    snap.set_clock_ms(std::max(snap.clock_ms(), e.time_ms()));
     snap.set_credit_milli(0);
   }
   if (c.items() > 0) {
@@ -238,7 +240,7 @@ absl::Status FoldEntryAdmitted(CampaignState& c, const pb::Event& e) {
     return Broken(e, "serving counter passes the last position");
   if (c.user_at(a.position()) != a.user_id()) return Broken(e, "admitted the wrong user");
   snap.set_serving(a.position());
-  snap.set_clock_ms(e.time_ms());
+  snap.set_clock_ms(std::max(snap.clock_ms(), e.time_ms()));
   snap.set_credit_milli(a.credit_milli());
   return absl::OkStatus();
 }
@@ -597,7 +599,7 @@ absl::Status FoldOnCampaign(CampaignState& c, const pb::Event& e) {
       return absl::OkStatus();
     case pb::Event::kAdmissionResumed:
       c.snap.set_paused(false);
-      c.snap.set_clock_ms(e.time_ms());
+      c.snap.set_clock_ms(std::max(c.snap.clock_ms(), e.time_ms()));
       return absl::OkStatus();
     default:
       return Broken(e, "unexpected event type");

@@ -51,6 +51,7 @@ class SimLog final : public EventLog {
   // The next append through this handle tears: a prefix is written and the
   // call returns Aborted (the writer's process died).
   void ArmTear() { tear_next_ = true; }
+  void DisarmTear() { tear_next_ = false; }
 
   int partitions() const override { return static_cast<int>(data_->parts.size()); }
   absl::StatusOr<uint64_t> Append(int partition, std::vector<LogRecord> records) override;

@@ -377,5 +377,24 @@ TEST(Fold, RejectsForgedEvents) {
       Fold(&other.state, other.config, created, EncodeDeterministic(created))));
 }
 
+// Found by the simulator (ops/sim), whose api replicas' clocks disagree: an
+// entry stamped 1.5 s before the campaign's clock set the queue's clock back,
+// so the next tick admitted at once credit the queue never earned (the
+// audit: "1 admitted by 32 ms at 1/s"). A campaign's queue clock never goes
+// back now; commands out of time order earn no credit.
+TEST(Admission, AnEntryStampedBeforeTheQueueClockEarnsNoCredit) {
+  Harness h;
+  h.Create("c", 10, 10000, /*rate=*/1);
+  h.Enter("c", "late-replica", kT0 - 1500);
+  EXPECT_EQ(h.C("c").snap.clock_ms(), kT0);
+  std::vector<pb::Event> tick = h.Tick("c", kT0 + 32);
+  for (const pb::Event& e : tick) EXPECT_FALSE(e.has_entry_admitted()) << e.ShortDebugString();
+  // A second later, one is admitted, as the rate says.
+  tick = h.Tick("c", kT0 + 1000);
+  ASSERT_FALSE(tick.empty());
+  EXPECT_TRUE(tick[0].has_entry_admitted());
+  EXPECT_EQ(h.C("c").snap.serving(), 1u);
+}
+
 }  // namespace
 }  // namespace tl::testing

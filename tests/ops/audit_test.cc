@@ -112,29 +112,43 @@ pb::Event* Find(std::vector<pb::Event>& events, P pred) {
   return nullptr;
 }
 
-class AuditTest : public ::testing::Test {
+// One recorded run per suite, made once by `make` and audited, tampered with
+// by each test, from a fresh log (with the commands log when `kWithCommands`).
+template <typename RunT, RunT (*make)(const std::string&), bool kWithCommands>
+class RecordedAuditTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new TempDir();
-    run_ = new Recorded(MakeRecorded(dir_->Sub("node")));
+    run_ = new RunT(make(dir_->Sub("node")));
   }
   static void TearDownTestSuite() {
     delete run_;
     delete dir_;
   }
   AuditReport Tampered(const std::function<void(std::vector<pb::Event>&)>& tamper,
-                       bool with_commands = true) {
+                       bool with_commands = kWithCommands) {
     std::vector<pb::Event> events = run_->events;
     tamper(events);
     return AuditOf(dir_->Sub("t" + std::to_string(n_++)), *run_, events, with_commands);
   }
-  static TempDir* dir_;
-  static Recorded* run_;
-  static int n_;
+  static const CampaignAudit* Of(const AuditReport& r, const std::string& id) {
+    for (const CampaignAudit& c : r.campaigns) {
+      if (c.id == id) return &c;
+    }
+    return nullptr;
+  }
+  // Events of `kind` for campaign `id` in the recorded run.
+  static uint64_t Count(const std::string& id, pb::Event::BodyCase kind) {
+    uint64_t n = 0;
+    for (const pb::Event& e : run_->events) n += e.campaign_id() == id && e.body_case() == kind;
+    return n;
+  }
+  static inline TempDir* dir_ = nullptr;
+  static inline RunT* run_ = nullptr;
+  static inline int n_ = 0;
 };
-TempDir* AuditTest::dir_ = nullptr;
-Recorded* AuditTest::run_ = nullptr;
-int AuditTest::n_ = 0;
+
+using AuditTest = RecordedAuditTest<Recorded, MakeRecorded, true>;
 
 TEST_F(AuditTest, CleanLedgerPasses) {
   AuditReport r = AuditOf(dir_->Sub("clean"), *run_, run_->events);
@@ -492,35 +506,7 @@ HoldsRun MakeHolds(const std::string& dir) {
   return run;
 }
 
-class HoldsAuditTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    dir_ = new TempDir();
-    run_ = new HoldsRun(MakeHolds(dir_->Sub("node")));
-  }
-  static void TearDownTestSuite() {
-    delete run_;
-    delete dir_;
-  }
-  AuditReport Tampered(const std::function<void(std::vector<pb::Event>&)>& tamper,
-                       bool with_commands = false) {
-    std::vector<pb::Event> events = run_->events;
-    tamper(events);
-    return AuditOf(dir_->Sub("t" + std::to_string(n_++)), *run_, events, with_commands);
-  }
-  static const CampaignAudit* Of(const AuditReport& r, const std::string& id) {
-    for (const CampaignAudit& c : r.campaigns) {
-      if (c.id == id) return &c;
-    }
-    return nullptr;
-  }
-  static TempDir* dir_;
-  static HoldsRun* run_;
-  static int n_;
-};
-TempDir* HoldsAuditTest::dir_ = nullptr;
-HoldsRun* HoldsAuditTest::run_ = nullptr;
-int HoldsAuditTest::n_ = 0;
+using HoldsAuditTest = RecordedAuditTest<HoldsRun, MakeHolds, false>;
 
 // Whether a finding of `check` says `words`.
 bool Says(const AuditReport& r, const std::string& check, const std::string& words) {
@@ -970,39 +956,7 @@ Recorded MakeItems(const std::string& dir) {
   return run;
 }
 
-class ItemsAuditTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    dir_ = new TempDir();
-    run_ = new Recorded(MakeItems(dir_->Sub("node")));
-  }
-  static void TearDownTestSuite() {
-    delete run_;
-    delete dir_;
-  }
-  AuditReport Tampered(const std::function<void(std::vector<pb::Event>&)>& tamper) {
-    std::vector<pb::Event> events = run_->events;
-    tamper(events);
-    return AuditOf(dir_->Sub("t" + std::to_string(n_++)), *run_, events, false);
-  }
-  static const CampaignAudit* Of(const AuditReport& r, const std::string& id) {
-    for (const CampaignAudit& c : r.campaigns) {
-      if (c.id == id) return &c;
-    }
-    return nullptr;
-  }
-  static uint64_t Count(const std::string& id, pb::Event::BodyCase kind) {
-    uint64_t n = 0;
-    for (const pb::Event& e : run_->events) n += e.campaign_id() == id && e.body_case() == kind;
-    return n;
-  }
-  static TempDir* dir_;
-  static Recorded* run_;
-  static int n_;
-};
-TempDir* ItemsAuditTest::dir_ = nullptr;
-Recorded* ItemsAuditTest::run_ = nullptr;
-int ItemsAuditTest::n_ = 0;
+using ItemsAuditTest = RecordedAuditTest<Recorded, MakeItems, false>;
 
 TEST_F(ItemsAuditTest, CleanLedgersWithItemsPass) {
   // The run exercised what the checks are about.

@@ -113,6 +113,21 @@ export function freePort() {
   });
 }
 
+// ---------------------------------------------------------------- export
+
+// Every page of a campaign's ledger export (GET .../ledger), as one string.
+export async function exportOf(srv, id, limit = 10000) {
+  let body = '';
+  for (let offset = 0; ; ) {
+    const r = await fetch(`${srv.url}/v1/campaigns/${id}/ledger?offset=${offset}&limit=${limit}`);
+    assertEqual(r.status, 200, `GET ledger ${id} offset ${offset}`);
+    assertEqual(r.headers.get('content-type'), 'application/x-ndjson', 'export content type');
+    body += await r.text();
+    offset = Number(r.headers.get('ledger-next-offset'));
+    if (r.headers.get('ledger-complete') === 'true') return body;
+  }
+}
+
 // ---------------------------------------------------------------- ticketd
 
 // One ticketd process on a fixed port and data dir: stop() and start() again

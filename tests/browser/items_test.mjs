@@ -13,20 +13,10 @@
 // ledger item by item, and catches an oversold slot in a tampered copy.
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { run, until, assert, assertEqual, log, repoRoot } from './harness.mjs';
+import { run, until, assert, assertEqual, log, repoRoot, exportOf } from './harness.mjs';
 
 const js = (f) => pathToFileURL(path.join(repoRoot, 'api', 'web', 'static', 'js', f)).href;
 
-async function exportOf(srv, id) {
-  let body = '';
-  for (let offset = 0; ; ) {
-    const r = await fetch(`${srv.url}/v1/campaigns/${id}/ledger?offset=${offset}&limit=10000`);
-    assertEqual(r.status, 200, `GET ledger ${id}`);
-    body += await r.text();
-    offset = Number(r.headers.get('ledger-next-offset'));
-    if (r.headers.get('ledger-complete') === 'true') return body;
-  }
-}
 
 const C = 'popup';
 const LATE = 'popup-late';

@@ -10,22 +10,10 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { run, assert, assertEqual, until, log, repoRoot } from './harness.mjs';
+import { run, assert, assertEqual, until, log, repoRoot, exportOf } from './harness.mjs';
 
 const js = (f) => pathToFileURL(path.join(repoRoot, 'api', 'web', 'static', 'js', f)).href;
 
-// Every page of a campaign's export, as one string.
-async function exportOf(srv, id, limit = 10000) {
-  let body = '';
-  for (let offset = 0; ; ) {
-    const r = await fetch(`${srv.url}/v1/campaigns/${id}/ledger?offset=${offset}&limit=${limit}`);
-    assertEqual(r.status, 200, `GET ledger ${id} offset ${offset}`);
-    assertEqual(r.headers.get('content-type'), 'application/x-ndjson', 'export content type');
-    body += await r.text();
-    offset = Number(r.headers.get('ledger-next-offset'));
-    if (r.headers.get('ledger-complete') === 'true') return body;
-  }
-}
 
 // The page's check list as {id: status}.
 function checkStatuses(page) {

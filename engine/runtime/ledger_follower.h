@@ -36,6 +36,9 @@ class LedgerFollower {
 
   void Start();
   void Stop();
+  // One round of partition p on the calling thread (instead of Start's
+  // threads: the simulator): folds the next batch; returns the records read.
+  absl::StatusOr<size_t> RoundOnce(int p) { return Round(p); }
 
   // `fn` gets the folded state and the end of the commands it answers (one
   // past the last command offset seen in the ledger).

@@ -12,6 +12,7 @@
 #include "engine/log/command_log.h"
 #include "engine/log/ledger_reader.h"
 #include "engine/runtime/engine.h"
+#include "engine/runtime/ledger_follower.h"
 #include "engine/runtime/state_store.h"
 #include "engine/runtime/ticker.h"
 #include "ops/audit/audit.h"
@@ -64,7 +65,8 @@ class Run {
         ledger_(partitions_),
         sink_(&world_, partitions_),
         client_log_(&commands_, &world_, {}),
-        projector_log_(&ledger_, &world_, {.lagging = true}) {
+        projector_log_(&ledger_, &world_, {.lagging = true}),
+        follower_log_(&ledger_, &world_, {.lagging = true}) {
     ledger_.fencing = world_.Chance(500);
   }
 
@@ -76,6 +78,11 @@ class Run {
   void ClientAct();
   void EngineAct();
   void ProjectorAct();
+  // An api replica's read side: a ledger follower folding the ledger late.
+  void FollowerAct();
+  // What its reads show must never disappear: a position keeps its user,
+  // and a status only moves forward (a final one never changes).
+  void CheckReads(const EngineState& state);
   void TickAct();
   void FaultAct();
   // Processes.
@@ -108,6 +115,12 @@ class Run {
   std::vector<std::unique_ptr<SimKv>> disks_;
   std::vector<std::unique_ptr<EngineProc>> procs_;
   std::unique_ptr<proj::Projector> projector_;
+  SimLog follower_log_;
+  std::unique_ptr<LedgerFollower> follower_;
+  // Reads seen: each position's user (for good), each position's status (by
+  // this follower instance; a restarted one starts over).
+  std::map<std::string, std::vector<std::string>> read_users_;
+  std::map<std::string, std::vector<EntryStatus>> read_status_;
   std::vector<std::string> campaigns_;
   std::vector<pb::Command> pending_;  // sent, not acknowledged: retried
   std::vector<Acked> acked_;
@@ -290,9 +303,68 @@ void Run::ProjectorAct() {
   Fail(absl::StrCat("projector stopped: ", n.status().ToString()));
 }
 
+// The stage of a status: a read may show a later stage, never an earlier
+// one; at stage 3 the status is final.
+int Stage(EntryStatus s) {
+  switch (s) {
+    case EntryStatus::kQueued:
+      return 0;
+    case EntryStatus::kAdmitted:
+    case EntryStatus::kWaitlisted:
+      return 1;
+    case EntryStatus::kWon:
+      return 2;
+    default:
+      return 3;
+  }
+}
+
+void Run::CheckReads(const EngineState& state) {
+  for (const auto& [id, c] : state.campaigns) {
+    std::vector<std::string>& users = read_users_[id];
+    std::vector<EntryStatus>& seen = read_status_[id];
+    for (uint64_t pos = 1; pos <= c->by_position.size(); ++pos) {
+      const std::string_view user = c->user_at(pos);
+      const EntryStatus st = c->status[pos - 1];
+      if (pos > users.size()) users.emplace_back(user);
+      if (users[pos - 1] != user)
+        return Fail(absl::StrCat("a read showed position ", pos, " of ", id, " as ",
+                                 std::string(user), " after ", users[pos - 1]));
+      if (pos > seen.size()) seen.push_back(st);
+      const EntryStatus before = seen[pos - 1];
+      if (Stage(st) < Stage(before) || (Stage(before) == 3 && st != before))
+        return Fail(absl::StrCat("a read showed position ", pos, " of ", id, " go from status ",
+                                 static_cast<int>(before), " back to ", static_cast<int>(st)));
+      seen[pos - 1] = st;
+    }
+  }
+}
+
+void Run::FollowerAct() {
+  if (follower_ == nullptr) {
+    follower_ = std::make_unique<LedgerFollower>(&follower_log_, SimConfig());
+    read_status_.clear();
+    return;
+  }
+  const int p = static_cast<int>(world_.Pick(partitions_));
+  absl::StatusOr<size_t> n = follower_->RoundOnce(p);
+  if (!n.ok() && !absl::IsUnavailable(n.status()))
+    return Fail(absl::StrCat("the ledger follower stopped: ", n.status().ToString()));
+  if (n.ok() && *n > 0)
+    follower_->WithState(p, [this](const EngineState& s, uint64_t) { CheckReads(s); });
+}
+
 void Run::FaultAct() {
   if (!world_.faults()) return;
-  switch (world_.Pick(7)) {
+  switch (world_.Pick(9)) {
+    case 7:  // an api replica restarts: its follower folds from the start again
+      follower_.reset();
+      ++stats_.follower_restarts;
+      break;
+    case 8:  // an api replica dies: the requests it had not answered are never retried
+      stats_.requests_dropped += pending_.size();
+      pending_.clear();
+      break;
     case 0:
     case 1: {  // an engine process dies, maybe in the middle of an append
       EngineProc* proc = procs_[world_.Pick(procs_.size())].get();
@@ -340,8 +412,10 @@ void Run::Step() {
     ClientAct();
   } else if (r < 60) {
     EngineAct();
-  } else if (r < 72) {
+  } else if (r < 68) {
     ProjectorAct();
+  } else if (r < 73) {
+    FollowerAct();
   } else if (r < 77) {
     TickAct();
   } else if (r < 92) {
@@ -383,6 +457,18 @@ void Run::Heal() {
   }
   ledger_.visible.assign(ledger_.visible.size(), 0);
   for (int p = 0; p < partitions_; ++p) ledger_.visible[p] = ledger_.parts[p].size();
+  if (follower_ == nullptr) {
+    follower_ = std::make_unique<LedgerFollower>(&follower_log_, SimConfig());
+    read_status_.clear();
+  }
+  for (int p = 0; p < partitions_; ++p) {
+    for (;;) {
+      absl::StatusOr<size_t> n = follower_->RoundOnce(p);
+      if (!n.ok()) return Fail(absl::StrCat("healed follower failed: ", n.status().ToString()));
+      if (*n == 0) break;
+      follower_->WithState(p, [this](const EngineState& s, uint64_t) { CheckReads(s); });
+    }
+  }
   if (projector_ == nullptr)
     projector_ = std::make_unique<proj::Projector>(&projector_log_, &sink_);
   for (int p = 0; p < partitions_; ++p) {
@@ -524,6 +610,12 @@ void Run::Check() {
                                which, "; next sequence ", live.next_sequence, " vs ",
                                clean.state().next_sequence));
     }
+    bool follows = false;
+    follower_->WithState(
+        p, [&](const EngineState& s, uint64_t) { follows = s.digest == live.digest; });
+    if (!follows)
+      return Fail(
+          absl::StrCat("partition ", p, ": the api's ledger follower folded another state"));
     for (const auto& [id, c] : live.campaigns)
       if (absl::Status inv = CheckInvariants(*c); !inv.ok())
         return Fail(absl::StrCat("campaign ", id, ": ", inv.ToString()));
@@ -575,6 +667,8 @@ void SimStats::Add(const SimStats& o) {
   sink_emptied += o.sink_emptied;
   sink_outages += o.sink_outages;
   sink_replies_lost += o.sink_replies_lost;
+  follower_restarts += o.follower_restarts;
+  requests_dropped += o.requests_dropped;
 }
 
 SimResult Simulate(const SimOptions& options) { return Run(options).Go(); }

@@ -101,7 +101,8 @@ int RunSeeds(const SimulateArgs& a) {
       "  faults: %llu engine crashes (%llu torn appends, %llu state writes lost), %llu takeovers "
       "(%llu fenced appends, %llu zombie appends), %llu appends refused, %llu timed out after "
       "writing, %llu doubled, %llu reads failed, %llu state store outages, %llu projector "
-      "restarts (%llu with the store emptied), %llu read-model outages, %llu replies lost\n",
+      "restarts (%llu with the store emptied), %llu read-model outages, %llu replies lost, %llu "
+      "api replica restarts, %llu requests never retried\n",
       static_cast<unsigned long long>(total.engine_crashes),
       static_cast<unsigned long long>(total.torn_appends),
       static_cast<unsigned long long>(total.state_writes_lost),
@@ -116,7 +117,9 @@ int RunSeeds(const SimulateArgs& a) {
       static_cast<unsigned long long>(total.projector_crashes),
       static_cast<unsigned long long>(total.sink_emptied),
       static_cast<unsigned long long>(total.sink_outages),
-      static_cast<unsigned long long>(total.sink_replies_lost));
+      static_cast<unsigned long long>(total.sink_replies_lost),
+      static_cast<unsigned long long>(total.follower_restarts),
+      static_cast<unsigned long long>(total.requests_dropped));
   return 0;
 }
 

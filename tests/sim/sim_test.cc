@@ -48,7 +48,9 @@ TEST(Simulator, EverySeedOfTheWholeNodeUnderFaultsPassesEveryCheck) {
                          {"projector restarts", total.projector_crashes},
                          {"read-model store emptied", total.sink_emptied},
                          {"read-model outages", total.sink_outages},
-                         {"replies lost", total.sink_replies_lost}})
+                         {"replies lost", total.sink_replies_lost},
+                         {"api replica restarts", total.follower_restarts},
+                         {"requests never retried", total.requests_dropped}})
     EXPECT_GT(n, seeds / 20) << name << " too rare to mean much";
 }
 

@@ -292,5 +292,21 @@ TEST(TicketctlCli, RebuildDrawsOneBar) {
   ExpectOneBar(r.out, "rebuild redis", records);
 }
 
+// ticketctl campaign create checks the engine's limits (engine/core/limits.h)
+// as it parses its options: one past each is a usage error naming the option.
+TEST(TicketctlLimits, CampaignCreateOptionsOverTheEngineLimitsAreUsageErrors) {
+  TempDir dir;
+  for (std::vector<std::string> extra : {std::vector<std::string>{"--per-user-max", "101"},
+                                         {"--choose-s", "3601"},
+                                         {"--hold-s", "604801"},
+                                         {"--item", "a:A:1:101"},
+                                         {"--item", std::string(33, 'i') + ":A:1"}}) {
+    std::vector<std::string> args = {"--data-dir", dir.path(), "campaign", "create", "c"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    Ran r = RunCtl(args);
+    EXPECT_EQ(r.code, 2) << extra[0] << " " << extra[1] << ": " << r.out;
+    EXPECT_NE(r.out.find(extra[0]), std::string::npos) << r.out;
+  }
+}
 }  // namespace
 }  // namespace tl::testing

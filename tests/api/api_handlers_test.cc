@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <functional>
 #include <future>
+#include <mutex>
 #include <nlohmann/json.hpp>
 
 #include "api/api.h"
@@ -333,5 +335,86 @@ TEST_F(Handlers, TheOverviewListsAtMostItsCampaignsAndSaysThereAreMore) {
   EXPECT_EQ(body["campaigns"][0]["id"], "c01000");
 }
 
+// At most kExportsMax (2) ledger export pages are built at once: with two
+// held in their blocking step (an offload that waits to be run), a third is
+// refused at once with 503 busy and Retry-After; the two then answer.
+TEST(HandlerExports, AThirdLedgerExportAtOnceIs503Busy) {
+  TempDir dir;
+  NodeOptions o;
+  o.data_dir = dir.path();
+  o.config.seed_secret = "handlers-test-seed-secret-0123456789";
+  auto node = Node::Open(o);
+  ASSERT_TRUE(node.ok()) << node.status();
+  app::NodeBackend backend(node->get());
+  api::Metrics metrics;
+  std::mutex mu;
+  std::vector<std::function<void()>> held;
+  bool hold = false;
+  api::ApiOptions ao;
+  ao.jwt_secret = kSecret;
+  ao.user_rate_per_s = 0;
+  ao.offload = [&](std::function<void()> fn) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (hold) return held.push_back(std::move(fn));
+    }
+    fn();
+  };
+  api::Api api(&backend, ao, &metrics);
+  api::Router router;
+  api.Register(&router);
+  (*node)->engine().Start();
+  api.Start();
+  http::Handler handler = router.Handler(&metrics, api::CorsPolicy{});
+  const http::Headers ops = {
+      {"Authorization", "Bearer " + api::MintJwt({"ops", true, time(nullptr) + 600}, kSecret)},
+      {"Content-Type", "application/json"}};
+  http::Response r = CallHandler(handler, "POST", "/v1/admin/campaigns", ops,
+                                 R"({"id":"c1","stock":1,"win_bps":10000})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  for (const char* action : {"close", "reveal"}) {
+    r = CallHandler(handler, "POST", std::string("/v1/admin/campaigns/c1/") + action, ops);
+    ASSERT_EQ(r.status, 200) << action << ": " << r.body;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    hold = true;
+  }
+  std::vector<std::future<http::Response>> pending;
+  for (int i = 0; i < 2; ++i) {
+    auto done = std::make_shared<std::promise<http::Response>>();
+    pending.push_back(done->get_future());
+    http::Request req;
+    req.method = "GET";
+    req.path = "/v1/campaigns/c1/ledger";
+    req.remote_addr = "127.0.0.1";
+    handler(std::move(req), [done](http::Response resp) { done->set_value(std::move(resp)); });
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    ASSERT_EQ(held.size(), 2u) << "the two exports did not reach their blocking step";
+  }
+  r = CallHandler(handler, "GET", "/v1/campaigns/c1/ledger");
+  EXPECT_EQ(r.status, 503) << r.body;
+  EXPECT_EQ(CodeOf(r), "busy") << r.body;
+  bool retry_after = false;
+  for (const auto& [k, v] : r.headers) retry_after |= k == "Retry-After" && v == "1";
+  EXPECT_TRUE(retry_after);
+  std::vector<std::function<void()>> run;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    hold = false;
+    run.swap(held);
+  }
+  for (auto& fn : run) fn();
+  for (auto& f : pending) {
+    ASSERT_EQ(f.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+    EXPECT_EQ(f.get().status, 200);
+  }
+  r = CallHandler(handler, "GET", "/v1/campaigns/c1/ledger");  // the places are free again
+  EXPECT_EQ(r.status, 200) << r.body;
+  api.Stop();
+  (*node)->engine().Stop();
+}
 }  // namespace
 }  // namespace tl::testing

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -1007,5 +1008,41 @@ TEST_F(EdgeLimits, AFullAppendQueueIs503Overloaded) {
   EXPECT_TRUE(g && g->status == 404) << "the refused command was applied: " << Describe(g);
 }
 
+// --listen-backlog reaches listen(2): while ticketd accepts nothing (stopped),
+// the kernel completes about backlog + 1 handshakes and drops the SYNs past
+// them; once ticketd runs again it serves every client, the dropped ones
+// after their SYN is retried.
+TEST_F(EdgeLimits, TheListenBacklogBoundsTheAcceptQueue) {
+  ASSERT_NO_FATAL_FAILURE(Start({"--listen-backlog", "4"}));
+  const pid_t pid = ListenerPid(port_);
+  ASSERT_GT(pid, 0) << "no child process listens on " << port_;
+  ASSERT_EQ(kill(pid, SIGSTOP), 0);
+  std::vector<Conn> queued;
+  int dropped = 0;
+  for (int i = 0; i < 12; ++i) {
+    Conn c = Conn::Open(port_, "127.0.0.51", 300);  // a dropped SYN: no handshake in 300 ms
+    if (c.ok()) {
+      queued.push_back(std::move(c));
+    } else {
+      ++dropped;
+    }
+  }
+  ASSERT_EQ(kill(pid, SIGCONT), 0);
+  std::printf("[listen-backlog] 4: %zu handshakes completed, %d dropped while stopped\n",
+              queued.size(), dropped);
+  EXPECT_GE(queued.size(), 1u);
+  EXPECT_LE(queued.size(), 5u) << "the accept queue took more than --listen-backlog 4 (+1)";
+  EXPECT_GE(dropped, 6);
+  // Running again: the queued connections are served, and so is a newcomer.
+  for (Conn& c : queued) c.Send(Request("GET", "/healthz"), Clock::now() + 1s);
+  int served = 0;
+  for (Conn& c : queued) {
+    auto r = c.Read(Clock::now() + 3s);
+    served += r && r->status == 200;
+  }
+  EXPECT_EQ(served, static_cast<int>(queued.size()));
+  auto h = Fetch(port_, Request("GET", "/healthz"));
+  EXPECT_TRUE(h && h->status == 200) << Describe(h);
+}
 }  // namespace
 }  // namespace tl::testing

@@ -396,5 +396,21 @@ TEST(Admission, AnEntryStampedBeforeTheQueueClockEarnsNoCredit) {
   EXPECT_EQ(h.C("c").snap.serving(), 1u);
 }
 
+// Limits::prequeue_max bounds the users a random campaign holds before its
+// opening (the opening answers them all in one append): the next one is
+// refused as full, naming the pre-queue; at the opening entries go on.
+TEST(RandomQueue, APrequeueAtItsLimitRefusesTheNextUserAsFull) {
+  Harness h;
+  h.limits.prequeue_max = 2;
+  h.Create("r", 10, 10000, 0, pb::QUEUEING_RANDOM, kT0 + 1000);
+  EXPECT_EQ(Count(h.Enter("r", "a", kT0), E::kEntryPrequeued), 1);
+  EXPECT_EQ(Count(h.Enter("r", "b", kT0), E::kEntryPrequeued), 1);
+  auto es = h.Enter("r", "c", kT0);
+  ASSERT_EQ(RejectOf(es), pb::REJECT_CAMPAIGN_FULL);
+  EXPECT_NE(es[0].entry_rejected().detail().find("pre-queue is full (2 users)"), std::string::npos)
+      << es[0].entry_rejected().detail();
+  es = h.Enter("r", "c", kT0 + 1000);  // the opening: a, b and c get positions
+  EXPECT_EQ(Count(es, E::kQueueEntered), 3);
+}
 }  // namespace
 }  // namespace tl::testing

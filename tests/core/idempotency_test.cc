@@ -138,5 +138,23 @@ TEST(EngineIdempotency, RestoredEntriesKeepTheirAgeOrder) {
   EXPECT_GT(t.entries().rbegin()->first, 7u);  // new serials follow the restored ones
 }
 
+// kMax bounds the keys of a partition (every actor within its own
+// kPerActorMax): one more forgets the partition's oldest key first.
+TEST(EngineIdempotency, APartitionKeepsAtMostItsBoundOldestForgottenFirst) {
+  IdempotencyTable t;
+  const size_t actors = IdempotencyTable::kMax / IdempotencyTable::kPerActorMax + 1;
+  uint64_t n = 0;
+  for (size_t a = 0; a < actors && n < IdempotencyTable::kMax; ++a) {
+    for (size_t k = 0; k < IdempotencyTable::kPerActorMax && n < IdempotencyTable::kMax; ++k, ++n)
+      t.Remember({std::to_string(a), "c", std::to_string(k), "h", n, kT0});
+  }
+  ASSERT_EQ(t.size(), IdempotencyTable::kMax);
+  EXPECT_NE(t.Find("0", "c", "0", kT0), nullptr);
+  t.Remember({"new", "c", "k", "h", n, kT0});
+  EXPECT_EQ(t.size(), IdempotencyTable::kMax);
+  EXPECT_EQ(t.Find("0", "c", "0", kT0), nullptr);  // the oldest went
+  EXPECT_NE(t.Find("0", "c", "1", kT0), nullptr);
+  EXPECT_NE(t.Find("new", "c", "k", kT0), nullptr);
+}
 }  // namespace
 }  // namespace tl::testing

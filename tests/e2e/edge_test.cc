@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -748,5 +749,300 @@ TEST_F(EdgeHttp, PipelinedRequestsAreAnsweredInOrder) {
   EXPECT_TRUE(r4 && r4->status == 200) << Describe(r4);
 }
 
+// --- 4. the client limits of api/LIMITS.md that had no test of their own ---
+
+// Opens an SSE stream for `user` from `source`: its head if 200, else the
+// whole (error) answer.
+std::optional<Response> OpenEvents(int port, const std::string& campaign, const std::string& user,
+                                   const std::string& source, Conn* c) {
+  *c = Conn::Open(port, source);
+  if (!c->ok()) return std::nullopt;
+  c->Send(Request("GET", "/v1/campaigns/" + campaign + "/events",
+                  {Bearer(user), "Accept: text/event-stream"}),
+          Clock::now() + 1s);
+  const auto until = Clock::now() + 3s;
+  Response head;
+  size_t used = 0;
+  while (ParseResponse(c->buffer(), c->closed(), true, &head, &used) == 0 && c->Fill(until)) {
+  }
+  if (ParseResponse(c->buffer(), c->closed(), true, &head, &used) <= 0) return std::nullopt;
+  if (head.status == 200) return head;
+  return c->Read(until);
+}
+
+TEST_F(EdgeLimits, ASlowBodyIsClosedAtTheRequestDeadline) {
+  ASSERT_NO_FATAL_FAILURE(Start({"--request-timeout-ms", "1000"}));
+  Conn c = Conn::Open(port_);
+  ASSERT_TRUE(c.ok());
+  const auto t0 = Clock::now();
+  // The head at once, then a body byte every 100 ms: never idle, never done.
+  ASSERT_TRUE(c.Send("POST /v1/campaigns/c/entries HTTP/1.1\r\nHost: x\r\n" + Bearer("slow") +
+                         "\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n",
+                     t0 + 1s));
+  while (!c.closed() && Clock::now() < t0 + 5s) {
+    c.SendSome(" ");
+    pollfd p{c.fd(), POLLIN, 0};
+    if (poll(&p, 1, 100) > 0) c.Drain();
+  }
+  const double secs = SecondsSince(t0);
+  std::printf("[request-timeout] closed after %.2f s\n", secs);
+  ASSERT_TRUE(c.closed()) << "still open after 5 s";
+  EXPECT_GE(secs, 0.8);
+  EXPECT_LE(secs, 3.0);
+  EXPECT_GT(LimitHits(port_, "request_timeout"), 0) << LimitLines(port_);
+}
+
+TEST_F(EdgeLimits, AReaderThatStopsReadingIsClosedAtTheWriteDeadline) {
+  ASSERT_NO_FATAL_FAILURE(Start({"--write-timeout-s", "1"}));
+  Conn c = Conn::Open(port_);
+  ASSERT_TRUE(c.ok());
+  // 400 pipelined GET /openapi.json (~75 KiB each, ~30 MB in all: more than
+  // the kernel buffers on both sides hold), and never a byte read.
+  std::string burst;
+  for (int i = 0; i < 400; ++i) burst += Request("GET", "/openapi.json");
+  ASSERT_TRUE(c.Send(burst, Clock::now() + 2s));
+  const auto t0 = Clock::now();
+  double hits = 0;
+  while (Clock::now() < t0 + 10s && (hits = LimitHits(port_, "write_timeout")) <= 0)
+    std::this_thread::sleep_for(200ms);
+  const double secs = SecondsSince(t0);
+  std::printf("[write-timeout] counted after %.2f s\n", secs);
+  EXPECT_GT(hits, 0) << LimitLines(port_);
+  EXPECT_LE(secs, 5.0);
+  // The server gave up on the connection: reading now finds its end.
+  EXPECT_TRUE(c.WaitClosed(Clock::now() + 5s)) << "still open after the write deadline";
+  EXPECT_LT(c.buffer().size(), size_t{400} * 75'000) << "every answer was delivered";
+}
+
+TEST_F(EdgeLimits, ConnectionsInTotal) {
+  ASSERT_NO_FATAL_FAILURE(Start({"--conns-max", "20"}));
+  // 20 from five addresses (well under the per-address limit) are held...
+  std::vector<Conn> held =
+      OpenMany(port_, 20, {"127.0.0.11", "127.0.0.12", "127.0.0.13", "127.0.0.14", "127.0.0.15"});
+  ASSERT_EQ(held.size(), 20u);
+  std::this_thread::sleep_for(300ms);
+  // ...so the next ones, from anywhere, are refused at once with 503.
+  for (const char* source : {"127.0.0.16", "127.0.0.17"}) {
+    Conn c = Conn::Open(port_, source);
+    ASSERT_TRUE(c.ok());
+    c.Send(Request("GET", "/healthz"), Clock::now() + 1s);  // may fail: refused
+    auto r = c.Read(Clock::now() + 3s);
+    ASSERT_TRUE(r) << "no answer from " << source << " over --conns-max";
+    EXPECT_EQ(r->status, 503) << Describe(r);
+    EXPECT_EQ(ErrorCode(r), "too_many_connections") << Describe(r);
+    EXPECT_TRUE(c.WaitClosed(Clock::now() + 2s)) << "not closed after the 503";
+  }
+  // The held ones are served.
+  for (Conn& c : held) c.Send(Request("GET", "/healthz"), Clock::now() + 1s);
+  int served = 0;
+  for (Conn& c : held) {
+    auto r = c.Read(Clock::now() + 3s);
+    served += r && r->status == 200;
+  }
+  EXPECT_EQ(served, 20);
+  held.clear();
+  std::optional<Response> back;
+  for (int i = 0; i < 20 && !(back && back->status == 200); ++i) {
+    std::this_thread::sleep_for(100ms);
+    back = Fetch(port_, Request("GET", "/healthz"));
+  }
+  EXPECT_TRUE(back && back->status == 200) << "after closing: " << Describe(back);
+  EXPECT_GT(LimitHits(port_, "connections"), 0) << LimitLines(port_);
+}
+
+TEST_F(EdgeLimits, AWebSocketMessageOverTheLimitIsClosedWith1009) {
+  ASSERT_NO_FATAL_FAILURE(Start({}));  // ServerOptions::websocket_message_bytes_max: 1024
+  ASSERT_NO_FATAL_FAILURE(CreateSlowCampaign("c"));
+  auto paused = Fetch(port_, Request("POST", "/v1/admin/campaigns/c/pause", {Bearer("ops", true)}),
+                      "127.0.0.253");
+  ASSERT_TRUE(paused && paused->status == 200) << Describe(paused);
+  for (const char* user : {"ws-2000", "ws-1024"}) {  // queued: their streams stay open
+    auto r = Fetch(port_, Request("POST", "/v1/campaigns/c/entries", {Bearer(user)}));
+    ASSERT_TRUE(r && r->status == 202) << Describe(r);
+  }
+  auto talk = [&](size_t bytes) -> int {  // the close code the server sends; -1: none
+    Conn c = Conn::Open(port_);
+    if (!c.ok()) return -1;
+    c.Send(
+        Request("GET", "/v1/campaigns/c/live",
+                {Bearer("ws-" + std::to_string(bytes)), "Upgrade: websocket", "Connection: Upgrade",
+                 "Sec-WebSocket-Version: 13", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="}),
+        Clock::now() + 1s);
+    auto head = c.Read(Clock::now() + 3s, /*head_only=*/true);
+    EXPECT_TRUE(head && head->status == 101) << Describe(head);
+    if (!head || head->status != 101) return -1;
+    // One masked text frame of `bytes` bytes.
+    const unsigned char mask[4] = {1, 2, 3, 4};
+    std::string frame = {'\x81', static_cast<char>(0x80 | 126), static_cast<char>(bytes >> 8),
+                         static_cast<char>(bytes & 0xff)};
+    frame.append(reinterpret_cast<const char*>(mask), 4);
+    for (size_t i = 0; i < bytes; ++i) frame += static_cast<char>('x' ^ mask[i % 4]);
+    c.Send(frame, Clock::now() + 1s);
+    // Server frames until a close frame (opcode 8), or 3 s.
+    const auto until = Clock::now() + 3s;
+    for (;;) {
+      std::string& b = c.buffer();
+      while (b.size() >= 2) {
+        const int op = b[0] & 0x0f;
+        size_t len = static_cast<unsigned char>(b[1]) & 0x7f, at = 2;
+        if (len == 126) {
+          if (b.size() < 4) break;
+          len = (static_cast<unsigned char>(b[2]) << 8) | static_cast<unsigned char>(b[3]);
+          at = 4;
+        } else if (len == 127) {
+          if (b.size() < 10) break;
+          len = 0;
+          for (int i = 2; i < 10; ++i) len = (len << 8) | static_cast<unsigned char>(b[i]);
+          at = 10;
+        }
+        if (b.size() < at + len) break;
+        if (op == 8)
+          return len >= 2 ? (static_cast<unsigned char>(b[at]) << 8) |
+                                static_cast<unsigned char>(b[at + 1])
+                          : 1005;
+        b.erase(0, at + len);
+      }
+      if (c.closed() || !c.Fill(until)) return -1;
+    }
+  };
+  EXPECT_EQ(talk(2000), 1009) << "a 2000-byte message";
+  // At the limit the server keeps listening: no close within 3 s.
+  EXPECT_EQ(talk(1024), -1) << "a 1024-byte message";
+}
+
+TEST_F(EdgeLimits, StreamsPerAddress) {
+  ASSERT_NO_FATAL_FAILURE(Start({"--streams-per-address-max", "2"}));
+  ASSERT_NO_FATAL_FAILURE(CreateSlowCampaign("c"));
+  Conn s1, s2, s3, other;
+  auto h1 = OpenEvents(port_, "c", "a1", "127.0.0.21", &s1);
+  auto h2 = OpenEvents(port_, "c", "a2", "127.0.0.21", &s2);
+  ASSERT_TRUE(h1 && h1->status == 200) << Describe(h1);
+  ASSERT_TRUE(h2 && h2->status == 200) << Describe(h2);
+  auto h3 = OpenEvents(port_, "c", "a3", "127.0.0.21", &s3);  // a third user, same address
+  ASSERT_TRUE(h3) << "no answer to the third stream";
+  EXPECT_EQ(h3->status, 429) << Describe(h3);
+  EXPECT_EQ(ErrorCode(h3), "too_many_streams");
+  auto ho = OpenEvents(port_, "c", "a3", "127.0.0.22", &other);  // that user, elsewhere
+  EXPECT_TRUE(ho && ho->status == 200) << Describe(ho);
+  EXPECT_GT(LimitHits(port_, "streams_per_address"), 0) << LimitLines(port_);
+}
+
+TEST_F(EdgeLimits, StreamsInTotal) {
+  // 1 MiB at 16 KiB a stream: 64 streams.
+  ASSERT_NO_FATAL_FAILURE(Start({"--streams-memory-mb", "1"}));
+  ASSERT_NO_FATAL_FAILURE(CreateSlowCampaign("c"));
+  std::vector<Conn> open(64);
+  for (size_t i = 0; i < open.size(); ++i) {
+    auto h = OpenEvents(port_, "c", "t" + std::to_string(i), "127.0.0.1", &open[i]);
+    ASSERT_TRUE(h && h->status == 200) << "stream " << i << ": " << Describe(h);
+  }
+  Conn over;
+  auto h = OpenEvents(port_, "c", "t64", "127.0.0.31", &over);
+  ASSERT_TRUE(h) << "no answer to the 65th stream";
+  EXPECT_EQ(h->status, 503) << Describe(h);
+  EXPECT_EQ(ErrorCode(h), "too_many_streams");
+  EXPECT_GT(LimitHits(port_, "streams"), 0) << LimitLines(port_);
+  // One closed frees a place.
+  open[0].Close();
+  std::optional<Response> again;
+  for (int i = 0; i < 20 && !(again && again->status == 200); ++i) {
+    std::this_thread::sleep_for(100ms);
+    again = OpenEvents(port_, "c", "t64", "127.0.0.31", &over);
+  }
+  EXPECT_TRUE(again && again->status == 200) << "after closing one: " << Describe(again);
+}
+
+TEST_F(EdgeLimits, PreferWaitIsCappedAtWaitSMax) {
+  ASSERT_NO_FATAL_FAILURE(Start({"--wait-s-max", "1"}));
+  ASSERT_NO_FATAL_FAILURE(CreateSlowCampaign("c"));  // one admitted a second
+  for (int i = 0; i < 5; ++i) {
+    auto r = Fetch(
+        port_, Request("POST", "/v1/campaigns/c/entries", {Bearer("ahead-" + std::to_string(i))}));
+    ASSERT_TRUE(r && r->status == 202) << Describe(r);
+  }
+  const auto t0 = Clock::now();
+  Conn c = Conn::Open(port_);
+  ASSERT_TRUE(c.ok());
+  c.Send(Request("POST", "/v1/campaigns/c/entries", {Bearer("patient"), "Prefer: wait=30"}),
+         t0 + 1s);
+  auto r = c.Read(t0 + 10s);
+  const double secs = SecondsSince(t0);
+  std::printf("[wait-s-max] Prefer: wait=30 answered after %.2f s\n", secs);
+  ASSERT_TRUE(r) << "no answer within 10 s";
+  EXPECT_TRUE(r->status == 200 || r->status == 202) << Describe(r);
+  EXPECT_EQ(Json(r).value("status", ""), "queued") << Describe(r);  // position 6: not yet drawn
+  EXPECT_GE(secs, 0.8);
+  EXPECT_LE(secs, 3.0);
+}
+
+TEST_F(EdgeLimits, AnAddressOverItsRateIs429) {
+  ASSERT_NO_FATAL_FAILURE(Start({"--ip-rate", "1", "--ip-burst", "2"}));
+  std::vector<int> statuses;
+  std::optional<Response> last;
+  for (int i = 0; i < 3; ++i) {
+    last = Fetch(port_, Request("GET", "/v1/campaigns/none"), "127.0.0.41");
+    statuses.push_back(last ? last->status : 0);
+  }
+  EXPECT_EQ(statuses[0], 404);  // allowed (no such campaign)
+  EXPECT_EQ(statuses[1], 404);
+  ASSERT_EQ(statuses[2], 429) << Describe(last);
+  EXPECT_EQ(ErrorCode(last), "rate_limited");
+  EXPECT_FALSE(last->Header("Retry-After").empty());
+  // Another address has its own bucket.
+  auto r = Fetch(port_, Request("GET", "/v1/campaigns/none"), "127.0.0.42");
+  EXPECT_TRUE(r && r->status == 404) << Describe(r);
+}
+
+TEST_F(EdgeLimits, AFullAppendQueueIs503Overloaded) {
+  // No command may wait to be stored: every one is refused, none is logged.
+  ASSERT_NO_FATAL_FAILURE(Start({"--append-queue-max", "0"}));
+  auto r = Fetch(port_, Request("POST", "/v1/admin/campaigns",
+                                {Bearer("ops", true), "Content-Type: application/json"},
+                                R"({"id":"c","stock":1,"win_bps":10000})"));
+  ASSERT_TRUE(r) << "no answer";
+  EXPECT_EQ(r->status, 503) << Describe(r);
+  EXPECT_EQ(ErrorCode(r), "overloaded");
+  EXPECT_FALSE(r->Header("Retry-After").empty());
+  EXPECT_GT(LimitHits(port_, "append_queue"), 0) << LimitLines(port_);
+  auto g = Fetch(port_, Request("GET", "/v1/campaigns/c"));
+  EXPECT_TRUE(g && g->status == 404) << "the refused command was applied: " << Describe(g);
+}
+
+// --listen-backlog reaches listen(2): while ticketd accepts nothing (stopped),
+// the kernel completes about backlog + 1 handshakes and drops the SYNs past
+// them; once ticketd runs again it serves every client, the dropped ones
+// after their SYN is retried.
+TEST_F(EdgeLimits, TheListenBacklogBoundsTheAcceptQueue) {
+  ASSERT_NO_FATAL_FAILURE(Start({"--listen-backlog", "4"}));
+  const pid_t pid = ListenerPid(port_);
+  ASSERT_GT(pid, 0) << "no child process listens on " << port_;
+  ASSERT_EQ(kill(pid, SIGSTOP), 0);
+  std::vector<Conn> queued;
+  int dropped = 0;
+  for (int i = 0; i < 12; ++i) {
+    Conn c = Conn::Open(port_, "127.0.0.51", 300);  // a dropped SYN: no handshake in 300 ms
+    if (c.ok()) {
+      queued.push_back(std::move(c));
+    } else {
+      ++dropped;
+    }
+  }
+  ASSERT_EQ(kill(pid, SIGCONT), 0);
+  std::printf("[listen-backlog] 4: %zu handshakes completed, %d dropped while stopped\n",
+              queued.size(), dropped);
+  EXPECT_GE(queued.size(), 1u);
+  EXPECT_LE(queued.size(), 5u) << "the accept queue took more than --listen-backlog 4 (+1)";
+  EXPECT_GE(dropped, 6);
+  // Running again: the queued connections are served, and so is a newcomer.
+  for (Conn& c : queued) c.Send(Request("GET", "/healthz"), Clock::now() + 1s);
+  int served = 0;
+  for (Conn& c : queued) {
+    auto r = c.Read(Clock::now() + 3s);
+    served += r && r->status == 200;
+  }
+  EXPECT_EQ(served, static_cast<int>(queued.size()));
+  auto h = Fetch(port_, Request("GET", "/healthz"));
+  EXPECT_TRUE(h && h->status == 200) << Describe(h);
+}
 }  // namespace
 }  // namespace tl::testing

@@ -1234,5 +1234,51 @@ TEST(Live, FanOutIsCoalescedAtTheDocumentedDefaultInterval) {
   EXPECT_LE(median, 0.4) << "the default --live-interval-ms is documented as 250";
 }
 
+// --live-messages-per-s-max bounds the messages of all watchers together: 60
+// watchers at 100 a second get one about every 0.6 s, not every 250 ms, while
+// the queue moves every 100 ms (api/LIMITS.md).
+TEST(Live, AWholeCrowdGetsAtMostLiveMessagesPerSMax) {
+  TempDir dir;
+  std::vector<std::string> args = kArgs;
+  args.insert(args.end(), {"--live-messages-per-s-max", "100"});
+  TicketdProcess d(dir.path(), args);
+  ASSERT_TRUE(d.ok());
+  auto c = d.Client();
+  const std::string id = "crowd";
+  CreateCampaign(*c,
+                 {{"id", id}, {"stock", 1000}, {"win_bps", 10000}, {"admission_rate_per_s", 10}});
+  AdminAction(*c, id, "pause");
+  Fleet fleet(d.port());
+  for (int i = 0; i < 100; ++i) {
+    const std::string user = "m" + std::to_string(i);
+    Enter(*c, id, user);
+    if (i < 40) continue;  // positions 41..100 watch: none is drawn for 4 s
+    SseWatcher::Options o;
+    o.campaign = id;
+    o.user = user;
+    o.token = Token(user);
+    fleet.Add<SseWatcher>(std::move(o));
+  }
+  fleet.Run(60s);
+  EXPECT_TRUE(fleet.WaitSettled(60, 10s));
+  const auto resumed = Clock::now();
+  AdminAction(*c, id, "resume");
+  fleet.Join();
+  // Gaps while all 60 still watch (the first 3.5 s of the moving queue).
+  std::vector<double> gaps;
+  for (const auto& w : fleet.watchers()) {
+    EXPECT_TRUE(w->watch.failure.empty()) << w->watch.user << ": " << w->watch.failure;
+    const auto& m = w->watch.messages;
+    for (size_t i = 2; i < m.size(); ++i) {
+      if (m[i].at - resumed < 3500ms) gaps.push_back(Seconds(m[i].at - m[i - 1].at));
+    }
+  }
+  ASSERT_GE(gaps.size(), 60u);
+  std::sort(gaps.begin(), gaps.end());
+  std::cout << "[ live ] 60 watchers at 100 messages/s: gaps min " << gaps.front() << " s, median "
+            << gaps[gaps.size() / 2] << " s (" << gaps.size() << " gaps)\n";
+  EXPECT_GE(gaps.front(), 0.45) << "60 watchers at 100 a second: one message per 0.6 s at most";
+  EXPECT_LE(gaps[gaps.size() / 2], 1.0);
+}
 }  // namespace
 }  // namespace tl::testing

@@ -292,5 +292,63 @@ TEST(TicketctlCli, RebuildDrawsOneBar) {
   ExpectOneBar(r.out, "rebuild redis", records);
 }
 
+// ticketctl campaign create checks the engine's limits (engine/core/limits.h)
+// as it parses its options: one past each is a usage error naming the option.
+TEST(TicketctlLimits, CampaignCreateOptionsOverTheEngineLimitsAreUsageErrors) {
+  TempDir dir;
+  for (std::vector<std::string> extra : {std::vector<std::string>{"--per-user-max", "101"},
+                                         {"--choose-s", "3601"},
+                                         {"--hold-s", "604801"},
+                                         {"--item", "a:A:1:101"},
+                                         {"--item", std::string(33, 'i') + ":A:1"}}) {
+    std::vector<std::string> args = {"--data-dir", dir.path(), "campaign", "create", "c"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    Ran r = RunCtl(args);
+    EXPECT_EQ(r.code, 2) << extra[0] << " " << extra[1] << ": " << r.out;
+    EXPECT_NE(r.out.find(extra[0]), std::string::npos) << r.out;
+  }
+}
+
+// ticketctl pass verify --jwks-url takes at most kJwksBytesMax (1 MiB) of
+// JWKS: a larger answer is an operating error naming the limit.
+TEST(TicketctlLimits, AJwksOverItsLimitIsRefused) {
+  int listener = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&a), len), 0);
+  ASSERT_EQ(listen(listener, 4), 0);
+  getsockname(listener, reinterpret_cast<sockaddr*>(&a), &len);
+  const int port = ntohs(a.sin_port);
+  // Answers one request with 2 MiB of JSON-ish bytes.
+  std::thread server([listener] {
+    int fd = accept(listener, nullptr, nullptr);
+    if (fd < 0) return;
+    std::string req;
+    char buf[4096];
+    while (req.find("\r\n\r\n") == std::string::npos) {
+      ssize_t n = recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      req.append(buf, static_cast<size_t>(n));
+    }
+    const std::string body(size_t{2} << 20, ' ');
+    const std::string out =
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
+        std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+    for (size_t at = 0; at < out.size();) {
+      ssize_t n = send(fd, out.data() + at, out.size() - at, MSG_NOSIGNAL);
+      if (n <= 0) break;
+      at += static_cast<size_t>(n);
+    }
+    close(fd);
+  });
+  Ran r = RunCtl({"pass", "verify", "x.y.z", "--jwks-url",
+                  "http://127.0.0.1:" + std::to_string(port) + "/.well-known/jwks.json"});
+  server.join();
+  close(listener);
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("larger than 1 MiB"), std::string::npos) << r.out;
+}
 }  // namespace
 }  // namespace tl::testing

@@ -283,5 +283,18 @@ TEST(TicketdCommandLine, ThePassKeyIsRequiredAndChecked) {
   EXPECT_EQ(out.find(kX25519Body), std::string::npos) << out;
 }
 
+// The token and seed secrets are at least kSecretBytesMin (16) bytes: a
+// shorter one is a usage error at start that never prints the secret.
+TEST(TicketdLimits, ShortSecretsAreRefusedAtStart) {
+  TempDir dir;
+  const std::string secret_file = dir.Sub("jwt-secret");
+  std::ofstream(secret_file) << "fifteen-bytes.."
+                             << "\n";  // 15 bytes
+  auto [code, out] = RunTicketd(
+      {"--port", "0", "--data-dir", dir.Sub("data"), "--dev", "--jwt-secret-file", secret_file});
+  EXPECT_EQ(code, 2) << out;
+  EXPECT_NE(out.find("secrets must be at least 16 bytes"), std::string::npos) << out;
+  EXPECT_EQ(out.find("fifteen-bytes.."), std::string::npos) << out;
+}
 }  // namespace
 }  // namespace tl

@@ -220,7 +220,8 @@ void AddLiveSettings(CLI::App* app, Settings* s) {
 
 void AddApiSettings(CLI::App* app, Settings* s) {
   app->add_option("--append-queue-max", s->api.append_queue_max,
-                  "Commands waiting to be stored before new ones get 503")
+                  "Commands waiting to be stored before new ones get 503 (0: every new command "
+                  "gets 503, a drain before maintenance)")
       ->envname("TICKETD_APPEND_QUEUE_MAX")
       ->capture_default_str();
   app->add_option_function<uint64_t>(

@@ -38,15 +38,21 @@ absl::StatusOr<std::string> FetchJwks(const std::string& url) {
     return absl::InvalidArgumentError(absl::StrCat("--jwks-url: cannot use ", origin));
   client.set_connection_timeout(5);
   client.set_read_timeout(10);
-  httplib::Result r = client.Get(path);
+  // Read no further than the limit: a server answering gigabytes is cut off.
+  std::string body;
+  bool too_big = false;
+  httplib::Result r = client.Get(path, [&](const char* data, size_t len) {
+    body.append(data, len);
+    too_big = body.size() > kJwksBytesMax;
+    return !too_big;
+  });
+  if (too_big) return absl::UnavailableError(absl::StrCat(url, " is larger than 1 MiB"));
   if (!r)
     return absl::UnavailableError(
         absl::StrCat("cannot fetch ", url, ": ", httplib::to_string(r.error())));
   if (r->status != 200)
     return absl::UnavailableError(absl::StrCat("cannot fetch ", url, ": HTTP ", r->status));
-  if (r->body.size() > kJwksBytesMax)
-    return absl::UnavailableError(absl::StrCat(url, " is larger than 1 MiB"));
-  return r->body;
+  return body;
 }
 
 int Run(const PassArgs& a) {

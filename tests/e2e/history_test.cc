@@ -311,6 +311,8 @@ class Client {
         if (User* u = AWinner()) Cancel(*u);
       } else if (r < 82) {
         if (User* u = AWinner()) Confirm(*u);
+      } else if (r >= 98 && id_ == 0) {
+        Restock();  // the operator: units come back on sale, so wins go on
       } else {
         ReadShared();
       }
@@ -425,6 +427,12 @@ class Client {
     Learn(u, op);
   }
 
+  void Restock() {
+    const std::string key = "r-" + std::to_string(restocks_++);
+    Command("restock", "ops", key, "POST", AdminPath("restock"), Auth(Token("ops", true), "wait=2"),
+            json{{"units", 2}}.dump());
+  }
+
   void ReadShared() {
     const int api = static_cast<int>(rng_() % kApis);
     if (rng_() % 2) {
@@ -440,7 +448,7 @@ class Client {
   SteadyClock::time_point t0_;
   std::unique_ptr<httplib::Client> http_[kApis];
   std::vector<User> users_;
-  int next_user_ = 0;
+  int next_user_ = 0, restocks_ = 0;
   std::vector<Op> ops_;
 };
 
@@ -473,6 +481,7 @@ struct Ledger {
   // Idempotency-Key -> the decisions (entered, rejected, cancelled, confirmed) carrying it.
   std::map<std::string, std::vector<std::string>> decisions;
   std::vector<std::string> violations;  // found while replaying the units
+  int64_t restocked = 0;                // units added by the operator
   std::map<uint64_t, std::string> final_by_position;
   std::map<uint64_t, std::string> user_by_position;
 };
@@ -502,6 +511,10 @@ Ledger ReadLedger(const std::string& ndjson) {
       u.statuses.push_back(kQueued);
       l.user_by_position[u.position] = q.value("user_id", "");
       decision("entered");
+    } else if (e.contains("stock_changed") &&
+               e["stock_changed"].value("reason", "") == "STOCK_RESTOCK") {
+      l.restocked += static_cast<int64_t>(U64(e["stock_changed"], "delta"));
+      decision("restocked");
     } else if (e.contains("entry_rejected")) {
       decision("rejected " + e["entry_rejected"].value("reason", "?"));
     } else if (e.contains("draw_resolved")) {
@@ -530,7 +543,7 @@ Ledger ReadLedger(const std::string& ndjson) {
       if (s != kConfirmed) standing.erase(user);
       if (s != kExpired) decision(s);
     }
-    if (standing.size() > static_cast<size_t>(kStock))
+    if (static_cast<int64_t>(standing.size()) > kStock + l.restocked)
       l.violations.push_back("standing wins " + std::to_string(standing.size()) +
                              " over the stock at seq " + e.value("sequence", "?"));
   }
@@ -628,18 +641,21 @@ void CheckReads(const std::vector<Op>& ops, const Ledger& ledger, Report* report
       if (!c.is_object()) continue;
       const int64_t standing = c.value("won", int64_t{0}) - c.value("cancelled", int64_t{0}) -
                                c.value("expired", int64_t{0});
-      if (standing > kStock || standing + c.value("stock_left", int64_t{0}) != kStock)
+      const int64_t units = kStock + c.value("restocked", int64_t{0});
+      if (standing > units || standing + c.value("stock_left", int64_t{0}) != units)
         report->Fail("a campaign read shows " + std::to_string(standing) +
                          " standing wins with stock_left " +
                          std::to_string(c.value("stock_left", int64_t{0})) + " of " +
-                         std::to_string(kStock),
+                         std::to_string(units),
                      {&op});
     }
     if (op.kind == "read_results" && op.status == 200) {
       const json r = json::parse(op.body, nullptr, false);
-      if (r.is_object() && r.contains("items") && r["items"].size() > static_cast<size_t>(kStock))
+      if (r.is_object() && r.contains("items") &&
+          static_cast<int64_t>(r["items"].size()) > kStock + ledger.restocked)
         report->Fail("a results read lists " + std::to_string(r["items"].size()) +
-                         " standing wins of a stock of " + std::to_string(kStock),
+                         " standing wins of at most " + std::to_string(kStock + ledger.restocked) +
+                         " units",
                      {&op});
       // Each row: the ledger's user at that position, in a status it had.
       for (const json& row : r.is_object() ? r.value("items", json::array()) : json::array()) {
@@ -1058,18 +1074,19 @@ TEST(History, ClientsUnderProcessFaultsSeeOnlyTheLedger) {
     won += std::count(u.statuses.begin(), u.statuses.end(), kWon);
   }
   std::printf(
-      "history: %zu requests in %.1f s (%d enter, %d cancel, %d confirm, %d entry reads, %d "
-      "campaign reads, %d results reads; %d unanswered); acknowledged: %d enter, %d cancel, %d "
-      "confirm\n"
-      "history: %d SIGKILL+restart, %d SIGSTOP+SIGCONT; ledger %zu events, %zu entries, %zu wins "
-      "of stock %d; %d cross-replica stale reads, %d entry states checked; converged in %.1f s; "
-      "audit exit %d; %d "
-      "violations\n",
+      "history: %zu requests in %.1f s (%d enter, %d cancel, %d confirm, %d restock, %d entry "
+      "reads, %d campaign reads, %d results reads; %d unanswered); acknowledged: %d enter, %d "
+      "cancel, %d confirm, %d restock\n",
       ops.size(), faulty_s, by_kind["enter"], by_kind["cancel"], by_kind["confirm"],
-      by_kind["read_entry"], by_kind["read_campaign"], by_kind["read_results"], unanswered,
-      acked["enter"], acked["cancel"], acked["confirm"], nemesis.kills(), nemesis.pauses(),
-      ledger.events.size(), entered, won, kStock, stale, reads_checked, converge_s, audit.code,
-      report.failures());
+      by_kind["restock"], by_kind["read_entry"], by_kind["read_campaign"], by_kind["read_results"],
+      unanswered, acked["enter"], acked["cancel"], acked["confirm"], acked["restock"]);
+  std::printf(
+      "history: %d SIGKILL+restart, %d SIGSTOP+SIGCONT; ledger %zu events, %zu entries, %zu wins "
+      "of %lld units (stock %d + restocked); %d cross-replica stale reads, %d entry states "
+      "checked; converged in %.1f s; audit exit %d; %d violations\n",
+      nemesis.kills(), nemesis.pauses(), ledger.events.size(), entered, won,
+      static_cast<long long>(kStock + ledger.restocked), kStock, stale, reads_checked, converge_s,
+      audit.code, report.failures());
   EXPECT_EQ(report.failures(), 0) << "seed " << seed << " (TL_HISTORY_SEED=" << seed
                                   << " TL_HISTORY_SECONDS=" << seconds << " replays its faults)\n"
                                   << report.text() << "faults:\n"

@@ -2,8 +2,9 @@
 // the public HTTP API and process signals. Many concurrent clients enter
 // (with an Idempotency-Key, retried with the same key after a timeout or a
 // 5xx), cancel, confirm and read one drop with holds, through two api roles,
-// while a seeded nemesis SIGKILLs and restarts, or SIGSTOPs and SIGCONTs,
-// the api roles, the engine, the projector, redis-server and PostgreSQL
+// while a seeded nemesis SIGKILLs and restarts, SIGTERMs and restarts, or
+// SIGSTOPs and SIGCONTs the two api roles, the two engines (a dead one's
+// partitions go to the other), the projector, redis-server and PostgreSQL
 // (and SIGSTOPs the Kafka mock: it keeps its log in memory, so a SIGKILL
 // would lose the log itself). Every request and answer is recorded (sent,
 // answered, status, body). After a quiet period with everything restored,
@@ -167,8 +168,13 @@ class Cluster {
       return std::make_unique<HistoryProcess>(
           spec(name, TL_TICKETD, args, "listening on [0-9.]+:([0-9]+)"));
     };
-    engine_ = role("engine", "engine", {"--kafka-session-timeout-ms", "3000"});
-    if (!engine_->Start()) return Fail("the engine did not start");
+    // Two engines in one group: a dead one's partitions go to the other,
+    // which fences it.
+    for (int i = 0; i < 2; ++i) {
+      engines_[i] =
+          role("engine" + std::to_string(i), "engine", {"--kafka-session-timeout-ms", "3000"});
+      if (!engines_[i]->Start()) return Fail("an engine did not start");
+    }
     projector_ = role("projector", "projector", stores);
     if (!projector_->Start()) return Fail("the projector did not start");
     for (int i = 0; i < kApis; ++i) {
@@ -182,10 +188,13 @@ class Cluster {
 
   // The nemesis's targets, in a fixed order (the seed picks among them).
   std::vector<HistoryProcess*> Targets() {
-    return {apis_[0].get(), apis_[1].get(), engine_.get(), projector_.get(),
-            redis_.get(),   pg_.get(),      mock_.get()};
+    return {apis_[0].get(),   apis_[1].get(), engines_[0].get(), engines_[1].get(),
+            projector_.get(), redis_.get(),   pg_.get(),         mock_.get()};
   }
   bool IsKafka(const HistoryProcess* p) const { return p == mock_.get(); }
+  bool IsTicketd(const HistoryProcess* p) const {
+    return p != mock_.get() && p != redis_.get() && p != pg_.get();
+  }
   int ApiIndex(const HistoryProcess* p) const {
     for (int i = 0; i < kApis; ++i)
       if (apis_[i].get() == p) return i;
@@ -207,12 +216,13 @@ class Cluster {
   std::string dir_;
   std::string brokers_, redis_url_, pg_url_, error_;
   std::map<std::string, int> ports_;
-  std::unique_ptr<HistoryProcess> mock_, redis_, pg_, engine_, projector_, apis_[kApis];
+  std::unique_ptr<HistoryProcess> mock_, redis_, pg_, engines_[2], projector_, apis_[kApis];
   std::atomic<int> epochs_[kApis] = {};
 };
 
-// The seeded nemesis: one fault at a time — SIGKILL then restart, or
-// SIGSTOP then SIGCONT — each logged with its time.
+// The seeded nemesis: one fault at a time — SIGKILL then restart, SIGTERM
+// (a ticketd must exit 0 within 15 s) then restart, or SIGSTOP then SIGCONT
+// — each logged with its time.
 class Nemesis {
  public:
   Nemesis(Cluster* cluster, uint64_t seed, SteadyClock::time_point t0)
@@ -224,9 +234,22 @@ class Nemesis {
       Sleep(300 + rng_() % 1200);
       if (SteadyClock::now() >= until) break;
       HistoryProcess* p = targets[rng_() % targets.size()];
-      const bool kill = !cluster_->IsKafka(p) && rng_() % 2 == 0;
+      const int action = static_cast<int>(rng_() % 8);
+      const bool kill = !cluster_->IsKafka(p) && action < 4;
+      const bool term = cluster_->IsTicketd(p) && action == 4;
       const int api = cluster_->ApiIndex(p);
-      if (kill) {
+      if (term) {
+        // The graceful stop: ticketd decides what it acknowledged, exits 0.
+        if (api >= 0) cluster_->epoch(api)++;
+        const int code = p->Terminate(15);
+        Log("SIGTERM " + p->name() + ": exit " + std::to_string(code) + ", restart");
+        if (code != 0)
+          bad_exits_.push_back(p->name() + " exited " + std::to_string(code) +
+                               " on SIGTERM (-1000: not within 15 s)");
+        Restart(p);
+        if (api >= 0) cluster_->epoch(api)++;
+        ++terms_;
+      } else if (kill) {
         const int down_ms = static_cast<int>(rng_() % 1500);
         Log("SIGKILL " + p->name() + ", restart in " + std::to_string(down_ms) + " ms");
         if (api >= 0) cluster_->epoch(api)++;
@@ -260,6 +283,8 @@ class Nemesis {
   }
 
   int kills() const { return kills_; }
+  int terms() const { return terms_; }
+  const std::vector<std::string>& bad_exits() const { return bad_exits_; }
   int pauses() const { return pauses_; }
   std::string log() const {
     std::lock_guard<std::mutex> lock(mu_);
@@ -276,7 +301,8 @@ class Nemesis {
   Cluster* cluster_;
   std::mt19937_64 rng_;
   SteadyClock::time_point t0_;
-  int kills_ = 0, pauses_ = 0;
+  int kills_ = 0, pauses_ = 0, terms_ = 0;
+  std::vector<std::string> bad_exits_;
   mutable std::mutex mu_;
   std::string log_;
 };
@@ -1015,6 +1041,7 @@ TEST(History, ClientsUnderProcessFaultsSeeOnlyTheLedger) {
 
   Report report;
   for (const std::string& v : ledger.violations) report.Fail("ledger: " + v);
+  for (const std::string& v : nemesis.bad_exits()) report.Fail("SIGTERM: " + v);
   CheckCommands(ops, ledger, &report);
   int stale = 0, reads_checked = 0;
   CheckReads(ops, ledger, &report, &stale, &reads_checked);
@@ -1081,10 +1108,11 @@ TEST(History, ClientsUnderProcessFaultsSeeOnlyTheLedger) {
       by_kind["restock"], by_kind["read_entry"], by_kind["read_campaign"], by_kind["read_results"],
       unanswered, acked["enter"], acked["cancel"], acked["confirm"], acked["restock"]);
   std::printf(
-      "history: %d SIGKILL+restart, %d SIGSTOP+SIGCONT; ledger %zu events, %zu entries, %zu wins "
+      "history: %d SIGKILL+restart, %d SIGTERM+restart, %d SIGSTOP+SIGCONT; ledger %zu events, %zu "
+      "entries, %zu wins "
       "of %lld units (stock %d + restocked); %d cross-replica stale reads, %d entry states "
       "checked; converged in %.1f s; audit exit %d; %d violations\n",
-      nemesis.kills(), nemesis.pauses(), ledger.events.size(), entered, won,
+      nemesis.kills(), nemesis.terms(), nemesis.pauses(), ledger.events.size(), entered, won,
       static_cast<long long>(kStock + ledger.restocked), kStock, stale, reads_checked, converge_s,
       audit.code, report.failures());
   EXPECT_EQ(report.failures(), 0) << "seed " << seed << " (TL_HISTORY_SEED=" << seed

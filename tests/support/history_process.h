@@ -127,6 +127,24 @@ class HistoryProcess {
     pid_ = -1;
     return WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st);
   }
+  // SIGTERM, then up to `timeout_s` for a clean exit, else SIGKILL. The
+  // exit status, or -1000 when it had to be killed.
+  int Terminate(int timeout_s) {
+    if (pid_ <= 0) return 0;
+    killpg(pid_, SIGCONT);
+    kill(pid_, SIGTERM);
+    int st = 0;
+    for (int i = 0; i < timeout_s * 20; ++i) {
+      if (waitpid(pid_, &st, WNOHANG) == pid_) {
+        killpg(pid_, SIGKILL);
+        pid_ = -1;
+        return WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    Kill(SIGKILL);
+    return -1000;
+  }
   void Pause() {
     if (pid_ > 0) killpg(pid_, SIGSTOP);
   }

@@ -1,7 +1,10 @@
 // A process the history checker's nemesis can SIGKILL, SIGSTOP/SIGCONT and
 // restart with the same arguments (so on the same port and data dir):
 // ticketd roles, redis-server, postgres, the Kafka mock. Its stderr (and
-// stdout once ready) go to a log file, appended across restarts.
+// stdout once ready) go to a log file, appended across restarts. Each runs
+// in its own process group (a signal reaches postgres's backends too) and
+// dies with the thread that started it (PR_SET_PDEATHSIG): start them all
+// from the test's main thread, so a test killed by a timeout leaves none.
 #pragma once
 
 #include <dirent.h>
@@ -9,6 +12,7 @@
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -53,6 +57,7 @@ class HistoryProcess {
     int out[2];
     if (pipe(out) != 0) return false;
     const int log = open(spec_.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    const pid_t parent = getpid();
     pid_ = fork();
     if (pid_ == 0) {
       setpgid(0, 0);  // its own group: a SIGSTOP/SIGKILL reaches its children too
@@ -68,6 +73,8 @@ class HistoryProcess {
           if (setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) _exit(126);
         }
       }
+      // After setuid, which clears it.
+      if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(125);
       for (const auto& [k, v] : spec_.env) setenv(k.c_str(), v.c_str(), 1);
       std::vector<std::string> all = {spec_.binary};
       all.insert(all.end(), spec_.args.begin(), spec_.args.end());

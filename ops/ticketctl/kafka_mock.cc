@@ -1,9 +1,14 @@
 // `ticketctl kafka-mock`: librdkafka's mock cluster on loopback, for
-// development and the split tests.
+// development and the split tests. SIGUSR1 takes every broker down (as if
+// each crashed: connections dropped, new ones refused; the log, kept in
+// memory, survives as on a broker's disk), SIGUSR2 brings them back: the
+// history checker's nemesis crashes the brokers without losing the log.
 #include <librdkafka/rdkafka.h>
 
 // rdkafka_mock.h needs rdkafka.h first.
 #include <librdkafka/rdkafka_mock.h>
+#include <pthread.h>
+#include <signal.h>
 
 #include <cstdio>
 #include <memory>
@@ -33,6 +38,11 @@ int Run(const MockArgs& a) {
     topics.emplace_back(t.substr(0, colon), parts);
   }
   app::BlockStopSignals();  // before librdkafka starts its threads
+  sigset_t control;
+  sigemptyset(&control);
+  sigaddset(&control, SIGUSR1);
+  sigaddset(&control, SIGUSR2);
+  pthread_sigmask(SIG_BLOCK, &control, nullptr);
   char err[256];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   RouteKafkaLogs(conf);
@@ -45,9 +55,22 @@ int Run(const MockArgs& a) {
     rd_kafka_mock_topic_create(mock, name.c_str(), parts, a.brokers);
   std::printf("%s\n", rd_kafka_mock_cluster_bootstraps(mock));
   std::fflush(stdout);
-  std::fprintf(stderr, "ticketctl: mock Kafka cluster of %d broker(s) up; Ctrl-C stops it\n",
+  std::fprintf(stderr,
+               "ticketctl: mock Kafka cluster of %d broker(s) up; Ctrl-C stops it, SIGUSR1 takes "
+               "the brokers down, SIGUSR2 brings them back\n",
                a.brokers);
-  app::WaitForStopSignal();
+  sigaddset(&control, SIGINT);
+  sigaddset(&control, SIGTERM);
+  for (int sig = 0; sigwait(&control, &sig) == 0 && (sig == SIGUSR1 || sig == SIGUSR2);) {
+    for (int broker = 1; broker <= a.brokers; ++broker) {
+      if (sig == SIGUSR1) {
+        rd_kafka_mock_broker_set_down(mock, broker);
+      } else {
+        rd_kafka_mock_broker_set_up(mock, broker);
+      }
+    }
+    std::fprintf(stderr, "ticketctl: mock brokers %s\n", sig == SIGUSR1 ? "down" : "up");
+  }
   rd_kafka_mock_cluster_destroy(mock);
   rd_kafka_destroy(host);
   return app::kExitOk;

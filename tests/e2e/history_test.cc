@@ -5,8 +5,10 @@
 // while a seeded nemesis SIGKILLs and restarts, SIGTERMs and restarts, or
 // SIGSTOPs and SIGCONTs the two api roles, the two engines (a dead one's
 // partitions go to the other), the projector, redis-server and PostgreSQL
-// (and SIGSTOPs the Kafka mock: it keeps its log in memory, so a SIGKILL
-// would lose the log itself). Every request and answer is recorded (sent,
+// — and stops the Kafka mock (SIGSTOP) or crashes its brokers (SIGUSR1 takes
+// every broker down, SIGUSR2 brings them back: the mock keeps its log in
+// memory, so SIGKILLing the process would lose the log itself, which no
+// broker crash does with acks=all). Every request and answer is recorded (sent,
 // answered, status, body). After a quiet period with everything restored,
 // the campaign is closed and revealed, its ledger exported over HTTP, and
 // the history checked:
@@ -238,10 +240,21 @@ class Nemesis {
       if (SteadyClock::now() >= until) break;
       HistoryProcess* p = targets[rng_() % targets.size()];
       const int action = static_cast<int>(rng_() % 8);
+      const bool brokers_crash = cluster_->IsKafka(p) && action < 4;
       const bool kill = !cluster_->IsKafka(p) && action < 4;
       const bool term = cluster_->IsTicketd(p) && action == 4;
       const int api = cluster_->ApiIndex(p);
-      if (term) {
+      if (brokers_crash) {
+        // The mock keeps the log in memory, so the process is never killed:
+        // its brokers are (SIGUSR1: every broker down, connections dropped;
+        // SIGUSR2: back), the log surviving as on the brokers' disks.
+        const int down_ms = static_cast<int>(rng_() % 3000);
+        Log("brokers down (SIGUSR1 to " + p->name() + ") for " + std::to_string(down_ms) + " ms");
+        p->Signal(SIGUSR1);
+        Sleep(down_ms);
+        p->Signal(SIGUSR2);
+        ++broker_crashes_;
+      } else if (term) {
         // The graceful stop: ticketd decides what it acknowledged, exits 0.
         if (api >= 0) cluster_->epoch(api)++;
         const int code = p->Terminate(15);
@@ -286,6 +299,7 @@ class Nemesis {
   }
 
   int kills() const { return kills_; }
+  int broker_crashes() const { return broker_crashes_; }
   int terms() const { return terms_; }
   const std::vector<std::string>& bad_exits() const { return bad_exits_; }
   int pauses() const { return pauses_; }
@@ -304,7 +318,7 @@ class Nemesis {
   Cluster* cluster_;
   std::mt19937_64 rng_;
   SteadyClock::time_point t0_;
-  int kills_ = 0, pauses_ = 0, terms_ = 0;
+  int kills_ = 0, pauses_ = 0, terms_ = 0, broker_crashes_ = 0;
   std::vector<std::string> bad_exits_;
   mutable std::mutex mu_;
   std::string log_;
@@ -1110,13 +1124,14 @@ TEST(History, ClientsUnderProcessFaultsSeeOnlyTheLedger) {
       by_kind["restock"], by_kind["read_entry"], by_kind["read_campaign"], by_kind["read_results"],
       unanswered, acked["enter"], acked["cancel"], acked["confirm"], acked["restock"]);
   std::printf(
-      "history: %d SIGKILL+restart, %d SIGTERM+restart, %d SIGSTOP+SIGCONT; ledger %zu events, %zu "
+      "history: %d SIGKILL+restart, %d SIGTERM+restart, %d SIGSTOP+SIGCONT, %d broker crashes; "
+      "ledger %zu events, %zu "
       "entries, %zu wins "
       "of %lld units (stock %d + restocked); %d cross-replica stale reads, %d entry states "
       "checked; converged in %.1f s; audit exit %d; %d violations\n",
-      nemesis.kills(), nemesis.terms(), nemesis.pauses(), ledger.events.size(), entered, won,
-      static_cast<long long>(kStock + ledger.restocked), kStock, stale, reads_checked, converge_s,
-      audit.code, report.failures());
+      nemesis.kills(), nemesis.terms(), nemesis.pauses(), nemesis.broker_crashes(),
+      ledger.events.size(), entered, won, static_cast<long long>(kStock + ledger.restocked), kStock,
+      stale, reads_checked, converge_s, audit.code, report.failures());
   EXPECT_EQ(report.failures(), 0) << "seed " << seed << " (TL_HISTORY_SEED=" << seed
                                   << " TL_HISTORY_SECONDS=" << seconds
                                   << " replays its fault schedule)\n"

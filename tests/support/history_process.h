@@ -155,6 +155,10 @@ class HistoryProcess {
   void Pause() {
     if (pid_ > 0) killpg(pid_, SIGSTOP);
   }
+  // Sends `sig` to the leader only, and leaves it running (a control signal).
+  void Signal(int sig) {
+    if (pid_ > 0) kill(pid_, sig);
+  }
   void Resume() {
     if (pid_ > 0) killpg(pid_, SIGCONT);
   }

@@ -9,18 +9,23 @@
 //
 // One run: clients send commands of every kind to campaigns of every mode
 // (retrying with the same Idempotency-Key), engines decide them, tickers
-// tick, a projector follows the ledger, and faults strike at any step:
+// tick, a projector and an api replica's ledger follower follow the ledger,
+// and faults strike at any step:
 // engine processes crash (unsynced state lost, a torn ledger tail), appends
 // fail or time out after being written, records are doubled or delivered
 // late, the state store and the read-model store go away, a projector
 // restarts with its store emptied, another engine takes a partition over
-// (with or without fencing). Then everything heals and the run is checked:
+// (with or without fencing), an api replica restarts or dies with requests
+// unanswered. Then everything heals and the run is checked:
 //   - every engine caught up, every invariant of every campaign;
 //   - the ledger (duplicates dropped) equal to a clean run's over the same
 //     commands log, and the state digest equal to that run's;
 //   - every acknowledged command answered exactly once, every keyed one by
 //     exactly one answer carrying its key;
 //   - the projection equal to the ledger (each event applied once, in order);
+//   - the follower's state equal to the engine's, and no read of it ever
+//     showing a state that later disappeared (a position's user changing, a
+//     status going back);
 //   - the audit clean.
 #pragma once
 
@@ -44,7 +49,7 @@ struct SimStats {
   uint64_t engine_crashes = 0, torn_appends = 0, takeovers = 0, fenced = 0, zombie_appends = 0,
            appends_refused = 0, appends_timed_out = 0, appends_doubled = 0, reads_failed = 0,
            state_writes_lost = 0, store_outages = 0, projector_crashes = 0, sink_emptied = 0,
-           sink_outages = 0, sink_replies_lost = 0;
+           sink_outages = 0, sink_replies_lost = 0, follower_restarts = 0, requests_dropped = 0;
   void Add(const SimStats& o);
 };
 

@@ -84,7 +84,8 @@ Verb AddKafkaMock(CLI::App& app, const Global&) {
       "kafka-mock",
       "Development only: serve librdkafka's mock Kafka cluster on loopback (the real wire "
       "protocol, in memory, not exactly-once), print its bootstrap servers, run until "
-      "SIGINT/SIGTERM");
+      "SIGINT/SIGTERM. SIGUSR1 takes every broker down (a crash; the log survives), SIGUSR2 "
+      "brings them back");
   mock->add_option("--brokers", a->brokers, "Mock brokers")
       ->capture_default_str()
       ->check(CLI::Range(1, 9));

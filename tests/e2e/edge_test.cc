@@ -576,23 +576,30 @@ TEST_F(EdgeLimits, PostWithoutContentLengthIs411AtOnce) {
   EXPECT_GT(LimitHits(port_, "length_required"), 0) << LimitLines(port_);
 }
 
+// Opens an SSE stream for `user` from `source`: its head if 200, else the
+// whole (error) answer.
+std::optional<Response> OpenEvents(int port, const std::string& campaign, const std::string& user,
+                                   const std::string& source, Conn* c) {
+  *c = Conn::Open(port, source);
+  if (!c->ok()) return std::nullopt;
+  c->Send(Request("GET", "/v1/campaigns/" + campaign + "/events",
+                  {Bearer(user), "Accept: text/event-stream"}),
+          Clock::now() + 1s);
+  const auto until = Clock::now() + 3s;
+  Response head;
+  size_t used = 0;
+  while (ParseResponse(c->buffer(), c->closed(), true, &head, &used) == 0 && c->Fill(until)) {
+  }
+  if (ParseResponse(c->buffer(), c->closed(), true, &head, &used) <= 0) return std::nullopt;
+  if (head.status == 200) return head;
+  return c->Read(until);
+}
+
 TEST_F(EdgeLimits, AUsersThirdStreamIs429) {
   ASSERT_NO_FATAL_FAILURE(Start({"--streams-per-user-max", "2"}));
   ASSERT_NO_FATAL_FAILURE(CreateSlowCampaign("c"));
-  // Opens a stream: its head if 200, else the whole (error) answer.
-  auto open_stream = [&](const std::string& user, Conn* c) -> std::optional<Response> {
-    *c = Conn::Open(port_);
-    if (!c->ok()) return std::nullopt;
-    c->Send(Request("GET", "/v1/campaigns/c/events", {Bearer(user), "Accept: text/event-stream"}),
-            Clock::now() + 1s);
-    const auto until = Clock::now() + 3s;
-    Response head;
-    size_t used = 0;
-    while (ParseResponse(c->buffer(), c->closed(), true, &head, &used) == 0 && c->Fill(until)) {
-    }
-    if (ParseResponse(c->buffer(), c->closed(), true, &head, &used) <= 0) return std::nullopt;
-    if (head.status == 200) return head;
-    return c->Read(until);
+  auto open_stream = [&](const std::string& user, Conn* c) {
+    return OpenEvents(port_, "c", user, "127.0.0.1", c);
   };
   Conn s1, s2, s3, other;
   auto h1 = open_stream("fan", &s1);
@@ -750,25 +757,6 @@ TEST_F(EdgeHttp, PipelinedRequestsAreAnsweredInOrder) {
 }
 
 // --- 4. the client limits of api/LIMITS.md that had no test of their own ---
-
-// Opens an SSE stream for `user` from `source`: its head if 200, else the
-// whole (error) answer.
-std::optional<Response> OpenEvents(int port, const std::string& campaign, const std::string& user,
-                                   const std::string& source, Conn* c) {
-  *c = Conn::Open(port, source);
-  if (!c->ok()) return std::nullopt;
-  c->Send(Request("GET", "/v1/campaigns/" + campaign + "/events",
-                  {Bearer(user), "Accept: text/event-stream"}),
-          Clock::now() + 1s);
-  const auto until = Clock::now() + 3s;
-  Response head;
-  size_t used = 0;
-  while (ParseResponse(c->buffer(), c->closed(), true, &head, &used) == 0 && c->Fill(until)) {
-  }
-  if (ParseResponse(c->buffer(), c->closed(), true, &head, &used) <= 0) return std::nullopt;
-  if (head.status == 200) return head;
-  return c->Read(until);
-}
 
 TEST_F(EdgeLimits, ASlowBodyIsClosedAtTheRequestDeadline) {
   ASSERT_NO_FATAL_FAILURE(Start({"--request-timeout-ms", "1000"}));

@@ -61,5 +61,18 @@ tl_fuzz(export SOURCES tests/fuzz/export_fuzz.cc LINK tl_fuzz_log)
 # Writes the binary seeds from tests/fuzz/seeds/ (make_seeds.cc says when).
 add_executable(fuzz_make_seeds tests/fuzz/make_seeds.cc)
 target_compile_options(fuzz_make_seeds PRIVATE ${TL_WARNINGS})
-target_link_libraries(fuzz_make_seeds PRIVATE tl_fuzz_log)
+target_link_libraries(fuzz_make_seeds PRIVATE tl_fuzz_log tl_jwt)
 target_link_options(fuzz_make_seeds PRIVATE -fsanitize=address,undefined)
+tl_fuzz(jwt SOURCES tests/fuzz/jwt_fuzz.cc LINK tl_jwt)
+
+# ticketd's settings (ops/app/settings.cc) and the Redis URL parser
+# (projections/redis/redis_sink.cc), with only what they link against.
+add_library(tl_fuzz_settings STATIC ops/app/settings.cc projections/redis/redis_sink.cc
+  projections/delta.cc projections/projector.cc)
+target_include_directories(tl_fuzz_settings PUBLIC
+  $<TARGET_PROPERTY:tl_daemon,INCLUDE_DIRECTORIES>)
+target_compile_definitions(tl_fuzz_settings PUBLIC BOOST_ASIO_NO_DEPRECATED)
+target_compile_options(tl_fuzz_settings PRIVATE ${TL_WARNINGS} ${TL_FUZZ_FLAGS})
+target_link_libraries(tl_fuzz_settings PUBLIC tl_app tl_jwt tl_fuzz_log PkgConfig::HIREDIS
+  PkgConfig::PQXX pq nlohmann_json::nlohmann_json)
+tl_fuzz(settings SOURCES tests/fuzz/settings_fuzz.cc LINK tl_fuzz_settings)

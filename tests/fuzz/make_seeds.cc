@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "api/jwt.h"
+#include "api/pass.h"
 #include "engine/core/schema.h"
 #include "engine/core/step.h"
 #include "engine/log/record_frame.h"
@@ -97,5 +99,34 @@ int main(int argc, char** argv) {
         std::string(1, '\1') + tl::EncodeChunk(Slice(commands, 0, 14)));
   Write(dir + "/corpus/commands/late",
         std::string(1, '\2') + tl::EncodeChunk(Slice(commands, 18, 3)));
+
+  // jwt: a mode byte, then the token, or its parts (jwt_fuzz.cc).
+  const std::string secret = "fuzz-jwt-secret-0123456789abcdef";
+  const int64_t exp = 1'767'225'600 + 3600;
+  Write(dir + "/corpus/jwt/token-user",
+        std::string(1, 0) + tl::api::MintJwt({"alice", false, exp, false}, secret));
+  Write(dir + "/corpus/jwt/token-admin",
+        std::string(1, 0) + tl::api::MintJwt({"ops", true, exp, false}, secret));
+  Write(dir + "/corpus/jwt/token-shop",
+        std::string(1, 0) + tl::api::MintJwt({"shop-1", false, exp, true}, secret));
+  Write(dir + "/corpus/jwt/token-expired",
+        std::string(1, 0) + tl::api::MintJwt({"bob", false, 1000, false}, secret));
+  Write(dir + "/corpus/jwt/signed-nbf",
+        "\1{\"alg\":\"HS256\",\"typ\":\"JWT\"}\n{\"sub\":\"carol\",\"exp\":1767229200.5,\"nbf\":"
+        "1767225000,\"role\":\"admin\"}");
+  Write(dir + "/corpus/jwt/signed-none",
+        "\1{\"alg\":\"none\"}\n{\"sub\":\"mallory\",\"exp\":9e18}");
+  const tl::api::PassSigner signer{tl::api::PassKey::Dev(), "ticketledger", 900};
+  const std::string pass = signer.Mint("summer", 7, "alice", 1'767'225'600);
+  Write(dir + "/corpus/jwt/pass", std::string("\2") + pass);
+  Write(dir + "/corpus/jwt/pass-expired",
+        std::string("\2") + signer.Mint("summer", 8, "bob", 1000));
+  Write(
+      dir + "/corpus/jwt/signed-pass",
+      "\3{\"alg\":\"EdDSA\",\"typ\":\"JWT\",\"kid\":\"" + tl::api::PassKey::Dev().kid() +
+          "\"}\n{\"iss\":\"ticketledger\",\"sub\":\"alice\",\"campaign\":\"summer\",\"position\":7,"
+          "\"jti\":\"summer:7\",\"iat\":1767225600,\"exp\":1767226500}");
+  Write(dir + "/corpus/jwt/pass-jwks",
+        std::string("\4") + pass + "\n" + tl::api::PassKey::Dev().Jwks().dump());
   return 0;
 }

@@ -76,3 +76,13 @@ target_compile_options(tl_fuzz_settings PRIVATE ${TL_WARNINGS} ${TL_FUZZ_FLAGS})
 target_link_libraries(tl_fuzz_settings PUBLIC tl_app tl_jwt tl_fuzz_log PkgConfig::HIREDIS
   PkgConfig::PQXX pq nlohmann_json::nlohmann_json)
 tl_fuzz(settings SOURCES tests/fuzz/settings_fuzz.cc LINK tl_fuzz_settings)
+
+# The HTTP transport's parser (api/http/server.cc) and what it links.
+add_library(tl_fuzz_http STATIC api/http/server.cc api/metrics.cc)
+tl_layer(tl_fuzz_http api/http api/metrics.h)
+target_compile_definitions(tl_fuzz_http PUBLIC BOOST_ASIO_NO_DEPRECATED)
+target_compile_options(tl_fuzz_http PRIVATE ${TL_FUZZ_FLAGS})
+target_link_libraries(tl_fuzz_http PUBLIC tl_logger Boost::headers nlohmann_json::nlohmann_json
+  absl::status absl::statusor absl::strings absl::synchronization absl::flat_hash_map
+  Threads::Threads PRIVATE prometheus-cpp::core)
+tl_fuzz(http SOURCES tests/fuzz/http_fuzz.cc LINK tl_fuzz_http)

@@ -18,7 +18,7 @@ set(TL_FUZZ_FLAGS -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-reco
   -fno-omit-frame-pointer)
 # The project's own libraries the targets link, instrumented too (a bug is
 # found where the parser is, not only in the target's code).
-foreach(lib tl_schemas tl_core tl_jwt tl_app)
+foreach(lib tl_schemas tl_core tl_jwt tl_app tl_api)
   target_compile_options(${lib} PRIVATE ${TL_FUZZ_FLAGS})
 endforeach()
 
@@ -77,12 +77,7 @@ target_link_libraries(tl_fuzz_settings PUBLIC tl_app tl_jwt tl_fuzz_log PkgConfi
   PkgConfig::PQXX pq nlohmann_json::nlohmann_json)
 tl_fuzz(settings SOURCES tests/fuzz/settings_fuzz.cc LINK tl_fuzz_settings)
 
-# The HTTP transport's parser (api/http/server.cc) and what it links.
-add_library(tl_fuzz_http STATIC api/http/server.cc api/metrics.cc)
-tl_layer(tl_fuzz_http api/http api/metrics.h)
-target_compile_definitions(tl_fuzz_http PUBLIC BOOST_ASIO_NO_DEPRECATED)
-target_compile_options(tl_fuzz_http PRIVATE ${TL_FUZZ_FLAGS})
-target_link_libraries(tl_fuzz_http PUBLIC tl_logger Boost::headers nlohmann_json::nlohmann_json
-  absl::status absl::statusor absl::strings absl::synchronization absl::flat_hash_map
-  Threads::Threads PRIVATE prometheus-cpp::core)
-tl_fuzz(http SOURCES tests/fuzz/http_fuzz.cc LINK tl_fuzz_http)
+# The HTTP transport's parser (api/http/server.cc) and the api's routes: all
+# of tl_api (instrumented above), on a backend the body target fakes.
+tl_fuzz(http SOURCES tests/fuzz/http_fuzz.cc LINK tl_api)
+tl_fuzz(body SOURCES tests/fuzz/body_fuzz.cc LINK tl_api)

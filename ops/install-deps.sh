@@ -26,6 +26,8 @@ PACKAGES=(
   curl wrk nginx-light kcat
   # tests: regenerating draw vectors independently
   openssl bc
+  # fuzzing (tests/fuzz/): clang with libFuzzer and the sanitizers' runtimes
+  clang libclang-rt-14-dev
   # the read models: client libraries, and the servers the tests start on
   # free ports in temporary directories (PostgreSQL under /usr/lib/postgresql/15/bin)
   libhiredis-dev libpqxx-dev redis-server postgresql-15

@@ -25,3 +25,11 @@ echo "== engine tests (ASan + UBSan) =="
 # is ~10x slower).
 TL_SIM_SEEDS=300 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --test-dir build-asan -L "engine|cli" --output-on-failure -j2
+
+# libFuzzer targets (tests/fuzz/): a separate clang build of only the targets and
+# what they link, each target run for TL_FUZZ_SECONDS (15) on its committed corpus.
+echo "== fuzz (libFuzzer, clang, ASan + UBSan) =="
+cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+  -DTICKETLEDGER_FUZZ=ON -DTICKETLEDGER_BENCHMARKS=OFF
+cmake --build build-fuzz --target fuzz_targets
+ctest --test-dir build-fuzz -L fuzz --output-on-failure -j2

@@ -86,6 +86,129 @@ Response ErrorResponse(int status, absl::string_view code, absl::string_view mes
   return r;
 }
 
+namespace {
+
+using RequestParser = bhttp::request_parser<bhttp::string_body>;
+
+// A request the transport refuses before a handler sees it.
+struct Refusal {
+  int status;
+  const char* limit;  // the limit that bit; null: a malformed request
+  std::string code, message;
+};
+
+// The parser of one request, with the limits a client controls.
+void ConfigureParser(RequestParser* p, const ServerOptions& o) {
+  p->header_limit(static_cast<uint32_t>(o.header_bytes_max));
+  p->body_limit(o.body_bytes_max);
+}
+
+// Once the headers are read: their count, and a length for a method with a body.
+std::optional<Refusal> CheckHeader(const RequestParser& p, const ServerOptions& o) {
+  const auto& req = p.get();
+  size_t count = 0;
+  for (auto it = req.begin(); it != req.end(); ++it) ++count;
+  if (count > o.header_count_max)
+    return Refusal{431, limit::kHeaderCount, "too_many_headers",
+                   absl::StrCat("more than ", o.header_count_max, " headers")};
+  const auto method = req.method();
+  const bool has_length = p.content_length().has_value() || p.chunked();
+  if ((method == bhttp::verb::post || method == bhttp::verb::put || method == bhttp::verb::patch) &&
+      !has_length)
+    return Refusal{411, limit::kLengthRequired, "length_required",
+                   "a request with a body needs Content-Length (or chunked encoding); send "
+                   "Content-Length: 0 for an empty body"};
+  return std::nullopt;
+}
+
+// A read that failed other than by a timeout: nothing to answer (the client
+// went away), or the refusal to answer.
+std::optional<Refusal> ReadRefusal(beast::error_code ec, const ServerOptions& o) {
+  if (ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow)
+    return Refusal{
+        431, limit::kHeaderBytes, "header_too_large",
+        absl::StrCat("the request line and headers exceed ", o.header_bytes_max, " bytes")};
+  if (ec == bhttp::error::body_limit)
+    return Refusal{413, limit::kBodyBytes, "payload_too_large",
+                   absl::StrCat("the body exceeds ", o.body_bytes_max, " bytes")};
+  if (ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
+      ec == asio::error::connection_reset || ec == asio::error::operation_aborted)
+    return std::nullopt;
+  return Refusal{400, nullptr, "bad_request",
+                 absl::StrCat("malformed HTTP request: ", ec.message())};
+}
+
+// What a handler gets of a parsed request (its body is moved out; the
+// caller sets remote_addr).
+Request ToRequest(bhttp::request<bhttp::string_body>* req) {
+  Request r;
+  r.method = std::string(req->method_string());
+  const std::string target(req->target());
+  size_t q = target.find('?');
+  r.path = std::string(target.substr(0, q));
+  if (q != std::string::npos) r.query = std::string(target.substr(q + 1));
+  r.headers.reserve(8);
+  for (const auto& f : *req)
+    r.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+  r.body = std::move(req->body());
+  r.websocket = ws::is_upgrade(*req);
+  return r;
+}
+
+}  // namespace
+
+ParsedRequest ParseRequest(absl::string_view bytes, const ServerOptions& options) {
+  ParsedRequest out;
+  RequestParser p;
+  ConfigureParser(&p, options);
+  size_t used = 0;
+  // As a read does: the parser takes what is there until it is done, or
+  // needs bytes that are not there yet.
+  auto put = [&](auto done) -> beast::error_code {
+    beast::error_code ec;
+    while (!done()) {
+      const size_t n = p.put(asio::buffer(bytes.data() + used, bytes.size() - used), ec);
+      used += n;
+      if (ec == bhttp::error::need_more) {
+        if (n == 0 || used == bytes.size()) return ec;
+        ec = {};
+      } else if (ec) {
+        return ec;
+      } else if (!done() && used == bytes.size()) {
+        return bhttp::error::need_more;
+      }
+    }
+    return ec;
+  };
+  auto refuse = [&](const Refusal& r) {
+    out.outcome = ParsedRequest::Outcome::kRefused;
+    out.status = r.status;
+    out.code = r.code;
+    return out;
+  };
+  beast::error_code ec = put([&] { return p.is_header_done(); });
+  if (ec == bhttp::error::need_more) return out;
+  if (ec) {
+    std::optional<Refusal> r = ReadRefusal(ec, options);
+    return r ? refuse(*r) : out;
+  }
+  if (std::optional<Refusal> r = CheckHeader(p, options)) return refuse(*r);
+  if (!p.is_done()) {
+    p.eager(true);  // as http::async_read sets it for the body
+    ec = put([&] { return p.is_done(); });
+    if (ec == bhttp::error::need_more) return out;
+    if (ec) {
+      std::optional<Refusal> r = ReadRefusal(ec, options);
+      return r ? refuse(*r) : out;
+    }
+  }
+  bhttp::request<bhttp::string_body> req = p.release();
+  out.request = ToRequest(&req);
+  out.outcome = ParsedRequest::Outcome::kRequest;
+  out.consumed = used;
+  return out;
+}
+
 struct Server::Impl {
   Impl(ServerOptions o, Handler h, api::Metrics* m)
       : options(std::move(o)),
@@ -322,8 +445,7 @@ class Session final : public StreamConn, public std::enable_shared_from_this<Ses
 
   void ReadRequest() {
     parser_.emplace();
-    parser_->header_limit(static_cast<uint32_t>(o_.header_bytes_max));
-    parser_->body_limit(o_.body_bytes_max);
+    ConfigureParser(&*parser_, o_);
     if (buffer_.size() > 0) {  // a pipelined request is already here
       first_byte_ = Clock::now();
       return ReadHeader();
@@ -352,20 +474,8 @@ class Session final : public StreamConn, public std::enable_shared_from_this<Ses
   }
 
   void HeaderDone() {
+    if (std::optional<Refusal> r = CheckHeader(*parser_, o_)) return Fail(*r);
     const auto& req = parser_->get();
-    size_t count = 0;
-    for (auto it = req.begin(); it != req.end(); ++it) ++count;
-    if (count > o_.header_count_max)
-      return Fail(431, limit::kHeaderCount, "too_many_headers",
-                  absl::StrCat("more than ", o_.header_count_max, " headers"));
-    const auto method = req.method();
-    const bool has_length = parser_->content_length().has_value() || parser_->chunked();
-    if ((method == bhttp::verb::post || method == bhttp::verb::put ||
-         method == bhttp::verb::patch) &&
-        !has_length)
-      return Fail(411, limit::kLengthRequired, "length_required",
-                  "a request with a body needs Content-Length (or chunked encoding); send "
-                  "Content-Length: 0 for an empty body");
     if (parser_->is_done()) return Dispatch();
     if (auto expect = req[bhttp::field::expect];
         absl::EqualsIgnoreCase(absl::string_view(expect.data(), expect.size()), "100-continue")) {
@@ -393,24 +503,14 @@ class Session final : public StreamConn, public std::enable_shared_from_this<Ses
       srv()->Refused(timeout_limit, timeout_limit, 0);
       return;  // the stream closed the socket: nothing more can be said
     }
-    if (ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow)
-      return Fail(
-          431, limit::kHeaderBytes, "header_too_large",
-          absl::StrCat("the request line and headers exceed ", o_.header_bytes_max, " bytes"));
-    if (ec == bhttp::error::body_limit)
-      return Fail(413, limit::kBodyBytes, "payload_too_large",
-                  absl::StrCat("the body exceeds ", o_.body_bytes_max, " bytes"));
-    if (ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
-        ec == asio::error::connection_reset || ec == asio::error::operation_aborted)
-      return;
-    Fail(400, nullptr, "bad_request", absl::StrCat("malformed HTTP request: ", ec.message()));
+    if (std::optional<Refusal> r = ReadRefusal(ec, o_)) Fail(*r);
   }
 
   // Answers a request the transport refuses, then closes.
-  void Fail(int status, const char* limit_name, absl::string_view code, absl::string_view message) {
-    srv()->Refused(limit_name, limit_name ? limit_name : code, status);
+  void Fail(const Refusal& r) {
+    srv()->Refused(r.limit, r.limit ? r.limit : r.code, r.status);
     keep_alive_ = false;
-    Write(ErrorResponse(status, code, message));
+    Write(ErrorResponse(r.status, r.code, r.message));
   }
 
   void Dispatch() {
@@ -423,18 +523,8 @@ class Session final : public StreamConn, public std::enable_shared_from_this<Ses
       srv()->Hit(limit::kRequestsPerConnection);
       keep_alive_ = false;
     }
-    Request r;
-    r.method = std::string(req.method_string());
-    const std::string target(req.target());
-    size_t q = target.find('?');
-    r.path = std::string(target.substr(0, q));
-    if (q != std::string::npos) r.query = std::string(target.substr(q + 1));
-    r.headers.reserve(8);
-    for (const auto& f : req)
-      r.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
-    r.body = std::move(req.body());
+    Request r = ToRequest(&req);
     r.remote_addr = token_->addr();
-    r.websocket = ws::is_upgrade(req);
     if (r.websocket) upgrade_ = std::move(req);
     auto replied = std::make_shared<std::atomic<bool>>(false);
     srv()->handler(std::move(r), [self = shared_from_this(), replied](Response res) {

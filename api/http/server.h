@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "api/http/message.h"
 #include "api/metrics.h"
 
@@ -75,6 +76,23 @@ class Server {
   ServerOptions options_;
   std::unique_ptr<Impl> impl_;
 };
+
+// One request read from `bytes` as a connection reads it: the same parser
+// and limits (ServerOptions) and the same checks once the headers are in.
+// The outcome is the Request a handler would get (with the bytes it took;
+// pipelined requests follow), the refusal a connection would answer (400
+// malformed, 411, 413, 431; `code` as in the error body), or incomplete (a
+// connection would wait for more bytes). Pure: for tests and the fuzz target
+// (tests/fuzz/http_fuzz.cc).
+struct ParsedRequest {
+  enum class Outcome { kIncomplete, kRequest, kRefused };
+  Outcome outcome = Outcome::kIncomplete;
+  Request request;      // kRequest (remote_addr empty)
+  size_t consumed = 0;  // kRequest
+  int status = 0;       // kRefused
+  std::string code;     // kRefused
+};
+ParsedRequest ParseRequest(absl::string_view bytes, const ServerOptions& options);
 
 // The limit names, as they appear in the metric's `limit` label.
 namespace limit {

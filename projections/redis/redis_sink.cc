@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -263,6 +264,10 @@ absl::StatusOr<RedisOptions> ParseRedisUrl(const std::string& url) {
     port = rest.substr(colon + 1);
     has_port = true;
   }
+  // A bracket belongs only around an IPv6 literal (found by fuzzing: "h:0]:6379" was host "h:0]").
+  if (absl::StrContains(host, '[') || absl::StrContains(host, ']'))
+    return absl::InvalidArgumentError(
+        "the Redis URL's host has a '[' or ']' outside the brackets of an IPv6 address");
   if (has_port && (!absl::SimpleAtoi(port, &o.port) || o.port <= 0 || o.port > 65535))
     return absl::InvalidArgumentError("the Redis URL's port is not a port");
   if (!host.empty()) o.host = std::string(host);

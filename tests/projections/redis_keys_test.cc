@@ -122,6 +122,14 @@ TEST_F(RedisUrl, BadUrlsAreRefusedClearly) {
     ExpectBad(std::string("redis://:hunter2@h:1/") + db, "database is not a number");
 }
 
+// Found by fuzzing (tests/fuzz/settings_fuzz.cc): a bracket outside an IPv6
+// literal was taken into the host name ("h:0]:6379" became host "h:0]").
+TEST_F(RedisUrl, BracketsOnlyAroundAnIpv6Address) {
+  for (const char* url : {"redis://:hunter2@data-dirpostgr:0]:6379", "redis://:hunter2@h]:1",
+                          "redis://:hunter2@[[::1]:1", "redis://:hunter2@a[b:1/0"})
+    ExpectBad(url, "'[' or ']'");
+}
+
 TEST(RedisKeys, TheDocumentedLayout) {
   // redis_sink.h: <prefix>current names the namespace; keys live under <prefix><ns>.
   EXPECT_EQ(redis_keys::Current("tl:"), "tl:current");

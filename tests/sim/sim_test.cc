@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <ostream>
 #include <string>
 
 #include "ops/sim/simulator.h"
@@ -85,6 +86,8 @@ struct Planted {
   PlantedBug bug;
   const char* finds;  // a word of the failure the bug must cause
 };
+
+void PrintTo(const Planted& p, std::ostream* os) { *os << PlantedBugName(p.bug); }
 
 class PlantedBugTest : public ::testing::TestWithParam<Planted> {
  protected:

@@ -91,6 +91,11 @@ class Run {
   void Crash(EngineProc& proc);
   void Takeover(int partition);
   EngineProc* OwnerOf(int partition);
+  std::vector<uint64_t> LedgerEnds() const {
+    std::vector<uint64_t> ends;
+    for (const auto& part : ledger_.parts) ends.push_back(part.size());
+    return ends;
+  }
   // One round of partition p on proc: recover if needed, then one step.
   // Returns the commands decided, or an error the caller judges.
   absl::StatusOr<size_t> EngineRound(EngineProc& proc, int p);
@@ -433,13 +438,10 @@ void Run::Heal() {
   for (auto& proc : procs_) {
     if (!proc->alive) Boot(*proc);
     proc->ledger->DisarmTear();  // a crash armed before the faults stopped does not come
-    for (auto& [p, steps] : proc->zombie) proc->parts.erase(p);
-    proc->zombie.clear();
+    proc->zombie.clear();        // the old engines stop: their partitions are not owned
     for (auto it = proc->parts.begin(); it != proc->parts.end();)
       it = proc->owned.contains(it->first) ? std::next(it) : proc->parts.erase(it);
   }
-  ledger_.visible.assign(ledger_.visible.size(), 0);
-  for (int p = 0; p < partitions_; ++p) ledger_.visible[p] = ledger_.parts[p].size();
   for (int p = 0; p < partitions_; ++p) {
     EngineProc* owner = OwnerOf(p);
     for (;;) {
@@ -455,8 +457,7 @@ void Run::Heal() {
                                owner->parts.at(p)->checkpoint().command_next_offset(), " of ",
                                end));
   }
-  ledger_.visible.assign(ledger_.visible.size(), 0);
-  for (int p = 0; p < partitions_; ++p) ledger_.visible[p] = ledger_.parts[p].size();
+  ledger_.visible = LedgerEnds();  // the late readers see everything now
   if (follower_ == nullptr) {
     follower_ = std::make_unique<LedgerFollower>(&follower_log_, SimConfig());
     read_status_.clear();
